@@ -1,0 +1,144 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/spf13/cobra"
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+const (
+	defaultBootstrap = "127.0.0.1:9092"
+	bootstrapEnv     = "FJORD_BOOTSTRAP"
+	cliClientID      = "fjord-cli"
+)
+
+// bootstrapServers holds the value of the global --bootstrap-server flag.
+var bootstrapServers string
+
+func init() {
+	rootCmd.PersistentFlags().StringVarP(&bootstrapServers, "bootstrap-server", "b",
+		bootstrapDefault(os.Getenv(bootstrapEnv)),
+		"comma-separated host:port list of brokers to bootstrap from (env "+bootstrapEnv+")")
+}
+
+// bootstrapDefault returns the flag default: the environment value if set.
+func bootstrapDefault(env string) string {
+	if strings.TrimSpace(env) != "" {
+		return env
+	}
+	return defaultBootstrap
+}
+
+// parseSeeds splits a comma-separated broker list, dropping empty entries.
+func parseSeeds(s string) ([]string, error) {
+	var seeds []string
+	for _, part := range strings.Split(s, ",") {
+		if part = strings.TrimSpace(part); part != "" {
+			seeds = append(seeds, part)
+		}
+	}
+	if len(seeds) == 0 {
+		return nil, fmt.Errorf("no bootstrap servers given (use --bootstrap-server or %s)", bootstrapEnv)
+	}
+	return seeds, nil
+}
+
+// clientOpts returns the base kgo options every command uses (seeds, client
+// id) followed by extra.
+func clientOpts(extra ...kgo.Opt) ([]kgo.Opt, error) {
+	seeds, err := parseSeeds(bootstrapServers)
+	if err != nil {
+		return nil, err
+	}
+	opts := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID(cliClientID)}
+	return append(opts, extra...), nil
+}
+
+// newClient builds a kgo client from the global flags plus extra options.
+func newClient(extra ...kgo.Opt) (*kgo.Client, error) {
+	opts, err := clientOpts(extra...)
+	if err != nil {
+		return nil, err
+	}
+	return kgo.NewClient(opts...)
+}
+
+// newAdmin builds an admin client. Closing the returned kadm client closes
+// the underlying kgo client.
+func newAdmin() (*kadm.Client, error) {
+	cl, err := newClient()
+	if err != nil {
+		return nil, err
+	}
+	return kadm.NewClient(cl), nil
+}
+
+// signalContext returns the command's context, canceled on SIGINT/SIGTERM.
+func signalContext(cmd *cobra.Command) (context.Context, context.CancelFunc) {
+	return signal.NotifyContext(cmd.Context(), os.Interrupt, syscall.SIGTERM)
+}
+
+// parseAcks maps a Kafka acks setting (all, -1, 1, 0) to kgo.Acks.
+func parseAcks(s string) (kgo.Acks, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "all", "-1":
+		return kgo.AllISRAcks(), nil
+	case "1":
+		return kgo.LeaderAck(), nil
+	case "0":
+		return kgo.NoAck(), nil
+	}
+	return kgo.Acks{}, fmt.Errorf("invalid acks %q: want all, -1, 1 or 0", s)
+}
+
+// parseCompression maps a Kafka compression.type name to a kgo codec.
+func parseCompression(s string) (kgo.CompressionCodec, error) {
+	switch strings.ToLower(strings.TrimSpace(s)) {
+	case "", "none":
+		return kgo.NoCompression(), nil
+	case "gzip":
+		return kgo.GzipCompression(), nil
+	case "snappy":
+		return kgo.SnappyCompression(), nil
+	case "lz4":
+		return kgo.Lz4Compression(), nil
+	case "zstd":
+		return kgo.ZstdCompression(), nil
+	}
+	return kgo.CompressionCodec{}, fmt.Errorf("invalid compression %q: want none, gzip, snappy, lz4 or zstd", s)
+}
+
+// parseKeyValue splits "k=v" at the first '='. The key must be non-empty; the
+// value may be empty or contain further '=' and ',' characters.
+func parseKeyValue(s string) (string, string, error) {
+	k, v, ok := strings.Cut(s, "=")
+	k = strings.TrimSpace(k)
+	if !ok || k == "" {
+		return "", "", fmt.Errorf("invalid config %q: want key=value", s)
+	}
+	return k, v, nil
+}
+
+// parseConfigs turns repeated k=v flags into a CreateTopics config map. A
+// key given twice is an error, as in kafka-topics.
+func parseConfigs(kvs []string) (map[string]*string, error) {
+	configs := make(map[string]*string, len(kvs))
+	for _, kv := range kvs {
+		k, v, err := parseKeyValue(kv)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := configs[k]; dup {
+			return nil, fmt.Errorf("config %q given more than once", k)
+		}
+		configs[k] = kadm.StringPtr(v)
+	}
+	return configs, nil
+}

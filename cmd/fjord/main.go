@@ -1,0 +1,32 @@
+// Command fjord is the single Fjord binary: it runs a broker/controller node
+// (server, dev) and offers Kafka-style command-line tools (topic, produce,
+// consume, bench) that talk to any Kafka-compatible cluster purely over the
+// Kafka wire protocol.
+//
+// The client tools mirror Kafka's own scripts: `fjord topic` behaves like
+// kafka-topics/kafka-configs, `fjord produce` and `fjord consume` like the
+// console producer and consumer, and `fjord bench` like
+// kafka-producer-perf-test and kafka-consumer-perf-test.
+package main
+
+import (
+	"os"
+
+	"github.com/spf13/cobra"
+)
+
+// rootCmd is the top-level command. Subcommands register themselves from
+// their own files with `func init() { rootCmd.AddCommand(...) }`.
+var rootCmd = &cobra.Command{
+	Use:   "fjord",
+	Short: "Fjord: a Kafka-wire-compatible replicated commit log",
+	Long: "Fjord is a partitioned, replicated commit log that speaks the Apache Kafka\n" +
+		"wire protocol. This binary runs nodes and provides Kafka-style client tools.",
+	SilenceUsage: true,
+}
+
+func main() {
+	if err := rootCmd.Execute(); err != nil {
+		os.Exit(1)
+	}
+}

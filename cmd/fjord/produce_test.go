@@ -1,0 +1,56 @@
+package main
+
+import (
+	"testing"
+)
+
+func TestLineRecord(t *testing.T) {
+	tests := []struct {
+		line, sep          string
+		key, value         string
+		wantKey, wantError bool
+	}{
+		{"hello", "", "", "hello", false, false},
+		{"", "", "", "", false, false},
+		{"k\tv", "", "", "k\tv", false, false},
+		{"k:v:w", ":", "k", "v:w", true, false},
+		{"k::v", "::", "k", "v", true, false},
+		{":v", ":", "", "v", true, false},
+		{"crlf\r", "", "", "crlf", false, false},
+		{"nokey", ":", "", "", false, true},
+	}
+	for _, tt := range tests {
+		r, err := lineRecord(tt.line, tt.sep, 7)
+		if (err != nil) != tt.wantError {
+			t.Errorf("lineRecord(%q, %q) err = %v", tt.line, tt.sep, err)
+			continue
+		}
+		if err != nil {
+			continue
+		}
+		if string(r.Value) != tt.value || (r.Key != nil) != tt.wantKey || string(r.Key) != tt.key {
+			t.Errorf("lineRecord(%q, %q) = key %q value %q", tt.line, tt.sep, r.Key, r.Value)
+		}
+	}
+}
+
+func TestProducerOpts(t *testing.T) {
+	tests := []struct {
+		acks, compression string
+		idempotent        bool
+		ok                bool
+	}{
+		{"all", "none", false, true},
+		{"1", "zstd", false, true},
+		{"all", "lz4", true, true},
+		{"1", "none", true, false},
+		{"x", "none", false, false},
+		{"all", "x", false, false},
+	}
+	for _, tt := range tests {
+		_, err := producerOpts("t", tt.acks, tt.compression, tt.idempotent)
+		if (err == nil) != tt.ok {
+			t.Errorf("producerOpts(%q, %q, %v) = %v, want ok=%v", tt.acks, tt.compression, tt.idempotent, err, tt.ok)
+		}
+	}
+}

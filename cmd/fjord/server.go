@@ -1,0 +1,90 @@
+package main
+
+import (
+	"fmt"
+	"log/slog"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+
+	"github.com/fjordlog/fjord/internal/broker"
+	"github.com/fjordlog/fjord/internal/config"
+	"github.com/spf13/cobra"
+)
+
+func init() {
+	var propsFile, logLevel string
+	var overrides []string
+	cmd := &cobra.Command{
+		Use:   "server",
+		Short: "Run a Fjord node",
+		Long: "Run a Fjord node. Configuration uses Kafka's property names: read from a\n" +
+			"server.properties file (--config) and overridden by --override key=value.\n" +
+			"With no configuration it runs a single node with Kafka on 127.0.0.1:9092\n" +
+			"and data in ./fjord-data.",
+		Args: cobra.NoArgs,
+		RunE: func(cmd *cobra.Command, _ []string) error {
+			props, err := loadProperties(propsFile, overrides)
+			if err != nil {
+				return err
+			}
+			return runNode(props, newLogger(logLevel))
+		},
+	}
+	cmd.Flags().StringVar(&propsFile, "config", "", "server.properties file")
+	cmd.Flags().StringArrayVar(&overrides, "override", nil, "key=value overriding a property (repeatable)")
+	cmd.Flags().StringVar(&logLevel, "log-level", "info", "debug, info, warn or error")
+	rootCmd.AddCommand(cmd)
+}
+
+// loadProperties reads the properties file, if any, then applies overrides.
+func loadProperties(file string, overrides []string) (map[string]string, error) {
+	props := map[string]string{}
+	if file != "" {
+		f, err := os.Open(file)
+		if err != nil {
+			return nil, err
+		}
+		defer f.Close()
+		if props, err = config.ReadProperties(f); err != nil {
+			return nil, fmt.Errorf("%s: %w", file, err)
+		}
+	}
+	for _, o := range overrides {
+		k, v, ok := strings.Cut(o, "=")
+		if !ok || strings.TrimSpace(k) == "" {
+			return nil, fmt.Errorf("--override %q: expected key=value", o)
+		}
+		props[strings.TrimSpace(k)] = strings.TrimSpace(v)
+	}
+	return props, nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	if err := l.UnmarshalText([]byte(level)); err != nil {
+		l = slog.LevelInfo
+	}
+	return slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+// runNode starts a node and runs it until SIGINT or SIGTERM, then shuts
+// it down cleanly.
+func runNode(props map[string]string, logger *slog.Logger) error {
+	cfg, err := config.NewBroker(props)
+	if err != nil {
+		return err
+	}
+	b, err := broker.Start(cfg, logger)
+	if err != nil {
+		return err
+	}
+	logger.Info("fjord node started", "node.id", cfg.Int("node.id"), "bootstrap", b.Addr("PLAINTEXT"))
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
+	s := <-sig
+	logger.Info("shutting down", "signal", s.String())
+	signal.Stop(sig)
+	return b.Close()
+}

@@ -1,0 +1,53 @@
+package broker
+
+import (
+	"time"
+
+	"github.com/fjordlog/fjord/internal/partition"
+)
+
+// startLoops starts the periodic background work: retention and segment
+// roll by time (log.retention.check.interval.ms), and checkpoints of high
+// watermarks, recovery points and log start offsets.
+func (b *Broker) startLoops() {
+	b.every(time.Duration(b.cfg.Int("log.retention.check.interval.ms"))*time.Millisecond, b.applyRetention)
+	b.every(5*time.Second, b.checkpoint)
+}
+
+func (b *Broker) every(d time.Duration, fn func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTicker(d)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fn()
+			case <-b.stop:
+				return
+			}
+		}
+	}()
+}
+
+// applyRetention deletes expired segments of every local replica. Only
+// data below the high watermark is ever deleted.
+func (b *Broker) applyRetention() {
+	b.parts.Range(func(k, v any) bool {
+		p := v.(*partition.Partition)
+		if n, err := p.Log().ApplyRetention(p.HighWatermark()); err != nil {
+			b.logger.Error("retention failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		} else if n > 0 {
+			b.logger.Info("deleted segments by retention", "topic", p.Topic, "partition", p.Index, "segments", n,
+				"logStartOffset", p.Log().LogStartOffset())
+		}
+		return true
+	})
+}
+
+func (b *Broker) checkpoint() {
+	if err := b.logs.Checkpoint(b.highWatermarks()); err != nil {
+		b.logger.Error("checkpoint failed", "err", err)
+	}
+}

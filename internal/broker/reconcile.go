@@ -1,0 +1,115 @@
+package broker
+
+import (
+	"slices"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/config"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/storage"
+)
+
+// publish is called with every new metadata image, in log order, on the
+// controller goroutine (or at startup before it runs). It reconciles local
+// replicas with the delta, then makes the image visible to handlers, so a
+// client that sees a topic in Metadata can produce to it.
+func (b *Broker) publish(img *metadata.Image, delta *metadata.Delta) {
+	for id, t := range delta.DeletedTopics {
+		b.deleteTopic(id, t)
+	}
+	for id, parts := range delta.ChangedPartitions {
+		t := img.Topics[id]
+		for p := range parts {
+			b.reconcilePartition(img, t, p)
+		}
+	}
+	for key := range delta.ChangedConfigs {
+		if key.Type == metadata.ResourceTopic {
+			b.reconfigure(img, key.Name)
+		}
+	}
+	b.img.Store(img)
+}
+
+// reconcilePartition creates or updates the local replica of one partition
+// when this node is among its replicas, and removes it when it is not.
+func (b *Broker) reconcilePartition(img *metadata.Image, t *metadata.TopicImage, idx int32) {
+	tp := storage.TopicPartition{Topic: t.Name, Partition: idx}
+	st := t.Partitions[idx]
+	if !slices.Contains(st.Replicas, b.nodeID) {
+		b.removeReplica(tp)
+		return
+	}
+	p := b.Partition(t.Name, idx)
+	if p == nil {
+		var err error
+		if p, err = b.createReplica(img, t, tp); err != nil {
+			b.logger.Error("cannot open replica; partition offline here", "topic", t.Name, "partition", idx, "err", err)
+			return
+		}
+	}
+	p.SetState(partition.State{Leader: st.Leader, LeaderEpoch: st.LeaderEpoch, Replicas: st.Replicas, ISR: st.ISR})
+}
+
+func (b *Broker) createReplica(img *metadata.Image, t *metadata.TopicImage, tp storage.TopicPartition) (*partition.Partition, error) {
+	pc := partitionConfig(config.NewTopic(img.TopicConfig(t.Name), b.cfg))
+	log, err := b.logs.Load(tp, t.ID, pc.Storage)
+	if err != nil {
+		return nil, err
+	}
+	p := partition.New(t.Name, tp.Partition, b.nodeID, log, b.logs.HighWatermark(tp), pc, time.Now, b.logger)
+	b.parts.Store(tp, p)
+	return p, nil
+}
+
+func (b *Broker) removeReplica(tp storage.TopicPartition) {
+	v, ok := b.parts.LoadAndDelete(tp)
+	if !ok {
+		return
+	}
+	v.(*partition.Partition).SetState(partition.State{Leader: -1, LeaderEpoch: -1})
+	if err := b.logs.Remove(tp); err != nil {
+		b.logger.Error("cannot delete replica log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
+	}
+}
+
+func (b *Broker) deleteTopic(_ metadata.UUID, t *metadata.TopicImage) {
+	for i := range t.Partitions {
+		b.removeReplica(storage.TopicPartition{Topic: t.Name, Partition: int32(i)})
+	}
+	b.logger.Info("deleted topic", "topic", t.Name)
+}
+
+// reconfigure applies a topic's new effective config to its local replicas.
+func (b *Broker) reconfigure(img *metadata.Image, topic string) {
+	t, ok := img.Topic(topic)
+	if !ok {
+		return
+	}
+	pc := partitionConfig(config.NewTopic(img.TopicConfig(topic), b.cfg))
+	for i := range t.Partitions {
+		if p := b.Partition(topic, int32(i)); p != nil {
+			p.SetConfig(pc)
+		}
+	}
+}
+
+// partitionConfig extracts what the data path needs from a topic config.
+func partitionConfig(t config.Topic) partition.Config {
+	return partition.Config{
+		MinInsyncReplicas: int(t.Int("min.insync.replicas")),
+		MaxMessageBytes:   int(t.Int("max.message.bytes")),
+		LogAppendTime:     t.String("message.timestamp.type") == "LogAppendTime",
+		Storage: storage.Config{
+			SegmentBytes:       t.Int("segment.bytes"),
+			SegmentMs:          t.Int("segment.ms"),
+			RetentionMs:        t.Int("retention.ms"),
+			RetentionBytes:     t.Int("retention.bytes"),
+			IndexIntervalBytes: t.Int("index.interval.bytes"),
+			SegmentIndexBytes:  t.Int("segment.index.bytes"),
+			FlushMessages:      t.Int("flush.messages"),
+			FlushMs:            t.Int("flush.ms"),
+		},
+	}
+}

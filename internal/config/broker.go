@@ -1,0 +1,210 @@
+package config
+
+import (
+	"bufio"
+	"fmt"
+	"io"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+// brokerDefs lists the broker configs Fjord understands, with Kafka's
+// defaults. Keys not listed here are rejected so that typos are caught.
+var brokerDefs = []Def{
+	{Name: "node.id", Type: TypeInt, Default: "1", Check: atLeast(0)},
+	{Name: "process.roles", Type: TypeList, Default: "broker,controller", Check: listOf("broker", "controller")},
+	{Name: "cluster.id", Type: TypeString, Nullable: true},
+	{Name: "listeners", Type: TypeList, Default: "PLAINTEXT://127.0.0.1:9092,CONTROLLER://127.0.0.1:9093"},
+	{Name: "advertised.listeners", Type: TypeList, Nullable: true},
+	{Name: "listener.security.protocol.map", Type: TypeList, Default: "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"},
+	{Name: "inter.broker.listener.name", Type: TypeString, Default: "PLAINTEXT"},
+	{Name: "controller.listener.names", Type: TypeList, Default: "CONTROLLER"},
+	{Name: "controller.quorum.voters", Type: TypeList, Default: ""},
+	{Name: "broker.rack", Type: TypeString, Nullable: true},
+	{Name: "log.dirs", Type: TypeList, Default: "./fjord-data"},
+	{Name: "log.dir", Type: TypeString, Nullable: true},
+	{Name: "metadata.log.dir", Type: TypeString, Nullable: true},
+	{Name: "num.partitions", Type: TypeInt, Default: "1", Check: atLeast(1)},
+	{Name: "default.replication.factor", Type: TypeShort, Default: "1", Check: atLeast(1)},
+	{Name: "auto.create.topics.enable", Type: TypeBoolean, Default: "true"},
+	{Name: "delete.topic.enable", Type: TypeBoolean, Default: "true"},
+	{Name: "offsets.topic.replication.factor", Type: TypeShort, Default: "3", Check: atLeast(1)},
+	{Name: "offsets.topic.num.partitions", Type: TypeInt, Default: "50", Check: atLeast(1)},
+	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", Check: atLeast(1)},
+	{Name: "connections.max.idle.ms", Type: TypeLong, Default: "600000"},
+	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000", Check: atLeast(1)},
+	{Name: "replica.fetch.max.bytes", Type: TypeInt, Default: "1048576", Check: atLeast(0)},
+	{Name: "replica.fetch.wait.max.ms", Type: TypeInt, Default: "500", Check: atLeast(0)},
+	{Name: "replica.fetch.min.bytes", Type: TypeInt, Default: "1", Check: atLeast(1)},
+	{Name: "replica.fetch.response.max.bytes", Type: TypeInt, Default: "10485760", Check: atLeast(0)},
+	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", Check: atLeast(1)},
+	{Name: "log.flush.offset.checkpoint.interval.ms", Type: TypeInt, Default: "60000", Check: atLeast(0)},
+	{Name: "broker.heartbeat.interval.ms", Type: TypeInt, Default: "2000", Check: atLeast(1)},
+	{Name: "broker.session.timeout.ms", Type: TypeInt, Default: "9000", Check: atLeast(1)},
+	{Name: "auto.leader.rebalance.enable", Type: TypeBoolean, Default: "true"},
+	{Name: "leader.imbalance.check.interval.seconds", Type: TypeLong, Default: "300", Check: atLeast(1)},
+	{Name: "controlled.shutdown.enable", Type: TypeBoolean, Default: "true"},
+	{Name: "metrics.http.listener", Type: TypeString, Nullable: true, Doc: "host:port of the Prometheus /metrics endpoint; empty disables it"},
+	// Broker-level synonyms of topic configs.
+	{Name: "log.cleanup.policy", Type: TypeList, Default: "delete", Check: listOf("delete", "compact")},
+	{Name: "compression.type", Type: TypeString, Default: "producer", Check: oneOf("uncompressed", "zstd", "lz4", "snappy", "gzip", "producer")},
+	{Name: "log.cleaner.delete.retention.ms", Type: TypeLong, Default: "86400000"},
+	{Name: "log.segment.delete.delay.ms", Type: TypeLong, Default: "60000"},
+	{Name: "log.flush.interval.messages", Type: TypeLong, Default: maxLong, Check: atLeast(1)},
+	{Name: "log.flush.interval.ms", Type: TypeLong, Nullable: true},
+	{Name: "log.index.interval.bytes", Type: TypeInt, Default: "4096", Check: atLeast(0)},
+	{Name: "log.cleaner.max.compaction.lag.ms", Type: TypeLong, Default: maxLong},
+	{Name: "message.max.bytes", Type: TypeInt, Default: "1048588", Check: atLeast(0)},
+	{Name: "log.message.timestamp.after.max.ms", Type: TypeLong, Default: maxLong},
+	{Name: "log.message.timestamp.before.max.ms", Type: TypeLong, Default: maxLong},
+	{Name: "log.message.timestamp.type", Type: TypeString, Default: "CreateTime", Check: oneOf("CreateTime", "LogAppendTime")},
+	{Name: "log.cleaner.min.cleanable.ratio", Type: TypeDouble, Default: "0.5"},
+	{Name: "log.cleaner.min.compaction.lag.ms", Type: TypeLong, Default: "0"},
+	{Name: "min.insync.replicas", Type: TypeInt, Default: "1", Check: atLeast(1)},
+	{Name: "log.preallocate", Type: TypeBoolean, Default: "false"},
+	{Name: "log.retention.bytes", Type: TypeLong, Default: "-1"},
+	{Name: "log.retention.ms", Type: TypeLong, Nullable: true},
+	{Name: "log.retention.minutes", Type: TypeInt, Nullable: true},
+	{Name: "log.retention.hours", Type: TypeInt, Default: "168"},
+	{Name: "log.segment.bytes", Type: TypeInt, Default: "1073741824", Check: atLeast(14)},
+	{Name: "log.index.size.max.bytes", Type: TypeInt, Default: "10485760", Check: atLeast(4)},
+	{Name: "log.roll.jitter.ms", Type: TypeLong, Nullable: true},
+	{Name: "log.roll.jitter.hours", Type: TypeInt, Default: "0"},
+	{Name: "log.roll.ms", Type: TypeLong, Nullable: true},
+	{Name: "log.roll.hours", Type: TypeInt, Default: "168", Check: atLeast(1)},
+	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false"},
+}
+
+// unitOf gives the multiplier that turns a broker synonym's unit into the
+// topic config's milliseconds.
+var unitOf = map[string]int64{
+	"log.retention.minutes": 60_000,
+	"log.retention.hours":   3_600_000,
+	"log.roll.hours":        3_600_000,
+	"log.roll.jitter.hours": 3_600_000,
+}
+
+// LookupBroker returns the definition of a broker config.
+func LookupBroker(name string) (Def, bool) {
+	for _, d := range brokerDefs {
+		if d.Name == name {
+			return d, true
+		}
+	}
+	return Def{}, false
+}
+
+// BrokerDefs returns every broker config definition.
+func BrokerDefs() []Def { return brokerDefs }
+
+// ReadProperties parses a Java-style properties file: key=value or
+// key: value lines, # and ! comments, blank lines ignored, a trailing
+// backslash continuing a line.
+func ReadProperties(r io.Reader) (map[string]string, error) {
+	props := map[string]string{}
+	sc := bufio.NewScanner(r)
+	var pending string
+	n := 0
+	for sc.Scan() {
+		n++
+		line := strings.TrimSpace(sc.Text())
+		if pending != "" {
+			line = pending + line
+			pending = ""
+		}
+		if line == "" || line[0] == '#' || line[0] == '!' {
+			continue
+		}
+		if strings.HasSuffix(line, `\`) {
+			pending = strings.TrimSuffix(line, `\`)
+			continue
+		}
+		i := strings.IndexAny(line, "=:")
+		if i <= 0 {
+			return nil, fmt.Errorf("line %d: expected key=value", n)
+		}
+		props[strings.TrimSpace(line[:i])] = strings.TrimSpace(line[i+1:])
+	}
+	return props, sc.Err()
+}
+
+// Broker is a validated broker configuration: the static properties given
+// (from server.properties and --override flags) over Kafka's defaults.
+// It is immutable after New.
+type Broker struct {
+	static map[string]string
+}
+
+// NewBroker validates props and returns the configuration.
+func NewBroker(props map[string]string) (*Broker, error) {
+	static := make(map[string]string, len(props))
+	for k, v := range props {
+		d, ok := LookupBroker(k)
+		if !ok {
+			return nil, fmt.Errorf("unknown broker config %q", k)
+		}
+		if err := d.Parse(v); err != nil {
+			return nil, err
+		}
+		static[k] = v
+	}
+	return &Broker{static: static}, nil
+}
+
+// Value returns the broker config's value and whether it is set at all
+// (statically or by default). Unknown names return ("", false).
+func (b *Broker) Value(name string) (string, bool) {
+	if v, ok := b.static[name]; ok {
+		return v, true
+	}
+	d, ok := LookupBroker(name)
+	if !ok || (d.Nullable && d.Default == "") {
+		return "", false
+	}
+	return d.Default, true
+}
+
+// String returns a config value ("" when unset).
+func (b *Broker) String(name string) string {
+	v, _ := b.Value(name)
+	return v
+}
+
+// Int returns an integer config (0 when unset).
+func (b *Broker) Int(name string) int64 {
+	n, _ := strconv.ParseInt(b.String(name), 10, 64)
+	return n
+}
+
+// Bool returns a boolean config.
+func (b *Broker) Bool(name string) bool { return b.String(name) == "true" }
+
+// List returns a list config split on commas, trimmed, empties dropped.
+func (b *Broker) List(name string) []string {
+	var out []string
+	for _, s := range strings.Split(b.String(name), ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			out = append(out, s)
+		}
+	}
+	return out
+}
+
+// Source reports where a broker config's value comes from.
+func (b *Broker) Source(name string) Source {
+	if _, ok := b.static[name]; ok {
+		return SourceStaticBroker
+	}
+	return SourceDefault
+}
+
+// Static returns the names of the statically set configs, sorted.
+func (b *Broker) Static() []string {
+	names := make([]string, 0, len(b.static))
+	for k := range b.static {
+		names = append(names, k)
+	}
+	sort.Strings(names)
+	return names
+}

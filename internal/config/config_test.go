@@ -1,0 +1,92 @@
+package config
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestReadProperties(t *testing.T) {
+	in := "# comment\n! also\n\nnode.id=3\nlog.dirs : /a,/b\nlisteners=PLAINTEXT://h:1,\\\n  CONTROLLER://h:2\n"
+	props, err := ReadProperties(strings.NewReader(in))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{"node.id": "3", "log.dirs": "/a,/b", "listeners": "PLAINTEXT://h:1,CONTROLLER://h:2"}
+	for k, v := range want {
+		if props[k] != v {
+			t.Errorf("%s = %q, want %q", k, props[k], v)
+		}
+	}
+	if _, err := ReadProperties(strings.NewReader("novalue\n")); err == nil {
+		t.Error("line without = accepted")
+	}
+}
+
+func TestNewBrokerValidates(t *testing.T) {
+	bad := []map[string]string{
+		{"no.such.config": "1"},
+		{"node.id": "x"},
+		{"num.partitions": "0"},
+		{"auto.create.topics.enable": "yes"},
+		{"process.roles": "broker,router"},
+	}
+	for _, p := range bad {
+		if _, err := NewBroker(p); err == nil {
+			t.Errorf("%v accepted", p)
+		}
+	}
+	b, err := NewBroker(map[string]string{"num.partitions": "6"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Int("num.partitions") != 6 || b.Source("num.partitions") != SourceStaticBroker {
+		t.Error("static value lost")
+	}
+	if b.Int("message.max.bytes") != 1048588 || b.Source("message.max.bytes") != SourceDefault {
+		t.Error("default wrong")
+	}
+	if _, set := b.Value("log.retention.ms"); set {
+		t.Error("null default reported as set")
+	}
+}
+
+func TestTopicResolution(t *testing.T) {
+	b, _ := NewBroker(map[string]string{"log.retention.hours": "2", "log.segment.bytes": "4096"})
+	topic := NewTopic(map[string]string{"segment.bytes": "2048"}, b)
+	cases := []struct {
+		name, value string
+		src         Source
+	}{
+		{"retention.ms", "7200000", SourceStaticBroker}, // hours converted
+		{"segment.bytes", "2048", SourceDynamicTopic},
+		{"max.message.bytes", "1048588", SourceDefault},
+		{"min.insync.replicas", "1", SourceDefault},
+	}
+	for _, c := range cases {
+		e, ok := topic.Entry(c.name)
+		if !ok || e.Value != c.value || e.Source != c.src {
+			t.Errorf("%s: got %q source %d, want %q source %d", c.name, e.Value, e.Source, c.value, c.src)
+		}
+	}
+	e, _ := topic.Entry("segment.bytes")
+	if len(e.Synonyms) != 2 || e.Synonyms[1].Name != "log.segment.bytes" {
+		t.Errorf("synonyms: %+v", e.Synonyms)
+	}
+	if NewTopic(nil, b).Int("retention.ms") != 7200000 {
+		t.Error("Int")
+	}
+}
+
+func TestValidateTopic(t *testing.T) {
+	good := map[string]string{"retention.ms": "-1", "cleanup.policy": "compact,delete", "message.timestamp.type": "LogAppendTime"}
+	if err := ValidateTopic(good); err != nil {
+		t.Error(err)
+	}
+	for _, bad := range []map[string]string{
+		{"retention.ms": "-5"}, {"cleanup.policy": "shred"}, {"segment.bytes": "10"}, {"x": "1"}, {"preallocate": "1"},
+	} {
+		if err := ValidateTopic(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+}

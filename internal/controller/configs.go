@@ -1,0 +1,134 @@
+package controller
+
+import (
+	"context"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/fjordlog/fjord/internal/config"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Config operations of IncrementalAlterConfigs, numbered as in Kafka.
+const (
+	OpSet      int8 = 0
+	OpDelete   int8 = 1
+	OpAppend   int8 = 2
+	OpSubtract int8 = 3
+)
+
+// ConfigOp is one incremental change to a config.
+type ConfigOp struct {
+	Name  string
+	Op    int8
+	Value string
+}
+
+// AlterConfigs changes one resource's configs. With Incremental false the
+// ops are a full replacement (the legacy AlterConfigs API): every config
+// not named is removed.
+type AlterConfigs struct {
+	ResourceType int8
+	ResourceName string
+	Ops          []ConfigOp
+	Incremental  bool
+	ValidateOnly bool
+}
+
+// AlterConfigs applies config changes to topics. Each resource succeeds or
+// fails as a whole.
+func (c *Controller) AlterConfigs(ctx context.Context, reqs []AlterConfigs) ([]error, error) {
+	return run(ctx, c, func() []error {
+		out := make([]error, len(reqs))
+		for i, r := range reqs {
+			out[i] = c.alterConfigs(r)
+		}
+		return out
+	})
+}
+
+func (c *Controller) alterConfigs(r AlterConfigs) error {
+	if r.ResourceType != metadata.ResourceTopic {
+		return fmt.Errorf("%w: dynamic broker configs are not supported yet; set them in server.properties", kerr.InvalidRequest)
+	}
+	if _, ok := c.img.Topic(r.ResourceName); !ok {
+		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, r.ResourceName)
+	}
+	old := c.img.TopicConfig(r.ResourceName)
+	next, err := applyOps(old, r)
+	if err != nil {
+		return err
+	}
+	if err := config.ValidateTopic(next); err != nil {
+		return fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
+	}
+	if r.ValidateOnly {
+		return nil
+	}
+	return c.commit(diffConfigs(r.ResourceName, old, next))
+}
+
+func applyOps(old map[string]string, r AlterConfigs) (map[string]string, error) {
+	next := maps.Clone(old)
+	if !r.Incremental {
+		next = map[string]string{}
+	}
+	for _, op := range r.Ops {
+		d, ok := config.LookupTopic(op.Name)
+		if !ok {
+			return nil, fmt.Errorf("%w: unknown topic config name: %s", kerr.InvalidConfig, op.Name)
+		}
+		switch op.Op {
+		case OpSet:
+			next[op.Name] = op.Value
+		case OpDelete:
+			delete(next, op.Name)
+		case OpAppend, OpSubtract:
+			if d.Type != config.TypeList {
+				return nil, fmt.Errorf("%w: config %s is not a list", kerr.InvalidConfig, op.Name)
+			}
+			next[op.Name] = editList(next[op.Name], op)
+		default:
+			return nil, fmt.Errorf("%w: unknown config operation %d", kerr.InvalidRequest, op.Op)
+		}
+	}
+	return next, nil
+}
+
+func editList(cur string, op ConfigOp) string {
+	var items []string
+	for _, s := range strings.Split(cur, ",") {
+		if s = strings.TrimSpace(s); s != "" {
+			items = append(items, s)
+		}
+	}
+	for _, v := range strings.Split(op.Value, ",") {
+		v = strings.TrimSpace(v)
+		has := slices.Contains(items, v)
+		if op.Op == OpAppend && !has {
+			items = append(items, v)
+		} else if op.Op == OpSubtract && has {
+			items = slices.DeleteFunc(items, func(s string) bool { return s == v })
+		}
+	}
+	return strings.Join(items, ",")
+}
+
+func diffConfigs(topic string, old, next map[string]string) []metadata.Record {
+	var recs []metadata.Record
+	for _, k := range slices.Sorted(maps.Keys(old)) {
+		if _, ok := next[k]; !ok {
+			recs = append(recs, metadata.Config{ResourceType: metadata.ResourceTopic, ResourceName: topic, Name: k})
+		}
+	}
+	for _, k := range slices.Sorted(maps.Keys(next)) {
+		if v, ok := old[k]; !ok || v != next[k] {
+			val := next[k]
+			recs = append(recs, metadata.Config{ResourceType: metadata.ResourceTopic, ResourceName: topic, Name: k, Value: &val})
+		}
+	}
+	return recs
+}

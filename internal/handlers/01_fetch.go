@@ -1,0 +1,137 @@
+package handlers
+
+// Fetch (key 1), versions 4-12, for consumers (ReplicaID -1).
+//
+// Reads each partition from its fetch offset up to the high watermark,
+// within the partition's and the request's MaxBytes; the first batch of
+// the first partition with data is returned whole even when larger
+// (KIP-74). When fewer than MinBytes are available the request waits up
+// to MaxWaitMillis, woken when any requested partition's high watermark
+// moves (no polling). CurrentLeaderEpoch (v9+) is checked
+// (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Batches are served as
+// stored.
+//
+// Not implemented yet: incremental fetch sessions (KIP-227; every response
+// carries session id 0, so clients send full requests), follower fetches
+// (replica id >= 0, the replication issue), topic ids (v13+), and
+// read_committed (there are no transactions, so LSO == HW).
+
+import (
+	"context"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.FetchRequest)
+	if r.ReplicaID >= 0 {
+		return server.Reply{Close: true} // follower fetching: not before the replication issue
+	}
+	resp, size, parts := h.readAll(r)
+	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp) || len(parts) == 0 {
+		return respond(req, resp)
+	}
+	ch := make(chan kmsg.Response, 1)
+	go func() {
+		ch <- h.longPoll(ctx, r, parts)
+	}()
+	return server.Reply{Wait: ch}
+}
+
+// longPoll waits until MinBytes are available or MaxWaitMillis passes,
+// re-reading whenever a watched partition's high watermark moves.
+func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*partition.Partition) kmsg.Response {
+	w := partition.NewWatcher()
+	for _, p := range parts {
+		p.Watch(w)
+	}
+	defer func() {
+		for _, p := range parts {
+			p.Unwatch(w)
+		}
+	}()
+	timer := time.NewTimer(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	defer timer.Stop()
+	for {
+		select {
+		case <-w.C:
+			resp, size, _ := h.readAll(r)
+			if size >= int(r.MinBytes) || hasError(resp) {
+				return resp
+			}
+		case <-timer.C:
+			resp, _, _ := h.readAll(r)
+			return resp
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// readAll reads every requested partition once and returns the response,
+// the bytes it carries, and the partitions read (for watching).
+func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*partition.Partition) {
+	resp := kmsg.NewPtrFetchResponse()
+	resp.SetVersion(r.Version)
+	budget := int(r.MaxBytes)
+	if budget <= 0 {
+		budget = 1 << 30
+	}
+	total := 0
+	var parts []*partition.Partition
+	img := h.d.Image()
+	for _, t := range r.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic = t.Topic
+		_, known := img.Topic(t.Topic)
+		for _, tp := range t.Partitions {
+			out, p := h.readOne(t.Topic, known, tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
+			total += len(out.RecordBatches)
+			if p != nil {
+				parts = append(parts, p)
+			}
+			rt.Partitions = append(rt.Partitions, out)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp, total, parts
+}
+
+func (h *Handlers) readOne(topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, *partition.Partition) {
+	out := kmsg.NewFetchResponseTopicPartition()
+	out.Partition = tp.Partition
+	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
+	out.RecordBatches = []byte{}
+	if !known {
+		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return out, nil
+	}
+	p := h.d.Partitions.Partition(topic, tp.Partition)
+	if p == nil {
+		out.ErrorCode = kerr.NotLeaderForPartition.Code
+		return out, nil
+	}
+	res, err := p.Fetch(tp.FetchOffset, max(maxBytes, 0), first, tp.CurrentLeaderEpoch)
+	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
+	out.ErrorCode = errorCode(err)
+	out.RecordBatches = res.Records
+	if out.RecordBatches == nil {
+		out.RecordBatches = []byte{} // empty, not null: clients reject a null record set
+	}
+	return out, p
+}
+
+func hasError(resp *kmsg.FetchResponse) bool {
+	for _, t := range resp.Topics {
+		for _, p := range t.Partitions {
+			if p.ErrorCode != 0 {
+				return true
+			}
+		}
+	}
+	return false
+}

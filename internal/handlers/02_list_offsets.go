@@ -1,0 +1,56 @@
+package handlers
+
+// ListOffsets (key 2), versions 1-7.
+//
+// Timestamp -2 (earliest) answers the log start offset, -1 (latest) the
+// high watermark, -3 (max timestamp, v7) the record with the largest
+// timestamp, any other the first offset whose timestamp is at least the one
+// asked (offset -1 when none), found through the time index.
+// CurrentLeaderEpoch (v4+) is checked. Replica ids >= 0 are treated like
+// consumers; read_committed equals read_uncommitted (no transactions).
+
+import (
+	"context"
+
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.ListOffsetsRequest)
+	resp := kmsg.NewPtrListOffsetsResponse()
+	img := h.d.Image()
+	for _, t := range r.Topics {
+		rt := kmsg.NewListOffsetsResponseTopic()
+		rt.Topic = t.Topic
+		_, known := img.Topic(t.Topic)
+		for _, tp := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, known, tp))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return respond(req, resp)
+}
+
+func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition) kmsg.ListOffsetsResponseTopicPartition {
+	out := kmsg.NewListOffsetsResponseTopicPartition()
+	out.Partition = tp.Partition
+	out.Offset, out.Timestamp, out.LeaderEpoch = -1, -1, -1
+	if !known {
+		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
+		return out
+	}
+	p := h.d.Partitions.Partition(topic, tp.Partition)
+	if p == nil {
+		out.ErrorCode = kerr.NotLeaderForPartition.Code
+		return out
+	}
+	res, err := p.ListOffset(tp.Timestamp, tp.CurrentLeaderEpoch)
+	if err != nil {
+		out.ErrorCode = errorCode(err)
+		return out
+	}
+	out.Offset, out.Timestamp, out.LeaderEpoch = res.Offset, res.Timestamp, res.LeaderEpoch
+	return out
+}

@@ -1,0 +1,180 @@
+package handlers
+
+// Metadata (key 3), versions 0-12.
+//
+// Lists the live brokers on the listener the request came in on, the
+// controller, and the requested topics (all topics when the list is null,
+// or empty for v0) with each partition's leader, leader epoch, replicas,
+// ISR and offline replicas. Unknown topics are auto-created when
+// auto.create.topics.enable is true and the request allows it (v4+ flag;
+// always for v0-3). Topic ids are reported from v10; lookups by id (v12)
+// are answered. Authorized operations are not reported (-2147483648).
+
+import (
+	"context"
+	"slices"
+
+	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) metadata(ctx context.Context, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.MetadataRequest)
+	img := h.d.Image()
+	resp := kmsg.NewPtrMetadataResponse()
+	resp.ClusterID = &img.ClusterID
+	resp.ControllerID = h.d.ControllerID()
+	resp.Brokers = h.brokers(img, req.Listener)
+	names, errs := h.requestedTopics(img, r)
+	if len(errs) > 0 || h.shouldAutoCreate(r) {
+		img = h.autoCreate(ctx, img, names, errs)
+	}
+	for _, name := range names {
+		resp.Topics = append(resp.Topics, topicMetadata(img, name, errs[name]))
+	}
+	for _, id := range unknownIDs(img, r) {
+		t := kmsg.NewMetadataResponseTopic()
+		t.TopicID, t.ErrorCode = id, kerr.UnknownTopicID.Code
+		resp.Topics = append(resp.Topics, t)
+	}
+	return respond(req, resp)
+}
+
+// brokers lists the unfenced brokers' endpoints on the given listener.
+func (h *Handlers) brokers(img *metadata.Image, listener string) []kmsg.MetadataResponseBroker {
+	ids := make([]int32, 0, len(img.Brokers))
+	for id := range img.Brokers {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	var out []kmsg.MetadataResponseBroker
+	for _, id := range ids {
+		b := img.Brokers[id]
+		ep, ok := b.Endpoint(listener)
+		if b.Fenced || !ok {
+			continue
+		}
+		mb := kmsg.NewMetadataResponseBroker()
+		mb.NodeID, mb.Host, mb.Port = id, ep.Host, ep.Port
+		if b.Rack != "" {
+			rack := b.Rack
+			mb.Rack = &rack
+		}
+		out = append(out, mb)
+	}
+	return out
+}
+
+// requestedTopics returns the topic names to describe and, for names that
+// do not exist (or are invalid), the error to report unless auto-created.
+func (h *Handlers) requestedTopics(img *metadata.Image, r *kmsg.MetadataRequest) ([]string, map[string]error) {
+	errs := map[string]error{}
+	if r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0) {
+		return img.TopicNames(), errs
+	}
+	var names []string
+	for _, t := range r.Topics {
+		if t.Topic == nil {
+			continue // looked up by id below
+		}
+		name := *t.Topic
+		names = append(names, name)
+		if _, ok := img.Topic(name); !ok {
+			errs[name] = kerr.UnknownTopicOrPartition
+			if err := controller.ValidateTopicName(name); err != nil {
+				errs[name] = kerr.InvalidTopicException
+			}
+		}
+	}
+	for _, t := range r.Topics {
+		if t.Topic == nil {
+			if ti, ok := img.Topics[metadata.UUID(t.TopicID)]; ok {
+				names = append(names, ti.Name)
+			}
+		}
+	}
+	return names, errs
+}
+
+func unknownIDs(img *metadata.Image, r *kmsg.MetadataRequest) [][16]byte {
+	var out [][16]byte
+	for _, t := range r.Topics {
+		if t.Topic == nil {
+			if _, ok := img.Topics[metadata.UUID(t.TopicID)]; !ok {
+				out = append(out, t.TopicID)
+			}
+		}
+	}
+	return out
+}
+
+func (h *Handlers) shouldAutoCreate(r *kmsg.MetadataRequest) bool {
+	return h.d.Config.Bool("auto.create.topics.enable") && (r.Version < 4 || r.AllowAutoTopicCreation)
+}
+
+// autoCreate creates the missing topics with the broker defaults, when
+// allowed, and returns the image that includes them. Their errors are
+// cleared, or set to what the creation returned.
+func (h *Handlers) autoCreate(ctx context.Context, img *metadata.Image, names []string, errs map[string]error) *metadata.Image {
+	if !h.d.Config.Bool("auto.create.topics.enable") {
+		return img
+	}
+	var reqs []controller.CreateTopic
+	for _, name := range names {
+		if errs[name] == kerr.UnknownTopicOrPartition {
+			reqs = append(reqs, controller.CreateTopic{Name: name, NumPartitions: -1, ReplicationFactor: -1})
+		}
+	}
+	if len(reqs) == 0 {
+		return img
+	}
+	res, err := h.d.Admin.CreateTopics(ctx, reqs)
+	if err != nil {
+		return img
+	}
+	for _, r := range res {
+		errs[r.Name] = r.Err
+		if errorCode(r.Err) == kerr.TopicAlreadyExists.Code {
+			errs[r.Name] = nil
+		}
+	}
+	return h.d.Image()
+}
+
+func topicMetadata(img *metadata.Image, name string, err error) kmsg.MetadataResponseTopic {
+	t := kmsg.NewMetadataResponseTopic()
+	t.Topic = &name
+	ti, ok := img.Topic(name)
+	if !ok {
+		if err == nil {
+			err = kerr.LeaderNotAvailable
+		}
+		t.ErrorCode = errorCode(err)
+		return t
+	}
+	t.TopicID = ti.ID
+	t.IsInternal = name == "__consumer_offsets"
+	for i, p := range ti.Partitions {
+		t.Partitions = append(t.Partitions, partitionMetadata(img, int32(i), p))
+	}
+	return t
+}
+
+func partitionMetadata(img *metadata.Image, idx int32, p metadata.PartitionImage) kmsg.MetadataResponseTopicPartition {
+	mp := kmsg.NewMetadataResponseTopicPartition()
+	mp.Partition, mp.Leader, mp.LeaderEpoch = idx, p.Leader, p.LeaderEpoch
+	mp.Replicas, mp.ISR = slices.Clone(p.Replicas), slices.Clone(p.ISR)
+	mp.OfflineReplicas = []int32{}
+	for _, r := range p.Replicas {
+		if b, ok := img.Brokers[r]; !ok || b.Fenced {
+			mp.OfflineReplicas = append(mp.OfflineReplicas, r)
+		}
+	}
+	if p.Leader < 0 {
+		mp.ErrorCode = kerr.LeaderNotAvailable.Code
+	}
+	return mp
+}

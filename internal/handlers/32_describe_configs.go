@@ -1,0 +1,106 @@
+package handlers
+
+// DescribeConfigs (key 32), versions 0-4.
+//
+// Topic resources list every topic config with its effective value and
+// source (DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG or DEFAULT_CONFIG),
+// with synonyms when asked (v1+), types (v3+) and documentation when asked.
+// Broker resources (this node's id, or "" for the cluster default) list
+// the broker configs from server.properties and defaults. Unknown topics
+// get UNKNOWN_TOPIC_OR_PARTITION; other brokers' ids and other resource
+// types get INVALID_REQUEST.
+
+import (
+	"context"
+	"slices"
+	"strconv"
+
+	"github.com/fjordlog/fjord/internal/config"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) describeConfigs(_ context.Context, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.DescribeConfigsRequest)
+	resp := kmsg.NewPtrDescribeConfigsResponse()
+	for _, res := range r.Resources {
+		out := kmsg.NewDescribeConfigsResponseResource()
+		out.ResourceType, out.ResourceName = res.ResourceType, res.ResourceName
+		var err error
+		switch int8(res.ResourceType) {
+		case metadata.ResourceTopic:
+			out.Configs, err = h.topicConfigs(r, res)
+		case metadata.ResourceBroker:
+			out.Configs, err = h.brokerConfigs(r, res)
+		default:
+			err = kerr.InvalidRequest
+		}
+		out.ErrorCode, out.ErrorMessage = errorCode(err), errorMessage(err)
+		resp.Resources = append(resp.Resources, out)
+	}
+	return respond(req, resp)
+}
+
+func wanted(names []string, name string) bool {
+	return names == nil || slices.Contains(names, name)
+}
+
+func (h *Handlers) topicConfigs(r *kmsg.DescribeConfigsRequest, res kmsg.DescribeConfigsRequestResource) ([]kmsg.DescribeConfigsResponseResourceConfig, error) {
+	img := h.d.Image()
+	if _, ok := img.Topic(res.ResourceName); !ok {
+		return nil, kerr.UnknownTopicOrPartition
+	}
+	topic := config.NewTopic(img.TopicConfig(res.ResourceName), h.d.Config)
+	var out []kmsg.DescribeConfigsResponseResourceConfig
+	for _, d := range config.TopicDefs() {
+		if !wanted(res.ConfigNames, d.Name) {
+			continue
+		}
+		e, _ := topic.Entry(d.Name)
+		out = append(out, describeEntry(r, d.Def, e.Value, e.Null, e.Source, e.Synonyms))
+	}
+	return out, nil
+}
+
+func (h *Handlers) brokerConfigs(r *kmsg.DescribeConfigsRequest, res kmsg.DescribeConfigsRequestResource) ([]kmsg.DescribeConfigsResponseResourceConfig, error) {
+	if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(h.d.NodeID)) {
+		return nil, kerr.InvalidRequest
+	}
+	var out []kmsg.DescribeConfigsResponseResourceConfig
+	for _, d := range config.BrokerDefs() {
+		if !wanted(res.ConfigNames, d.Name) {
+			continue
+		}
+		v, set := h.d.Config.Value(d.Name)
+		src := h.d.Config.Source(d.Name)
+		syn := []config.Synonym{{Name: d.Name, Value: v, Source: src}}
+		out = append(out, describeEntry(r, d, v, !set, src, syn))
+	}
+	return out, nil
+}
+
+func describeEntry(r *kmsg.DescribeConfigsRequest, d config.Def, value string, null bool, src config.Source, syns []config.Synonym) kmsg.DescribeConfigsResponseResourceConfig {
+	c := kmsg.NewDescribeConfigsResponseResourceConfig()
+	c.Name = d.Name
+	if !null {
+		c.Value = &value
+	}
+	c.Source = kmsg.ConfigSource(src)
+	c.IsDefault = src == config.SourceDefault
+	c.ConfigType = kmsg.ConfigType(d.Type)
+	if r.IncludeDocumentation && d.Doc != "" {
+		doc := d.Doc
+		c.Documentation = &doc
+	}
+	if r.IncludeSynonyms {
+		for _, s := range syns {
+			cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
+			v := s.Value
+			cs.Name, cs.Value, cs.Source = s.Name, &v, kmsg.ConfigSource(s.Source)
+			c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
+		}
+	}
+	return c
+}

@@ -1,0 +1,155 @@
+package metadata
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// BrokerInfo is a registered broker as the image holds it.
+type BrokerInfo struct {
+	ID                   int32
+	Epoch                int64
+	Endpoints            []Endpoint
+	Rack                 string
+	Fenced               bool
+	InControlledShutdown bool
+}
+
+// Endpoint returns the named listener's endpoint.
+func (b BrokerInfo) Endpoint(listener string) (Endpoint, bool) {
+	for _, e := range b.Endpoints {
+		if e.Name == listener {
+			return e, true
+		}
+	}
+	return Endpoint{}, false
+}
+
+// PartitionImage is one partition's replication state.
+type PartitionImage struct {
+	Replicas       []int32
+	ISR            []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+}
+
+// TopicImage is one topic. Partitions[i] is partition i.
+type TopicImage struct {
+	Name       string
+	ID         UUID
+	Partitions []PartitionImage
+}
+
+// ConfigKey names a config resource.
+type ConfigKey struct {
+	Type int8
+	Name string
+}
+
+// Image is the cluster metadata at one offset of the metadata log. An Image
+// is immutable: Apply returns a new one and leaves the receiver intact, so
+// readers may hold an Image without locks.
+type Image struct {
+	// Offset is the metadata log offset of the last record applied, -1 for
+	// the empty image.
+	Offset       int64
+	ClusterID    string
+	Brokers      map[int32]BrokerInfo
+	Topics       map[UUID]*TopicImage
+	TopicsByName map[string]UUID
+	Configs      map[ConfigKey]map[string]string
+	// NextProducerID is the first producer id not yet handed out.
+	NextProducerID int64
+}
+
+// Empty returns the image before any record.
+func Empty() *Image {
+	return &Image{
+		Offset:       -1,
+		Brokers:      map[int32]BrokerInfo{},
+		Topics:       map[UUID]*TopicImage{},
+		TopicsByName: map[string]UUID{},
+		Configs:      map[ConfigKey]map[string]string{},
+	}
+}
+
+// Topic looks a topic up by name.
+func (img *Image) Topic(name string) (*TopicImage, bool) {
+	id, ok := img.TopicsByName[name]
+	if !ok {
+		return nil, false
+	}
+	return img.Topics[id], true
+}
+
+// TopicConfig returns a topic's dynamic config overrides (never nil).
+func (img *Image) TopicConfig(name string) map[string]string {
+	if c := img.Configs[ConfigKey{ResourceTopic, name}]; c != nil {
+		return c
+	}
+	return map[string]string{}
+}
+
+// TopicNames returns every topic name, sorted.
+func (img *Image) TopicNames() []string {
+	names := slices.Collect(maps.Keys(img.TopicsByName))
+	sort.Strings(names)
+	return names
+}
+
+// Delta says what one Apply changed, so a broker can reconcile only that.
+type Delta struct {
+	// Topics whose partitions were created or changed (by id), with the
+	// partitions touched.
+	ChangedPartitions map[UUID]map[int32]bool
+	// Deleted topics as they were before deletion.
+	DeletedTopics map[UUID]*TopicImage
+	// ChangedConfigs lists config resources that changed.
+	ChangedConfigs map[ConfigKey]bool
+	// ChangedBrokers lists brokers registered, changed or removed.
+	ChangedBrokers map[int32]bool
+}
+
+func newDelta() *Delta {
+	return &Delta{
+		ChangedPartitions: map[UUID]map[int32]bool{},
+		DeletedTopics:     map[UUID]*TopicImage{},
+		ChangedConfigs:    map[ConfigKey]bool{},
+		ChangedBrokers:    map[int32]bool{},
+	}
+}
+
+// Empty reports whether the delta changed nothing.
+func (d *Delta) Empty() bool {
+	return len(d.ChangedPartitions) == 0 && len(d.DeletedTopics) == 0 &&
+		len(d.ChangedConfigs) == 0 && len(d.ChangedBrokers) == 0
+}
+
+// Apply replays records written at consecutive offsets starting at
+// firstOffset and returns the new image and what changed. A record that
+// does not fit the image (a partition of an unknown topic, say) is an error:
+// the metadata log is corrupt or was written by a buggy controller, and the
+// caller must stop rather than diverge.
+func (img *Image) Apply(firstOffset int64, recs []Record) (*Image, *Delta, error) {
+	b := &builder{img: img.shallowCopy(), delta: newDelta(), copied: map[UUID]bool{}}
+	for i, r := range recs {
+		off := firstOffset + int64(i)
+		if err := b.apply(off, r); err != nil {
+			return nil, nil, fmt.Errorf("metadata: record at offset %d: %w", off, err)
+		}
+		b.img.Offset = off
+	}
+	return b.img, b.delta, nil
+}
+
+func (img *Image) shallowCopy() *Image {
+	c := *img
+	c.Brokers = maps.Clone(img.Brokers)
+	c.Topics = maps.Clone(img.Topics)
+	c.TopicsByName = maps.Clone(img.TopicsByName)
+	c.Configs = maps.Clone(img.Configs)
+	return &c
+}

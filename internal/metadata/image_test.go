@@ -1,0 +1,145 @@
+package metadata
+
+import (
+	"errors"
+	"reflect"
+	"testing"
+)
+
+func ptr[T any](v T) *T { return &v }
+
+var topicA = UUID{1}
+
+func sampleRecords() []Record {
+	return []Record{
+		ClusterID{ID: "abc"},
+		RegisterBroker{ID: 1, Endpoints: []Endpoint{{"PLAINTEXT", "127.0.0.1", 9092}}},
+		RegisterBroker{ID: 2, Endpoints: []Endpoint{{"PLAINTEXT", "127.0.0.1", 9093}}, Rack: "r2"},
+		Topic{Name: "a", ID: topicA},
+		Partition{TopicID: topicA, Partition: 0, Replicas: []int32{1, 2}, ISR: []int32{1, 2}, Leader: 1},
+		Partition{TopicID: topicA, Partition: 1, Replicas: []int32{2, 1}, ISR: []int32{2, 1}, Leader: 2},
+		Config{ResourceType: ResourceTopic, ResourceName: "a", Name: "retention.ms", Value: ptr("1000")},
+		PartitionChange{TopicID: topicA, Partition: 0, Leader: ptr(int32(2)), ISR: []int32{2}},
+		BrokerRegistrationChange{ID: 1, Epoch: 1, Fenced: ptr(true)},
+		ProducerIDs{BrokerID: 1, NextID: 1000},
+	}
+}
+
+func TestEncodeDecodeRoundTrip(t *testing.T) {
+	for _, r := range append(sampleRecords(), RemoveTopic{TopicID: topicA}, UnregisterBroker{ID: 3, Epoch: 4}) {
+		b, err := Encode(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := Decode(b)
+		if err != nil {
+			t.Fatalf("%T: %v", r, err)
+		}
+		if !reflect.DeepEqual(got, r) {
+			t.Errorf("round trip %T: got %+v, want %+v", r, got, r)
+		}
+	}
+	if _, err := Decode([]byte(`{"type":"Nope","data":{}}`)); !errors.Is(err, ErrUnknownRecord) {
+		t.Errorf("unknown type: got %v", err)
+	}
+	if _, err := Decode([]byte(`{`)); err == nil {
+		t.Error("garbage decoded without error")
+	}
+}
+
+func TestApplyBuildsImage(t *testing.T) {
+	img, delta, err := Empty().Apply(0, sampleRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if img.Offset != 9 || img.ClusterID != "abc" || img.NextProducerID != 1000 {
+		t.Fatalf("image header: %+v", img)
+	}
+	if b := img.Brokers[1]; !b.Fenced || b.Epoch != 1 {
+		t.Errorf("broker 1: %+v (epoch is the registration offset)", b)
+	}
+	if b := img.Brokers[2]; b.Fenced || b.Epoch != 2 || b.Rack != "r2" {
+		t.Errorf("broker 2: %+v", b)
+	}
+	top, ok := img.Topic("a")
+	if !ok || len(top.Partitions) != 2 {
+		t.Fatalf("topic a: %+v", top)
+	}
+	p0 := top.Partitions[0]
+	if p0.Leader != 2 || p0.LeaderEpoch != 1 || p0.PartitionEpoch != 1 || !reflect.DeepEqual(p0.ISR, []int32{2}) {
+		t.Errorf("partition 0 after change: %+v", p0)
+	}
+	if img.TopicConfig("a")["retention.ms"] != "1000" {
+		t.Errorf("config: %v", img.TopicConfig("a"))
+	}
+	if !delta.ChangedPartitions[topicA][0] || !delta.ChangedPartitions[topicA][1] || !delta.ChangedBrokers[1] {
+		t.Errorf("delta: %+v", delta)
+	}
+}
+
+func TestApplyLeavesSourceImageIntact(t *testing.T) {
+	recs := sampleRecords()
+	img1, _, err := Empty().Apply(0, recs[:6])
+	if err != nil {
+		t.Fatal(err)
+	}
+	before, _ := img1.Topic("a")
+	snapshot := *before
+	snapshot.Partitions = append([]PartitionImage(nil), before.Partitions...)
+	img2, _, err := img1.Apply(6, append(recs[6:], RemoveTopic{TopicID: topicA}))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := img2.Topic("a"); ok {
+		t.Error("topic survived RemoveTopic")
+	}
+	after, ok := img1.Topic("a")
+	if !ok || !reflect.DeepEqual(*after, snapshot) || img1.Brokers[1].Fenced || len(img1.TopicConfig("a")) != 0 {
+		t.Errorf("source image was modified: %+v", after)
+	}
+}
+
+func TestReplayIsDeterministic(t *testing.T) {
+	a, _, err := Empty().Apply(0, sampleRecords())
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Replaying in pieces gives the same image as replaying at once.
+	b := Empty()
+	for i, r := range sampleRecords() {
+		if b, _, err = b.Apply(int64(i), []Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !reflect.DeepEqual(a, b) {
+		t.Errorf("piecewise replay differs:\n%+v\n%+v", a, b)
+	}
+}
+
+func TestApplyRejectsInconsistentRecords(t *testing.T) {
+	base, _, _ := Empty().Apply(0, sampleRecords()[:6])
+	cases := map[string]Record{
+		"duplicate topic name":      Topic{Name: "a", ID: UUID{9}},
+		"partition of unknown":      Partition{TopicID: UUID{9}, Partition: 0, Replicas: []int32{1}},
+		"partition out of order":    Partition{TopicID: topicA, Partition: 5, Replicas: []int32{1}},
+		"change unknown partition":  PartitionChange{TopicID: topicA, Partition: 7},
+		"remove unknown topic":      RemoveTopic{TopicID: UUID{9}},
+		"change unregistered epoch": BrokerRegistrationChange{ID: 1, Epoch: 99},
+	}
+	for name, r := range cases {
+		if _, _, err := base.Apply(6, []Record{r}); !errors.Is(err, ErrInconsistent) {
+			t.Errorf("%s: got %v, want ErrInconsistent", name, err)
+		}
+	}
+}
+
+func TestUUIDString(t *testing.T) {
+	u := UUID{0xff, 1, 2}
+	got, err := ParseUUID(u.String())
+	if err != nil || got != u {
+		t.Fatalf("parse %q: %v %v", u.String(), got, err)
+	}
+	if _, err := ParseUUID("short"); err == nil {
+		t.Error("bad uuid parsed")
+	}
+}

@@ -1,0 +1,292 @@
+// Package partition holds one replica of one partition: its log, its role
+// (leader or follower) and leader epoch, the high watermark, the ISR, and
+// the requests waiting for the high watermark or the log end to move.
+//
+// Each Partition guards its state with one short mutex; no other lock is
+// taken while it is held, except the log's own (storage calls are made
+// under it so that appends, truncation and role changes are serialized).
+// Waiters are woken by Watchers, never by polling.
+package partition
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/storage"
+)
+
+// Errors a Partition returns; handlers map them to Kafka error codes.
+var (
+	ErrNotLeader             = errors.New("partition: not the leader")                // NOT_LEADER_OR_FOLLOWER
+	ErrNotEnoughReplicas     = errors.New("partition: ISR below min.insync.replicas") // NOT_ENOUGH_REPLICAS
+	ErrNotEnoughReplicasLate = errors.New("partition: ISR shrank below min.insync.replicas after append")
+	ErrMessageTooLarge       = errors.New("partition: batch larger than max.message.bytes")
+	ErrFencedLeaderEpoch     = errors.New("partition: request leader epoch is older than ours")
+	ErrUnknownLeaderEpoch    = errors.New("partition: request leader epoch is newer than ours")
+	ErrOffsetOutOfRange      = storage.ErrOffsetOutOfRange
+	ErrStorage               = errors.New("partition: storage failed") // KAFKA_STORAGE_ERROR
+	ErrInvalidRecord         = errors.New("partition: invalid record") // INVALID_RECORD
+	ErrTimeout               = errors.New("partition: timed out waiting for replication")
+)
+
+// Config is the part of the topic configuration the data path needs.
+type Config struct {
+	MinInsyncReplicas int
+	MaxMessageBytes   int
+	LogAppendTime     bool
+	Storage           storage.Config
+}
+
+// State is the replica's role as decided by the controller.
+type State struct {
+	Leader      int32
+	LeaderEpoch int32
+	Replicas    []int32
+	ISR         []int32
+}
+
+// Partition is one local replica.
+type Partition struct {
+	Topic   string
+	Index   int32
+	localID int32
+	log     *storage.Log
+	now     func() time.Time
+	logger  *slog.Logger
+
+	mu       sync.Mutex
+	state    State
+	cfg      Config
+	hw       int64
+	watchers map[*Watcher]struct{}
+	failed   error
+}
+
+// New wraps an opened log. hw is the checkpointed high watermark.
+func New(topic string, index, localID int32, log *storage.Log, hw int64, cfg Config, now func() time.Time, logger *slog.Logger) *Partition {
+	if now == nil {
+		now = time.Now
+	}
+	hw = min(max(hw, log.LogStartOffset()), log.LogEndOffset())
+	return &Partition{
+		Topic: topic, Index: index, localID: localID, log: log, now: now,
+		logger: logger.With("topic", topic, "partition", index),
+		hw:     hw, cfg: cfg, watchers: map[*Watcher]struct{}{},
+		state: State{Leader: -1, LeaderEpoch: -1},
+	}
+}
+
+// Log returns the replica's log (for retention and checkpointing by the owner).
+func (p *Partition) Log() *storage.Log { return p.log }
+
+// SetState applies the controller's view of the partition. Becoming leader
+// with a new epoch records the epoch's start offset in the log's epoch
+// cache on the first append. Every watcher is woken so that requests
+// waiting on a replica that lost leadership fail promptly.
+func (p *Partition) SetState(s State) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s.Replicas, s.ISR = slices.Clone(s.Replicas), slices.Clone(s.ISR)
+	p.state = s
+	p.maybeAdvanceHW()
+	p.notify()
+}
+
+// SetConfig changes the topic configuration.
+func (p *Partition) SetConfig(c Config) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.cfg = c
+	p.log.UpdateConfig(c.Storage)
+}
+
+// IsLeader reports whether this replica leads the partition.
+func (p *Partition) IsLeader() bool {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.isLeader()
+}
+
+func (p *Partition) isLeader() bool { return p.state.Leader == p.localID && p.failed == nil }
+
+// HighWatermark returns the high watermark.
+func (p *Partition) HighWatermark() int64 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.hw
+}
+
+// LeaderEpoch returns the current leader epoch.
+func (p *Partition) LeaderEpoch() int32 {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.state.LeaderEpoch
+}
+
+// CheckEpoch validates a client's CurrentLeaderEpoch (-1 means none).
+func (p *Partition) CheckEpoch(epoch int32) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.checkEpoch(epoch)
+}
+
+func (p *Partition) checkEpoch(epoch int32) error {
+	switch {
+	case epoch < 0 || epoch == p.state.LeaderEpoch:
+		return nil
+	case epoch < p.state.LeaderEpoch:
+		return ErrFencedLeaderEpoch
+	default:
+		return ErrUnknownLeaderEpoch
+	}
+}
+
+// fail stops the replica after a storage error: it no longer serves reads
+// or writes, and waiters are woken to fail. Called with mu held.
+func (p *Partition) fail(err error) error {
+	if p.failed == nil {
+		p.failed = err
+		p.logger.Error("replica stopped after storage error", "err", err)
+		p.notify()
+	}
+	return fmt.Errorf("%w: %v", ErrStorage, err)
+}
+
+// maybeAdvanceHW sets the high watermark to the log end offset when this
+// replica leads and the ISR is only itself; with followers the HW is the
+// minimum log end offset over the ISR (replication issue). The HW never
+// moves while the ISR is smaller than min.insync.replicas, and never backwards.
+// Called with mu held.
+func (p *Partition) maybeAdvanceHW() {
+	if !p.isLeader() || len(p.state.ISR) < p.minISR() {
+		return
+	}
+	hw := p.log.LogEndOffset()
+	for _, id := range p.state.ISR {
+		if id != p.localID {
+			return // followers' progress is tracked by the replication layer
+		}
+	}
+	if hw > p.hw {
+		p.hw = hw
+		p.notify()
+	}
+}
+
+// minISR is the effective min.insync.replicas: never more than the
+// replication factor (KIP-966). Called with mu held.
+func (p *Partition) minISR() int {
+	return min(p.cfg.MinInsyncReplicas, len(p.state.Replicas))
+}
+
+// AppendResult describes a leader append.
+type AppendResult struct {
+	BaseOffset     int64
+	LastOffset     int64
+	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
+	LogStartOffset int64
+}
+
+// AppendAsLeader validates and appends one producer batch (the request's
+// records for this partition; ownership of the slice passes to the
+// partition). acks is the request's acks; with -1 the append is refused
+// up front when the ISR is smaller than min.insync.replicas.
+func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, error) {
+	res := AppendResult{BaseOffset: -1, LogAppendTime: -1}
+	h, err := validateProduce(batch)
+	if err != nil {
+		return res, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err := p.checkAppend(h, acks); err != nil {
+		return res, err
+	}
+	if p.cfg.LogAppendTime {
+		res.LogAppendTime = p.now().UnixMilli()
+		record.SetLogAppendTime(batch, res.LogAppendTime)
+	}
+	info, err := p.log.AppendAsLeader(batch, p.state.LeaderEpoch)
+	if err != nil {
+		return res, p.fail(err)
+	}
+	res.BaseOffset, res.LastOffset, res.LogStartOffset = info.FirstOffset, info.LastOffset, p.log.LogStartOffset()
+	p.notify() // LEO moved: followers' long polls
+	p.maybeAdvanceHW()
+	return res, nil
+}
+
+func (p *Partition) checkAppend(h record.Header, acks int16) error {
+	switch {
+	case p.failed != nil:
+		return fmt.Errorf("%w: %v", ErrStorage, p.failed)
+	case !p.isLeader():
+		return ErrNotLeader
+	case h.Size() > p.cfg.MaxMessageBytes:
+		return fmt.Errorf("%w: %d bytes > %d", ErrMessageTooLarge, h.Size(), p.cfg.MaxMessageBytes)
+	case acks == -1 && len(p.state.ISR) < p.minISR():
+		return fmt.Errorf("%w: ISR %v, min.insync.replicas %d", ErrNotEnoughReplicas, p.state.ISR, p.cfg.MinInsyncReplicas)
+	}
+	return nil
+}
+
+// validateProduce checks a producer's records field: exactly one whole v2
+// batch with a good CRC, base offset 0, and no control records.
+func validateProduce(b []byte) (record.Header, error) {
+	h, err := record.Validate(b)
+	if err != nil {
+		return h, err
+	}
+	switch {
+	case h.Size() != len(b):
+		return h, fmt.Errorf("%w: produce records must hold exactly one batch", record.ErrInvalid)
+	case h.BaseOffset != 0:
+		return h, fmt.Errorf("%w: batch base offset %d, expected 0", record.ErrInvalid, h.BaseOffset)
+	case h.IsControl():
+		return h, fmt.Errorf("%w: clients may not send control batches", record.ErrInvalid)
+	}
+	return h, nil
+}
+
+// WaitForHW blocks until the high watermark reaches offset (acks=all). It
+// returns ErrNotLeader if leadership is lost while waiting, ctx's error on
+// timeout, and ErrNotEnoughReplicasLate when the HW passed but the ISR is
+// now smaller than min.insync.replicas.
+func (p *Partition) WaitForHW(ctx context.Context, offset int64) error {
+	w := NewWatcher()
+	p.Watch(w)
+	defer p.Unwatch(w)
+	for {
+		done, err := p.hwReached(offset)
+		if done {
+			return err
+		}
+		select {
+		case <-w.C:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+func (p *Partition) hwReached(offset int64) (bool, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	switch {
+	case p.failed != nil:
+		return true, fmt.Errorf("%w: %v", ErrStorage, p.failed)
+	case !p.isLeader():
+		return true, ErrNotLeader
+	case p.hw < offset:
+		return false, nil
+	case len(p.state.ISR) < p.minISR():
+		return true, ErrNotEnoughReplicasLate
+	}
+	return true, nil
+}

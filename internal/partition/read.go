@@ -1,0 +1,206 @@
+package partition
+
+import (
+	"errors"
+	"fmt"
+
+	"github.com/fjordlog/fjord/internal/record"
+)
+
+// Watcher is woken (non-blocking send on C) whenever a watched partition's
+// high watermark or log end moves, or its role changes. One Watcher may
+// watch many partitions: a fetch or an acks=all produce spanning several
+// partitions waits on one channel.
+type Watcher struct {
+	C chan struct{}
+}
+
+// NewWatcher returns a Watcher with a one-slot channel.
+func NewWatcher() *Watcher { return &Watcher{C: make(chan struct{}, 1)} }
+
+// Watch registers w.
+func (p *Partition) Watch(w *Watcher) {
+	p.mu.Lock()
+	p.watchers[w] = struct{}{}
+	p.mu.Unlock()
+}
+
+// Unwatch removes w.
+func (p *Partition) Unwatch(w *Watcher) {
+	p.mu.Lock()
+	delete(p.watchers, w)
+	p.mu.Unlock()
+}
+
+// notify wakes every watcher. Called with mu held; sends never block.
+func (p *Partition) notify() {
+	for w := range p.watchers {
+		select {
+		case w.C <- struct{}{}:
+		default:
+		}
+	}
+}
+
+// FetchResult is what a read returns for one partition.
+type FetchResult struct {
+	Records          []byte
+	HighWatermark    int64
+	LastStableOffset int64
+	LogStartOffset   int64
+}
+
+// Fetch reads for a consumer: from offset, at most maxBytes (the first
+// batch whole if minOneBatch), never at or above the high watermark. The
+// client's current leader epoch, if given (>= 0), must match ours.
+func (p *Partition) Fetch(offset int64, maxBytes int, minOneBatch bool, currentEpoch int32) (FetchResult, error) {
+	p.mu.Lock()
+	res, err := p.readState(currentEpoch)
+	p.mu.Unlock()
+	if err != nil {
+		return res, err
+	}
+	info, err := p.log.Read(offset, maxBytes, res.HighWatermark, minOneBatch)
+	if err != nil {
+		return res, p.readError(err)
+	}
+	res.Records = info.Bytes
+	return res, nil
+}
+
+func (p *Partition) readState(currentEpoch int32) (FetchResult, error) {
+	res := FetchResult{HighWatermark: p.hw, LastStableOffset: p.hw, LogStartOffset: p.log.LogStartOffset()}
+	switch {
+	case p.failed != nil:
+		return res, fmt.Errorf("%w: %v", ErrStorage, p.failed)
+	case !p.isLeader():
+		return res, ErrNotLeader
+	}
+	return res, p.checkEpoch(currentEpoch)
+}
+
+// readError maps a storage read error: out-of-range is the client's
+// problem; anything else stops the replica.
+func (p *Partition) readError(err error) error {
+	if errors.Is(err, ErrOffsetOutOfRange) {
+		return ErrOffsetOutOfRange
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fail(err)
+}
+
+// Offsets is the answer to a ListOffsets lookup.
+type Offsets struct {
+	Offset      int64
+	Timestamp   int64
+	LeaderEpoch int32
+}
+
+// Special ListOffsets timestamps.
+const (
+	Latest       int64 = -1
+	Earliest     int64 = -2
+	MaxTimestamp int64 = -3
+)
+
+// ListOffset answers ListOffsets for a consumer: earliest (-2) is the log
+// start offset, latest (-1) the high watermark, and a timestamp the first
+// offset whose timestamp is at least it (below the high watermark), or -1.
+func (p *Partition) ListOffset(ts int64, currentEpoch int32) (Offsets, error) {
+	p.mu.Lock()
+	st, err := p.readState(currentEpoch)
+	epoch := p.state.LeaderEpoch
+	p.mu.Unlock()
+	if err != nil {
+		return Offsets{}, err
+	}
+	switch ts {
+	case Earliest:
+		return Offsets{Offset: st.LogStartOffset, Timestamp: -1, LeaderEpoch: p.epochAt(st.LogStartOffset, epoch)}, nil
+	case Latest:
+		return Offsets{Offset: st.HighWatermark, Timestamp: -1, LeaderEpoch: epoch}, nil
+	}
+	off, found, err := p.byTimestamp(ts, st.HighWatermark)
+	if err != nil || !found {
+		return Offsets{Offset: -1, Timestamp: -1, LeaderEpoch: -1}, err
+	}
+	off.LeaderEpoch = p.epochAt(off.Offset, epoch)
+	return off, nil
+}
+
+func (p *Partition) byTimestamp(ts, hw int64) (Offsets, bool, error) {
+	if ts == MaxTimestamp {
+		return p.maxTimestamp(hw)
+	}
+	off, t, found, err := p.log.OffsetForTimestamp(ts)
+	if err != nil {
+		return Offsets{}, false, p.readError(err)
+	}
+	if !found || off >= hw {
+		return Offsets{}, false, nil
+	}
+	return Offsets{Offset: off, Timestamp: t}, true, nil
+}
+
+// epochAt returns the leader epoch of the record at offset from the epoch
+// cache, or the current epoch when the cache does not know.
+func (p *Partition) epochAt(offset int64, current int32) int32 {
+	latest, ok := p.log.LatestEpoch()
+	if !ok {
+		return current
+	}
+	for e := latest; e >= 0; e-- {
+		start, ok := p.log.EpochStartOffset(e)
+		if ok && start <= offset {
+			return e
+		}
+	}
+	return current
+}
+
+// maxTimestamp finds the record with the largest timestamp below hw
+// (ListOffsets MAX_TIMESTAMP, KIP-734). It scans batch headers from the log
+// start: this lookup is rare and administrative, and touches no records
+// except in the one batch that holds the maximum.
+func (p *Partition) maxTimestamp(hw int64) (Offsets, bool, error) {
+	best := Offsets{Offset: -1, Timestamp: -1}
+	var bestBatch []byte
+	for off := p.log.LogStartOffset(); off < hw; {
+		info, err := p.log.Read(off, 1<<20, hw, true)
+		if err != nil {
+			return best, false, p.readError(err)
+		}
+		if len(info.Bytes) == 0 {
+			break
+		}
+		off = p.scanMax(info.Bytes, &best, &bestBatch)
+	}
+	if bestBatch == nil {
+		return best, false, nil
+	}
+	o, t, ok, err := record.FirstOffsetAtOrAfterTimestamp(bestBatch, best.Timestamp)
+	if err != nil || !ok {
+		return best, false, err
+	}
+	return Offsets{Offset: o, Timestamp: t}, true, nil
+}
+
+// scanMax walks whole batches in b, keeping the one with the largest
+// maxTimestamp, and returns the offset after the last batch.
+func (p *Partition) scanMax(b []byte, best *Offsets, bestBatch *[]byte) int64 {
+	var next int64
+	for len(b) >= record.HeaderSize {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		if h.MaxTimestamp > best.Timestamp {
+			best.Timestamp = h.MaxTimestamp
+			*bestBatch = b[:h.Size()]
+		}
+		next = h.NextOffset()
+		b = b[h.Size():]
+	}
+	return next
+}

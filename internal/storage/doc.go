@@ -1,0 +1,34 @@
+// Package storage is Fjord's per-partition commit log, laid out on disk the
+// way Apache Kafka lays it out so that an operator recognises every file:
+//
+//	<log.dir>/<topic>-<partition>/
+//	    00000000000000000000.log        record batches v2, exactly as received
+//	    00000000000000000000.index      sparse offset index (int32 rel. offset, int32 position)
+//	    00000000000000000000.timeindex  sparse time index (int64 timestamp, int32 rel. offset)
+//	    leader-epoch-checkpoint         KIP-101 epoch -> start offset history
+//	    partition.metadata              topic id
+//	<log.dir>/recovery-point-offset-checkpoint
+//	<log.dir>/log-start-offset-checkpoint
+//	<log.dir>/replication-offset-checkpoint
+//	<log.dir>/.kafka_cleanshutdown
+//
+// A Log is one partition's log: a list of segments, the last of which (the
+// active segment) takes appends. Appends only rewrite the two batch header
+// fields outside the CRC (baseOffset, partitionLeaderEpoch) and write the
+// bytes; reads locate a position through the sparse offset index and return
+// whole stored batches. Nothing on these paths decodes individual records.
+//
+// Indexes are kept in memory, encoded exactly as in their files, and written
+// to the files when a segment rolls, on Flush and on Close. After an unclean
+// stop, Open rescans (and CRC-checks) every batch from the segment holding the
+// recovery point onwards, cuts the log at the first torn or corrupt batch and
+// rebuilds those segments' indexes; index files of earlier segments are
+// checked and rebuilt when missing or inconsistent.
+//
+// Errors: argument errors (ErrOffsetOutOfRange, ErrNonContiguous, invalid
+// batches) leave the Log usable. Any I/O error is fail-stop: the Log records
+// it and from then on every call returns an error wrapping ErrLogFailed.
+//
+// A Manager owns the log directories of one node and their per-directory
+// checkpoint files and clean-shutdown markers.
+package storage

@@ -1,0 +1,442 @@
+package storage
+
+import (
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Per-log-dir files.
+const (
+	recoveryPointFile     = "recovery-point-offset-checkpoint"
+	logStartFile          = "log-start-offset-checkpoint"
+	replicationOffsetFile = "replication-offset-checkpoint"
+	cleanShutdownFile     = ".kafka_cleanshutdown"
+	partitionMetadataFile = "partition.metadata"
+	deleteDirSuffix       = "-delete"
+)
+
+// TopicPartition names a partition.
+type TopicPartition struct {
+	Topic     string
+	Partition int32
+}
+
+// String returns "<topic>-<partition>", the partition's directory name.
+func (tp TopicPartition) String() string { return fmt.Sprintf("%s-%d", tp.Topic, tp.Partition) }
+
+// logDir is one of the node's log.dirs with what was read from it at open.
+type logDir struct {
+	path  string
+	clean bool // had a clean-shutdown marker
+	// Last known checkpoint values, for partitions not loaded (yet).
+	recovery, logStart, hw map[TopicPartition]int64
+	parts                  map[TopicPartition]bool // partition dirs present
+}
+
+// Manager owns the log directories of one node (log.dirs): it finds the
+// partition logs on disk, opens them with their checkpointed recovery
+// point and log start offset, places new ones, and writes the per-dir
+// checkpoint files and clean-shutdown markers. Its methods are safe for
+// concurrent use. Lock order: Manager.mu before a Log's mutex (Load, Remove
+// and Close open or close logs under Manager.mu); a Log never calls the
+// Manager.
+type Manager struct {
+	logger *slog.Logger
+	now    func() time.Time
+
+	mu    sync.Mutex
+	dirs  []*logDir
+	logs  map[TopicPartition]*Log
+	where map[TopicPartition]*logDir
+}
+
+// OpenManager opens (creating when missing) the log directories: it notes
+// and removes each one's clean-shutdown marker, reads its checkpoint files
+// and partition directories, and removes directories named *-delete that
+// an interrupted Remove left behind. A malformed checkpoint file is an
+// error (fail-stop, as in Kafka).
+func OpenManager(dirs []string, logger *slog.Logger, now func() time.Time) (*Manager, error) {
+	if logger == nil {
+		logger = slog.Default()
+	}
+	if now == nil {
+		now = time.Now
+	}
+	m := &Manager{logger: logger, now: now, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{}}
+	for _, path := range dirs {
+		d, err := m.openDir(path)
+		if err != nil {
+			return nil, fmt.Errorf("storage: log dir %s: %w", path, err)
+		}
+		m.dirs = append(m.dirs, d)
+	}
+	return m, nil
+}
+
+func (m *Manager) openDir(path string) (*logDir, error) {
+	if err := os.MkdirAll(path, 0o755); err != nil {
+		return nil, err
+	}
+	d := &logDir{path: path, parts: map[TopicPartition]bool{}}
+	var err error
+	if d.clean, err = takeMarker(path); err != nil {
+		return nil, err
+	}
+	if err := d.readCheckpoints(); err != nil {
+		return nil, err
+	}
+	if err := m.scanPartitions(d); err != nil {
+		return nil, err
+	}
+	m.logger.Info("storage: opened log dir", "dir", path, "clean_shutdown", d.clean, "partitions", len(d.parts))
+	return d, nil
+}
+
+// takeMarker reports whether the clean-shutdown marker exists and removes
+// it, so that a crash from now on is seen as unclean.
+func takeMarker(dir string) (bool, error) {
+	err := os.Remove(filepath.Join(dir, cleanShutdownFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return false, nil
+	}
+	if err != nil {
+		return false, err
+	}
+	return true, syncDir(dir)
+}
+
+func (d *logDir) readCheckpoints() error {
+	var err error
+	if d.recovery, err = readOffsetCheckpoint(filepath.Join(d.path, recoveryPointFile)); err != nil {
+		return err
+	}
+	if d.logStart, err = readOffsetCheckpoint(filepath.Join(d.path, logStartFile)); err != nil {
+		return err
+	}
+	d.hw, err = readOffsetCheckpoint(filepath.Join(d.path, replicationOffsetFile))
+	return err
+}
+
+// scanPartitions records the partition directories of d and removes the
+// leftovers of interrupted deletes.
+func (m *Manager) scanPartitions(d *logDir) error {
+	entries, err := os.ReadDir(d.path)
+	if err != nil {
+		return err
+	}
+	for _, e := range entries {
+		if !e.IsDir() {
+			continue
+		}
+		if strings.HasSuffix(e.Name(), deleteDirSuffix) {
+			m.logger.Info("storage: removing partially deleted log", "dir", e.Name())
+			if err := os.RemoveAll(filepath.Join(d.path, e.Name())); err != nil {
+				return err
+			}
+			continue
+		}
+		if tp, ok := parsePartitionDir(e.Name()); ok {
+			d.parts[tp] = true
+			m.where[tp] = d
+		}
+	}
+	return nil
+}
+
+// parsePartitionDir parses "<topic>-<partition>"; topics may contain '-'.
+func parsePartitionDir(name string) (TopicPartition, bool) {
+	i := strings.LastIndexByte(name, '-')
+	if i <= 0 {
+		return TopicPartition{}, false
+	}
+	p, err := strconv.ParseInt(name[i+1:], 10, 32)
+	if err != nil || p < 0 {
+		return TopicPartition{}, false
+	}
+	return TopicPartition{Topic: name[:i], Partition: int32(p)}, true
+}
+
+// Existing returns the partitions whose directories exist on disk (found
+// at open or created since), loaded or not.
+func (m *Manager) Existing() []TopicPartition {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	out := make([]TopicPartition, 0, len(m.where))
+	for tp := range m.where {
+		out = append(out, tp)
+	}
+	return out
+}
+
+// Get returns the loaded log of tp, or nil.
+func (m *Manager) Get(tp TopicPartition) *Log {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.logs[tp]
+}
+
+// HighWatermark returns tp's high watermark from the replication-offset
+// checkpoint (or the last Checkpoint call), or 0 when absent; the caller
+// clamps it to [log start, LEO].
+func (m *Manager) HighWatermark(tp TopicPartition) int64 {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d := m.where[tp]; d != nil {
+		return d.hw[tp]
+	}
+	return 0
+}
+
+// Load returns tp's log, opening it on first use: an existing directory is
+// opened with its dir's checkpointed recovery point and log start offset
+// and clean-shutdown flag (recovering when unclean); a new one is created
+// in the log dir holding the fewest partitions, with a partition.metadata
+// file recording topicID. When both the stored and the given topic id are
+// non-zero and differ, Load fails: the directory belongs to an older topic
+// of the same name.
+func (m *Manager) Load(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if l := m.logs[tp]; l != nil {
+		return l, nil
+	}
+	d := m.where[tp]
+	if d == nil {
+		d = m.leastLoaded()
+	}
+	path := filepath.Join(d.path, tp.String())
+	if err := checkPartitionMetadata(path, topicID); err != nil {
+		return nil, err
+	}
+	l, err := Open(path, Options{
+		Config: cfg, RecoveryPoint: d.recovery[tp], LogStartOffset: d.logStart[tp],
+		Clean: d.clean && d.parts[tp], Now: m.now, Logger: m.logger,
+	})
+	if err != nil {
+		return nil, err
+	}
+	if err := writePartitionMetadata(path, topicID); err != nil {
+		l.Close()
+		return nil, fmt.Errorf("storage: %s: %w", path, err)
+	}
+	d.parts[tp], m.where[tp], m.logs[tp] = true, d, l
+	return l, nil
+}
+
+// leastLoaded returns the log dir with the fewest partitions.
+func (m *Manager) leastLoaded() *logDir {
+	best := m.dirs[0]
+	for _, d := range m.dirs[1:] {
+		if len(d.parts) < len(best.parts) {
+			best = d
+		}
+	}
+	return best
+}
+
+// checkPartitionMetadata fails when dir's partition.metadata names another
+// (non-zero) topic id than topicID.
+func checkPartitionMetadata(dir string, topicID [16]byte) error {
+	data, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile))
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	stored, err := parsePartitionMetadata(data)
+	if err != nil {
+		return fmt.Errorf("storage: %s: %w", dir, err)
+	}
+	if stored != ([16]byte{}) && topicID != ([16]byte{}) && stored != topicID {
+		return fmt.Errorf("storage: %s belongs to topic id %s, not %s", dir, encodeTopicID(stored), encodeTopicID(topicID))
+	}
+	return nil
+}
+
+func parsePartitionMetadata(data []byte) ([16]byte, error) {
+	var id [16]byte
+	for line := range strings.Lines(string(data)) {
+		v, ok := strings.CutPrefix(strings.TrimSpace(line), "topic_id: ")
+		if !ok {
+			continue
+		}
+		b, err := base64.RawURLEncoding.DecodeString(v)
+		if err != nil || len(b) != 16 {
+			return id, fmt.Errorf("malformed %s topic_id %q", partitionMetadataFile, v)
+		}
+		copy(id[:], b)
+		return id, nil
+	}
+	return id, fmt.Errorf("%s has no topic_id", partitionMetadataFile)
+}
+
+// encodeTopicID renders a UUID the way Kafka does: base64url, no padding.
+func encodeTopicID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
+
+// writePartitionMetadata writes partition.metadata unless it exists.
+func writePartitionMetadata(dir string, topicID [16]byte) error {
+	if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
+		return nil
+	}
+	data := fmt.Sprintf("version: 0\ntopic_id: %s\n", encodeTopicID(topicID))
+	return writeFileAtomic(dir, partitionMetadataFile, []byte(data))
+}
+
+// Remove closes tp's log (if loaded) and deletes its directory: it is
+// first renamed to <topic>-<partition>.<random hex>-delete, so an
+// interrupted delete is finished by the next OpenManager.
+func (m *Manager) Remove(tp TopicPartition) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	d := m.where[tp]
+	if d == nil {
+		return nil
+	}
+	if l := m.logs[tp]; l != nil {
+		l.mu.Lock()
+		if !l.closed {
+			l.closeFiles()
+		}
+		l.mu.Unlock()
+	}
+	delete(m.logs, tp)
+	delete(m.where, tp)
+	delete(d.parts, tp)
+	delete(d.recovery, tp)
+	delete(d.logStart, tp)
+	delete(d.hw, tp)
+	return removePartitionDir(d.path, tp)
+}
+
+func removePartitionDir(dir string, tp TopicPartition) error {
+	var suffix [16]byte
+	rand.Read(suffix[:])
+	from := filepath.Join(dir, tp.String())
+	to := filepath.Join(dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(suffix[:]), deleteDirSuffix))
+	if err := os.Rename(from, to); err != nil {
+		if errors.Is(err, os.ErrNotExist) {
+			return nil
+		}
+		return fmt.Errorf("storage: remove %s: %w", tp, err)
+	}
+	if err := syncDir(dir); err != nil {
+		return fmt.Errorf("storage: remove %s: %w", tp, err)
+	}
+	if err := os.RemoveAll(to); err != nil {
+		return fmt.Errorf("storage: remove %s: %w", tp, err)
+	}
+	return nil
+}
+
+// Checkpoint writes, for every log dir, the recovery-point, log-start and
+// replication-offset checkpoints (each atomically: temporary file, fsync,
+// rename, directory fsync). Loaded logs contribute their current recovery
+// point and log start; hws gives high watermarks. Partitions missing from
+// hws, or present on disk but not loaded, keep their last known values.
+func (m *Manager) Checkpoint(hws map[TopicPartition]int64) error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	var errs []error
+	for _, d := range m.dirs {
+		m.refresh(d, hws)
+		if err := d.writeCheckpoints(); err != nil {
+			errs = append(errs, fmt.Errorf("storage: checkpoint %s: %w", d.path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// refresh updates d's remembered checkpoint values from the loaded logs.
+func (m *Manager) refresh(d *logDir, hws map[TopicPartition]int64) {
+	for tp := range d.parts {
+		if l := m.logs[tp]; l != nil {
+			d.recovery[tp] = l.RecoveryPoint()
+			d.logStart[tp] = l.LogStartOffset()
+		}
+		if hw, ok := hws[tp]; ok {
+			d.hw[tp] = hw
+		}
+	}
+}
+
+func (d *logDir) writeCheckpoints() error {
+	files := []struct {
+		name    string
+		offsets map[TopicPartition]int64
+	}{{recoveryPointFile, d.recovery}, {logStartFile, d.logStart}, {replicationOffsetFile, d.hw}}
+	for _, f := range files {
+		if err := writeOffsetCheckpoint(d.path, f.name, d.only(f.offsets)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// only restricts offsets to the partitions present in d.
+func (d *logDir) only(offsets map[TopicPartition]int64) map[TopicPartition]int64 {
+	out := make(map[TopicPartition]int64, len(d.parts))
+	for tp := range d.parts {
+		if off, ok := offsets[tp]; ok {
+			out[tp] = off
+		}
+	}
+	return out
+}
+
+// Close closes every loaded log, writes the checkpoints, then writes the
+// clean-shutdown marker in each log dir whose logs all closed cleanly —
+// and, if that dir was not clean at open, all of whose partitions were
+// loaded (recovered) in this run: a marker must never vouch for a log that
+// was left unrecovered.
+// The Manager must not be used afterwards.
+func (m *Manager) Close(hws map[TopicPartition]int64) error {
+	m.mu.Lock()
+	failed := map[*logDir]bool{}
+	var errs []error
+	for tp, l := range m.logs {
+		if err := l.Close(); err != nil {
+			failed[m.where[tp]] = true
+			errs = append(errs, err)
+		}
+	}
+	m.mu.Unlock()
+	if err := m.Checkpoint(hws); err != nil {
+		return errors.Join(append(errs, err)...)
+	}
+	for _, d := range m.dirs {
+		if failed[d] || !m.allRecovered(d) {
+			continue
+		}
+		if err := writeFileAtomic(d.path, cleanShutdownFile, nil); err != nil {
+			errs = append(errs, fmt.Errorf("storage: clean-shutdown marker in %s: %w", d.path, err))
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// allRecovered reports whether every partition of d is known consistent:
+// d was clean at open, or each of its partitions was loaded this run.
+func (m *Manager) allRecovered(d *logDir) bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if d.clean {
+		return true
+	}
+	for tp := range d.parts {
+		if m.logs[tp] == nil {
+			return false
+		}
+	}
+	return true
+}
