@@ -85,7 +85,6 @@ func (c *Controller) Stop() {
 	<-c.stopped
 }
 
-
 // run executes fn on the event loop and waits for it.
 func run[T any](ctx context.Context, c *Controller, fn func() T) (T, error) {
 	var zero T
