@@ -76,15 +76,15 @@ func runNode(props map[string]string, logger *slog.Logger) error {
 	if err != nil {
 		return err
 	}
+	sig := make(chan os.Signal, 1)
+	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	b, err := broker.Start(cfg, logger)
 	if err != nil {
 		return err
 	}
 	logger.Info("fjord node started", "node.id", cfg.Int("node.id"), "bootstrap", b.Addr("PLAINTEXT"))
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	s := <-sig
 	logger.Info("shutting down", "signal", s.String())
 	signal.Stop(sig)
-	return b.Close()
+	return b.Shutdown()
 }

@@ -29,6 +29,7 @@ var allowed = map[string][]string{
 	"internal/partition":   {"internal/storage", "internal/record", "internal/metadata"},
 	"internal/replication": {"internal/partition", "internal/record", "internal/metadata"},
 	"internal/group":       {"internal/metadata"},
+	"internal/ctlclient":   {"internal/controller", "internal/metadata"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
 		"internal/controller", "internal/record", "internal/group"},
 	"internal/broker": {"*"},
@@ -37,7 +38,7 @@ var allowed = map[string][]string{
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else
 // works on Fjord's own types (DESIGN.md §3, principle 3).
-var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "cmd/fjord"}
+var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "cmd/fjord"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")

@@ -1,11 +1,11 @@
 // Package broker is the composition root of a Fjord node: it wires the
-// storage manager, the metadata log and controller, the partition
-// replicas, the handlers and the protocol server together, and reconciles
-// metadata changes into local replicas (create, update, delete).
+// storage manager, the metadata quorum and controller, the partition
+// replicas, the handlers and the protocol servers together, runs the
+// broker's lifecycle with the active controller, and reconciles metadata
+// changes into local replicas (create, update, delete).
 package broker
 
 import (
-	"context"
 	"crypto/rand"
 	"errors"
 	"fmt"
@@ -18,37 +18,48 @@ import (
 
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/ctlclient"
 	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
-	"github.com/fjordlog/fjord/internal/quorum"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/fjordlog/fjord/internal/storage"
 )
 
 // Broker is one running node.
 type Broker struct {
-	cfg    *config.Broker
-	nodeID int32
-	logger *slog.Logger
+	cfg         *config.Broker
+	nodeID      int32
+	clusterID   string
+	incarnation metadata.UUID
+	logger      *slog.Logger
 
-	logs   *storage.Manager
-	meta   *quorum.Local
-	ctrl   *controller.Controller
-	srv    *server.Server
-	img    atomic.Pointer[metadata.Image]
-	parts  sync.Map // storage.TopicPartition -> *partition.Partition
-	lns    []net.Listener
-	addrs  []Listener
-	stop   chan struct{}
-	wg     sync.WaitGroup
-	closed sync.Once
+	logs    *storage.Manager
+	metaDir string
+	meta    *metaState
+	quorum  quorumLog
+	ctrl    *controller.Controller
+	ctl     *ctlclient.Client
+	voters  map[int32]string
+	srv     *server.Server // client listeners
+	ctrlSrv *server.Server // controller listener
+	parts   sync.Map       // storage.TopicPartition -> *partition.Partition
+	lns     []net.Listener
+	addrs   []Listener
+
+	epoch    atomic.Int64
+	unfenced atomic.Bool
+	stop     chan struct{}
+	wg       sync.WaitGroup
+	closed   sync.Once
 }
 
-// Start opens the node's storage, replays its metadata, starts the
-// controller, registers itself, and begins serving clients.
+// Start opens the node's storage, joins the metadata quorum, starts the
+// controller and the listeners, and registers the broker. With a single
+// voter it returns once the broker is unfenced and serving.
 func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, stop: make(chan struct{})}
+	_, _ = rand.Read(b.incarnation[:])
 	if err := b.open(); err != nil {
 		b.Close()
 		return nil, err
@@ -57,32 +68,75 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 }
 
 func (b *Broker) open() error {
+	if !slicesContains(b.cfg.List("process.roles"), "broker") {
+		return errors.New("process.roles without broker is not supported yet: every node is a broker")
+	}
+	var err error
+	if b.voters, err = ParseVoters(b.cfg.List("controller.quorum.voters")); err != nil {
+		return err
+	}
+	all, err := ParseListeners(b.cfg.List("listeners"))
+	if err != nil {
+		return err
+	}
+	if err := b.openStorage(); err != nil {
+		return err
+	}
+	if err := b.listen(all); err != nil {
+		return err
+	}
+	b.wg.Add(1)
+	go b.lifecycle()
+	b.startLoops()
+	if len(b.voters) == 1 {
+		return b.WaitReady(10 * time.Second)
+	}
+	return nil
+}
+
+func (b *Broker) openStorage() error {
 	dirs := logDirs(b.cfg)
 	metaDir := b.cfg.String("metadata.log.dir")
 	if metaDir == "" {
 		metaDir = dirs[0]
 	}
-	clusterID, err := checkMeta(append([]string{metaDir}, dirs...), b.nodeID, b.cfg.String("cluster.id"))
+	var err error
+	b.clusterID, err = checkMeta(append([]string{metaDir}, dirs...), b.nodeID, b.configuredClusterID())
 	if err != nil {
 		return err
 	}
 	if b.logs, err = storage.OpenManager(dirs, b.logger, time.Now); err != nil {
 		return err
 	}
-	if err := b.openMetadata(filepath.Join(metaDir, "__cluster_metadata-0")); err != nil {
-		return err
+	b.meta = newMetaState(b.logger, b.reconcile)
+	b.metaDir = filepath.Join(metaDir, "__cluster_metadata-0")
+	return nil
+}
+
+// configuredClusterID is cluster.id when set; otherwise, for a multi-voter
+// quorum, an id derived from the voter set so that every node of a new
+// cluster agrees on it without a separate format step (a single node
+// makes up a random one).
+func (b *Broker) configuredClusterID() string {
+	if id := b.cfg.String("cluster.id"); id != "" {
+		return id
 	}
-	ctx := context.Background()
-	if err := b.ctrl.Bootstrap(ctx, clusterID); err != nil {
-		return err
+	if len(b.voters) > 1 {
+		return votersClusterID(b.voters)
 	}
-	if err := b.listen(); err != nil {
-		return err
+	return ""
+}
+
+// WaitReady waits until the controller has unfenced this broker, so that
+// it appears in Metadata and may lead partitions.
+func (b *Broker) WaitReady(timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for !b.unfenced.Load() {
+		if time.Now().After(deadline) {
+			return fmt.Errorf("broker not unfenced within %s", timeout)
+		}
+		time.Sleep(10 * time.Millisecond)
 	}
-	if _, err := b.ctrl.RegisterBroker(ctx, b.registration()); err != nil {
-		return err
-	}
-	b.startLoops()
 	return nil
 }
 
@@ -94,102 +148,13 @@ func logDirs(cfg *config.Broker) []string {
 	return cfg.List("log.dirs")
 }
 
-// openMetadata replays the metadata log into the first image, reconciles
-// local replicas from it, and starts the controller over the log.
-func (b *Broker) openMetadata(dir string) error {
-	log, entries, err := quorum.OpenLocal(dir)
-	if err != nil {
-		return err
-	}
-	b.meta = log
-	recs := make([]metadata.Record, len(entries))
-	for i, e := range entries {
-		if recs[i], err = metadata.Decode(e.Data); err != nil {
-			return fmt.Errorf("metadata log entry %d: %w", e.Offset, err)
-		}
-	}
-	img, _, err := metadata.Empty().Apply(0, recs)
-	if err != nil {
-		return err
-	}
-	b.publish(img, fullDelta(img))
-	b.ctrl = controller.New(controller.Options{
-		Config: b.cfg, Log: log, Publish: b.publish, Logger: b.logger, Image: img, NewID: randomID,
-	})
-	go b.ctrl.Run()
-	return nil
-}
-
-func randomID() [16]byte {
-	var id [16]byte
-	_, _ = rand.Read(id[:])
-	return id
-}
-
-// fullDelta is a delta that touches every partition of img, for the first
-// reconciliation after a restart.
-func fullDelta(img *metadata.Image) *metadata.Delta {
-	d := &metadata.Delta{ChangedPartitions: map[metadata.UUID]map[int32]bool{}}
-	for id, t := range img.Topics {
-		m := map[int32]bool{}
-		for i := range t.Partitions {
-			m[int32(i)] = true
-		}
-		d.ChangedPartitions[id] = m
-	}
-	return d
-}
-
 func (b *Broker) registration() controller.Registration {
 	names := b.cfg.List("controller.listener.names")
 	adv, _ := ParseListeners(b.cfg.List("advertised.listeners"))
-	return controller.Registration{ID: b.nodeID, Endpoints: endpoints(b.addrs, adv, names), Rack: b.cfg.String("broker.rack")}
-}
-
-// listen binds every client listener (controller listeners are bound by
-// the controller quorum once it talks over the network) and serves it.
-func (b *Broker) listen() error {
-	all, err := ParseListeners(b.cfg.List("listeners"))
-	if err != nil {
-		return err
+	return controller.Registration{
+		ID: b.nodeID, ClusterID: b.clusterID, Incarnation: b.incarnation.String(),
+		Endpoints: endpoints(b.addrs, adv, names), Rack: b.cfg.String("broker.rack"),
 	}
-	h := handlers.New(handlers.Deps{
-		NodeID: b.nodeID, Config: b.cfg, Image: b.Image, Partitions: b, Admin: b.ctrl,
-		ControllerID: func() int32 { return b.nodeID }, Logger: b.logger,
-	})
-	b.srv = server.New(server.Config{
-		MaxRequestBytes: int32(b.cfg.Int("socket.request.max.bytes")), Logger: b.logger,
-	}, h)
-	names := b.cfg.List("controller.listener.names")
-	for _, l := range all {
-		if isControllerListener(l.Name, names) {
-			continue
-		}
-		if err := b.serve(l); err != nil {
-			return err
-		}
-	}
-	if len(b.addrs) == 0 {
-		return errors.New("no client listener configured")
-	}
-	return nil
-}
-
-func (b *Broker) serve(l Listener) error {
-	ln, err := net.Listen("tcp", l.Addr())
-	if err != nil {
-		return fmt.Errorf("listener %s: %w", l.Name, err)
-	}
-	bound := l
-	bound.Port = int32(ln.Addr().(*net.TCPAddr).Port)
-	b.lns, b.addrs = append(b.lns, ln), append(b.addrs, bound)
-	b.logger.Info("listening", "listener", l.Name, "addr", ln.Addr().String())
-	b.wg.Add(1)
-	go func() {
-		defer b.wg.Done()
-		_ = b.srv.Serve(ln, l.Name)
-	}()
-	return nil
 }
 
 // Addr returns the bound address of the named listener ("" if none).
@@ -203,7 +168,7 @@ func (b *Broker) Addr(name string) string {
 }
 
 // Image returns the latest published metadata image.
-func (b *Broker) Image() *metadata.Image { return b.img.Load() }
+func (b *Broker) Image() *metadata.Image { return b.meta.Image() }
 
 // Partition implements handlers.Partitions.
 func (b *Broker) Partition(topic string, index int32) *partition.Partition {
@@ -214,25 +179,46 @@ func (b *Broker) Partition(topic string, index int32) *partition.Partition {
 	return p.(*partition.Partition)
 }
 
-// Close stops serving, stops the controller, and closes every log cleanly
-// (checkpoints and the clean-shutdown marker), so the next start skips
-// recovery.
+// Shutdown stops the node gracefully: a controlled shutdown first moves
+// its leaderships to other replicas, then it closes.
+func (b *Broker) Shutdown() error {
+	b.ControlledShutdown(30 * time.Second)
+	return b.Close()
+}
+
+// ControlledShutdown asks the active controller to move this broker's
+// leaderships away and fence it, waiting at most timeout. The broker keeps
+// serving until Close.
+func (b *Broker) ControlledShutdown(timeout time.Duration) {
+	if b.epoch.Load() != 0 {
+		b.controlledShutdown(timeout)
+	}
+}
+
+// Close stops serving, stops the controller and quorum, and closes every
+// log cleanly (checkpoints and the clean-shutdown marker), so the next
+// start skips recovery.
 func (b *Broker) Close() error {
 	var err error
 	b.closed.Do(func() {
 		close(b.stop)
-		if b.srv != nil {
-			_ = b.srv.Close()
+		for _, s := range []*server.Server{b.srv, b.ctrlSrv} {
+			if s != nil {
+				_ = s.Close()
+			}
 		}
 		b.wg.Wait()
+		if b.ctl != nil {
+			b.ctl.Close()
+		}
 		if b.ctrl != nil {
 			b.ctrl.Stop()
 		}
+		if b.quorum != nil {
+			_ = b.quorum.Close()
+		}
 		if b.logs != nil {
 			err = b.logs.Close(b.highWatermarks())
-		}
-		if b.meta != nil {
-			_ = b.meta.Close()
 		}
 	})
 	return err
@@ -246,3 +232,20 @@ func (b *Broker) highWatermarks() map[storage.TopicPartition]int64 {
 	})
 	return hws
 }
+
+func slicesContains(xs []string, s string) bool {
+	for _, x := range xs {
+		if x == s {
+			return true
+		}
+	}
+	return false
+}
+
+func randomID() [16]byte {
+	var id [16]byte
+	_, _ = rand.Read(id[:])
+	return id
+}
+
+var _ handlers.Partitions = (*Broker)(nil)

@@ -10,11 +10,10 @@ import (
 	"github.com/fjordlog/fjord/internal/storage"
 )
 
-// publish is called with every new metadata image, in log order, on the
-// controller goroutine (or at startup before it runs). It reconciles local
-// replicas with the delta, then makes the image visible to handlers, so a
-// client that sees a topic in Metadata can produce to it.
-func (b *Broker) publish(img *metadata.Image, delta *metadata.Delta) {
+// reconcile is called with every new metadata image, in log order, on the
+// quorum's apply goroutine, before the image is published: a client that
+// sees a topic in Metadata can produce to it.
+func (b *Broker) reconcile(img *metadata.Image, delta *metadata.Delta) {
 	for id, t := range delta.DeletedTopics {
 		b.deleteTopic(id, t)
 	}
@@ -29,7 +28,6 @@ func (b *Broker) publish(img *metadata.Image, delta *metadata.Delta) {
 			b.reconfigure(img, key.Name)
 		}
 	}
-	b.img.Store(img)
 }
 
 // reconcilePartition creates or updates the local replica of one partition

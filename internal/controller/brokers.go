@@ -2,51 +2,221 @@ package controller
 
 import (
 	"context"
+	"fmt"
 	"slices"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// Registration is a broker's request to join the cluster.
-type Registration struct {
-	ID        int32
-	Endpoints []metadata.Endpoint
-	Rack      string
+// session is the active controller's view of a broker's liveness.
+type session struct {
+	lastContact time.Time
 }
 
-// Bootstrap writes the cluster id when the log is new, so every later
-// image carries it. It does nothing when the id is already set.
-func (c *Controller) Bootstrap(ctx context.Context, clusterID string) error {
-	res, err := run(ctx, c, func() error {
-		if c.img.ClusterID != "" {
-			return nil
-		}
-		return c.commit([]metadata.Record{metadata.ClusterID{ID: clusterID}})
-	})
-	if err != nil {
-		return err
+// resetSessions gives every registered broker a full session from now, as
+// a newly active controller cannot know when brokers last heartbeated.
+func (c *Controller) resetSessions() {
+	c.sessions = map[int32]*session{}
+	now := c.o.Now()
+	for id := range c.image().Brokers {
+		c.sessions[id] = &session{lastContact: now}
 	}
-	return res
 }
 
-// RegisterBroker registers (or re-registers) a broker and returns its
-// epoch. The broker is registered unfenced: with a single controller the
-// registering broker is also the node replaying the log, so it is caught
-// up by construction. (Multi-node fencing comes with the Raft quorum.)
+func (c *Controller) sessionTimeout() time.Duration {
+	return time.Duration(c.o.Config.Int("broker.session.timeout.ms")) * time.Millisecond
+}
+
+func (c *Controller) expired(id int32) bool {
+	s, ok := c.sessions[id]
+	return !ok || c.o.Now().Sub(s.lastContact) > c.sessionTimeout()
+}
+
+// Registration is a broker's request to join (BrokerRegistration, api 62).
+type Registration struct {
+	ID          int32
+	ClusterID   string
+	Incarnation string
+	Endpoints   []metadata.Endpoint
+	Rack        string
+}
+
+// RegisterBroker registers a broker, fenced, and returns its epoch (the
+// offset of the registration). A broker that registers again with a new
+// incarnation while its session is alive is refused
+// (DUPLICATE_BROKER_REGISTRATION); otherwise its old registration is
+// fenced, moving its leaderships away, and replaced.
 func (c *Controller) RegisterBroker(ctx context.Context, r Registration) (int64, error) {
 	type result struct {
 		epoch int64
 		err   error
 	}
-	res, err := run(ctx, c, func() result {
-		if b, ok := c.img.Brokers[r.ID]; ok && !b.Fenced && b.Rack == r.Rack && slices.Equal(b.Endpoints, r.Endpoints) {
-			return result{epoch: b.Epoch}
-		}
-		err := c.commit([]metadata.Record{metadata.RegisterBroker{ID: r.ID, Endpoints: r.Endpoints, Rack: r.Rack}})
-		return result{epoch: c.img.Brokers[r.ID].Epoch, err: err}
+	res, err := activeCmd(ctx, c, func() result {
+		epoch, err := c.register(r)
+		return result{epoch, err}
 	})
+	if err == nil {
+		err = res.err
+	}
+	return res.epoch, err
+}
+
+func (c *Controller) register(r Registration) (int64, error) {
+	img := c.image()
+	if r.ClusterID != "" && img.ClusterID != "" && r.ClusterID != img.ClusterID {
+		return 0, fmt.Errorf("%w: cluster id %s, expected %s", kerr.InconsistentClusterID, r.ClusterID, img.ClusterID)
+	}
+	var recs []metadata.Record
+	if old, ok := img.Brokers[r.ID]; ok {
+		// The broker on this controller's own node shares its process: an
+		// older incarnation of it is dead, whatever its session says.
+		if old.Incarnation != r.Incarnation && !old.Fenced && !c.expired(r.ID) && r.ID != c.o.NodeID {
+			return 0, fmt.Errorf("%w: broker %d is registered by another live process", kerr.DuplicateBrokerRegistration, r.ID)
+		}
+		if !old.Fenced {
+			recs = c.fenceRecords(r.ID)
+		}
+	}
+	recs = append(recs, metadata.RegisterBroker{
+		ID: r.ID, Incarnation: r.Incarnation, Endpoints: r.Endpoints, Rack: r.Rack, Fenced: true,
+	})
+	off, err := c.commit(context.Background(), recs)
 	if err != nil {
 		return 0, err
 	}
-	return res.epoch, res.err
+	c.sessions[r.ID] = &session{lastContact: c.o.Now()}
+	c.logger.Info("broker registered", "broker", r.ID, "epoch", off)
+	return int64(off), nil
+}
+
+// Heartbeat is a broker's periodic report (BrokerHeartbeat, api 63).
+type Heartbeat struct {
+	ID             int32
+	Epoch          int64
+	MetadataOffset int64
+	WantFence      bool
+	WantShutDown   bool
+}
+
+// HeartbeatResult is the controller's answer.
+type HeartbeatResult struct {
+	IsCaughtUp     bool
+	IsFenced       bool
+	ShouldShutDown bool
+}
+
+// BrokerHeartbeat renews a broker's session, unfences it once it has
+// replayed the metadata up to its own registration, and drives controlled
+// shutdown: leadership moves away first, and the broker is told to shut
+// down only when it leads nothing.
+func (c *Controller) BrokerHeartbeat(ctx context.Context, h Heartbeat) (HeartbeatResult, error) {
+	type result struct {
+		r   HeartbeatResult
+		err error
+	}
+	res, err := activeCmd(ctx, c, func() result {
+		r, err := c.heartbeat(h)
+		return result{r, err}
+	})
+	if err == nil {
+		err = res.err
+	}
+	return res.r, err
+}
+
+func (c *Controller) heartbeat(h Heartbeat) (HeartbeatResult, error) {
+	b, ok := c.image().Brokers[h.ID]
+	if !ok || b.Epoch != h.Epoch {
+		return HeartbeatResult{}, fmt.Errorf("%w: broker %d epoch %d", kerr.StaleBrokerEpoch, h.ID, h.Epoch)
+	}
+	c.sessions[h.ID] = &session{lastContact: c.o.Now()}
+	caughtUp := h.MetadataOffset >= b.Epoch
+	var err error
+	switch {
+	case h.WantShutDown:
+		return c.controlledShutdown(b, caughtUp)
+	case h.WantFence && !b.Fenced:
+		_, err = c.commit(context.Background(), c.fenceRecords(h.ID))
+	case !h.WantFence && b.Fenced && caughtUp:
+		_, err = c.commit(context.Background(), c.unfenceRecords(h.ID))
+		if err == nil {
+			c.logger.Info("broker unfenced", "broker", h.ID, "epoch", b.Epoch)
+		}
+	}
+	b = c.image().Brokers[h.ID]
+	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: b.Fenced}, err
+}
+
+// controlledShutdown marks the broker as shutting down, moving every
+// leadership it holds to another in-sync replica and removing it from
+// ISRs, and answers ShouldShutDown once it leads nothing; it is then fenced.
+func (c *Controller) controlledShutdown(b metadata.BrokerInfo, caughtUp bool) (HeartbeatResult, error) {
+	if !b.InControlledShutdown && !b.Fenced {
+		yes := true
+		recs := []metadata.Record{metadata.BrokerRegistrationChange{ID: b.ID, Epoch: b.Epoch, InControlledShutdown: &yes}}
+		recs = append(recs, c.partitionsWithout(b.ID, false)...)
+		if _, err := c.commit(context.Background(), recs); err != nil {
+			return HeartbeatResult{}, err
+		}
+	}
+	if c.leads(b.ID) {
+		return HeartbeatResult{IsCaughtUp: caughtUp}, nil
+	}
+	if !c.image().Brokers[b.ID].Fenced {
+		if _, err := c.commit(context.Background(), c.fenceRecords(b.ID)); err != nil {
+			return HeartbeatResult{}, err
+		}
+	}
+	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: true, ShouldShutDown: true}, nil
+}
+
+func (c *Controller) leads(id int32) bool {
+	for _, t := range c.image().Topics {
+		for _, p := range t.Partitions {
+			if p.Leader == id {
+				return true
+			}
+		}
+	}
+	return false
+}
+
+// Tick fences every unfenced broker whose session expired. Run calls it
+// every TickInterval; tests call it after moving the clock.
+func (c *Controller) Tick(ctx context.Context) error {
+	_, err := activeCmd(ctx, c, func() error { return c.fenceExpired() })
+	return err
+}
+
+func (c *Controller) tick(ctx context.Context) {
+	if !c.IsActive() {
+		c.activeTerm = 0
+		return
+	}
+	if err := c.activate(ctx); err != nil {
+		return
+	}
+	if err := c.fenceExpired(); err != nil {
+		c.logger.Warn("fencing expired brokers failed", "err", err)
+	}
+}
+
+func (c *Controller) fenceExpired() error {
+	img := c.image()
+	ids := make([]int32, 0, len(img.Brokers))
+	for id, b := range img.Brokers {
+		if !b.Fenced && c.expired(id) {
+			ids = append(ids, id)
+		}
+	}
+	slices.Sort(ids)
+	for _, id := range ids {
+		c.logger.Warn("broker session expired; fencing it", "broker", id, "sessionTimeout", c.sessionTimeout())
+		if _, err := c.commit(context.Background(), c.fenceRecords(id)); err != nil {
+			return err
+		}
+	}
+	return nil
 }

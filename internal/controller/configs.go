@@ -41,7 +41,7 @@ type AlterConfigs struct {
 // AlterConfigs applies config changes to topics. Each resource succeeds or
 // fails as a whole.
 func (c *Controller) AlterConfigs(ctx context.Context, reqs []AlterConfigs) ([]error, error) {
-	return run(ctx, c, func() []error {
+	return activeCmd(ctx, c, func() []error {
 		out := make([]error, len(reqs))
 		for i, r := range reqs {
 			out[i] = c.alterConfigs(r)
@@ -54,10 +54,10 @@ func (c *Controller) alterConfigs(r AlterConfigs) error {
 	if r.ResourceType != metadata.ResourceTopic {
 		return fmt.Errorf("%w: dynamic broker configs are not supported yet; set them in server.properties", kerr.InvalidRequest)
 	}
-	if _, ok := c.img.Topic(r.ResourceName); !ok {
+	if _, ok := c.image().Topic(r.ResourceName); !ok {
 		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, r.ResourceName)
 	}
-	old := c.img.TopicConfig(r.ResourceName)
+	old := c.image().TopicConfig(r.ResourceName)
 	next, err := applyOps(old, r)
 	if err != nil {
 		return err
@@ -68,7 +68,8 @@ func (c *Controller) alterConfigs(r AlterConfigs) error {
 	if r.ValidateOnly {
 		return nil
 	}
-	return c.commit(diffConfigs(r.ResourceName, old, next))
+	_, err = c.commit(context.Background(), diffConfigs(r.ResourceName, old, next))
+	return err
 }
 
 func applyOps(old map[string]string, r AlterConfigs) (map[string]string, error) {

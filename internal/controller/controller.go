@@ -1,11 +1,14 @@
-// Package controller owns changes to the cluster metadata. It turns admin
-// commands (create topics, alter configs, ...) into metadata records,
-// appends them to the metadata log, and replays them into the Image it
-// publishes. State changes only by replaying records: the controller never
-// edits its image directly, so every node that replays the same log holds
-// the same image.
+// Package controller owns changes to the cluster metadata. It turns
+// commands (register a broker, a heartbeat, create topics, alter configs,
+// ...) into metadata records, proposes them to the metadata log, and learns
+// the result by replay: the controller never edits an image itself, so
+// every node that replays the same log holds the same image.
 //
-// All commands run on one event-loop goroutine, one at a time.
+// A controller runs on every controller node but acts only while its node
+// leads the metadata quorum (the active controller); elsewhere commands
+// fail with NOT_CONTROLLER. All commands run on one event-loop goroutine,
+// one at a time. Time comes from an injected clock, and session expiry is
+// checked by Tick, so tests drive the controller deterministically.
 package controller
 
 import (
@@ -13,66 +16,97 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// Log is the metadata log the controller writes to. Append returns once
-// the entries are committed (durable on a quorum), with the offset of the
-// first. It is called only from the controller's goroutine.
+// Log is the replicated metadata log.
 type Log interface {
-	Append(entries [][]byte) (int64, error)
+	// Propose appends one entry and returns its offset once it is
+	// committed and applied to this node's image. It fails when this node
+	// does not lead the quorum.
+	Propose(ctx context.Context, data []byte) (uint64, error)
+	// Leader returns the quorum leader's node id (-1 if unknown) and term.
+	Leader() (int32, uint64)
+	// LeaderReady returns once this node, as leader, has applied every
+	// entry committed before its term.
+	LeaderReady(ctx context.Context) (uint64, error)
 }
 
-// Publisher receives every new image with the delta that made it, on the
-// controller goroutine, in log order. It must not block for long.
-type Publisher func(img *metadata.Image, delta *metadata.Delta)
+// commitTimeout bounds how long the event loop waits for one entry to
+// commit; past it the controller gives up its activity (the quorum is
+// unreachable) and the command fails with NOT_CONTROLLER.
+const commitTimeout = 15 * time.Second
 
 // ErrStopped is returned for commands submitted after Stop.
 var ErrStopped = errors.New("controller: stopped")
 
-// Controller is the active controller of a cluster.
+// Options configure a Controller.
+type Options struct {
+	NodeID int32
+	Config *config.Broker
+	Log    Log
+	// Image returns this node's latest applied metadata image.
+	Image  func() *metadata.Image
+	Logger *slog.Logger
+	// NewID returns fresh random ids for topics (injected for tests).
+	NewID func() [16]byte
+	// Now is the clock (injected for tests).
+	Now func() time.Time
+	// TickInterval is how often Run checks broker sessions; 0 disables the
+	// internal ticker (tests call Tick).
+	TickInterval time.Duration
+	// ClusterID is written to a new metadata log by its first active
+	// controller.
+	ClusterID string
+}
+
+// Controller is a node's controller.
 type Controller struct {
-	cfg     *config.Broker
-	log     Log
-	publish Publisher
+	o       Options
 	logger  *slog.Logger
-	img     *metadata.Image
 	cmds    chan func()
 	done    chan struct{}
 	stopped chan struct{}
-	rand    func() [16]byte
-}
 
-// Options configure a Controller.
-type Options struct {
-	Config  *config.Broker
-	Log     Log
-	Publish Publisher
-	Logger  *slog.Logger
-	// Image is the image replayed from the existing log.
-	Image *metadata.Image
-	// NewID returns fresh random ids for topics (injected for tests).
-	NewID func() [16]byte
+	// Owned by the event loop.
+	activeTerm uint64             // term in which this controller became active; 0 = inactive
+	sessions   map[int32]*session // broker sessions, rebuilt on activation
 }
 
 // New creates a controller; Run starts its event loop.
 func New(o Options) *Controller {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
 	return &Controller{
-		cfg: o.Config, log: o.Log, publish: o.Publish, logger: o.Logger,
-		img: o.Image, rand: o.NewID,
+		o: o, logger: o.Logger.With("component", "controller"),
 		cmds: make(chan func()), done: make(chan struct{}), stopped: make(chan struct{}),
+		sessions: map[int32]*session{},
 	}
 }
 
 // Run serves commands until Stop.
 func (c *Controller) Run() {
 	defer close(c.stopped)
+	var tick <-chan time.Time
+	if c.o.TickInterval > 0 {
+		t := time.NewTicker(c.o.TickInterval)
+		defer t.Stop()
+		tick = t.C
+	}
 	for {
 		select {
 		case fn := <-c.cmds:
 			fn()
+		case <-tick:
+			c.tick(context.Background())
 		case <-c.done:
 			return
 		}
@@ -84,6 +118,8 @@ func (c *Controller) Stop() {
 	close(c.done)
 	<-c.stopped
 }
+
+func (c *Controller) image() *metadata.Image { return c.o.Image() }
 
 // run executes fn on the event loop and waits for it.
 func run[T any](ctx context.Context, c *Controller, fn func() T) (T, error) {
@@ -104,32 +140,95 @@ func run[T any](ctx context.Context, c *Controller, fn func() T) (T, error) {
 	}
 }
 
-// commit appends records to the log and replays them. A failure here is
-// fatal for the controller's view: the log state is unknown, so the error
-// is returned and the image left as it was (the caller reports it).
-func (c *Controller) commit(recs []metadata.Record) error {
-	if len(recs) == 0 {
+// activeCmd runs fn on the event loop once this controller is active; it
+// fails with NOT_CONTROLLER elsewhere.
+func activeCmd[T any](ctx context.Context, c *Controller, fn func() T) (T, error) {
+	var zero T
+	type res struct {
+		v   T
+		err error
+	}
+	r, err := run(ctx, c, func() res {
+		if err := c.activate(ctx); err != nil {
+			return res{err: err}
+		}
+		return res{v: fn()}
+	})
+	if err == nil {
+		err = r.err
+	}
+	if err != nil {
+		return zero, err
+	}
+	return r.v, nil
+}
+
+// activate makes sure this node leads the quorum and that, in this term,
+// the controller has caught up with the log and started every broker's
+// session afresh (as Kafka does on controller failover).
+func (c *Controller) activate(ctx context.Context) error {
+	leader, term := c.o.Log.Leader()
+	if leader != c.o.NodeID {
+		c.activeTerm = 0
+		return fmt.Errorf("%w: the active controller is node %d", kerr.NotController, leader)
+	}
+	if c.activeTerm == term {
 		return nil
 	}
-	data := make([][]byte, len(recs))
-	for i, r := range recs {
-		b, err := metadata.Encode(r)
-		if err != nil {
+	if _, err := c.o.Log.LeaderReady(ctx); err != nil {
+		return fmt.Errorf("%w: %v", kerr.NotController, err)
+	}
+	if c.image().ClusterID == "" && c.o.ClusterID != "" {
+		if _, err := c.commit(ctx, []metadata.Record{metadata.ClusterID{ID: c.o.ClusterID}}); err != nil {
 			return err
 		}
-		data[i] = b
 	}
-	first, err := c.log.Append(data)
-	if err != nil {
-		return fmt.Errorf("controller: append metadata: %w", err)
-	}
-	img, delta, err := c.img.Apply(first, recs)
-	if err != nil {
-		return err
-	}
-	c.img = img
-	if c.publish != nil {
-		c.publish(img, delta)
-	}
+	c.activeTerm = term
+	c.resetSessions()
+	c.logger.Info("controller active", "term", term, "metadataOffset", c.image().Offset)
 	return nil
+}
+
+// IsActive reports whether this controller acts for the cluster now.
+func (c *Controller) IsActive() bool {
+	leader, _ := c.o.Log.Leader()
+	return leader == c.o.NodeID
+}
+
+// ActiveID returns the node id of the active controller, -1 if unknown.
+func (c *Controller) ActiveID() int32 {
+	leader, _ := c.o.Log.Leader()
+	return leader
+}
+
+// commit proposes the records as one entry. On success the change is in
+// this node's image when commit returns.
+func (c *Controller) commit(ctx context.Context, recs []metadata.Record) (uint64, error) {
+	if len(recs) == 0 {
+		return uint64(max(c.image().Offset, 0)), nil
+	}
+	c.warnUnclean(recs)
+	data, err := metadata.EncodeBatch(recs)
+	if err != nil {
+		return 0, err
+	}
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	off, err := c.o.Log.Propose(ctx, data)
+	if err != nil {
+		c.activeTerm = 0
+		return 0, fmt.Errorf("%w: metadata commit failed: %v", kerr.NotController, err)
+	}
+	return off, nil
+}
+
+// warnUnclean logs every unclean leader election among recs: each may
+// lose acknowledged records, so it must never pass silently.
+func (c *Controller) warnUnclean(recs []metadata.Record) {
+	for _, r := range recs {
+		if ch, ok := r.(metadata.PartitionChange); ok && ch.Unclean && ch.Leader != nil {
+			c.logger.Warn("UNCLEAN leader election: records the new leader lacks are lost",
+				"topicId", ch.TopicID.String(), "partition", ch.Partition, "leader", *ch.Leader)
+		}
+	}
 }

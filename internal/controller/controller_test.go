@@ -3,74 +3,132 @@ package controller
 import (
 	"context"
 	"errors"
+	"fmt"
 	"reflect"
 	"testing"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// memLog is an in-memory metadata log that can be told to fail.
+// memLog is an in-memory metadata log that applies entries to an image,
+// as a node's replay does, and can be told to fail or to lose leadership.
 type memLog struct {
 	entries [][]byte
+	img     *metadata.Image
 	err     error
+	leader  int32
+	term    uint64
+	publish func(*metadata.Image)
 }
 
-func (m *memLog) Append(data [][]byte) (int64, error) {
+func (m *memLog) Propose(_ context.Context, data []byte) (uint64, error) {
 	if m.err != nil {
 		return 0, m.err
 	}
-	first := int64(len(m.entries))
-	m.entries = append(m.entries, data...)
-	return first, nil
+	m.entries = append(m.entries, data)
+	off := uint64(len(m.entries))
+	recs, err := metadata.DecodeBatch(data)
+	if err != nil {
+		return 0, err
+	}
+	img, _, err := m.img.Apply(int64(off), recs)
+	if err != nil {
+		return 0, err
+	}
+	m.img = img
+	m.publish(img)
+	return off, nil
 }
+
+func (m *memLog) Leader() (int32, uint64)                     { return m.leader, m.term }
+func (m *memLog) LeaderReady(context.Context) (uint64, error) { return uint64(len(m.entries)), nil }
+
+// fakeClock is a settable clock.
+type fakeClock struct{ t time.Time }
+
+func (f *fakeClock) Now() time.Time          { return f.t }
+func (f *fakeClock) Advance(d time.Duration) { f.t = f.t.Add(d) }
 
 type harness struct {
 	c      *Controller
 	log    *memLog
+	clock  *fakeClock
 	images []*metadata.Image
+	epochs map[int32]int64
 }
 
+// newHarness starts a controller on node 1 and registers and unfences
+// brokers 1..n.
 func newHarness(t *testing.T, brokers int, props map[string]string) *harness {
 	t.Helper()
 	cfg, err := config.NewBroker(props)
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{log: &memLog{}}
+	h := &harness{clock: &fakeClock{t: time.Unix(1000, 0)}, epochs: map[int32]int64{}}
+	h.log = &memLog{img: metadata.Empty(), leader: 1, term: 1, publish: func(img *metadata.Image) { h.images = append(h.images, img) }}
 	n := byte(0)
 	h.c = New(Options{
-		Config: cfg, Log: h.log, Image: metadata.Empty(),
-		Publish: func(img *metadata.Image, _ *metadata.Delta) { h.images = append(h.images, img) },
-		NewID:   func() [16]byte { n++; return [16]byte{n} },
+		NodeID: 1, Config: cfg, Log: h.log, Image: func() *metadata.Image { return h.log.img },
+		NewID: func() [16]byte { n++; return [16]byte{n} }, Now: h.clock.Now,
 	})
 	go h.c.Run()
 	t.Cleanup(h.c.Stop)
 	for id := int32(1); id <= int32(brokers); id++ {
-		if _, err := h.c.RegisterBroker(context.Background(), Registration{ID: id}); err != nil {
-			t.Fatal(err)
-		}
+		h.join(t, id)
 	}
 	return h
 }
 
-func (h *harness) latest() *metadata.Image { return h.images[len(h.images)-1] }
+// join registers a broker and heartbeats it until unfenced.
+func (h *harness) join(t *testing.T, id int32) {
+	t.Helper()
+	ctx := context.Background()
+	epoch, err := h.c.RegisterBroker(ctx, Registration{ID: id, Incarnation: fmt.Sprint("inc", id, len(h.log.entries))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.epochs[id] = epoch
+	if !h.latest().Brokers[id].Fenced {
+		t.Fatalf("broker %d registered unfenced", id)
+	}
+	res, err := h.c.BrokerHeartbeat(ctx, Heartbeat{ID: id, Epoch: epoch, MetadataOffset: epoch - 1})
+	if err != nil || !res.IsFenced || res.IsCaughtUp {
+		t.Fatalf("heartbeat before catching up: %+v %v", res, err)
+	}
+	res, err = h.c.BrokerHeartbeat(ctx, Heartbeat{ID: id, Epoch: epoch, MetadataOffset: epoch})
+	if err != nil || res.IsFenced || !res.IsCaughtUp {
+		t.Fatalf("heartbeat after catching up: %+v %v", res, err)
+	}
+}
+
+// beat heartbeats the given brokers (renewing their sessions).
+func (h *harness) beat(t *testing.T, ids ...int32) {
+	t.Helper()
+	for _, id := range ids {
+		if _, err := h.c.BrokerHeartbeat(context.Background(), Heartbeat{ID: id, Epoch: h.epochs[id], MetadataOffset: 1 << 40}); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+func (h *harness) latest() *metadata.Image { return h.log.img }
 
 // replay rebuilds the image from the log, to check state comes only from records.
 func (h *harness) replay(t *testing.T) *metadata.Image {
 	t.Helper()
-	var recs []metadata.Record
-	for _, e := range h.log.entries {
-		r, err := metadata.Decode(e)
+	img := metadata.Empty()
+	for i, e := range h.log.entries {
+		recs, err := metadata.DecodeBatch(e)
 		if err != nil {
 			t.Fatal(err)
 		}
-		recs = append(recs, r)
-	}
-	img, _, err := metadata.Empty().Apply(0, recs)
-	if err != nil {
-		t.Fatal(err)
+		if img, _, err = img.Apply(int64(i+1), recs); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return img
 }
@@ -197,8 +255,8 @@ func TestLogFailureLeavesImageUnchanged(t *testing.T) {
 	before := len(h.images)
 	h.log.err = errors.New("disk on fire")
 	res, err := h.c.CreateTopics(context.Background(), []CreateTopic{{Name: "t", NumPartitions: 1, ReplicationFactor: 1}})
-	if err != nil || res[0].Err == nil {
-		t.Fatalf("expected the append error, got %v %v", err, res[0].Err)
+	if err != nil || !errors.Is(res[0].Err, kerr.NotController) {
+		t.Fatalf("expected NOT_CONTROLLER from the failed commit, got %v %v", err, res[0].Err)
 	}
 	if len(h.images) != before {
 		t.Error("an image was published for an uncommitted change")
@@ -207,10 +265,41 @@ func TestLogFailureLeavesImageUnchanged(t *testing.T) {
 
 func TestStoppedControllerRefusesCommands(t *testing.T) {
 	cfg, _ := config.NewBroker(nil)
-	c := New(Options{Config: cfg, Log: &memLog{}, Image: metadata.Empty(), NewID: func() [16]byte { return [16]byte{1} }})
+	c := New(Options{Config: cfg, Log: &memLog{leader: 1}, NodeID: 1, Image: metadata.Empty, NewID: func() [16]byte { return [16]byte{1} }})
 	go c.Run()
 	c.Stop()
 	if _, err := c.CreateTopics(context.Background(), nil); !errors.Is(err, ErrStopped) {
 		t.Errorf("got %v", err)
+	}
+}
+
+func TestPlacementSpreadsReplicasAcrossRacks(t *testing.T) {
+	h := newHarness(t, 0, nil)
+	ctx := context.Background()
+	racks := map[int32]string{1: "a", 2: "a", 3: "b", 4: "b", 5: "c", 6: "c"}
+	for id := int32(1); id <= 6; id++ {
+		epoch, err := h.c.RegisterBroker(ctx, Registration{ID: id, Rack: racks[id], Incarnation: fmt.Sprint(id)})
+		if err != nil {
+			t.Fatal(err)
+		}
+		h.epochs[id] = epoch
+		h.beat(t, id)
+	}
+	top := createTopic(t, h, "t", 12, 3, nil)
+	leaders := map[int32]int{}
+	for i, p := range top.Partitions {
+		leaders[p.Leader]++
+		seen := map[string]bool{}
+		for _, r := range p.Replicas {
+			if seen[racks[r]] {
+				t.Errorf("partition %d: replicas %v share rack %s", i, p.Replicas, racks[r])
+			}
+			seen[racks[r]] = true
+		}
+	}
+	for id := int32(1); id <= 6; id++ {
+		if leaders[id] != 2 {
+			t.Errorf("broker %d leads %d partitions, want 2 (%v)", id, leaders[id], leaders)
+		}
 	}
 }

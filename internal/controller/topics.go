@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"maps"
 	"slices"
 	"sort"
 
@@ -35,7 +36,7 @@ type TopicResult struct {
 
 // CreateTopics creates topics, each independently.
 func (c *Controller) CreateTopics(ctx context.Context, reqs []CreateTopic) ([]TopicResult, error) {
-	return run(ctx, c, func() []TopicResult {
+	return activeCmd(ctx, c, func() []TopicResult {
 		out := make([]TopicResult, len(reqs))
 		for i, r := range reqs {
 			out[i] = c.createTopic(r)
@@ -48,7 +49,7 @@ func (c *Controller) createTopic(r CreateTopic) TopicResult {
 	res := TopicResult{Name: r.Name}
 	recs, err := c.topicRecords(r, &res)
 	if err == nil && !r.ValidateOnly {
-		err = c.commit(recs)
+		_, err = c.commit(context.Background(), recs)
 	}
 	res.Err = err
 	return res
@@ -58,7 +59,7 @@ func (c *Controller) topicRecords(r CreateTopic, res *TopicResult) ([]metadata.R
 	if err := ValidateTopicName(r.Name); err != nil {
 		return nil, err
 	}
-	if _, ok := c.img.Topic(r.Name); ok {
+	if _, ok := c.image().Topic(r.Name); ok {
 		return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, r.Name)
 	}
 	if err := config.ValidateTopic(r.Configs); err != nil {
@@ -68,7 +69,7 @@ func (c *Controller) topicRecords(r CreateTopic, res *TopicResult) ([]metadata.R
 	if err != nil {
 		return nil, err
 	}
-	id := metadata.UUID(c.rand())
+	id := metadata.UUID(c.o.NewID())
 	res.ID, res.NumPartitions, res.ReplicationFactor = id, int32(len(assign)), int16(len(assign[0]))
 	recs := []metadata.Record{metadata.Topic{Name: r.Name, ID: id}}
 	for p, replicas := range assign {
@@ -108,10 +109,10 @@ func (c *Controller) assignment(r CreateTopic) ([][]int32, error) {
 	}
 	n, rf := r.NumPartitions, r.ReplicationFactor
 	if n == -1 {
-		n = int32(c.cfg.Int("num.partitions"))
+		n = int32(c.o.Config.Int("num.partitions"))
 	}
 	if rf == -1 {
-		rf = int16(c.cfg.Int("default.replication.factor"))
+		rf = int16(c.o.Config.Int("default.replication.factor"))
 	}
 	if n <= 0 {
 		return nil, fmt.Errorf("%w: number of partitions must be larger than 0", kerr.InvalidPartitions)
@@ -119,7 +120,7 @@ func (c *Controller) assignment(r CreateTopic) ([][]int32, error) {
 	if rf <= 0 {
 		return nil, fmt.Errorf("%w: replication factor must be larger than 0", kerr.InvalidReplicationFactor)
 	}
-	return place(c.usableBrokers(), int(n), int(rf), len(c.img.Topics))
+	return place(c.usableBrokers(), int(n), int(rf), len(c.image().Topics))
 }
 
 func (c *Controller) checkAssignments(as [][]int32) error {
@@ -129,7 +130,7 @@ func (c *Controller) checkAssignments(as [][]int32) error {
 		}
 		seen := map[int32]bool{}
 		for _, b := range replicas {
-			if _, ok := c.img.Brokers[b]; !ok || seen[b] {
+			if _, ok := c.image().Brokers[b]; !ok || seen[b] {
 				return fmt.Errorf("%w: partition %d: broker %d unknown or repeated", kerr.InvalidReplicaAssignment, p, b)
 			}
 			seen[b] = true
@@ -138,16 +139,38 @@ func (c *Controller) checkAssignments(as [][]int32) error {
 	return nil
 }
 
-// usableBrokers returns the unfenced brokers, sorted by id.
+// usableBrokers returns the unfenced brokers in placement order: sorted
+// by id within each rack, racks interleaved (r1's first, r2's first, ...,
+// r1's second, ...), so that striping puts a partition's replicas on
+// distinct racks whenever there are enough racks.
 func (c *Controller) usableBrokers() []int32 {
-	var ids []int32
-	for id, b := range c.img.Brokers {
+	byRack := map[string][]int32{}
+	for id, b := range c.image().Brokers {
 		if !b.Fenced && !b.InControlledShutdown {
-			ids = append(ids, id)
+			byRack[b.Rack] = append(byRack[b.Rack], id)
 		}
 	}
-	slices.Sort(ids)
-	return ids
+	racks := slices.Sorted(maps.Keys(byRack))
+	var out []int32
+	for _, r := range racks {
+		slices.Sort(byRack[r])
+	}
+	for i := 0; len(out) < lenAll(byRack); i++ {
+		for _, r := range racks {
+			if i < len(byRack[r]) {
+				out = append(out, byRack[r][i])
+			}
+		}
+	}
+	return out
+}
+
+func lenAll(m map[string][]int32) int {
+	n := 0
+	for _, v := range m {
+		n += len(v)
+	}
+	return n
 }
 
 // place stripes n partitions of rf replicas across brokers: partition p's
@@ -190,17 +213,17 @@ func ValidateTopicName(name string) error {
 
 // DeleteTopics deletes topics by name; unknown ones get UNKNOWN_TOPIC_OR_PARTITION.
 func (c *Controller) DeleteTopics(ctx context.Context, names []string) ([]TopicResult, error) {
-	return run(ctx, c, func() []TopicResult {
+	return activeCmd(ctx, c, func() []TopicResult {
 		out := make([]TopicResult, len(names))
 		for i, name := range names {
 			out[i] = TopicResult{Name: name}
-			t, ok := c.img.Topic(name)
+			t, ok := c.image().Topic(name)
 			if !ok {
 				out[i].Err = kerr.UnknownTopicOrPartition
 				continue
 			}
 			out[i].ID = t.ID
-			out[i].Err = c.commit([]metadata.Record{metadata.RemoveTopic{TopicID: t.ID}})
+			_, out[i].Err = c.commit(context.Background(), []metadata.Record{metadata.RemoveTopic{TopicID: t.ID}})
 		}
 		return out
 	})
@@ -216,7 +239,7 @@ type CreatePartitions struct {
 
 // CreatePartitions adds partitions to existing topics.
 func (c *Controller) CreatePartitions(ctx context.Context, reqs []CreatePartitions) ([]TopicResult, error) {
-	return run(ctx, c, func() []TopicResult {
+	return activeCmd(ctx, c, func() []TopicResult {
 		out := make([]TopicResult, len(reqs))
 		for i, r := range reqs {
 			out[i] = TopicResult{Name: r.Name, Err: c.createPartitions(r)}
@@ -226,7 +249,7 @@ func (c *Controller) CreatePartitions(ctx context.Context, reqs []CreatePartitio
 }
 
 func (c *Controller) createPartitions(r CreatePartitions) error {
-	t, ok := c.img.Topic(r.Name)
+	t, ok := c.image().Topic(r.Name)
 	if !ok {
 		return kerr.UnknownTopicOrPartition
 	}
@@ -252,5 +275,6 @@ func (c *Controller) createPartitions(r CreatePartitions) error {
 	for i, replicas := range assign {
 		recs = append(recs, newPartition(t.ID, have+int32(i), replicas))
 	}
-	return c.commit(recs)
+	_, err = c.commit(context.Background(), recs)
+	return err
 }

@@ -74,7 +74,7 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 // appendOne appends one partition's batch, fills the offsets in out, and
 // returns the partition and the offset after the batch.
 func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (*partition.Partition, int64, error) {
-	if _, ok := h.d.Image().Topic(topic); !ok {
+	if !hasPartition(h.d.Image(), topic, tp.Partition) {
 		return nil, 0, kerr.UnknownTopicOrPartition
 	}
 	p := h.d.Partitions.Partition(topic, tp.Partition)

@@ -87,9 +87,8 @@ func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*p
 	for _, t := range r.Topics {
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic = t.Topic
-		_, known := img.Topic(t.Topic)
 		for _, tp := range t.Partitions {
-			out, p := h.readOne(t.Topic, known, tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
+			out, p := h.readOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
 			total += len(out.RecordBatches)
 			if p != nil {
 				parts = append(parts, p)

@@ -24,9 +24,8 @@ func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Re
 	for _, t := range r.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
-		_, known := img.Topic(t.Topic)
 		for _, tp := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, known, tp))
+			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}

@@ -13,6 +13,7 @@ package handlers
 import (
 	"context"
 	"slices"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/metadata"
@@ -26,7 +27,7 @@ func (h *Handlers) metadata(ctx context.Context, req *server.Request) server.Rep
 	img := h.d.Image()
 	resp := kmsg.NewPtrMetadataResponse()
 	resp.ClusterID = &img.ClusterID
-	resp.ControllerID = h.d.ControllerID()
+	resp.ControllerID = h.controllerID()
 	resp.Brokers = h.brokers(img, req.Listener)
 	names, errs := h.requestedTopics(img, r)
 	if len(errs) > 0 || h.shouldAutoCreate(r) {
@@ -131,7 +132,7 @@ func (h *Handlers) autoCreate(ctx context.Context, img *metadata.Image, names []
 	if len(reqs) == 0 {
 		return img
 	}
-	res, err := h.d.Admin.CreateTopics(ctx, reqs)
+	res, err := h.createForAutoCreate(ctx, reqs)
 	if err != nil {
 		return img
 	}
@@ -177,4 +178,29 @@ func partitionMetadata(img *metadata.Image, idx int32, p metadata.PartitionImage
 		mp.ErrorCode = kerr.LeaderNotAvailable.Code
 	}
 	return mp
+}
+
+// createForAutoCreate creates topics on the local active controller, or
+// forwards a CreateTopics request to the active one.
+func (h *Handlers) createForAutoCreate(ctx context.Context, reqs []controller.CreateTopic) ([]controller.TopicResult, error) {
+	if h.controllerIsLocal() {
+		return h.d.Controller.CreateTopics(ctx, reqs)
+	}
+	cr := kmsg.NewPtrCreateTopicsRequest()
+	cr.SetVersion(7)
+	cr.TimeoutMillis = int32(forwardTimeout / time.Millisecond)
+	for _, r := range reqs {
+		t := kmsg.NewCreateTopicsRequestTopic()
+		t.Topic, t.NumPartitions, t.ReplicationFactor = r.Name, r.NumPartitions, r.ReplicationFactor
+		cr.Topics = append(cr.Topics, t)
+	}
+	resp, err := h.forwardAndWait(ctx, &server.Request{ClientID: "fjord-auto-create", Body: cr})
+	if err != nil {
+		return nil, err
+	}
+	var out []controller.TopicResult
+	for _, t := range resp.(*kmsg.CreateTopicsResponse).Topics {
+		out = append(out, controller.TopicResult{Name: t.Topic, Err: kerr.ErrorForCode(t.ErrorCode)})
+	}
+	return out, nil
 }

@@ -17,13 +17,13 @@ import (
 
 func (h *Handlers) apiVersions(_ context.Context, req *server.Request) server.Reply {
 	resp := kmsg.NewPtrApiVersionsResponse()
-	keys := make([]kmsg.Key, 0, len(registry))
-	for k := range registry {
+	keys := make([]kmsg.Key, 0, len(h.reg))
+	for k := range h.reg {
 		keys = append(keys, k)
 	}
 	slices.Sort(keys)
 	for _, k := range keys {
-		a := registry[k]
+		a := h.reg[k]
 		v := kmsg.NewApiVersionsResponseApiKey()
 		v.ApiKey, v.MinVersion, v.MaxVersion = int16(k), a.min, a.max
 		resp.ApiKeys = append(resp.ApiKeys, v)

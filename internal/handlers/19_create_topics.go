@@ -24,7 +24,7 @@ func (h *Handlers) createTopics(ctx context.Context, req *server.Request) server
 	r := req.Body.(*kmsg.CreateTopicsRequest)
 	resp := kmsg.NewPtrCreateTopicsResponse()
 	reqs, dup := createTopicRequests(r)
-	results, err := h.d.Admin.CreateTopics(ctx, reqs)
+	results, err := h.d.Controller.CreateTopics(ctx, reqs)
 	for i, t := range r.Topics {
 		rt := kmsg.NewCreateTopicsResponseTopic()
 		rt.Topic = t.Topic

@@ -26,7 +26,7 @@ func (h *Handlers) deleteTopics(ctx context.Context, req *server.Request) server
 		}
 		return respond(req, resp)
 	}
-	results, err := h.d.Admin.DeleteTopics(ctx, names)
+	results, err := h.d.Controller.DeleteTopics(ctx, names)
 	for i, n := range names {
 		if err != nil {
 			resp.Topics = append(resp.Topics, deletedTopic(n, [16]byte{}, kerr.RequestTimedOut))

@@ -41,7 +41,7 @@ func (h *Handlers) alterConfigs(ctx context.Context, req *server.Request) server
 // alter sends config changes to the controller; a failure to reach it is
 // reported on every resource.
 func (h *Handlers) alter(ctx context.Context, reqs []controller.AlterConfigs) []error {
-	errs, err := h.d.Admin.AlterConfigs(ctx, reqs)
+	errs, err := h.d.Controller.AlterConfigs(ctx, reqs)
 	if err != nil {
 		errs = make([]error, len(reqs))
 		for i := range errs {

@@ -26,7 +26,7 @@ func (h *Handlers) createPartitions(ctx context.Context, req *server.Request) se
 			reqs[i].Assignments = append(reqs[i].Assignments, a.Replicas)
 		}
 	}
-	results, err := h.d.Admin.CreatePartitions(ctx, reqs)
+	results, err := h.d.Controller.CreatePartitions(ctx, reqs)
 	for i, t := range r.Topics {
 		rt := kmsg.NewCreatePartitionsResponseTopic()
 		rt.Topic = t.Topic

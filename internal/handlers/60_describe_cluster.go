@@ -16,7 +16,7 @@ func (h *Handlers) describeCluster(_ context.Context, req *server.Request) serve
 	img := h.d.Image()
 	resp := kmsg.NewPtrDescribeClusterResponse()
 	resp.ClusterID = img.ClusterID
-	resp.ControllerID = h.d.ControllerID()
+	resp.ControllerID = h.controllerID()
 	resp.ClusterAuthorizedOperations = -2147483648
 	for _, b := range h.brokers(img, req.Listener) {
 		db := kmsg.NewDescribeClusterResponseBroker()

@@ -21,6 +21,7 @@ var codeTable = []struct {
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 	{partition.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
 	{partition.ErrStorage, kerr.KafkaStorageError},
+	{partition.ErrInvalidRecord, kerr.InvalidRecord},
 	{partition.ErrTimeout, kerr.RequestTimedOut},
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrTruncated, kerr.CorruptMessage},

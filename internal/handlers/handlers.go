@@ -16,6 +16,7 @@ import (
 	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Partitions finds local replicas. Implementations are safe for
@@ -35,28 +36,74 @@ type Admin interface {
 	AlterConfigs(ctx context.Context, reqs []controller.AlterConfigs) ([]error, error)
 }
 
+// Controller is this node's controller: it acts only while active (its
+// node leads the metadata quorum) and returns NOT_CONTROLLER otherwise.
+type Controller interface {
+	Admin
+	RegisterBroker(ctx context.Context, r controller.Registration) (int64, error)
+	BrokerHeartbeat(ctx context.Context, h controller.Heartbeat) (controller.HeartbeatResult, error)
+	IsActive() bool
+	// ActiveID is the active controller's node id, -1 if unknown.
+	ActiveID() int32
+}
+
+// Forwarder sends an Envelope to the active controller's controller
+// listener and returns its response.
+type Forwarder interface {
+	Forward(ctx context.Context, req *kmsg.EnvelopeRequest) (*kmsg.EnvelopeResponse, error)
+}
+
 // Deps are the services handlers use.
 type Deps struct {
 	NodeID     int32
 	Config     *config.Broker
 	Image      func() *metadata.Image // the latest published metadata image
 	Partitions Partitions
-	Admin      Admin
-	// ControllerID is the active controller's node id (-1 if unknown).
-	ControllerID func() int32
+	// Controller is the local controller, or nil on a broker-only node.
+	Controller Controller
+	// Forwarder reaches the active controller when it is another node.
+	Forwarder Forwarder
+	// WaitMetadata blocks until this node's image has reached offset.
+	WaitMetadata func(ctx context.Context, offset int64) error
 	Logger       *slog.Logger
 	Now          func() time.Time
 }
 
 // Handlers implements server.Handler over Deps.
 type Handlers struct {
-	d Deps
+	d   Deps
+	reg map[kmsg.Key]api
 }
 
-// New returns the handlers.
+// hasPartition reports whether img has the topic with partition index idx:
+// when it does not, Kafka answers UNKNOWN_TOPIC_OR_PARTITION; when it does
+// but this node holds no leader replica, NOT_LEADER_OR_FOLLOWER.
+func hasPartition(img *metadata.Image, topic string, idx int32) bool {
+	t, ok := img.Topic(topic)
+	return ok && idx >= 0 && int(idx) < len(t.Partitions)
+}
+
+// New returns the handlers of the client listeners.
 func New(d Deps) *Handlers {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Handlers{d: d}
+	return &Handlers{d: d, reg: registry}
+}
+
+// NewController returns the handlers of the controller listener: the
+// APIs brokers use to reach the active controller.
+func NewController(d Deps) *Handlers {
+	h := New(d)
+	h.reg = controllerRegistry
+	return h
+}
+
+// controllerID is the active controller's node id for Metadata and
+// DescribeCluster.
+func (h *Handlers) controllerID() int32 {
+	if h.d.Controller == nil {
+		return -1
+	}
+	return h.d.Controller.ActiveID()
 }

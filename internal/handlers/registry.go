@@ -7,45 +7,58 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// api is one implemented API: its version range and its handler.
+// api is one implemented API: its version range and its handler. Admin
+// APIs change metadata: a node whose controller is not active forwards
+// them to the active controller.
 type api struct {
 	min, max int16
 	serve    func(h *Handlers, ctx context.Context, req *server.Request) server.Reply
+	admin    bool
 }
 
-// registry is the single version table: Supported, dispatch and the
-// ApiVersions response all read it, so an API is advertised exactly when
-// it is implemented.
-var registry map[kmsg.Key]api
+// registry is the single version table of the client listeners:
+// Supported, dispatch and the ApiVersions response all read it, so an API
+// is advertised exactly when it is implemented. controllerRegistry is the
+// controller listener's.
+var registry, controllerRegistry map[kmsg.Key]api
 
 func init() {
 	registry = map[kmsg.Key]api{
-		kmsg.Produce:                 {3, 12, (*Handlers).produce},
-		kmsg.Fetch:                   {4, 12, (*Handlers).fetch},
-		kmsg.ListOffsets:             {1, 7, (*Handlers).listOffsets},
-		kmsg.Metadata:                {0, 12, (*Handlers).metadata},
-		kmsg.ApiVersions:             {0, 4, (*Handlers).apiVersions},
-		kmsg.CreateTopics:            {0, 7, (*Handlers).createTopics},
-		kmsg.DeleteTopics:            {0, 6, (*Handlers).deleteTopics},
-		kmsg.DescribeConfigs:         {0, 4, (*Handlers).describeConfigs},
-		kmsg.AlterConfigs:            {0, 2, (*Handlers).alterConfigs},
-		kmsg.CreatePartitions:        {0, 3, (*Handlers).createPartitions},
-		kmsg.IncrementalAlterConfigs: {0, 1, (*Handlers).incrementalAlterConfigs},
-		kmsg.DescribeCluster:         {0, 1, (*Handlers).describeCluster},
+		kmsg.Produce:                 {3, 12, (*Handlers).produce, false},
+		kmsg.Fetch:                   {4, 12, (*Handlers).fetch, false},
+		kmsg.ListOffsets:             {1, 7, (*Handlers).listOffsets, false},
+		kmsg.Metadata:                {0, 12, (*Handlers).metadata, false},
+		kmsg.ApiVersions:             {0, 4, (*Handlers).apiVersions, false},
+		kmsg.CreateTopics:            {0, 7, (*Handlers).createTopics, true},
+		kmsg.DeleteTopics:            {0, 6, (*Handlers).deleteTopics, true},
+		kmsg.DescribeConfigs:         {0, 4, (*Handlers).describeConfigs, false},
+		kmsg.AlterConfigs:            {0, 2, (*Handlers).alterConfigs, true},
+		kmsg.CreatePartitions:        {0, 3, (*Handlers).createPartitions, true},
+		kmsg.IncrementalAlterConfigs: {0, 1, (*Handlers).incrementalAlterConfigs, true},
+		kmsg.DescribeCluster:         {0, 1, (*Handlers).describeCluster, false},
+	}
+	controllerRegistry = map[kmsg.Key]api{
+		kmsg.ApiVersions:        {0, 4, (*Handlers).apiVersions, false},
+		kmsg.Envelope:           {0, 0, (*Handlers).envelope, false},
+		kmsg.BrokerRegistration: {0, 3, (*Handlers).brokerRegistration, false},
+		kmsg.BrokerHeartbeat:    {0, 1, (*Handlers).brokerHeartbeat, false},
 	}
 }
 
 // Supported implements server.Handler.
 func (h *Handlers) Supported(key, version int16) bool {
-	a, ok := registry[kmsg.Key(key)]
+	a, ok := h.reg[kmsg.Key(key)]
 	return ok && version >= a.min && version <= a.max
 }
 
 // Handle implements server.Handler: it dispatches by API key.
 func (h *Handlers) Handle(ctx context.Context, req *server.Request) server.Reply {
-	a, ok := registry[kmsg.Key(req.Body.Key())]
+	a, ok := h.reg[kmsg.Key(req.Body.Key())]
 	if !ok {
 		return server.Reply{Close: true}
+	}
+	if a.admin && !h.controllerIsLocal() {
+		return h.forward(ctx, req)
 	}
 	return a.serve(h, ctx, req)
 }

@@ -11,6 +11,7 @@ import (
 type BrokerInfo struct {
 	ID                   int32
 	Epoch                int64
+	Incarnation          string
 	Endpoints            []Endpoint
 	Rack                 string
 	Fenced               bool
@@ -128,20 +129,19 @@ func (d *Delta) Empty() bool {
 		len(d.ChangedConfigs) == 0 && len(d.ChangedBrokers) == 0
 }
 
-// Apply replays records written at consecutive offsets starting at
-// firstOffset and returns the new image and what changed. A record that
-// does not fit the image (a partition of an unknown topic, say) is an error:
-// the metadata log is corrupt or was written by a buggy controller, and the
-// caller must stop rather than diverge.
-func (img *Image) Apply(firstOffset int64, recs []Record) (*Image, *Delta, error) {
+// Apply replays the records of one metadata log entry at offset, all or
+// none, and returns the new image and what changed. A record that does not
+// fit the image (a partition of an unknown topic, say) is an error and
+// leaves the receiver as it was; since every node replays the same entries
+// against the same image, every node rejects the same entries.
+func (img *Image) Apply(offset int64, recs []Record) (*Image, *Delta, error) {
 	b := &builder{img: img.shallowCopy(), delta: newDelta(), copied: map[UUID]bool{}}
 	for i, r := range recs {
-		off := firstOffset + int64(i)
-		if err := b.apply(off, r); err != nil {
-			return nil, nil, fmt.Errorf("metadata: record at offset %d: %w", off, err)
+		if err := b.apply(offset, r); err != nil {
+			return nil, nil, fmt.Errorf("metadata: entry at offset %d, record %d: %w", offset, i, err)
 		}
-		b.img.Offset = off
 	}
+	b.img.Offset = offset
 	return b.img, b.delta, nil
 }
 

@@ -26,7 +26,15 @@ func sampleRecords() []Record {
 }
 
 func TestEncodeDecodeRoundTrip(t *testing.T) {
-	for _, r := range append(sampleRecords(), RemoveTopic{TopicID: topicA}, UnregisterBroker{ID: 3, Epoch: 4}) {
+	all := append(sampleRecords(), RemoveTopic{TopicID: topicA}, UnregisterBroker{ID: 3, Epoch: 4})
+	batch, err := EncodeBatch(all)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got, err := DecodeBatch(batch); err != nil || !reflect.DeepEqual(got, all) {
+		t.Errorf("batch round trip: %v", err)
+	}
+	for _, r := range all {
 		b, err := Encode(r)
 		if err != nil {
 			t.Fatal(err)
@@ -47,12 +55,26 @@ func TestEncodeDecodeRoundTrip(t *testing.T) {
 	}
 }
 
+// applyEach applies each record as its own entry, at offsets from first.
+func applyEach(t *testing.T, img *Image, first int64, recs []Record) *Image {
+	t.Helper()
+	for i, r := range recs {
+		var err error
+		if img, _, err = img.Apply(first+int64(i), []Record{r}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return img
+}
+
 func TestApplyBuildsImage(t *testing.T) {
-	img, delta, err := Empty().Apply(0, sampleRecords())
+	recs := sampleRecords()
+	img := applyEach(t, Empty(), 0, recs[:len(recs)-2])
+	img, delta, err := img.Apply(8, recs[len(recs)-2:])
 	if err != nil {
 		t.Fatal(err)
 	}
-	if img.Offset != 9 || img.ClusterID != "abc" || img.NextProducerID != 1000 {
+	if img.Offset != 8 || img.ClusterID != "abc" || img.NextProducerID != 1000 {
 		t.Fatalf("image header: %+v", img)
 	}
 	if b := img.Brokers[1]; !b.Fenced || b.Epoch != 1 {
@@ -72,22 +94,19 @@ func TestApplyBuildsImage(t *testing.T) {
 	if img.TopicConfig("a")["retention.ms"] != "1000" {
 		t.Errorf("config: %v", img.TopicConfig("a"))
 	}
-	if !delta.ChangedPartitions[topicA][0] || !delta.ChangedPartitions[topicA][1] || !delta.ChangedBrokers[1] {
+	if !delta.ChangedBrokers[1] || len(delta.ChangedPartitions) != 0 {
 		t.Errorf("delta: %+v", delta)
 	}
 }
 
 func TestApplyLeavesSourceImageIntact(t *testing.T) {
 	recs := sampleRecords()
-	img1, _, err := Empty().Apply(0, recs[:6])
-	if err != nil {
-		t.Fatal(err)
-	}
+	img1 := applyEach(t, Empty(), 0, recs[:6])
 	before, _ := img1.Topic("a")
 	snapshot := *before
 	snapshot.Partitions = append([]PartitionImage(nil), before.Partitions...)
-	img2, _, err := img1.Apply(6, append(recs[6:], RemoveTopic{TopicID: topicA}))
-	if err != nil {
+	img2, delta, err := img1.Apply(6, append(recs[6:], RemoveTopic{TopicID: topicA}))
+	if err != nil || delta.DeletedTopics[topicA] == nil {
 		t.Fatal(err)
 	}
 	if _, ok := img2.Topic("a"); ok {
@@ -100,24 +119,15 @@ func TestApplyLeavesSourceImageIntact(t *testing.T) {
 }
 
 func TestReplayIsDeterministic(t *testing.T) {
-	a, _, err := Empty().Apply(0, sampleRecords())
-	if err != nil {
-		t.Fatal(err)
-	}
-	// Replaying in pieces gives the same image as replaying at once.
-	b := Empty()
-	for i, r := range sampleRecords() {
-		if b, _, err = b.Apply(int64(i), []Record{r}); err != nil {
-			t.Fatal(err)
-		}
-	}
+	a := applyEach(t, Empty(), 0, sampleRecords())
+	b := applyEach(t, Empty(), 0, sampleRecords())
 	if !reflect.DeepEqual(a, b) {
 		t.Errorf("piecewise replay differs:\n%+v\n%+v", a, b)
 	}
 }
 
 func TestApplyRejectsInconsistentRecords(t *testing.T) {
-	base, _, _ := Empty().Apply(0, sampleRecords()[:6])
+	base := applyEach(t, Empty(), 0, sampleRecords()[:6])
 	cases := map[string]Record{
 		"duplicate topic name":      Topic{Name: "a", ID: UUID{9}},
 		"partition of unknown":      Partition{TopicID: UUID{9}, Partition: 0, Replicas: []int32{1}},
@@ -127,7 +137,9 @@ func TestApplyRejectsInconsistentRecords(t *testing.T) {
 		"change unregistered epoch": BrokerRegistrationChange{ID: 1, Epoch: 99},
 	}
 	for name, r := range cases {
-		if _, _, err := base.Apply(6, []Record{r}); !errors.Is(err, ErrInconsistent) {
+		// A bad record fails its whole entry, even after good records.
+		good := Config{ResourceType: ResourceTopic, ResourceName: "a", Name: "x", Value: ptr("1")}
+		if _, _, err := base.Apply(6, []Record{good, r}); !errors.Is(err, ErrInconsistent) {
 			t.Errorf("%s: got %v, want ErrInconsistent", name, err)
 		}
 	}
@@ -141,5 +153,20 @@ func TestUUIDString(t *testing.T) {
 	}
 	if _, err := ParseUUID("short"); err == nil {
 		t.Error("bad uuid parsed")
+	}
+}
+
+func TestSnapshotRecordsRebuildImage(t *testing.T) {
+	img := applyEach(t, Empty(), 0, sampleRecords())
+	img, _, err := img.Apply(20, []Record{BrokerRegistrationChange{ID: 2, Epoch: 2, InControlledShutdown: ptr(true)}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rebuilt, _, err := Empty().Apply(img.Offset, img.Records())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !reflect.DeepEqual(rebuilt, img) {
+		t.Errorf("snapshot does not rebuild the image:\n got %+v\nwant %+v", rebuilt, img)
 	}
 }

@@ -24,11 +24,12 @@ type Endpoint struct {
 	Port int32  `json:"port"`
 }
 
-// RegisterBroker records a broker's registration; its Epoch is the metadata
-// offset of this record.
+// RegisterBroker records a broker's registration. The broker's epoch is
+// the metadata offset of the entry holding this record, unless Epoch is
+// set (snapshots carry the original epoch).
 type RegisterBroker struct {
 	ID          int32      `json:"id"`
-	Epoch       int64      `json:"epoch"`
+	Epoch       int64      `json:"epoch,omitempty"`
 	Incarnation string     `json:"incarnation,omitempty"`
 	Endpoints   []Endpoint `json:"endpoints"`
 	Rack        string     `json:"rack,omitempty"`
@@ -139,6 +140,37 @@ func Encode(r Record) ([]byte, error) {
 		return nil, err
 	}
 	return json.Marshal(envelope{Type: r.recordType(), Data: data})
+}
+
+// EncodeBatch serializes the records of one metadata log entry. The
+// records of an entry are applied atomically: all or none.
+func EncodeBatch(recs []Record) ([]byte, error) {
+	out := make([]json.RawMessage, len(recs))
+	for i, r := range recs {
+		b, err := Encode(r)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = b
+	}
+	return json.Marshal(out)
+}
+
+// DecodeBatch parses an entry produced by EncodeBatch.
+func DecodeBatch(b []byte) ([]Record, error) {
+	var raw []json.RawMessage
+	if err := json.Unmarshal(b, &raw); err != nil {
+		return nil, fmt.Errorf("metadata: decode batch: %w", err)
+	}
+	recs := make([]Record, len(raw))
+	for i, r := range raw {
+		rec, err := Decode(r)
+		if err != nil {
+			return nil, err
+		}
+		recs[i] = rec
+	}
+	return recs, nil
 }
 
 // Decode parses one record produced by Encode.

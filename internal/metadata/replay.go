@@ -53,7 +53,7 @@ func (b *builder) registerBroker(off int64, r RegisterBroker) {
 		epoch = off
 	}
 	b.img.Brokers[r.ID] = BrokerInfo{
-		ID: r.ID, Epoch: epoch, Endpoints: slices.Clone(r.Endpoints),
+		ID: r.ID, Epoch: epoch, Incarnation: r.Incarnation, Endpoints: slices.Clone(r.Endpoints),
 		Rack: r.Rack, Fenced: r.Fenced,
 	}
 	b.delta.ChangedBrokers[r.ID] = true

@@ -237,7 +237,8 @@ func (p *Partition) checkAppend(h record.Header, acks int16) error {
 }
 
 // validateProduce checks a producer's records field: exactly one whole v2
-// batch with a good CRC, base offset 0, and no control records.
+// batch with a good CRC, base offset 0, at least one record with offsets
+// dense (records count == lastOffsetDelta+1), and no control records.
 func validateProduce(b []byte) (record.Header, error) {
 	h, err := record.Validate(b)
 	if err != nil {
@@ -248,6 +249,8 @@ func validateProduce(b []byte) (record.Header, error) {
 		return h, fmt.Errorf("%w: produce records must hold exactly one batch", record.ErrInvalid)
 	case h.BaseOffset != 0:
 		return h, fmt.Errorf("%w: batch base offset %d, expected 0", record.ErrInvalid, h.BaseOffset)
+	case h.NumRecords <= 0 || int64(h.LastOffsetDelta) != int64(h.NumRecords)-1:
+		return h, fmt.Errorf("%w: records count %d does not match lastOffsetDelta %d", record.ErrInvalid, h.NumRecords, h.LastOffsetDelta)
 	case h.IsControl():
 		return h, fmt.Errorf("%w: clients may not send control batches", record.ErrInvalid)
 	}

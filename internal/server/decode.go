@@ -149,3 +149,15 @@ func decodeRequest(frame []byte) (requestHeader, kmsg.Request, error) {
 	}
 	return h, req, nil
 }
+
+// DecodeRequest parses one request frame (header and body, without the
+// size prefix), as the server does for each request. It is for requests
+// that arrive wrapped in other requests (Envelope). The returned body
+// may alias frame.
+func DecodeRequest(frame []byte) (*Request, error) {
+	h, req, err := decodeRequest(frame)
+	if err != nil {
+		return nil, err
+	}
+	return &Request{ClientID: string(h.clientID), CorrelationID: h.correlationID, Body: req}, nil
+}

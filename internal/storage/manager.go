@@ -23,6 +23,9 @@ const (
 	cleanShutdownFile     = ".kafka_cleanshutdown"
 	partitionMetadataFile = "partition.metadata"
 	deleteDirSuffix       = "-delete"
+	// metadataTopic's directory (__cluster_metadata-0) may sit in a log
+	// dir but belongs to the metadata quorum, not to this Manager.
+	metadataTopic = "__cluster_metadata"
 )
 
 // TopicPartition names a partition.
@@ -145,7 +148,7 @@ func (m *Manager) scanPartitions(d *logDir) error {
 			}
 			continue
 		}
-		if tp, ok := parsePartitionDir(e.Name()); ok {
+		if tp, ok := parsePartitionDir(e.Name()); ok && tp.Topic != metadataTopic {
 			d.parts[tp] = true
 			m.where[tp] = d
 		}

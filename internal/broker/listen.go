@@ -1,0 +1,168 @@
+package broker
+
+import (
+	"crypto/sha256"
+	"encoding/base64"
+	"errors"
+	"fmt"
+	"net"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/ctlclient"
+	"github.com/fjordlog/fjord/internal/handlers"
+	"github.com/fjordlog/fjord/internal/quorum"
+	"github.com/fjordlog/fjord/internal/server"
+)
+
+// quorumLog is the metadata quorum as the broker uses it.
+type quorumLog interface {
+	controller.Log
+	Close() error
+}
+
+// ParseVoters parses controller.quorum.voters: "1@host:port,2@host:port".
+func ParseVoters(items []string) (map[int32]string, error) {
+	out := map[int32]string{}
+	for _, item := range items {
+		id, addr, ok := strings.Cut(item, "@")
+		n, err := strconv.ParseInt(id, 10, 32)
+		if !ok || err != nil || n < 0 {
+			return nil, fmt.Errorf("controller.quorum.voters entry %q: expected id@host:port", item)
+		}
+		if _, _, err := net.SplitHostPort(addr); err != nil {
+			return nil, fmt.Errorf("controller.quorum.voters entry %q: %w", item, err)
+		}
+		out[int32(n)] = addr
+	}
+	return out, nil
+}
+
+// votersClusterID derives a cluster id from the voter set.
+func votersClusterID(voters map[int32]string) string {
+	ids := make([]int32, 0, len(voters))
+	for id := range voters {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	h := sha256.New()
+	for _, id := range ids {
+		fmt.Fprintf(h, "%d@%s,", id, voters[id])
+	}
+	return base64.RawURLEncoding.EncodeToString(h.Sum(nil)[:16])
+}
+
+// listen binds every listener, starts the quorum and the controller (on
+// controller nodes), and serves clients and the controller listener.
+func (b *Broker) listen(all []Listener) error {
+	names := b.cfg.List("controller.listener.names")
+	var ctrlLn net.Listener
+	for _, l := range all {
+		ln, err := net.Listen("tcp", l.Addr())
+		if err != nil {
+			return fmt.Errorf("listener %s: %w", l.Name, err)
+		}
+		bound := l
+		bound.Port = int32(ln.Addr().(*net.TCPAddr).Port)
+		b.lns, b.addrs = append(b.lns, ln), append(b.addrs, bound)
+		if isControllerListener(l.Name, names) {
+			ctrlLn = ln
+		}
+	}
+	if err := b.startQuorum(ctrlLn); err != nil {
+		return err
+	}
+	return b.serveAll(names)
+}
+
+// startQuorum joins the metadata quorum and starts the controller.
+func (b *Broker) startQuorum(ctrlLn net.Listener) error {
+	isController := slicesContains(b.cfg.List("process.roles"), "controller")
+	if !isController {
+		return errors.New("broker-only nodes (process.roles=broker) are not supported yet")
+	}
+	if len(b.voters) == 0 {
+		addr := ""
+		if ctrlLn != nil {
+			addr = ctrlLn.Addr().String()
+		}
+		b.voters = map[int32]string{b.nodeID: addr}
+	}
+	if _, ok := b.voters[b.nodeID]; !ok {
+		return fmt.Errorf("node.id %d is not in controller.quorum.voters", b.nodeID)
+	}
+	q, err := b.openQuorum()
+	if err != nil {
+		return err
+	}
+	b.quorum = q
+	b.ctrl = controller.New(controller.Options{
+		NodeID: b.nodeID, Config: b.cfg, Log: q, Image: b.meta.Image, Logger: b.logger,
+		NewID: randomID, ClusterID: b.clusterID, TickInterval: 250 * time.Millisecond,
+	})
+	go b.ctrl.Run()
+	b.ctl = ctlclient.New(b.voters, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID))
+	return nil
+}
+
+// openQuorum joins the Raft quorum of controller.quorum.voters (this
+// node alone when none are configured).
+func (b *Broker) openQuorum() (quorumLog, error) {
+	r, err := quorum.StartRaft(quorum.RaftConfig{
+		NodeID: b.nodeID, Voters: b.voters, Dir: b.metaDir, ClusterID: b.clusterID,
+		Logger: b.logger,
+	}, b.meta)
+	if err != nil {
+		return nil, err
+	}
+	return raftQuorum{r}, nil
+}
+
+// raftQuorum adapts the Raft quorum to the controller's Log.
+type raftQuorum struct{ *quorum.Raft }
+
+func (r raftQuorum) Leader() (int32, uint64) { return r.Raft.Leader(), r.Raft.Term() }
+
+// quorumDemux splits the controller listener between the quorum
+// transport and the controller's Kafka server.
+func (b *Broker) quorumDemux(ln net.Listener) net.Listener {
+	rq, ok := b.quorum.(raftQuorum)
+	if !ok {
+		return ln
+	}
+	return newDemuxListener(ln, quorum.IsTransport, rq.ServeConn)
+}
+
+// serveAll starts the protocol servers on the bound listeners.
+func (b *Broker) serveAll(controllerNames []string) error {
+	deps := handlers.Deps{
+		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Controller: b.ctrl,
+		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger,
+	}
+	maxReq := int32(b.cfg.Int("socket.request.max.bytes"))
+	b.srv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.New(deps))
+	b.ctrlSrv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.NewController(deps))
+	clients := 0
+	for i, l := range b.addrs {
+		ln, srv := b.lns[i], b.srv
+		if isControllerListener(l.Name, controllerNames) {
+			srv = b.ctrlSrv
+			ln = b.quorumDemux(ln)
+		} else {
+			clients++
+		}
+		b.logger.Info("listening", "listener", l.Name, "addr", l.Addr())
+		b.wg.Add(1)
+		go func(ln net.Listener, name string) {
+			defer b.wg.Done()
+			_ = srv.Serve(ln, name)
+		}(ln, l.Name)
+	}
+	if clients == 0 {
+		return errors.New("no client listener configured")
+	}
+	return nil
+}

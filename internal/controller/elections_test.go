@@ -1,0 +1,203 @@
+package controller
+
+import (
+	"context"
+	"errors"
+	"reflect"
+	"slices"
+	"testing"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+func createTopic(t *testing.T, h *harness, name string, parts int32, rf int16, cfg map[string]string) *metadata.TopicImage {
+	t.Helper()
+	res, err := h.c.CreateTopics(context.Background(), []CreateTopic{{Name: name, NumPartitions: parts, ReplicationFactor: rf, Configs: cfg}})
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("create %s: %v %v", name, err, res[0].Err)
+	}
+	top, _ := h.latest().Topic(name)
+	return top
+}
+
+func TestMissedHeartbeatsFenceAndMoveLeadersInOneEntry(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	before := createTopic(t, h, "t", 6, 3, nil)
+	h.clock.Advance(5 * time.Second)
+	h.beat(t, 2, 3)
+	h.clock.Advance(5 * time.Second) // broker 1: 10 s since its last heartbeat > 9 s
+	entries := len(h.log.entries)
+	if err := h.c.Tick(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	img := h.latest()
+	if !img.Brokers[1].Fenced || img.Brokers[2].Fenced || img.Brokers[3].Fenced {
+		t.Fatalf("fencing: %+v", img.Brokers)
+	}
+	if got := len(h.log.entries) - entries; got != 1 {
+		t.Errorf("fencing took %d entries, want one batch", got)
+	}
+	after, _ := img.Topic("t")
+	for i, p := range after.Partitions {
+		old := before.Partitions[i]
+		if slices.Contains(p.ISR, 1) {
+			t.Errorf("partition %d: fenced broker still in ISR %v", i, p.ISR)
+		}
+		wantLeader := old.Leader
+		if old.Leader == 1 {
+			wantLeader = old.Replicas[1] // next ISR member in assignment order
+		}
+		if p.Leader != wantLeader {
+			t.Errorf("partition %d: leader %d, want %d (replicas %v)", i, p.Leader, wantLeader, old.Replicas)
+		}
+		if old.Leader == 1 && p.LeaderEpoch != old.LeaderEpoch+1 {
+			t.Errorf("partition %d: leader epoch %d, want %d", i, p.LeaderEpoch, old.LeaderEpoch+1)
+		}
+		if p.PartitionEpoch != old.PartitionEpoch+1 {
+			t.Errorf("partition %d: partition epoch %d, want %d", i, p.PartitionEpoch, old.PartitionEpoch+1)
+		}
+	}
+	// A heartbeat within the session keeps brokers unfenced.
+	h.clock.Advance(8 * time.Second)
+	h.beat(t, 2, 3)
+	h.c.Tick(context.Background())
+	if h.latest().Brokers[2].Fenced || h.latest().Brokers[3].Fenced {
+		t.Error("live brokers fenced")
+	}
+}
+
+func TestLeaderlessWhenISRExhaustedThenBack(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	createTopic(t, h, "t", 2, 2, nil)
+	ctx := context.Background()
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, 2)
+	h.c.Tick(ctx) // fences 1
+	h.clock.Advance(10 * time.Second)
+	h.c.Tick(ctx) // fences 2
+	top, _ := h.latest().Topic("t")
+	for i, p := range top.Partitions {
+		if p.Leader != -1 || !slices.Equal(p.ISR, []int32{2}) {
+			t.Errorf("partition %d: leader %d ISR %v, want leaderless with ISR [2]", i, p.Leader, p.ISR)
+		}
+	}
+	// Broker 1 is not in the ISR: its return must not make it leader (clean election only).
+	h.join(t, 1)
+	top, _ = h.latest().Topic("t")
+	if top.Partitions[0].Leader != -1 {
+		t.Fatalf("out-of-sync replica elected: %+v", top.Partitions[0])
+	}
+	// Broker 2, the last in-sync replica, brings the partitions back.
+	h.join(t, 2)
+	top, _ = h.latest().Topic("t")
+	for i, p := range top.Partitions {
+		if p.Leader != 2 {
+			t.Errorf("partition %d: leader %d, want 2", i, p.Leader)
+		}
+	}
+	if !reflect.DeepEqual(h.replay(t), h.latest()) {
+		t.Error("replay differs")
+	}
+}
+
+func TestUncleanElectionOnlyWhenEnabled(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	createTopic(t, h, "clean", 1, 2, nil)
+	createTopic(t, h, "unclean", 1, 2, map[string]string{"unclean.leader.election.enable": "true"})
+	ctx := context.Background()
+	// Broker 2 dies first (ISR -> [1]), then broker 1: leaderless, ISR [1].
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, 1)
+	h.c.Tick(ctx)
+	h.clock.Advance(10 * time.Second)
+	h.c.Tick(ctx)
+	h.join(t, 2) // only the out-of-sync replica returns
+	clean, _ := h.latest().Topic("clean")
+	unclean, _ := h.latest().Topic("unclean")
+	if p := clean.Partitions[0]; p.Leader != -1 || !slices.Equal(p.ISR, []int32{1}) {
+		t.Errorf("clean topic: %+v, want leaderless with ISR [1]", p)
+	}
+	if p := unclean.Partitions[0]; p.Leader != 2 || !slices.Equal(p.ISR, []int32{2}) {
+		t.Errorf("unclean topic: %+v, want leader 2 with ISR [2]", p)
+	}
+}
+
+func TestRegistrationRules(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	ctx := context.Background()
+	createTopic(t, h, "t", 2, 2, nil)
+	_, err := h.c.RegisterBroker(ctx, Registration{ID: 2, Incarnation: "someone-else"})
+	if !errors.Is(err, kerr.DuplicateBrokerRegistration) {
+		t.Errorf("duplicate live registration: %v", err)
+	}
+	h.log.img.ClusterID = "abc"
+	if _, err := h.c.RegisterBroker(ctx, Registration{ID: 3, ClusterID: "other"}); !errors.Is(err, kerr.InconsistentClusterID) {
+		t.Errorf("cluster id mismatch: %v", err)
+	}
+	if _, err := h.c.BrokerHeartbeat(ctx, Heartbeat{ID: 1, Epoch: 999}); !errors.Is(err, kerr.StaleBrokerEpoch) {
+		t.Errorf("stale epoch heartbeat: %v", err)
+	}
+	// After its session expired, a restarted broker 2 re-registers: the old
+	// registration is fenced and its leaderships move away in the same entry.
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, 1)
+	epoch, err := h.c.RegisterBroker(ctx, Registration{ID: 2, Incarnation: "restarted"})
+	if err != nil || epoch <= h.epochs[2] {
+		t.Fatalf("re-registration: epoch %d err %v", epoch, err)
+	}
+	top, _ := h.latest().Topic("t")
+	for i, p := range top.Partitions {
+		if p.Leader == 2 || slices.Contains(p.ISR, 2) {
+			t.Errorf("partition %d still uses the old incarnation: %+v", i, p)
+		}
+	}
+	// The broker of the controller's own node shares its process: a new
+	// incarnation of it replaces the old at once.
+	if _, err := h.c.RegisterBroker(ctx, Registration{ID: 1, Incarnation: "new-process"}); err != nil {
+		t.Errorf("own node re-registration: %v", err)
+	}
+}
+
+func TestControlledShutdownMovesLeadershipFirst(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	createTopic(t, h, "t", 3, 3, nil)
+	ctx := context.Background()
+	res, err := h.c.BrokerHeartbeat(ctx, Heartbeat{ID: 1, Epoch: h.epochs[1], MetadataOffset: 1 << 40, WantShutDown: true})
+	if err != nil || !res.ShouldShutDown {
+		t.Fatalf("shutdown heartbeat: %+v %v", res, err)
+	}
+	img := h.latest()
+	if !img.Brokers[1].Fenced {
+		t.Error("broker not fenced after controlled shutdown")
+	}
+	top, _ := img.Topic("t")
+	for i, p := range top.Partitions {
+		if p.Leader == 1 || p.Leader == -1 || slices.Contains(p.ISR, 1) {
+			t.Errorf("partition %d after shutdown: %+v", i, p)
+		}
+	}
+}
+
+func TestFailoverResetsSessionsAndRefusesWhenInactive(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	ctx := context.Background()
+	h.log.leader, h.log.term = 2, 2
+	if _, err := h.c.CreateTopics(ctx, nil); !errors.Is(err, kerr.NotController) {
+		t.Errorf("inactive controller accepted a command: %v", err)
+	}
+	h.clock.Advance(time.Minute) // nobody heartbeated to us meanwhile
+	h.log.leader, h.log.term = 1, 3
+	if err := h.c.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if h.latest().Brokers[1].Fenced || h.latest().Brokers[2].Fenced {
+		t.Error("a newly active controller fenced brokers before giving them a session")
+	}
+	h.clock.Advance(10 * time.Second)
+	h.c.Tick(ctx)
+	if !h.latest().Brokers[1].Fenced {
+		t.Error("expired session not fenced after failover")
+	}
+}

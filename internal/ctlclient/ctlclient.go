@@ -1,0 +1,122 @@
+// Package ctlclient is a node's client of the active controller: it sends
+// BrokerRegistration, BrokerHeartbeat and forwarded admin requests
+// (Envelope) to the controller listener of whichever voter currently leads
+// the metadata quorum, over the Kafka protocol.
+package ctlclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// ErrNoController is returned while no active controller is known.
+var ErrNoController = errors.New("ctlclient: no active controller known")
+
+// Client reaches the active controller. It is safe for concurrent use.
+type Client struct {
+	voters   map[int32]string
+	leader   func() int32
+	clientID string
+
+	mu      sync.Mutex
+	clients map[string]*kgo.Client
+}
+
+// New returns a client. voters maps controller node ids to their
+// controller listener addresses; leader reports the active controller's id.
+func New(voters map[int32]string, leader func() int32, clientID string) *Client {
+	return &Client{voters: voters, leader: leader, clientID: clientID, clients: map[string]*kgo.Client{}}
+}
+
+// send issues req to the active controller.
+func (c *Client) send(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
+	id := c.leader()
+	addr, ok := c.voters[id]
+	if !ok {
+		return nil, ErrNoController
+	}
+	cl, err := c.client(addr)
+	if err != nil {
+		return nil, err
+	}
+	brokers := cl.SeedBrokers()
+	if len(brokers) == 0 {
+		return nil, fmt.Errorf("ctlclient: no connection to %s", addr)
+	}
+	return brokers[0].Request(ctx, req)
+}
+
+func (c *Client) client(addr string) (*kgo.Client, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if cl, ok := c.clients[addr]; ok {
+		return cl, nil
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(c.clientID))
+	if err != nil {
+		return nil, err
+	}
+	c.clients[addr] = cl
+	return cl, nil
+}
+
+// Close closes every connection.
+func (c *Client) Close() {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, cl := range c.clients {
+		cl.Close()
+	}
+	c.clients = map[string]*kgo.Client{}
+}
+
+// Forward sends a forwarded admin request.
+func (c *Client) Forward(ctx context.Context, req *kmsg.EnvelopeRequest) (*kmsg.EnvelopeResponse, error) {
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.EnvelopeResponse), nil
+}
+
+// Register registers this broker and returns its epoch.
+func (c *Client) Register(ctx context.Context, clusterID string, incarnation metadata.UUID, r controller.Registration) (int64, error) {
+	req := kmsg.NewPtrBrokerRegistrationRequest()
+	req.BrokerID, req.ClusterID, req.IncarnationID = r.ID, clusterID, incarnation
+	if r.Rack != "" {
+		req.Rack = &r.Rack
+	}
+	for _, e := range r.Endpoints {
+		l := kmsg.NewBrokerRegistrationRequestListener()
+		l.Name, l.Host, l.Port = e.Name, e.Host, uint16(e.Port)
+		req.Listeners = append(req.Listeners, l)
+	}
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return 0, err
+	}
+	r2 := resp.(*kmsg.BrokerRegistrationResponse)
+	return r2.BrokerEpoch, kerr.ErrorForCode(r2.ErrorCode)
+}
+
+// Heartbeat sends one heartbeat.
+func (c *Client) Heartbeat(ctx context.Context, h controller.Heartbeat) (controller.HeartbeatResult, error) {
+	req := kmsg.NewPtrBrokerHeartbeatRequest()
+	req.BrokerID, req.BrokerEpoch, req.CurrentMetadataOffset = h.ID, h.Epoch, h.MetadataOffset
+	req.WantFence, req.WantShutdown = h.WantFence, h.WantShutDown
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return controller.HeartbeatResult{}, err
+	}
+	r := resp.(*kmsg.BrokerHeartbeatResponse)
+	return controller.HeartbeatResult{IsCaughtUp: r.IsCaughtUp, IsFenced: r.IsFenced, ShouldShutDown: r.ShouldShutdown},
+		kerr.ErrorForCode(r.ErrorCode)
+}

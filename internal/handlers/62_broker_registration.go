@@ -1,0 +1,40 @@
+package handlers
+
+// BrokerRegistration (key 62), versions 0-3, on the controller listener.
+//
+// A broker joins the cluster: the active controller checks the cluster id
+// (INCONSISTENT_CLUSTER_ID), refuses a second live process with the same
+// node id (DUPLICATE_BROKER_REGISTRATION), and registers the broker fenced.
+// The broker epoch in the response is the metadata offset of the
+// registration. Features and log dirs are not checked.
+
+import (
+	"context"
+
+	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) brokerRegistration(ctx context.Context, req *server.Request) server.Reply {
+	r := req.Body.(*kmsg.BrokerRegistrationRequest)
+	resp := kmsg.NewPtrBrokerRegistrationResponse()
+	if h.d.Controller == nil {
+		resp.ErrorCode = kerr.NotController.Code
+		return respond(req, resp)
+	}
+	reg := controller.Registration{
+		ID: r.BrokerID, ClusterID: r.ClusterID, Incarnation: metadata.UUID(r.IncarnationID).String(),
+	}
+	if r.Rack != nil {
+		reg.Rack = *r.Rack
+	}
+	for _, l := range r.Listeners {
+		reg.Endpoints = append(reg.Endpoints, metadata.Endpoint{Name: l.Name, Host: l.Host, Port: int32(l.Port)})
+	}
+	epoch, err := h.d.Controller.RegisterBroker(ctx, reg)
+	resp.BrokerEpoch, resp.ErrorCode = epoch, errorCode(err)
+	return respond(req, resp)
+}

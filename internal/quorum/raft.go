@@ -1,0 +1,575 @@
+package quorum
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"sort"
+	"sync"
+	"time"
+
+	"go.etcd.io/raft/v3"
+	"go.etcd.io/raft/v3/raftpb"
+)
+
+// StateMachine receives the committed log. All three methods are called
+// from one goroutine, in log order: during StartRaft for what the node
+// already had, then from the Raft loop.
+type StateMachine interface {
+	// Apply is called for each committed normal entry with non-empty data,
+	// with its raft index (the metadata offset). data must not be modified;
+	// it may be retained.
+	Apply(index uint64, data []byte)
+	// Snapshot returns the state after the last applied entry, serialized.
+	// An error skips this snapshot (the log keeps growing until the next
+	// attempt, SnapshotEvery entries later).
+	Snapshot() ([]byte, error)
+	// Restore replaces the state with a snapshot taken at index. An error
+	// stops the node (its state would otherwise be unknown).
+	Restore(index uint64, data []byte) error
+}
+
+// RaftConfig configures one member of the controller quorum.
+type RaftConfig struct {
+	NodeID         int32                                                    // Kafka node.id (>= 0); raft ids are NodeID+1 internally
+	Voters         map[int32]string                                         // controller.quorum.voters: node id -> host:port of its controller listener; must include NodeID
+	Dir            string                                                   // WAL and snapshots live here (e.g. <metadata.log.dir>/__cluster_metadata-0)
+	ClusterID      string                                                   // sent in every transport handshake; a peer with another id is refused
+	TickInterval   time.Duration                                            // default 100ms
+	ElectionTicks  int                                                      // default 10 (so ~1s elections)
+	HeartbeatTicks int                                                      // default 1
+	SnapshotEvery  uint64                                                   // snapshot and compact the log every N applied entries; default 10000
+	Logger         *slog.Logger                                             // nil = slog.Default()
+	Dial           func(ctx context.Context, addr string) (net.Conn, error) // nil = net.Dialer on tcp
+}
+
+// LeaderState is who leads the quorum in which term. Leader is -1 when
+// unknown.
+type LeaderState struct {
+	Leader int32
+	Term   uint64
+}
+
+// ErrNotLeader is returned (inside a *NotLeaderError) when an operation
+// needs the leader and this node is not it.
+var ErrNotLeader = errors.New("quorum: not the leader")
+
+// ErrProposalDropped means a proposal was not committed under this node's
+// leadership: leadership was lost (or Raft refused the entry) first. The
+// entry may still be committed by a later leader, and is then applied like
+// any other; callers that need to know must read the log.
+var ErrProposalDropped = errors.New("quorum: proposal dropped")
+
+// NotLeaderError is ErrNotLeader with the leader this node knows of.
+type NotLeaderError struct {
+	Leader int32 // -1 if unknown
+}
+
+func (e *NotLeaderError) Error() string {
+	if e.Leader < 0 {
+		return "quorum: not the leader (leader unknown)"
+	}
+	return fmt.Sprintf("quorum: not the leader (leader is node %d)", e.Leader)
+}
+
+// Unwrap makes errors.Is(err, ErrNotLeader) hold.
+func (e *NotLeaderError) Unwrap() error { return ErrNotLeader }
+
+// maxProposal bounds one entry, so that it fits a transport frame and a
+// WAL record with room to spare.
+const maxProposal = 16 << 20
+
+// Raft limits handed to go.etcd.io/raft.
+const (
+	maxSizePerMsg       = 1 << 20
+	maxCommittedPerRdy  = 8 << 20
+	maxUncommittedBytes = 128 << 20
+	maxInflightMsgs     = 256
+)
+
+// Raft is one member of the controller quorum: a go.etcd.io/raft RawNode
+// driven by one goroutine (the loop), with its WAL, snapshots and TCP
+// transport. Its methods are safe for concurrent use.
+//
+// Locking: mu guards the published state (the fields after it). The loop
+// takes it briefly to publish; nothing else is locked while holding it.
+type Raft struct {
+	cfg   RaftConfig
+	id    uint64 // raft id, NodeID+1
+	sm    StateMachine
+	log   *slog.Logger
+	rlog  *slog.Logger // for the raft package
+	peers map[uint64]*peer
+
+	// Owned by the loop goroutine (and by StartRaft before the loop starts).
+	rn        *raft.RawNode
+	storage   *raft.MemoryStorage
+	wal       *wal
+	confState raftpb.ConfState
+	applied   uint64
+	snapIndex uint64      // index of the newest durable snapshot
+	snapTried uint64      // applied index at the last snapshot attempt
+	accepted  []*proposal // proposed this iteration; indexes assigned from the next Ready
+	waiters   map[uint64]*proposal
+	deferred  []report // transport failures to report after Advance
+
+	propc    chan *proposal
+	recvc    chan raftpb.Message
+	reportc  chan report
+	stopc    chan struct{} // closed by Close
+	done     chan struct{} // closed when the loop has exited
+	stopPeer context.CancelFunc
+	wg       sync.WaitGroup // peer writers and ServeConn calls
+	once     sync.Once
+	closeErr error
+
+	mu         sync.Mutex
+	status     LeaderState
+	pubApplied uint64
+	leading    bool   // this node is leader in leadTerm
+	leadTerm   uint64 // the term of this node's latest leadership
+	readyIndex uint64 // first entry of leadTerm, once applied; 0 before
+	changed    chan struct{}
+	watchers   []chan LeaderState
+	stopped    error              // why the loop exited; nil while it runs
+	closed     bool               // Close has begun: no new connections or watchers
+	inbound    map[net.Conn]int32 // served connections -> sender (-1 before the handshake)
+}
+
+// proposal is one Propose call in flight.
+type proposal struct {
+	ctx  context.Context
+	data []byte
+	term uint64
+	res  chan proposalResult // buffered; written once
+}
+
+type proposalResult struct {
+	index uint64
+	err   error
+}
+
+func (p *proposal) finish(index uint64, err error) {
+	p.res <- proposalResult{index, err}
+}
+
+func raftID(node int32) uint64 { return uint64(node) + 1 }
+
+func nodeID(id uint64) int32 {
+	if id == raft.None {
+		return -1
+	}
+	return int32(id - 1)
+}
+
+func (c *RaftConfig) applyDefaults() {
+	if c.TickInterval <= 0 {
+		c.TickInterval = 100 * time.Millisecond
+	}
+	if c.ElectionTicks <= 0 {
+		c.ElectionTicks = 10
+	}
+	if c.HeartbeatTicks <= 0 {
+		c.HeartbeatTicks = 1
+	}
+	if c.SnapshotEvery == 0 {
+		c.SnapshotEvery = 10000
+	}
+	if c.Logger == nil {
+		c.Logger = slog.Default()
+	}
+	if c.Dial == nil {
+		d := &net.Dialer{}
+		c.Dial = func(ctx context.Context, addr string) (net.Conn, error) { return d.DialContext(ctx, "tcp", addr) }
+	}
+}
+
+func (c *RaftConfig) validate() error {
+	switch {
+	case c.NodeID < 0:
+		return fmt.Errorf("quorum: node id %d is negative", c.NodeID)
+	case c.Dir == "":
+		return errors.New("quorum: no directory")
+	case c.ClusterID == "":
+		return errors.New("quorum: no cluster id")
+	case c.ElectionTicks <= c.HeartbeatTicks:
+		return errors.New("quorum: election ticks must exceed heartbeat ticks")
+	}
+	if _, ok := c.Voters[c.NodeID]; !ok {
+		return fmt.Errorf("quorum: node %d is not among the voters", c.NodeID)
+	}
+	for id, addr := range c.Voters {
+		if id < 0 || (id != c.NodeID && addr == "") {
+			return fmt.Errorf("quorum: bad voter %d@%q", id, addr)
+		}
+	}
+	return nil
+}
+
+// StartRaft opens (or creates) the log in cfg.Dir and starts this member.
+//
+// A brand new node (no snapshot, no WAL content) bootstraps with the voter
+// set as initial peers; every voter bootstraps identically, so their logs
+// agree from index 1 (one configuration entry per voter, ascending ids).
+// A node with state replays it into sm before StartRaft returns: Restore
+// from the newest snapshot, then Apply for each committed entry after it.
+// Then the loop runs in its own goroutine until Close.
+func StartRaft(cfg RaftConfig, sm StateMachine) (*Raft, error) {
+	cfg.applyDefaults()
+	if err := cfg.validate(); err != nil {
+		return nil, err
+	}
+	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+		return nil, err
+	}
+	r := newRaft(cfg, sm)
+	if err := r.open(); err != nil {
+		if r.wal != nil {
+			r.wal.close()
+		}
+		return nil, err
+	}
+	r.startPeers()
+	go r.run()
+	return r, nil
+}
+
+func newRaft(cfg RaftConfig, sm StateMachine) *Raft {
+	r := &Raft{
+		cfg:     cfg,
+		id:      raftID(cfg.NodeID),
+		sm:      sm,
+		log:     cfg.Logger.With("component", "quorum", "node", cfg.NodeID),
+		rlog:    cfg.Logger.With("component", "raft", "node", cfg.NodeID),
+		storage: raft.NewMemoryStorage(),
+		waiters: make(map[uint64]*proposal),
+		propc:   make(chan *proposal),
+		recvc:   make(chan raftpb.Message, 256),
+		reportc: make(chan report, 256),
+		stopc:   make(chan struct{}),
+		done:    make(chan struct{}),
+		status:  LeaderState{Leader: -1},
+		changed: make(chan struct{}),
+		inbound: make(map[net.Conn]int32),
+	}
+	r.peers = make(map[uint64]*peer)
+	for id, addr := range cfg.Voters {
+		if id != cfg.NodeID {
+			r.peers[raftID(id)] = newPeer(r, id, addr)
+		}
+	}
+	return r
+}
+
+// open loads the snapshot and WAL, creates the RawNode (bootstrapping a
+// new node) and replays the committed log into the state machine.
+func (r *Raft) open() error {
+	snap, err := loadSnapshotFile(r.cfg.Dir, r.log)
+	if err != nil {
+		return err
+	}
+	w, wc, err := openWAL(r.cfg.Dir)
+	if err != nil {
+		return err
+	}
+	r.wal = w
+	if err := r.load(snap, wc); err != nil {
+		return err
+	}
+	rn, err := raft.NewRawNode(r.raftConfig())
+	if err != nil {
+		return err
+	}
+	r.rn = rn
+	if raft.IsEmptySnap(snap) && len(wc.ents) == 0 && raft.IsEmptyHardState(wc.hs) {
+		if err := rn.Bootstrap(r.bootstrapPeers()); err != nil {
+			return err
+		}
+	}
+	if err := r.replay(); err != nil {
+		return err
+	}
+	r.noteLeadership() // publish the term even if replay had nothing to do
+	return nil
+}
+
+// load fills the MemoryStorage from the snapshot and WAL contents and
+// restores the state machine from the snapshot.
+func (r *Raft) load(snap raftpb.Snapshot, wc walContents) error {
+	index, term := snap.Metadata.Index, snap.Metadata.Term
+	if wc.baseIndex > index {
+		return fmt.Errorf("quorum: WAL starts after index %d but the newest snapshot is at %d", wc.baseIndex, index)
+	}
+	if !raft.IsEmptySnap(snap) {
+		if err := r.storage.ApplySnapshot(snap); err != nil {
+			return err
+		}
+		if err := r.sm.Restore(index, snap.Data); err != nil {
+			return fmt.Errorf("quorum: restore snapshot %d: %w", index, err)
+		}
+		r.confState = snap.Metadata.ConfState
+		r.snapIndex, r.snapTried = index, index
+		r.setApplied(index, nil)
+	}
+	ents := entriesAfter(wc, index, term)
+	hs := wc.hs
+	if hs.Commit < index {
+		hs.Commit = index // the snapshot was committed; its commit record may not have been written
+	}
+	if hs.Term < term {
+		hs.Term, hs.Vote = term, raft.None
+	}
+	if last := index + uint64(len(ents)); hs.Commit > last {
+		return fmt.Errorf("quorum: commit index %d beyond the last entry %d", hs.Commit, last)
+	}
+	if err := r.storage.SetHardState(hs); err != nil {
+		return err
+	}
+	return r.storage.Append(ents)
+}
+
+// entriesAfter returns the WAL entries that follow the snapshot at
+// (index, term). When the snapshot is newer than the WAL's base (a crash
+// between saving a received snapshot and rewriting the WAL), the WAL's
+// entries are kept only if they continue the snapshot's log.
+func entriesAfter(wc walContents, index, term uint64) []raftpb.Entry {
+	if index == wc.baseIndex {
+		return wc.ents
+	}
+	i := index - wc.baseIndex - 1
+	if i < uint64(len(wc.ents)) && wc.ents[i].Term == term {
+		return wc.ents[i+1:]
+	}
+	return nil
+}
+
+func (r *Raft) bootstrapPeers() []raft.Peer {
+	ids := make([]int, 0, len(r.cfg.Voters))
+	for id := range r.cfg.Voters {
+		ids = append(ids, int(id))
+	}
+	sort.Ints(ids)
+	peers := make([]raft.Peer, len(ids))
+	for i, id := range ids {
+		peers[i] = raft.Peer{ID: raftID(int32(id))}
+	}
+	return peers
+}
+
+func (r *Raft) raftConfig() *raft.Config {
+	return &raft.Config{
+		ID:                        r.id,
+		ElectionTick:              r.cfg.ElectionTicks,
+		HeartbeatTick:             r.cfg.HeartbeatTicks,
+		Storage:                   r.storage,
+		Applied:                   r.snapIndex,
+		MaxSizePerMsg:             maxSizePerMsg,
+		MaxCommittedSizePerReady:  maxCommittedPerRdy,
+		MaxUncommittedEntriesSize: maxUncommittedBytes,
+		MaxInflightMsgs:           maxInflightMsgs,
+		CheckQuorum:               true,
+		PreVote:                   true,
+		DisableProposalForwarding: true,
+		Logger:                    raftLogger{r.rlog},
+	}
+}
+
+// replay handles Readies until every entry known committed at start is
+// applied. No messages flow yet: a restarted node is a follower without
+// a leader until its first tick.
+func (r *Raft) replay() error {
+	commit := r.rn.BasicStatus().Commit
+	for r.applied < commit && r.rn.HasReady() {
+		if err := r.handleReady(); err != nil {
+			return err
+		}
+	}
+	if r.applied < commit {
+		return fmt.Errorf("quorum: replay stopped at %d before commit index %d", r.applied, commit)
+	}
+	return nil
+}
+
+// Propose replicates data and returns its index once it is committed and
+// applied locally (sm.Apply has returned for it). data is copied.
+//
+// Errors: a *NotLeaderError (errors.Is ErrNotLeader) when this node is not
+// the leader at proposal time; ErrProposalDropped when leadership is lost
+// before the entry commits or Raft refuses it (e.g. too many uncommitted
+// bytes); ctx.Err() when ctx ends first (the entry may still commit);
+// ErrClosed after Close.
+func (r *Raft) Propose(ctx context.Context, data []byte) (uint64, error) {
+	if len(data) == 0 {
+		return 0, errors.New("quorum: empty proposal")
+	}
+	if len(data) > maxProposal {
+		return 0, fmt.Errorf("quorum: proposal of %d bytes exceeds %d", len(data), maxProposal)
+	}
+	p := &proposal{ctx: ctx, data: bytes.Clone(data), res: make(chan proposalResult, 1)}
+	select {
+	case r.propc <- p:
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	case <-r.done:
+		return 0, r.stopErr()
+	}
+	select {
+	case res := <-p.res:
+		return res.index, res.err
+	case <-ctx.Done():
+		return 0, ctx.Err()
+	}
+}
+
+// Leader returns the current leader's node id, -1 if unknown.
+func (r *Raft) Leader() int32 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status.Leader
+}
+
+// Term returns the current (durable) term.
+func (r *Raft) Term() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.status.Term
+}
+
+// AppliedIndex returns the index of the last entry applied to the state
+// machine (or restored from a snapshot).
+func (r *Raft) AppliedIndex() uint64 {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.pubApplied
+}
+
+// Watch returns a channel that delivers the (leader, term) pair: the
+// current one at once, then each change. It holds one value; a newer
+// value replaces one not yet received, so a slow reader sees the latest
+// state and never blocks Raft. The channel is closed by Close.
+func (r *Raft) Watch() <-chan LeaderState {
+	ch := make(chan LeaderState, 1)
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		close(ch)
+		return ch
+	}
+	ch <- r.status
+	r.watchers = append(r.watchers, ch)
+	return ch
+}
+
+// WaitApplied blocks until the applied index is >= index. It returns
+// ctx.Err() if ctx ends first and ErrClosed (or the error that stopped the
+// node) if the node stops first.
+func (r *Raft) WaitApplied(ctx context.Context, index uint64) error {
+	for {
+		r.mu.Lock()
+		applied, ch, err := r.pubApplied, r.changed, r.stopped
+		r.mu.Unlock()
+		if applied >= index {
+			return nil
+		}
+		if err != nil {
+			return err
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+	}
+}
+
+// LeaderReady returns, once this node leads, the index of its first entry
+// of the term (the empty entry Raft appends on election) as soon as that
+// entry is committed and applied locally. From that point the state
+// machine holds every entry committed before this leadership, so the new
+// leader's state is complete.
+//
+// It returns a *NotLeaderError if this node is not the leader when called
+// or loses leadership while waiting; ctx.Err() or ErrClosed otherwise.
+func (r *Raft) LeaderReady(ctx context.Context) (uint64, error) {
+	for {
+		r.mu.Lock()
+		leading, ready, leader := r.leading, r.readyIndex, r.status.Leader
+		ch, err := r.changed, r.stopped
+		r.mu.Unlock()
+		switch {
+		case err != nil:
+			return 0, err
+		case !leading:
+			return 0, &NotLeaderError{Leader: leader}
+		case ready != 0:
+			return ready, nil
+		}
+		select {
+		case <-ch:
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+}
+
+// Close stops the loop, the transport and every served connection, and
+// closes the WAL. Pending proposals fail with ErrClosed. It returns the
+// error that stopped the node, if one did, else the WAL's close error.
+// Close is idempotent.
+func (r *Raft) Close() error {
+	r.once.Do(func() {
+		close(r.stopc)
+		<-r.done
+		r.stopPeer()
+		r.mu.Lock()
+		r.closed = true
+		for c := range r.inbound {
+			c.Close()
+		}
+		for _, w := range r.watchers {
+			close(w)
+		}
+		r.watchers = nil
+		stopped := r.stopped
+		r.mu.Unlock()
+		r.wg.Wait()
+		r.closeErr = r.wal.close()
+		if !errors.Is(stopped, ErrClosed) {
+			r.closeErr = stopped
+		}
+	})
+	return r.closeErr
+}
+
+// stopErr is why the loop stopped.
+func (r *Raft) stopErr() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped == nil {
+		return ErrClosed
+	}
+	return r.stopped
+}
+
+// broadcast wakes every waiter on r.changed. Callers hold r.mu.
+func (r *Raft) broadcast() {
+	close(r.changed)
+	r.changed = make(chan struct{})
+}
+
+// publishLeader delivers ls to every watcher, replacing an unread value.
+// Callers hold r.mu.
+func (r *Raft) publishLeader(ls LeaderState) {
+	r.status = ls
+	for _, w := range r.watchers {
+		select {
+		case <-w:
+		default:
+		}
+		w <- ls // cannot block: one slot, emptied above, and only we send
+	}
+}
