@@ -68,7 +68,7 @@ func runDev(dataDir string, port, n int, logger *slog.Logger) error {
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
 	nodes := make([]*broker.Broker, 0, n)
-	defer stopAll(nodes)
+	defer func() { stopAll(nodes) }() // the nodes started by then, not the empty slice of now
 	for id := 1; id <= n; id++ {
 		cfg, err := config.NewBroker(devProps(dataDir, port, n, id))
 		if err != nil {

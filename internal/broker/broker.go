@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"net"
 	"path/filepath"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -22,6 +23,7 @@ import (
 	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/replication"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/fjordlog/fjord/internal/storage"
 )
@@ -34,18 +36,19 @@ type Broker struct {
 	incarnation metadata.UUID
 	logger      *slog.Logger
 
-	logs    *storage.Manager
-	metaDir string
-	meta    *metaState
-	quorum  quorumLog
-	ctrl    *controller.Controller
-	ctl     *ctlclient.Client
-	voters  map[int32]string
-	srv     *server.Server // client listeners
-	ctrlSrv *server.Server // controller listener
-	parts   sync.Map       // storage.TopicPartition -> *partition.Partition
-	lns     []net.Listener
-	addrs   []Listener
+	logs     *storage.Manager
+	metaDir  string
+	meta     *metaState
+	quorum   quorumLog
+	ctrl     *controller.Controller
+	ctl      *ctlclient.Client
+	voters   map[int32]string
+	srv      *server.Server // client listeners
+	ctrlSrv  *server.Server // controller listener
+	parts    sync.Map       // storage.TopicPartition -> *partition.Partition
+	fetchers *replication.Manager
+	lns      []net.Listener
+	addrs    []Listener
 
 	epoch    atomic.Int64
 	unfenced atomic.Bool
@@ -109,6 +112,7 @@ func (b *Broker) openStorage() error {
 		return err
 	}
 	b.meta = newMetaState(b.logger, b.reconcile)
+	b.fetchers = replication.NewManager(b.replicationOptions())
 	b.metaDir = filepath.Join(metaDir, "__cluster_metadata-0")
 	return nil
 }
@@ -208,6 +212,9 @@ func (b *Broker) Close() error {
 			}
 		}
 		b.wg.Wait()
+		if b.fetchers != nil {
+			b.fetchers.Close()
+		}
 		if b.ctl != nil {
 			b.ctl.Close()
 		}
@@ -249,3 +256,29 @@ func randomID() [16]byte {
 }
 
 var _ handlers.Partitions = (*Broker)(nil)
+
+// replicationOptions configures the follower fetchers from replica.fetch.*.
+func (b *Broker) replicationOptions() replication.Options {
+	ms := func(name string) time.Duration { return time.Duration(b.cfg.Int(name)) * time.Millisecond }
+	return replication.Options{
+		NodeID: b.nodeID, Addr: b.brokerAddr, Partition: b.Partition, Logger: b.logger,
+		MaxWait: ms("replica.fetch.wait.max.ms"), MinBytes: int32(b.cfg.Int("replica.fetch.min.bytes")),
+		MaxBytes:          int32(b.cfg.Int("replica.fetch.response.max.bytes")),
+		PartitionMaxBytes: int32(b.cfg.Int("replica.fetch.max.bytes")),
+		Backoff:           ms("replica.fetch.backoff.ms"),
+	}
+}
+
+// brokerAddr returns a broker's inter-broker listener address from the
+// current metadata.
+func (b *Broker) brokerAddr(id int32) (string, bool) {
+	br, ok := b.meta.Image().Brokers[id]
+	if !ok {
+		return "", false
+	}
+	ep, ok := br.Endpoint(b.cfg.String("inter.broker.listener.name"))
+	if !ok {
+		return "", false
+	}
+	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
+}

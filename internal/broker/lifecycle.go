@@ -99,12 +99,17 @@ func (b *Broker) heartbeat(h controller.Heartbeat) (controller.HeartbeatResult, 
 }
 
 // controlledShutdown asks the controller to move leadership away and
-// waits (up to timeout) until it says we may stop.
+// waits (up to timeout, and at most broker.session.timeout.ms) until it
+// says we may stop. Waiting longer than a session gains nothing: a
+// controller that has not answered by then fences us on its own, and
+// when no quorum is left (the last nodes of a cluster stopping) no answer
+// can come at all.
 func (b *Broker) controlledShutdown(timeout time.Duration) {
 	epoch := b.epoch.Load()
 	if epoch == 0 || !b.cfg.Bool("controlled.shutdown.enable") {
 		return
 	}
+	timeout = min(timeout, time.Duration(b.cfg.Int("broker.session.timeout.ms"))*time.Millisecond)
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
 		res, err := b.heartbeat(controller.Heartbeat{

@@ -12,6 +12,7 @@ import (
 func (b *Broker) startLoops() {
 	b.every(time.Duration(b.cfg.Int("log.retention.check.interval.ms"))*time.Millisecond, b.applyRetention)
 	b.every(5*time.Second, b.checkpoint)
+	b.every(time.Duration(b.cfg.Int("replica.lag.time.max.ms"))*time.Millisecond/2, b.shrinkISRs)
 }
 
 func (b *Broker) every(d time.Duration, fn func()) {

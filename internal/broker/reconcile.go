@@ -7,6 +7,7 @@ import (
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/replication"
 	"github.com/fjordlog/fjord/internal/storage"
 )
 
@@ -47,16 +48,35 @@ func (b *Broker) reconcilePartition(img *metadata.Image, t *metadata.TopicImage,
 			return
 		}
 	}
-	p.SetState(partition.State{Leader: st.Leader, LeaderEpoch: st.LeaderEpoch, Replicas: st.Replicas, ISR: st.ISR})
+	p.SetState(partition.State{
+		Leader: st.Leader, LeaderEpoch: st.LeaderEpoch, PartitionEpoch: st.PartitionEpoch,
+		Replicas: st.Replicas, ISR: st.ISR,
+	})
+	b.assignFetcher(tp, st)
+}
+
+// assignFetcher makes this node fetch the partition from its leader when
+// it follows, and stop fetching when it leads or there is no leader.
+func (b *Broker) assignFetcher(tp storage.TopicPartition, st metadata.PartitionImage) {
+	rtp := replication.TopicPartition{Topic: tp.Topic, Partition: tp.Partition}
+	if st.Leader < 0 || st.Leader == b.nodeID {
+		b.fetchers.Remove(rtp)
+		return
+	}
+	b.fetchers.Assign(rtp, st.Leader, st.LeaderEpoch)
 }
 
 func (b *Broker) createReplica(img *metadata.Image, t *metadata.TopicImage, tp storage.TopicPartition) (*partition.Partition, error) {
-	pc := partitionConfig(config.NewTopic(img.TopicConfig(t.Name), b.cfg))
+	pc := b.partitionConfig(img, t.Name)
 	log, err := b.logs.Load(tp, t.ID, pc.Storage)
 	if err != nil {
 		return nil, err
 	}
-	p := partition.New(t.Name, tp.Partition, b.nodeID, log, b.logs.HighWatermark(tp), pc, time.Now, b.logger)
+	p := partition.New(partition.Options{
+		Topic: t.Name, TopicID: t.ID, Index: tp.Partition, LocalID: b.nodeID, Log: log,
+		HW: b.logs.HighWatermark(tp), Config: pc, Now: time.Now, Logger: b.logger,
+		AlterISR: b.sendAlter, Eligible: b.eligible,
+	})
 	b.parts.Store(tp, p)
 	return p, nil
 }
@@ -66,6 +86,7 @@ func (b *Broker) removeReplica(tp storage.TopicPartition) {
 	if !ok {
 		return
 	}
+	b.fetchers.Remove(replication.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
 	v.(*partition.Partition).SetState(partition.State{Leader: -1, LeaderEpoch: -1})
 	if err := b.logs.Remove(tp); err != nil {
 		b.logger.Error("cannot delete replica log", "topic", tp.Topic, "partition", tp.Partition, "err", err)
@@ -85,7 +106,7 @@ func (b *Broker) reconfigure(img *metadata.Image, topic string) {
 	if !ok {
 		return
 	}
-	pc := partitionConfig(config.NewTopic(img.TopicConfig(topic), b.cfg))
+	pc := b.partitionConfig(img, topic)
 	for i := range t.Partitions {
 		if p := b.Partition(topic, int32(i)); p != nil {
 			p.SetConfig(pc)
@@ -93,9 +114,12 @@ func (b *Broker) reconfigure(img *metadata.Image, topic string) {
 	}
 }
 
-// partitionConfig extracts what the data path needs from a topic config.
-func partitionConfig(t config.Topic) partition.Config {
+// partitionConfig extracts what the data path needs from a topic's
+// effective config.
+func (b *Broker) partitionConfig(img *metadata.Image, topic string) partition.Config {
+	t := config.NewTopic(img.TopicConfig(topic), b.cfg)
 	return partition.Config{
+		ReplicaLagTimeMax: time.Duration(b.cfg.Int("replica.lag.time.max.ms")) * time.Millisecond,
 		MinInsyncReplicas: int(t.Int("min.insync.replicas")),
 		MaxMessageBytes:   int(t.Int("max.message.bytes")),
 		LogAppendTime:     t.String("message.timestamp.type") == "LogAppendTime",

@@ -68,7 +68,32 @@ func (c *Controller) alterConfigs(r AlterConfigs) error {
 	if r.ValidateOnly {
 		return nil
 	}
-	_, err = c.commit(context.Background(), diffConfigs(r.ResourceName, old, next))
+	if _, err := c.commit(context.Background(), diffConfigs(r.ResourceName, old, next)); err != nil {
+		return err
+	}
+	return c.electUncleanNow(r.ResourceName)
+}
+
+// electUncleanNow makes unclean.leader.election.enable take effect at once:
+// when it is now true, every leaderless partition of the topic with a
+// usable replica gets a leader.
+func (c *Controller) electUncleanNow(topic string) error {
+	if !c.uncleanEnabled(topic) {
+		return nil
+	}
+	img := c.image()
+	t, _ := img.Topic(topic)
+	ok := usable(img, -1)
+	var recs []metadata.Record
+	for i, p := range t.Partitions {
+		if p.Leader != -1 {
+			continue
+		}
+		if ch, changed := electLeaderless(t.ID, int32(i), p, ok, true); changed {
+			recs = append(recs, ch)
+		}
+	}
+	_, err := c.commit(context.Background(), recs)
 	return err
 }
 

@@ -201,3 +201,85 @@ func TestFailoverResetsSessionsAndRefusesWhenInactive(t *testing.T) {
 		t.Error("expired session not fenced after failover")
 	}
 }
+
+func TestAlterPartitionValidation(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	ctx := context.Background()
+	top := createTopic(t, h, "t", 1, 3, nil)
+	p := top.Partitions[0] // leader 1 (first broker), replicas [1 2 3]
+	leader, other := p.Leader, p.Replicas[1]
+	base := AlterPartitionItem{TopicID: top.ID, Partition: 0, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch}
+	with := func(f func(*AlterPartitionItem)) []AlterPartitionItem {
+		it := base
+		it.ISR = []int32{leader, other}
+		f(&it)
+		return []AlterPartitionItem{it}
+	}
+	if _, err := h.c.AlterPartition(ctx, leader, 999, with(func(*AlterPartitionItem) {})); !errors.Is(err, kerr.StaleBrokerEpoch) {
+		t.Errorf("stale broker epoch: %v", err)
+	}
+	cases := []struct {
+		name  string
+		from  int32
+		items []AlterPartitionItem
+		want  *kerr.Error
+	}{
+		{"unknown topic", leader, with(func(i *AlterPartitionItem) { i.TopicID = metadata.UUID{77} }), kerr.UnknownTopicID},
+		{"unknown partition", leader, with(func(i *AlterPartitionItem) { i.Partition = 5 }), kerr.UnknownTopicOrPartition},
+		{"newer epoch", leader, with(func(i *AlterPartitionItem) { i.LeaderEpoch++ }), kerr.NotController},
+		{"not leader", other, with(func(*AlterPartitionItem) {}), kerr.InvalidRequest},
+		{"isr without leader", leader, with(func(i *AlterPartitionItem) { i.ISR = []int32{other} }), kerr.InvalidRequest},
+		{"isr not subset", leader, with(func(i *AlterPartitionItem) { i.ISR = []int32{leader, 9} }), kerr.InvalidRequest},
+	}
+	for _, c := range cases {
+		res, err := h.c.AlterPartition(ctx, c.from, h.epochs[c.from], c.items)
+		if err != nil || !errors.Is(res[0].Err, c.want) {
+			t.Errorf("%s: got %v %v, want %v", c.name, err, res, c.want)
+		}
+	}
+	// A valid shrink commits and bumps the partition epoch only.
+	res, err := h.c.AlterPartition(ctx, leader, h.epochs[leader], with(func(*AlterPartitionItem) {}))
+	if err != nil || res[0].Err != nil || res[0].PartitionEpoch != p.PartitionEpoch+1 || res[0].LeaderEpoch != p.LeaderEpoch ||
+		!slices.Equal(res[0].ISR, []int32{leader, other}) {
+		t.Fatalf("valid shrink: %+v %v", res, err)
+	}
+	// The old partition epoch is now stale.
+	res, _ = h.c.AlterPartition(ctx, leader, h.epochs[leader], with(func(*AlterPartitionItem) {}))
+	if !errors.Is(res[0].Err, kerr.InvalidUpdateVersion) {
+		t.Errorf("stale partition epoch: %+v", res)
+	}
+	// Expanding with a fenced broker is refused.
+	third := p.Replicas[2]
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, leader, other)
+	h.c.Tick(ctx)
+	cur, _ := h.latest().Topic("t")
+	it := AlterPartitionItem{TopicID: top.ID, LeaderEpoch: cur.Partitions[0].LeaderEpoch, PartitionEpoch: cur.Partitions[0].PartitionEpoch, ISR: []int32{leader, other, third}}
+	res, _ = h.c.AlterPartition(ctx, leader, h.epochs[leader], []AlterPartitionItem{it})
+	if !errors.Is(res[0].Err, kerr.IneligibleReplica) {
+		t.Errorf("fenced member: %+v", res)
+	}
+}
+
+func TestUncleanConfigTakesEffectAtOnce(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	ctx := context.Background()
+	createTopic(t, h, "t", 1, 2, nil)
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, 1)
+	h.c.Tick(ctx) // 2 out
+	h.clock.Advance(10 * time.Second)
+	h.c.Tick(ctx) // 1 out: leaderless, ISR [1]
+	h.join(t, 2)
+	if top, _ := h.latest().Topic("t"); top.Partitions[0].Leader != -1 {
+		t.Fatalf("clean: %+v", top.Partitions[0])
+	}
+	errs, err := h.c.AlterConfigs(ctx, []AlterConfigs{{ResourceType: metadata.ResourceTopic, ResourceName: "t", Incremental: true,
+		Ops: []ConfigOp{{Name: "unclean.leader.election.enable", Value: "true"}}}})
+	if err != nil || errs[0] != nil {
+		t.Fatal(err, errs)
+	}
+	if top, _ := h.latest().Topic("t"); top.Partitions[0].Leader != 2 || !slices.Equal(top.Partitions[0].ISR, []int32{2}) {
+		t.Errorf("after enabling unclean: %+v", top.Partitions[0])
+	}
+}

@@ -120,3 +120,45 @@ func (c *Client) Heartbeat(ctx context.Context, h controller.Heartbeat) (control
 	return controller.HeartbeatResult{IsCaughtUp: r.IsCaughtUp, IsFenced: r.IsFenced, ShouldShutDown: r.ShouldShutdown},
 		kerr.ErrorForCode(r.ErrorCode)
 }
+
+// AlterPartition proposes ISR changes of partitions this broker leads.
+// A request-level error is returned as err; per-partition errors are in
+// the results, in item order.
+func (c *Client) AlterPartition(ctx context.Context, broker int32, epoch int64, items []controller.AlterPartitionItem) ([]controller.AlterPartitionResult, error) {
+	req := kmsg.NewPtrAlterPartitionRequest()
+	req.BrokerID, req.BrokerEpoch = broker, epoch
+	for _, it := range items {
+		t := kmsg.NewAlterPartitionRequestTopic()
+		t.TopicID = it.TopicID
+		p := kmsg.NewAlterPartitionRequestTopicPartition()
+		p.Partition, p.LeaderEpoch, p.PartitionEpoch, p.NewISR = it.Partition, it.LeaderEpoch, it.PartitionEpoch, it.ISR
+		for _, id := range it.ISR {
+			m := kmsg.NewAlterPartitionRequestTopicPartitionNewEpochISR()
+			m.BrokerID, m.BrokerEpoch = id, -1
+			p.NewEpochISR = append(p.NewEpochISR, m)
+		}
+		t.Partitions = append(t.Partitions, p)
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	r := resp.(*kmsg.AlterPartitionResponse)
+	if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+		return nil, err
+	}
+	var out []controller.AlterPartitionResult
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			out = append(out, controller.AlterPartitionResult{
+				Err: kerr.ErrorForCode(p.ErrorCode), Leader: p.LeaderID, LeaderEpoch: p.LeaderEpoch,
+				PartitionEpoch: p.PartitionEpoch, ISR: p.ISR,
+			})
+		}
+	}
+	if len(out) != len(items) {
+		return nil, fmt.Errorf("ctlclient: AlterPartition answered %d partitions for %d", len(out), len(items))
+	}
+	return out, nil
+}

@@ -11,10 +11,15 @@ package handlers
 // (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Batches are served as
 // stored.
 //
+// Followers (ReplicaID >= 0) read up to the log end; their fetch offsets
+// tell the leader their progress (which moves the HW and the ISR), and a
+// LastFetchedEpoch that diverges from the leader's epoch cache is answered
+// with DivergingEpoch and no records (KIP-320). Long polls wake on log-end
+// and HW movement.
+//
 // Not implemented yet: incremental fetch sessions (KIP-227; every response
-// carries session id 0, so clients send full requests), follower fetches
-// (replica id >= 0, the replication issue), topic ids (v13+), and
-// read_committed (there are no transactions, so LSO == HW).
+// carries session id 0, so clients send full requests), topic ids (v13+),
+// and read_committed (there are no transactions, so LSO == HW).
 
 import (
 	"context"
@@ -28,9 +33,6 @@ import (
 
 func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
-	if r.ReplicaID >= 0 {
-		return server.Reply{Close: true} // follower fetching: not before the replication issue
-	}
 	resp, size, parts := h.readAll(r)
 	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp) || len(parts) == 0 {
 		return respond(req, resp)
@@ -88,7 +90,7 @@ func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*p
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic = t.Topic
 		for _, tp := range t.Partitions {
-			out, p := h.readOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
+			out, p := h.readOne(r.ReplicaID, t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
 			total += len(out.RecordBatches)
 			if p != nil {
 				parts = append(parts, p)
@@ -100,7 +102,7 @@ func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*p
 	return resp, total, parts
 }
 
-func (h *Handlers) readOne(topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, *partition.Partition) {
+func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, *partition.Partition) {
 	out := kmsg.NewFetchResponseTopicPartition()
 	out.Partition = tp.Partition
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
@@ -114,20 +116,43 @@ func (h *Handlers) readOne(topic string, known bool, tp kmsg.FetchRequestTopicPa
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
 		return out, nil
 	}
+	if replica >= 0 {
+		readForFollower(&out, p, replica, tp, maxBytes)
+		return out, p
+	}
 	res, err := p.Fetch(tp.FetchOffset, max(maxBytes, 0), first, tp.CurrentLeaderEpoch)
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 	out.ErrorCode = errorCode(err)
-	out.RecordBatches = res.Records
-	if out.RecordBatches == nil {
-		out.RecordBatches = []byte{} // empty, not null: clients reject a null record set
+	if res.Records != nil {
+		out.RecordBatches = res.Records
 	}
 	return out, p
 }
 
+// readForFollower serves a follower's fetch (ReplicaID >= 0): it reads up
+// to the log end, records the follower's progress on the leader, and
+// reports where the follower's log diverges (DivergingEpoch, v12).
+func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partition, replica int32, tp kmsg.FetchRequestTopicPartition, maxBytes int) {
+	res, err := p.ReadForFollower(partition.FollowerFetch{
+		ReplicaID: replica, FetchOffset: tp.FetchOffset, LogStartOffset: tp.LogStartOffset,
+		CurrentEpoch: tp.CurrentLeaderEpoch, LastFetchedEpoch: tp.LastFetchedEpoch, MaxBytes: max(maxBytes, 0),
+	})
+	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+	out.ErrorCode = errorCode(err)
+	if res.Diverging != nil {
+		out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = res.Diverging.Epoch, res.Diverging.EndOffset
+	}
+	if res.Records != nil {
+		out.RecordBatches = res.Records
+	}
+}
+
+// hasError reports whether any partition carries an error or a diverging
+// epoch: the fetcher must hear about those at once.
 func hasError(resp *kmsg.FetchResponse) bool {
 	for _, t := range resp.Topics {
 		for _, p := range t.Partitions {
-			if p.ErrorCode != 0 {
+			if p.ErrorCode != 0 || p.DivergingEpoch.Epoch >= 0 {
 				return true
 			}
 		}

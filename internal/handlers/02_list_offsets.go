@@ -6,8 +6,9 @@ package handlers
 // high watermark, -3 (max timestamp, v7) the record with the largest
 // timestamp, any other the first offset whose timestamp is at least the one
 // asked (offset -1 when none), found through the time index.
-// CurrentLeaderEpoch (v4+) is checked. Replica ids >= 0 are treated like
-// consumers; read_committed equals read_uncommitted (no transactions).
+// CurrentLeaderEpoch (v4+) is checked. For replicas (ReplicaID >= 0)
+// latest is the log end offset; read_committed equals read_uncommitted
+// (no transactions).
 
 import (
 	"context"
@@ -25,14 +26,14 @@ func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Re
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
 		for _, tp := range t.Partitions {
-			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp))
+			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, r.ReplicaID >= 0))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return respond(req, resp)
 }
 
-func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition) kmsg.ListOffsetsResponseTopicPartition {
+func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition, replica bool) kmsg.ListOffsetsResponseTopicPartition {
 	out := kmsg.NewListOffsetsResponseTopicPartition()
 	out.Partition = tp.Partition
 	out.Offset, out.Timestamp, out.LeaderEpoch = -1, -1, -1
@@ -45,7 +46,7 @@ func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestT
 		out.ErrorCode = kerr.NotLeaderForPartition.Code
 		return out
 	}
-	res, err := p.ListOffset(tp.Timestamp, tp.CurrentLeaderEpoch)
+	res, err := p.ListOffset(tp.Timestamp, tp.CurrentLeaderEpoch, replica)
 	if err != nil {
 		out.ErrorCode = errorCode(err)
 		return out

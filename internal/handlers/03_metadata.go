@@ -30,7 +30,7 @@ func (h *Handlers) metadata(ctx context.Context, req *server.Request) server.Rep
 	resp.ControllerID = h.controllerID()
 	resp.Brokers = h.brokers(img, req.Listener)
 	names, errs := h.requestedTopics(img, r)
-	if len(errs) > 0 || h.shouldAutoCreate(r) {
+	if len(errs) > 0 && h.shouldAutoCreate(r) {
 		img = h.autoCreate(ctx, img, names, errs)
 	}
 	for _, name := range names {

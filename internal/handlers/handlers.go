@@ -42,6 +42,7 @@ type Controller interface {
 	Admin
 	RegisterBroker(ctx context.Context, r controller.Registration) (int64, error)
 	BrokerHeartbeat(ctx context.Context, h controller.Heartbeat) (controller.HeartbeatResult, error)
+	AlterPartition(ctx context.Context, broker int32, brokerEpoch int64, items []controller.AlterPartitionItem) ([]controller.AlterPartitionResult, error)
 	IsActive() bool
 	// ActiveID is the active controller's node id, -1 if unknown.
 	ActiveID() int32

@@ -36,12 +36,14 @@ func init() {
 		kmsg.CreatePartitions:        {0, 3, (*Handlers).createPartitions, true},
 		kmsg.IncrementalAlterConfigs: {0, 1, (*Handlers).incrementalAlterConfigs, true},
 		kmsg.DescribeCluster:         {0, 1, (*Handlers).describeCluster, false},
+		kmsg.OffsetForLeaderEpoch:    {2, 4, (*Handlers).offsetForLeaderEpoch, false},
 	}
 	controllerRegistry = map[kmsg.Key]api{
 		kmsg.ApiVersions:        {0, 4, (*Handlers).apiVersions, false},
 		kmsg.Envelope:           {0, 0, (*Handlers).envelope, false},
 		kmsg.BrokerRegistration: {0, 3, (*Handlers).brokerRegistration, false},
 		kmsg.BrokerHeartbeat:    {0, 1, (*Handlers).brokerHeartbeat, false},
+		kmsg.AlterPartition:     {2, 3, (*Handlers).alterPartition, false},
 	}
 }
 

@@ -40,25 +40,53 @@ type Config struct {
 	MinInsyncReplicas int
 	MaxMessageBytes   int
 	LogAppendTime     bool
+	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
+	// caught up for this long leaves the ISR.
+	ReplicaLagTimeMax time.Duration
 	Storage           storage.Config
 }
 
 // State is the replica's role as decided by the controller.
 type State struct {
-	Leader      int32
-	LeaderEpoch int32
-	Replicas    []int32
-	ISR         []int32
+	Leader         int32
+	LeaderEpoch    int32
+	PartitionEpoch int32
+	Replicas       []int32
+	ISR            []int32
+}
+
+// Options create a Partition.
+type Options struct {
+	Topic   string
+	TopicID [16]byte
+	Index   int32
+	LocalID int32
+	Log     *storage.Log
+	// HW is the checkpointed high watermark.
+	HW     int64
+	Config Config
+	Now    func() time.Time
+	Logger *slog.Logger
+	// AlterISR sends a leader's ISR change to the controller. It must not
+	// block nor call back into the partition before returning; the outcome
+	// comes back through CompleteAlter.
+	AlterISR func(AlterISR)
+	// Eligible reports whether a broker may join an ISR (registered,
+	// unfenced, not shutting down).
+	Eligible func(id int32) bool
 }
 
 // Partition is one local replica.
 type Partition struct {
-	Topic   string
-	Index   int32
-	localID int32
-	log     *storage.Log
-	now     func() time.Time
-	logger  *slog.Logger
+	Topic    string
+	TopicID  [16]byte
+	Index    int32
+	localID  int32
+	log      *storage.Log
+	now      func() time.Time
+	logger   *slog.Logger
+	alter    func(AlterISR)
+	eligible func(int32) bool
 
 	mu       sync.Mutex
 	state    State
@@ -66,18 +94,26 @@ type Partition struct {
 	hw       int64
 	watchers map[*Watcher]struct{}
 	failed   error
+	leader   *leaderState // non-nil while this replica leads
 }
 
-// New wraps an opened log. hw is the checkpointed high watermark.
-func New(topic string, index, localID int32, log *storage.Log, hw int64, cfg Config, now func() time.Time, logger *slog.Logger) *Partition {
-	if now == nil {
-		now = time.Now
+// New wraps an opened log.
+func New(o Options) *Partition {
+	if o.Now == nil {
+		o.Now = time.Now
 	}
-	hw = min(max(hw, log.LogStartOffset()), log.LogEndOffset())
+	if o.AlterISR == nil {
+		o.AlterISR = func(AlterISR) {}
+	}
+	if o.Eligible == nil {
+		o.Eligible = func(int32) bool { return true }
+	}
+	hw := min(max(o.HW, o.Log.LogStartOffset()), o.Log.LogEndOffset())
 	return &Partition{
-		Topic: topic, Index: index, localID: localID, log: log, now: now,
-		logger: logger.With("topic", topic, "partition", index),
-		hw:     hw, cfg: cfg, watchers: map[*Watcher]struct{}{},
+		Topic: o.Topic, TopicID: o.TopicID, Index: o.Index, localID: o.LocalID, log: o.Log, now: o.Now,
+		logger: o.Logger.With("topic", o.Topic, "partition", o.Index),
+		alter:  o.AlterISR, eligible: o.Eligible,
+		hw: hw, cfg: o.Config, watchers: map[*Watcher]struct{}{},
 		state: State{Leader: -1, LeaderEpoch: -1},
 	}
 }
@@ -85,15 +121,25 @@ func New(topic string, index, localID int32, log *storage.Log, hw int64, cfg Con
 // Log returns the replica's log (for retention and checkpointing by the owner).
 func (p *Partition) Log() *storage.Log { return p.log }
 
-// SetState applies the controller's view of the partition. Becoming leader
-// with a new epoch records the epoch's start offset in the log's epoch
-// cache on the first append. Every watcher is woken so that requests
-// waiting on a replica that lost leadership fail promptly.
+// SetState applies the controller's view of the partition: becoming
+// leader (a new leader epoch starts at the log end offset and is recorded
+// in the epoch cache), staying leader with a new ISR, or following. Every
+// watcher is woken so that requests waiting on a replica that lost
+// leadership fail promptly.
 func (p *Partition) SetState(s State) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s.Replicas, s.ISR = slices.Clone(s.Replicas), slices.Clone(s.ISR)
+	old := p.state
 	p.state = s
+	switch {
+	case s.Leader != p.localID:
+		p.leader = nil
+	case p.leader == nil || s.LeaderEpoch != old.LeaderEpoch:
+		p.becomeLeader()
+	case s.PartitionEpoch != old.PartitionEpoch:
+		p.leader.pending = nil // the committed state moved on
+	}
 	p.maybeAdvanceHW()
 	p.notify()
 }
@@ -156,27 +202,6 @@ func (p *Partition) fail(err error) error {
 		p.notify()
 	}
 	return fmt.Errorf("%w: %v", ErrStorage, err)
-}
-
-// maybeAdvanceHW sets the high watermark to the log end offset when this
-// replica leads and the ISR is only itself; with followers the HW is the
-// minimum log end offset over the ISR (replication issue). The HW never
-// moves while the ISR is smaller than min.insync.replicas, and never backwards.
-// Called with mu held.
-func (p *Partition) maybeAdvanceHW() {
-	if !p.isLeader() || len(p.state.ISR) < p.minISR() {
-		return
-	}
-	hw := p.log.LogEndOffset()
-	for _, id := range p.state.ISR {
-		if id != p.localID {
-			return // followers' progress is tracked by the replication layer
-		}
-	}
-	if hw > p.hw {
-		p.hw = hw
-		p.notify()
-	}
 }
 
 // minISR is the effective min.insync.replicas: never more than the

@@ -104,10 +104,12 @@ const (
 	MaxTimestamp int64 = -3
 )
 
-// ListOffset answers ListOffsets for a consumer: earliest (-2) is the log
-// start offset, latest (-1) the high watermark, and a timestamp the first
-// offset whose timestamp is at least it (below the high watermark), or -1.
-func (p *Partition) ListOffset(ts int64, currentEpoch int32) (Offsets, error) {
+// ListOffset answers ListOffsets: earliest (-2) is the log start offset,
+// latest (-1) the high watermark for consumers and the log end offset for
+// replicas (a follower recovering from OFFSET_OUT_OF_RANGE), and a
+// timestamp the first offset whose timestamp is at least it (below the
+// high watermark), or -1.
+func (p *Partition) ListOffset(ts int64, currentEpoch int32, replica bool) (Offsets, error) {
 	p.mu.Lock()
 	st, err := p.readState(currentEpoch)
 	epoch := p.state.LeaderEpoch
@@ -119,6 +121,9 @@ func (p *Partition) ListOffset(ts int64, currentEpoch int32) (Offsets, error) {
 	case Earliest:
 		return Offsets{Offset: st.LogStartOffset, Timestamp: -1, LeaderEpoch: p.epochAt(st.LogStartOffset, epoch)}, nil
 	case Latest:
+		if replica {
+			return Offsets{Offset: p.log.LogEndOffset(), Timestamp: -1, LeaderEpoch: epoch}, nil
+		}
 		return Offsets{Offset: st.HighWatermark, Timestamp: -1, LeaderEpoch: epoch}, nil
 	}
 	off, found, err := p.byTimestamp(ts, st.HighWatermark)
@@ -204,3 +209,19 @@ func (p *Partition) scanMax(b []byte, best *Offsets, bestBatch *[]byte) int64 {
 	}
 	return next
 }
+
+// EndOffsetForEpoch answers OffsetForLeaderEpoch on the leader: the
+// largest epoch not above epoch and its end offset, (-1, -1) if unknown.
+func (p *Partition) EndOffsetForEpoch(epoch, currentEpoch int32) (int32, int64, error) {
+	p.mu.Lock()
+	_, err := p.readState(currentEpoch)
+	p.mu.Unlock()
+	if err != nil {
+		return -1, -1, err
+	}
+	e, end := p.log.EndOffsetForEpoch(epoch)
+	return e, end, nil
+}
+
+// LogEndOffset returns the log end offset (ListOffsets latest for replicas).
+func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }

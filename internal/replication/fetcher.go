@@ -1,0 +1,264 @@
+package replication
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"math"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
+	"github.com/twmb/franz-go/pkg/kversion"
+)
+
+// fetchVersion is the Fetch version we send: the last one with topic
+// names, and the first with LastFetchedEpoch and DivergingEpoch (KIP-320).
+const fetchVersion = 12
+
+// idle is a wait that only a new assignment or Close ends.
+const idle = time.Duration(math.MaxInt64)
+
+var errNoAddress = errors.New("replication: leader address unknown")
+
+// fetcher fetches every partition assigned to one leader. Its goroutine
+// alone owns the client; parts is guarded by Manager.mu.
+type fetcher struct {
+	m      *Manager
+	o      *Options
+	leader int32
+	log    *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	wake   chan struct{} // a partition was assigned
+	parts  map[TopicPartition]*assignment
+
+	cl      *kgo.Client
+	addr    string
+	failing bool // the last round failed at the fetcher level (for logging)
+}
+
+// inflight is one partition of a Fetch request.
+type inflight struct {
+	a  *assignment
+	p  *partition.Partition
+	st partition.FetchState
+}
+
+func newFetcher(m *Manager, leader int32) *fetcher {
+	ctx, cancel := context.WithCancel(m.ctx)
+	return &fetcher{
+		m: m, o: &m.o, leader: leader, log: m.o.Logger.With("leader", leader),
+		ctx: ctx, cancel: cancel, wake: make(chan struct{}, 1),
+		parts: map[TopicPartition]*assignment{},
+	}
+}
+
+// poke wakes the fetcher if it idles. Never blocks.
+func (f *fetcher) poke() {
+	select {
+	case f.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run is the fetcher goroutine: fetch rounds until stopped.
+func (f *fetcher) run() {
+	defer f.m.wg.Done()
+	defer f.closeClient()
+	for f.ctx.Err() == nil {
+		wait, wakeable := f.round()
+		if wait > 0 {
+			f.sleep(wait, wakeable)
+		}
+	}
+}
+
+// sleep waits d, or until the fetcher stops; a wakeable wait also ends
+// when a partition is assigned.
+func (f *fetcher) sleep(d time.Duration, wakeable bool) {
+	wake := f.wake
+	if !wakeable {
+		wake = nil
+	}
+	var timeout <-chan time.Time
+	if d != idle {
+		t := time.NewTimer(d)
+		defer t.Stop()
+		timeout = t.C
+	}
+	select {
+	case <-f.ctx.Done():
+	case <-wake:
+	case <-timeout:
+	}
+}
+
+// round sends one Fetch for the partitions ready to fetch and applies the
+// response. It returns how long to wait before the next round, and
+// whether a new assignment may cut that wait short.
+func (f *fetcher) round() (time.Duration, bool) {
+	req, parts, wait := f.buildRequest()
+	if len(parts) == 0 {
+		return wait, true
+	}
+	resp, err := f.fetch(req)
+	if err != nil {
+		if f.ctx.Err() == nil {
+			f.logFailure(err)
+		}
+		return f.o.Backoff, false
+	}
+	f.logRecovery()
+	f.handleResponse(resp, parts)
+	return 0, false
+}
+
+// fetch sends req to the leader.
+func (f *fetcher) fetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
+	cl, err := f.client()
+	if err != nil {
+		return nil, err
+	}
+	kresp, err := seed(cl).Request(f.ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	resp := kresp.(*kmsg.FetchResponse)
+	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
+		return nil, fmt.Errorf("fetch: %w", err)
+	}
+	return resp, nil
+}
+
+func (f *fetcher) logFailure(err error) {
+	if !f.failing {
+		f.log.Warn("replica fetcher cannot reach leader; backing off", "err", err, "backoff", f.o.Backoff)
+	} else {
+		f.log.Debug("replica fetcher still failing", "err", err)
+	}
+	f.failing = true
+}
+
+func (f *fetcher) logRecovery() {
+	if f.failing {
+		f.log.Info("replica fetcher reached leader again", "addr", f.addr)
+	}
+	f.failing = false
+}
+
+// client returns a client for the leader's current address, replacing
+// the one for an old address.
+func (f *fetcher) client() (*kgo.Client, error) {
+	addr, ok := f.o.Addr(f.leader)
+	if !ok {
+		return nil, errNoAddress
+	}
+	if f.cl != nil && f.addr == addr {
+		return f.cl, nil
+	}
+	f.closeClient()
+	versions := kversion.Stable()
+	versions.SetMaxKeyVersion(kmsg.Fetch.Int16(), fetchVersion)
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(versions),
+		kgo.ClientID(fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID)))
+	if err != nil {
+		return nil, err
+	}
+	f.cl, f.addr = cl, addr
+	return cl, nil
+}
+
+// seed returns the client's one broker: the leader's address.
+func seed(cl *kgo.Client) *kgo.Broker { return cl.SeedBrokers()[0] }
+
+func (f *fetcher) closeClient() {
+	if f.cl != nil {
+		f.cl.Close()
+		f.cl, f.addr = nil, ""
+	}
+}
+
+// snapshot returns the assignments ready to fetch now, and how long until
+// the first backed-off one is (idle if none).
+func (f *fetcher) snapshot() ([]*assignment, time.Duration) {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	now, wait := time.Now(), idle
+	ready := make([]*assignment, 0, len(f.parts))
+	for _, a := range f.parts {
+		switch {
+		case a.stopped:
+		case a.until.After(now):
+			wait = min(wait, a.until.Sub(now))
+		default:
+			ready = append(ready, a)
+		}
+	}
+	return ready, wait
+}
+
+// buildRequest builds the Fetch for the ready partitions whose replica
+// still follows our leader in the assigned epoch. A partition skipped for
+// that is looked at again after Backoff at most.
+func (f *fetcher) buildRequest() (*kmsg.FetchRequest, []inflight, time.Duration) {
+	ready, wait := f.snapshot()
+	req := f.newRequest()
+	parts := make([]inflight, 0, len(ready))
+	topics := map[string]int{}
+	for _, a := range ready {
+		in, ok := f.fetchState(a)
+		if !ok {
+			wait = min(wait, f.o.Backoff)
+			continue
+		}
+		parts = append(parts, in)
+		f.addPartition(req, topics, in)
+	}
+	return req, parts, wait
+}
+
+func (f *fetcher) newRequest() *kmsg.FetchRequest {
+	req := kmsg.NewPtrFetchRequest()
+	req.ReplicaID = f.o.NodeID
+	req.MaxWaitMillis = int32(f.o.MaxWait.Milliseconds())
+	req.MinBytes, req.MaxBytes = f.o.MinBytes, f.o.MaxBytes
+	req.IsolationLevel = 0
+	req.SessionID, req.SessionEpoch = 0, -1
+	return req
+}
+
+// fetchState reads the replica's next fetch position.
+func (f *fetcher) fetchState(a *assignment) (inflight, bool) {
+	p := f.o.Partition(a.tp.Topic, a.tp.Partition)
+	if p == nil {
+		return inflight{}, false
+	}
+	st, ok := p.FollowerFetchState()
+	if !ok || st.LeaderEpoch != a.epoch || st.Leader != f.leader {
+		return inflight{}, false
+	}
+	return inflight{a: a, p: p, st: st}, true
+}
+
+// addPartition adds one partition to req, grouping partitions by topic.
+func (f *fetcher) addPartition(req *kmsg.FetchRequest, topics map[string]int, in inflight) {
+	i, ok := topics[in.a.tp.Topic]
+	if !ok {
+		t := kmsg.NewFetchRequestTopic()
+		t.Topic = in.a.tp.Topic
+		req.Topics = append(req.Topics, t)
+		i = len(req.Topics) - 1
+		topics[in.a.tp.Topic] = i
+	}
+	p := kmsg.NewFetchRequestTopicPartition()
+	p.Partition = in.a.tp.Partition
+	p.CurrentLeaderEpoch = in.a.epoch
+	p.FetchOffset, p.LogStartOffset = in.st.FetchOffset, in.st.LogStartOffset
+	p.LastFetchedEpoch = in.st.LastFetchedEpoch
+	p.PartitionMaxBytes = f.o.PartitionMaxBytes
+	req.Topics[i].Partitions = append(req.Topics[i].Partitions, p)
+}
