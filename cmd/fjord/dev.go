@@ -25,7 +25,8 @@ func init() {
 		Short: "Start a local development cluster",
 		Long: "Start a local Fjord cluster for development: three nodes (each a broker\n" +
 			"and a controller) in this process, with Kafka on 127.0.0.1:9092-9094,\n" +
-			"controllers on 127.0.0.1:19092-19094 and data under ./fjord-data.\n" +
+			"controllers on 127.0.0.1:19092-19094, Prometheus metrics on\n" +
+			"127.0.0.1:29092-29094/metrics and data under ./fjord-data.\n" +
 			"Stop it with Ctrl-C.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
@@ -56,6 +57,7 @@ func devProps(dataDir string, port, n, id int) map[string]string {
 		"controller.listener.names":        "CONTROLLER",
 		"controller.quorum.voters":         strings.Join(voters, ","),
 		"log.dirs":                         filepath.Join(dataDir, fmt.Sprintf("node-%d", id)),
+		"metrics.http.listener":            fmt.Sprintf("127.0.0.1:%d", port+20000+id-1),
 		"default.replication.factor":       fmt.Sprint(min(n, 3)),
 		"offsets.topic.replication.factor": fmt.Sprint(min(n, 3)),
 	}

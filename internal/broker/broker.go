@@ -36,19 +36,21 @@ type Broker struct {
 	incarnation metadata.UUID
 	logger      *slog.Logger
 
-	logs     *storage.Manager
-	metaDir  string
-	meta     *metaState
-	quorum   quorumLog
-	ctrl     *controller.Controller
-	ctl      *ctlclient.Client
-	voters   map[int32]string
-	srv      *server.Server // client listeners
-	ctrlSrv  *server.Server // controller listener
-	parts    sync.Map       // storage.TopicPartition -> *partition.Partition
-	fetchers *replication.Manager
-	lns      []net.Listener
-	addrs    []Listener
+	logs        *storage.Manager
+	metaDir     string
+	meta        *metaState
+	quorum      quorumLog
+	ctrl        *controller.Controller
+	ctl         *ctlclient.Client
+	voters      map[int32]string
+	srv         *server.Server // client listeners
+	ctrlSrv     *server.Server // controller listener
+	parts       sync.Map       // storage.TopicPartition -> *partition.Partition
+	fetchers    *replication.Manager
+	metrics     *metrics
+	metricsAddr string
+	lns         []net.Listener
+	addrs       []Listener
 
 	epoch    atomic.Int64
 	unfenced atomic.Bool
@@ -88,6 +90,9 @@ func (b *Broker) open() error {
 	if err := b.listen(all); err != nil {
 		return err
 	}
+	if err := b.serveMetrics(); err != nil {
+		return err
+	}
 	b.wg.Add(1)
 	go b.lifecycle()
 	b.startLoops()
@@ -111,6 +116,7 @@ func (b *Broker) openStorage() error {
 	if b.logs, err = storage.OpenManager(dirs, b.logger, time.Now); err != nil {
 		return err
 	}
+	b.metrics = b.newMetrics()
 	b.meta = newMetaState(b.logger, b.reconcile)
 	b.fetchers = replication.NewManager(b.replicationOptions())
 	b.metaDir = filepath.Join(metaDir, "__cluster_metadata-0")

@@ -29,7 +29,9 @@ func (b *Broker) sendAlter(a partition.AlterISR) {
 			}
 		}
 		if p := b.Partition(a.Topic, a.Partition); p != nil {
+			before, _ := p.ISRState()
 			p.CompleteAlter(a, res)
+			b.countISRChange(res, len(before))
 		}
 	}()
 }
@@ -87,4 +89,17 @@ func (b *Broker) shrinkISRs() {
 		v.(*partition.Partition).MaybeShrinkISR()
 		return true
 	})
+}
+
+// countISRChange counts a committed shrink or expansion.
+func (b *Broker) countISRChange(res partition.AlterResult, before int) {
+	if res.Outcome != partition.AlterCommitted {
+		return
+	}
+	switch {
+	case len(res.ISR) < before:
+		b.metrics.isrShrinks.Inc()
+	case len(res.ISR) > before:
+		b.metrics.isrExpands.Inc()
+	}
 }

@@ -102,6 +102,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	b.ctrl = controller.New(controller.Options{
 		NodeID: b.nodeID, Config: b.cfg, Log: q, Image: b.meta.Image, Logger: b.logger,
 		NewID: randomID, ClusterID: b.clusterID, TickInterval: 250 * time.Millisecond,
+		OnUnclean: func(n int) { b.metrics.unclean.Add(float64(n)) },
 	})
 	go b.ctrl.Run()
 	b.ctl = ctlclient.New(b.voters, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID))
@@ -140,7 +141,7 @@ func (b *Broker) quorumDemux(ln net.Listener) net.Listener {
 func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Controller: b.ctrl,
-		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger,
+		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
 	}
 	maxReq := int32(b.cfg.Int("socket.request.max.bytes"))
 	b.srv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.New(deps))

@@ -186,8 +186,16 @@ func (c *Controller) leads(id int32) bool {
 // Tick fences every unfenced broker whose session expired. Run calls it
 // every TickInterval; tests call it after moving the clock.
 func (c *Controller) Tick(ctx context.Context) error {
-	_, err := activeCmd(ctx, c, func() error { return c.fenceExpired() })
-	return err
+	res, err := activeCmd(ctx, c, func() error {
+		if err := c.fenceExpired(); err != nil {
+			return err
+		}
+		return c.maybeRebalance()
+	})
+	if err != nil {
+		return err
+	}
+	return res
 }
 
 func (c *Controller) tick(ctx context.Context) {
@@ -200,6 +208,9 @@ func (c *Controller) tick(ctx context.Context) {
 	}
 	if err := c.fenceExpired(); err != nil {
 		c.logger.Warn("fencing expired brokers failed", "err", err)
+	}
+	if err := c.maybeRebalance(); err != nil {
+		c.logger.Warn("preferred leader rebalance failed", "err", err)
 	}
 }
 

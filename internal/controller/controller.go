@@ -62,6 +62,9 @@ type Options struct {
 	// ClusterID is written to a new metadata log by its first active
 	// controller.
 	ClusterID string
+	// OnUnclean, if set, is told of every committed batch of unclean
+	// leader elections (for the metric).
+	OnUnclean func(n int)
 }
 
 // Controller is a node's controller.
@@ -73,8 +76,9 @@ type Controller struct {
 	stopped chan struct{}
 
 	// Owned by the event loop.
-	activeTerm uint64             // term in which this controller became active; 0 = inactive
-	sessions   map[int32]*session // broker sessions, rebuilt on activation
+	activeTerm    uint64             // term in which this controller became active; 0 = inactive
+	sessions      map[int32]*session // broker sessions, rebuilt on activation
+	lastRebalance time.Time          // last preferred-leader rebalance check
 }
 
 // New creates a controller; Run starts its event loop.
@@ -184,6 +188,7 @@ func (c *Controller) activate(ctx context.Context) error {
 		}
 	}
 	c.activeTerm = term
+	c.lastRebalance = c.o.Now()
 	c.resetSessions()
 	c.logger.Info("controller active", "term", term, "metadataOffset", c.image().Offset)
 	return nil
@@ -219,7 +224,20 @@ func (c *Controller) commit(ctx context.Context, recs []metadata.Record) (uint64
 		c.activeTerm = 0
 		return 0, fmt.Errorf("%w: metadata commit failed: %v", kerr.NotController, err)
 	}
+	if n := countUnclean(recs); n > 0 && c.o.OnUnclean != nil {
+		c.o.OnUnclean(n)
+	}
 	return off, nil
+}
+
+func countUnclean(recs []metadata.Record) int {
+	n := 0
+	for _, r := range recs {
+		if ch, ok := r.(metadata.PartitionChange); ok && ch.Unclean && ch.Leader != nil {
+			n++
+		}
+	}
+	return n
 }
 
 // warnUnclean logs every unclean leader election among recs: each may

@@ -283,3 +283,77 @@ func TestUncleanConfigTakesEffectAtOnce(t *testing.T) {
 		t.Errorf("after enabling unclean: %+v", top.Partitions[0])
 	}
 }
+
+// rejoinISR puts broker id back into the ISR of every partition of topic
+// through AlterPartition, as its leader would once it caught up.
+func rejoinISR(t *testing.T, h *harness, topic string, id int32) {
+	t.Helper()
+	top, _ := h.latest().Topic(topic)
+	for i, p := range top.Partitions {
+		if slices.Contains(p.ISR, id) {
+			continue
+		}
+		isr := append(slices.Clone(p.ISR), id)
+		it := AlterPartitionItem{TopicID: top.ID, Partition: int32(i), LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch, ISR: isr}
+		res, err := h.c.AlterPartition(context.Background(), p.Leader, h.epochs[p.Leader], []AlterPartitionItem{it})
+		if err != nil || res[0].Err != nil {
+			t.Fatalf("rejoin partition %d: %v %+v", i, err, res)
+		}
+	}
+}
+
+func TestPreferredElectionAndAutoRebalance(t *testing.T) {
+	h := newHarness(t, 3, map[string]string{"leader.imbalance.check.interval.seconds": "1"})
+	ctx := context.Background()
+	createTopic(t, h, "t", 3, 3, nil)
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, 2, 3)
+	h.c.Tick(ctx) // broker 1 fenced; its partition moves
+	h.join(t, 1)
+	top, _ := h.latest().Topic("t")
+	var moved []TopicPartition
+	for i, p := range top.Partitions {
+		if p.Replicas[0] == 1 {
+			moved = append(moved, TopicPartition{"t", int32(i)})
+			if p.Leader == 1 {
+				t.Fatalf("partition %d still led by the fenced broker", i)
+			}
+		}
+	}
+	res, err := h.c.ElectLeaders(ctx, ElectPreferred, moved)
+	if err != nil || !errors.Is(res[0].Err, kerr.PreferredLeaderNotAvailable) {
+		t.Fatalf("preferred replica out of ISR: %v %+v", err, res)
+	}
+	rejoinISR(t, h, "t", 1)
+	res, err = h.c.ElectLeaders(ctx, ElectPreferred, moved)
+	if err != nil || res[0].Err != nil {
+		t.Fatalf("preferred election: %v %+v", err, res)
+	}
+	res, _ = h.c.ElectLeaders(ctx, ElectPreferred, moved)
+	if !errors.Is(res[0].Err, kerr.ElectionNotNeeded) {
+		t.Errorf("second election: %+v", res)
+	}
+	res, _ = h.c.ElectLeaders(ctx, ElectPreferred, []TopicPartition{{"nope", 0}})
+	if !errors.Is(res[0].Err, kerr.UnknownTopicOrPartition) {
+		t.Errorf("unknown partition: %+v", res)
+	}
+
+	// Auto rebalance: fence broker 2, bring it back into the ISR, and the
+	// periodic check returns its leadership without an explicit request.
+	h.clock.Advance(10 * time.Second)
+	h.beat(t, 1, 3)
+	h.c.Tick(ctx)
+	h.join(t, 2)
+	rejoinISR(t, h, "t", 2)
+	h.beat(t, 1, 2, 3)
+	h.clock.Advance(2 * time.Second)
+	if err := h.c.Tick(ctx); err != nil {
+		t.Fatal(err)
+	}
+	top, _ = h.latest().Topic("t")
+	for i, p := range top.Partitions {
+		if p.Leader != p.Replicas[0] {
+			t.Errorf("partition %d: leader %d, preferred %d after auto rebalance", i, p.Leader, p.Replicas[0])
+		}
+	}
+}

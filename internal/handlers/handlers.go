@@ -34,6 +34,7 @@ type Admin interface {
 	DeleteTopics(ctx context.Context, names []string) ([]controller.TopicResult, error)
 	CreatePartitions(ctx context.Context, reqs []controller.CreatePartitions) ([]controller.TopicResult, error)
 	AlterConfigs(ctx context.Context, reqs []controller.AlterConfigs) ([]error, error)
+	ElectLeaders(ctx context.Context, typ int8, tps []controller.TopicPartition) ([]controller.ElectResult, error)
 }
 
 // Controller is this node's controller: it acts only while active (its
@@ -66,8 +67,11 @@ type Deps struct {
 	Forwarder Forwarder
 	// WaitMetadata blocks until this node's image has reached offset.
 	WaitMetadata func(ctx context.Context, offset int64) error
-	Logger       *slog.Logger
-	Now          func() time.Time
+	// Observe, if set, receives every request's total time by API name,
+	// including the wait of delayed responses.
+	Observe func(api string, d time.Duration)
+	Logger  *slog.Logger
+	Now     func() time.Time
 }
 
 // Handlers implements server.Handler over Deps.

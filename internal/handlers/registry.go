@@ -2,6 +2,7 @@ package handlers
 
 import (
 	"context"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -37,6 +38,7 @@ func init() {
 		kmsg.IncrementalAlterConfigs: {0, 1, (*Handlers).incrementalAlterConfigs, true},
 		kmsg.DescribeCluster:         {0, 1, (*Handlers).describeCluster, false},
 		kmsg.OffsetForLeaderEpoch:    {2, 4, (*Handlers).offsetForLeaderEpoch, false},
+		kmsg.ElectLeaders:            {0, 2, (*Handlers).electLeaders, true},
 	}
 	controllerRegistry = map[kmsg.Key]api{
 		kmsg.ApiVersions:        {0, 4, (*Handlers).apiVersions, false},
@@ -59,10 +61,39 @@ func (h *Handlers) Handle(ctx context.Context, req *server.Request) server.Reply
 	if !ok {
 		return server.Reply{Close: true}
 	}
+	start := time.Now()
+	var reply server.Reply
 	if a.admin && !h.controllerIsLocal() {
-		return h.forward(ctx, req)
+		reply = h.forward(ctx, req)
+	} else {
+		reply = a.serve(h, ctx, req)
 	}
-	return a.serve(h, ctx, req)
+	if h.d.Observe != nil {
+		reply = h.observe(kmsg.NameForKey(req.Body.Key()), start, reply)
+	}
+	return reply
+}
+
+// observe reports the request's total time once its response is ready:
+// at once, or when a delayed response arrives.
+func (h *Handlers) observe(api string, start time.Time, reply server.Reply) server.Reply {
+	if reply.Wait == nil {
+		h.d.Observe(api, time.Since(start))
+		return reply
+	}
+	inner := reply.Wait
+	out := make(chan kmsg.Response, 1)
+	go func() {
+		resp, ok := <-inner
+		h.d.Observe(api, time.Since(start))
+		if !ok {
+			close(out)
+			return
+		}
+		out <- resp
+	}()
+	reply.Wait = out
+	return reply
 }
 
 // respond wraps an immediate response, setting its version to the request's.
