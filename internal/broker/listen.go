@@ -142,6 +142,7 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Controller: b.ctrl,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
+		ProducerIDs: &producerIDs{b: b},
 	}
 	maxReq := int32(b.cfg.Int("socket.request.max.bytes"))
 	b.srv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.New(deps))

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net"
 	"net/http"
+	"net/http/pprof"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
@@ -106,7 +107,8 @@ func containsID(ids []int32, id int32) bool {
 	return false
 }
 
-// serveMetrics starts the /metrics endpoint when metrics.http.listener is set.
+// serveMetrics starts the /metrics endpoint (and Go's /debug/pprof
+// profiles) when metrics.http.listener is set.
 func (b *Broker) serveMetrics() error {
 	addr := b.cfg.String("metrics.http.listener")
 	if addr == "" {
@@ -118,6 +120,8 @@ func (b *Broker) serveMetrics() error {
 	}
 	mux := http.NewServeMux()
 	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	b.metricsAddr = ln.Addr().String()
 	b.wg.Add(2)

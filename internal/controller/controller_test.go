@@ -303,3 +303,28 @@ func TestPlacementSpreadsReplicasAcrossRacks(t *testing.T) {
 		}
 	}
 }
+
+func TestProducerIDBlocksAreUniqueAcrossFailover(t *testing.T) {
+	h := newHarness(t, 2, nil)
+	ctx := context.Background()
+	seen := map[int64]bool{}
+	for i := 0; i < 3; i++ {
+		for _, b := range []int32{1, 2} {
+			start, n, err := h.c.AllocateProducerIDs(ctx, b, h.epochs[b])
+			if err != nil || n != ProducerIDBlockSize {
+				t.Fatal(err)
+			}
+			if seen[start] {
+				t.Fatalf("block %d handed out twice", start)
+			}
+			seen[start] = true
+		}
+		h.log.term++ // a controller failover: the next active one reads the log
+	}
+	if _, _, err := h.c.AllocateProducerIDs(ctx, 1, 12345); !errors.Is(err, kerr.StaleBrokerEpoch) {
+		t.Errorf("stale epoch: %v", err)
+	}
+	if img := h.replay(t); img.NextProducerID != 6*ProducerIDBlockSize {
+		t.Errorf("replayed next producer id %d", img.NextProducerID)
+	}
+}

@@ -162,3 +162,15 @@ func (c *Client) AlterPartition(ctx context.Context, broker int32, epoch int64, 
 	}
 	return out, nil
 }
+
+// AllocateProducerIDs asks for a block of producer ids.
+func (c *Client) AllocateProducerIDs(ctx context.Context, broker int32, epoch int64) (int64, int32, error) {
+	req := kmsg.NewPtrAllocateProducerIDsRequest()
+	req.BrokerID, req.BrokerEpoch = broker, epoch
+	resp, err := c.send(ctx, req)
+	if err != nil {
+		return 0, 0, err
+	}
+	r := resp.(*kmsg.AllocateProducerIDsResponse)
+	return r.ProducerIDStart, r.ProducerIDLen, kerr.ErrorForCode(r.ErrorCode)
+}

@@ -23,6 +23,8 @@ var codeTable = []struct {
 	{partition.ErrStorage, kerr.KafkaStorageError},
 	{partition.ErrInvalidRecord, kerr.InvalidRecord},
 	{partition.ErrTimeout, kerr.RequestTimedOut},
+	{partition.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
+	{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrTruncated, kerr.CorruptMessage},
 	{record.ErrInvalid, kerr.InvalidRecord},

@@ -44,9 +44,15 @@ type Controller interface {
 	RegisterBroker(ctx context.Context, r controller.Registration) (int64, error)
 	BrokerHeartbeat(ctx context.Context, h controller.Heartbeat) (controller.HeartbeatResult, error)
 	AlterPartition(ctx context.Context, broker int32, brokerEpoch int64, items []controller.AlterPartitionItem) ([]controller.AlterPartitionResult, error)
+	AllocateProducerIDs(ctx context.Context, broker int32, brokerEpoch int64) (int64, int32, error)
 	IsActive() bool
 	// ActiveID is the active controller's node id, -1 if unknown.
 	ActiveID() int32
+}
+
+// ProducerIDs hands out cluster-unique producer ids.
+type ProducerIDs interface {
+	NextProducerID(ctx context.Context) (int64, error)
 }
 
 // Forwarder sends an Envelope to the active controller's controller
@@ -63,6 +69,8 @@ type Deps struct {
 	Partitions Partitions
 	// Controller is the local controller, or nil on a broker-only node.
 	Controller Controller
+	// ProducerIDs hands out producer ids for InitProducerId.
+	ProducerIDs ProducerIDs
 	// Forwarder reaches the active controller when it is another node.
 	Forwarder Forwarder
 	// WaitMetadata blocks until this node's image has reached offset.

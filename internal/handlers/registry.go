@@ -39,13 +39,15 @@ func init() {
 		kmsg.DescribeCluster:         {0, 1, (*Handlers).describeCluster, false},
 		kmsg.OffsetForLeaderEpoch:    {2, 4, (*Handlers).offsetForLeaderEpoch, false},
 		kmsg.ElectLeaders:            {0, 2, (*Handlers).electLeaders, true},
+		kmsg.InitProducerID:          {0, 5, (*Handlers).initProducerID, false},
 	}
 	controllerRegistry = map[kmsg.Key]api{
-		kmsg.ApiVersions:        {0, 4, (*Handlers).apiVersions, false},
-		kmsg.Envelope:           {0, 0, (*Handlers).envelope, false},
-		kmsg.BrokerRegistration: {0, 3, (*Handlers).brokerRegistration, false},
-		kmsg.BrokerHeartbeat:    {0, 1, (*Handlers).brokerHeartbeat, false},
-		kmsg.AlterPartition:     {2, 3, (*Handlers).alterPartition, false},
+		kmsg.ApiVersions:         {0, 4, (*Handlers).apiVersions, false},
+		kmsg.Envelope:            {0, 0, (*Handlers).envelope, false},
+		kmsg.BrokerRegistration:  {0, 3, (*Handlers).brokerRegistration, false},
+		kmsg.BrokerHeartbeat:     {0, 1, (*Handlers).brokerHeartbeat, false},
+		kmsg.AlterPartition:      {2, 3, (*Handlers).alterPartition, false},
+		kmsg.AllocateProducerIDs: {0, 0, (*Handlers).allocateProducerIDs, false},
 	}
 }
 

@@ -73,6 +73,7 @@ func (p *Partition) AppendFromLeader(epoch int32, batches []byte, leaderHW, lead
 		if _, err := p.log.AppendAsFollower(batches); err != nil {
 			return p.followerError(err)
 		}
+		p.producers.recordAll(batches)
 	}
 	if leaderLogStart > p.log.LogStartOffset() && leaderLogStart <= p.log.LogEndOffset() {
 		if err := p.log.SetLogStartOffset(leaderLogStart); err != nil {
@@ -142,6 +143,9 @@ func (p *Partition) truncate(offset int64) error {
 		return p.followerError(err)
 	}
 	p.hw = min(p.hw, p.log.LogEndOffset())
+	if err := p.rebuildProducers(); err != nil {
+		return p.fail(err)
+	}
 	return nil
 }
 
@@ -162,5 +166,6 @@ func (p *Partition) restartAt(offset int64) error {
 		return p.fail(err)
 	}
 	p.hw = offset
+	p.producers = producers{}
 	return nil
 }

@@ -97,14 +97,16 @@ func (p *Partition) maximalISR() []int32 {
 }
 
 // maybeAdvanceHW moves the high watermark to the smallest log end offset
-// over the maximal ISR, never backwards, and not at all while the ISR is
-// smaller than the effective min.insync.replicas. Called with mu held.
+// over the maximal ISR and the caught-up, eligible followers outside it,
+// never backwards, and not at all while the ISR is smaller than the
+// effective min.insync.replicas. Called with mu held.
 func (p *Partition) maybeAdvanceHW() {
 	if !p.isLeader() || p.leader == nil || len(p.state.ISR) < p.minISR() {
 		return
 	}
-	hw := p.log.LogEndOffset()
-	for _, id := range p.maximalISR() {
+	leo, now, maximal := p.log.LogEndOffset(), p.now(), p.maximalISR()
+	hw := leo
+	for _, id := range maximal {
 		if id == p.localID {
 			continue
 		}
@@ -113,6 +115,17 @@ func (p *Partition) maybeAdvanceHW() {
 			return // a member's progress is unknown: nothing can be proven
 		}
 		hw = min(hw, f.leo)
+	}
+	// Like Kafka, wait for a caught-up, eligible follower about to join:
+	// otherwise, under steady produce, the HW runs ahead of it and it never
+	// reaches the HW to join (reference §1, high watermark rule 2).
+	for id, f := range p.leader.followers {
+		if !slices.Contains(maximal, id) && p.caughtUp(f, leo, now) && p.eligible(id) {
+			if f.leo < 0 {
+				return
+			}
+			hw = min(hw, f.leo)
+		}
 	}
 	if hw > p.hw {
 		p.hw = hw
@@ -253,12 +266,18 @@ func (p *Partition) MaybeShrinkISR() {
 	now, leo := p.now(), p.log.LogEndOffset()
 	isr := slices.DeleteFunc(slices.Clone(p.state.ISR), func(id int32) bool {
 		f := p.leader.followers[id]
-		return id != p.localID && f != nil && f.leo != leo && now.Sub(f.lastCaughtUp) > p.cfg.ReplicaLagTimeMax
+		return id != p.localID && f != nil && !p.caughtUp(f, leo, now)
 	})
 	if len(isr) < len(p.state.ISR) {
 		p.logger.Info("shrinking ISR: followers out of sync", "isr", p.state.ISR, "newIsr", isr)
 		p.propose(isr)
 	}
+}
+
+// caughtUp is Kafka's isCaughtUp: the follower is at the leader's log end,
+// or was caught up within replica.lag.time.max.ms.
+func (p *Partition) caughtUp(f *follower, leaderLEO int64, now time.Time) bool {
+	return f.leo == leaderLEO || now.Sub(f.lastCaughtUp) <= p.cfg.ReplicaLagTimeMax
 }
 
 // propose records and sends an ISR change. Called with mu held.

@@ -88,13 +88,14 @@ type Partition struct {
 	alter    func(AlterISR)
 	eligible func(int32) bool
 
-	mu       sync.Mutex
-	state    State
-	cfg      Config
-	hw       int64
-	watchers map[*Watcher]struct{}
-	failed   error
-	leader   *leaderState // non-nil while this replica leads
+	mu        sync.Mutex
+	state     State
+	cfg       Config
+	hw        int64
+	watchers  map[*Watcher]struct{}
+	failed    error
+	leader    *leaderState // non-nil while this replica leads
+	producers producers    // idempotent producers' recent batches
 }
 
 // New wraps an opened log.
@@ -109,13 +110,17 @@ func New(o Options) *Partition {
 		o.Eligible = func(int32) bool { return true }
 	}
 	hw := min(max(o.HW, o.Log.LogStartOffset()), o.Log.LogEndOffset())
-	return &Partition{
+	p := &Partition{
 		Topic: o.Topic, TopicID: o.TopicID, Index: o.Index, localID: o.LocalID, log: o.Log, now: o.Now,
 		logger: o.Logger.With("topic", o.Topic, "partition", o.Index),
 		alter:  o.AlterISR, eligible: o.Eligible,
 		hw: hw, cfg: o.Config, watchers: map[*Watcher]struct{}{},
 		state: State{Leader: -1, LeaderEpoch: -1},
 	}
+	if err := p.rebuildProducers(); err != nil {
+		_ = p.fail(err)
+	}
+	return p
 }
 
 // Log returns the replica's log (for retention and checkpointing by the owner).
@@ -233,6 +238,14 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 	if err := p.checkAppend(h, acks); err != nil {
 		return res, err
 	}
+	dup, err := p.producers.check(h)
+	if err != nil {
+		return res, err
+	}
+	if dup != nil { // a retried batch: answer with where it went the first time
+		res.BaseOffset, res.LastOffset, res.LogStartOffset = dup.firstOffset, dup.lastOffset, p.log.LogStartOffset()
+		return res, nil
+	}
 	if p.cfg.LogAppendTime {
 		res.LogAppendTime = p.now().UnixMilli()
 		record.SetLogAppendTime(batch, res.LogAppendTime)
@@ -242,6 +255,8 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 		return res, p.fail(err)
 	}
 	res.BaseOffset, res.LastOffset, res.LogStartOffset = info.FirstOffset, info.LastOffset, p.log.LogStartOffset()
+	h.BaseOffset = info.FirstOffset
+	p.producers.record(h)
 	p.notify() // LEO moved: followers' long polls
 	p.maybeAdvanceHW()
 	return res, nil
@@ -313,7 +328,7 @@ func (p *Partition) hwReached(offset int64) (bool, error) {
 		return true, ErrNotLeader
 	case p.hw < offset:
 		return false, nil
-	case len(p.state.ISR) < p.minISR():
+	case len(p.maximalISR()) < p.minISR(): // Kafka compares with the maximal ISR
 		return true, ErrNotEnoughReplicasLate
 	}
 	return true, nil

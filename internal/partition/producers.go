@@ -1,0 +1,165 @@
+package partition
+
+import (
+	"errors"
+	"math"
+
+	"github.com/fjordlog/fjord/internal/record"
+)
+
+// Idempotent producer state (reference/kafka-replication.md §6): per
+// producer id, its epoch and its last five batches' sequence ranges and
+// offsets. The leader checks each idempotent batch against it (a retried
+// batch is answered with its original offsets, a gap in sequences or an
+// old epoch is refused); leader and followers both record every appended
+// batch, so the state survives a change of leader. It is built from batch
+// headers only.
+
+// Errors of idempotent appends; handlers map them to Kafka's codes.
+var (
+	ErrOutOfOrderSequence   = errors.New("partition: out of order sequence number") // OUT_OF_ORDER_SEQUENCE_NUMBER
+	ErrInvalidProducerEpoch = errors.New("partition: producer epoch is older")      // INVALID_PRODUCER_EPOCH
+)
+
+// cachedBatches is how many batches per producer are remembered for
+// duplicate detection: the client's max.in.flight.requests bound (5).
+const cachedBatches = 5
+
+// producerRebuildBytes bounds how much of the log tail a replica scans to
+// rebuild producer state when it opens or truncates its log. Producers
+// idle for longer than that much data lose their dedup state, as if it
+// had expired; a retry is always recent, so no duplicate can slip through
+// that way in practice.
+const producerRebuildBytes = 64 << 20
+
+type producerBatch struct {
+	firstSeq, lastSeq       int32
+	firstOffset, lastOffset int64
+}
+
+type producerEntry struct {
+	epoch   int16
+	batches []producerBatch // oldest first, at most cachedBatches
+}
+
+type producers map[int64]*producerEntry
+
+// lastSeq is the sequence of a batch's last record, wrapping as Kafka does.
+func lastSeq(h record.Header) int32 {
+	if int64(h.BaseSequence)+int64(h.LastOffsetDelta) > math.MaxInt32 {
+		return int32(int64(h.BaseSequence) + int64(h.LastOffsetDelta) - math.MaxInt32 - 1)
+	}
+	return h.BaseSequence + h.LastOffsetDelta
+}
+
+func inSequence(last, next int32) bool {
+	return next == last+1 || (last == math.MaxInt32 && next == 0)
+}
+
+// check decides a leader append of an idempotent batch: a duplicate of a
+// cached batch (returned), an error, or acceptance (nil, nil).
+func (ps producers) check(h record.Header) (*producerBatch, error) {
+	if h.ProducerID < 0 {
+		return nil, nil
+	}
+	e := ps[h.ProducerID]
+	switch {
+	case e == nil:
+		return nil, nil // unknown producer (new, or its state expired): accept, as Kafka does (KIP-360)
+	case h.ProducerEpoch < e.epoch:
+		return nil, ErrInvalidProducerEpoch
+	case h.ProducerEpoch > e.epoch:
+		if h.BaseSequence != 0 {
+			return nil, ErrOutOfOrderSequence
+		}
+		return nil, nil
+	}
+	last := lastSeq(h)
+	for i := range e.batches {
+		if b := &e.batches[i]; b.firstSeq == h.BaseSequence && b.lastSeq == last {
+			return b, nil
+		}
+	}
+	if n := len(e.batches); n > 0 && !inSequence(e.batches[n-1].lastSeq, h.BaseSequence) {
+		return nil, ErrOutOfOrderSequence
+	}
+	return nil, nil
+}
+
+// record remembers an appended batch (h carries its assigned base offset).
+func (ps producers) record(h record.Header) {
+	if h.ProducerID < 0 {
+		return
+	}
+	e := ps[h.ProducerID]
+	if e == nil || h.ProducerEpoch > e.epoch {
+		e = &producerEntry{epoch: h.ProducerEpoch}
+		ps[h.ProducerID] = e
+	}
+	e.batches = append(e.batches, producerBatch{h.BaseSequence, lastSeq(h), h.BaseOffset, h.LastOffset()})
+	if len(e.batches) > cachedBatches {
+		e.batches = e.batches[1:]
+	}
+}
+
+// recordAll records every whole batch in b.
+func (ps producers) recordAll(b []byte) {
+	for len(b) >= record.HeaderSize {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			return
+		}
+		ps.record(h)
+		b = b[h.Size():]
+	}
+}
+
+// rebuildProducers rebuilds producer state from the tail of the log.
+// Called with mu held (or before the partition is shared).
+func (p *Partition) rebuildProducers() error {
+	ps := producers{}
+	end := p.log.LogEndOffset()
+	for off := p.producerScanStart(); off < end; {
+		info, err := p.log.Read(off, 1<<20, end, true)
+		if err != nil {
+			return err
+		}
+		if len(info.Bytes) == 0 {
+			break
+		}
+		ps.recordAll(info.Bytes)
+		h, _ := record.ParseHeader(info.Bytes)
+		off = lastBatchEnd(info.Bytes, h.BaseOffset)
+	}
+	p.producers = ps
+	return nil
+}
+
+// producerScanStart is the base offset of the oldest segment within the
+// last producerRebuildBytes of the log.
+func (p *Partition) producerScanStart() int64 {
+	segs := p.log.Segments()
+	start, size := p.log.LogStartOffset(), int64(0)
+	for i := len(segs) - 1; i >= 0; i-- {
+		size += segs[i].Size
+		start = max(segs[i].BaseOffset, p.log.LogStartOffset())
+		if size >= producerRebuildBytes {
+			break
+		}
+	}
+	return start
+}
+
+// lastBatchEnd returns the offset after the last whole batch in b.
+func lastBatchEnd(b []byte, first int64) int64 {
+	next := first
+	for len(b) >= record.HeaderSize {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		next = h.NextOffset()
+		b = b[h.Size():]
+	}
+	return next
+}
