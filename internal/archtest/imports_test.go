@@ -29,7 +29,7 @@ var allowed = map[string][]string{
 	"internal/partition":   {"internal/storage", "internal/record", "internal/metadata"},
 	"internal/replication": {"internal/partition", "internal/record", "internal/metadata"},
 	"internal/group":       {"internal/metadata"},
-	"internal/ctlclient":   {"internal/controller", "internal/metadata"},
+	"internal/ctlclient":   {"internal/controller", "internal/metadata", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
 		"internal/controller", "internal/record", "internal/group"},
 	"internal/broker": {"*"},

@@ -52,11 +52,12 @@ type Broker struct {
 	lns         []net.Listener
 	addrs       []Listener
 
-	epoch    atomic.Int64
-	unfenced atomic.Bool
-	stop     chan struct{}
-	wg       sync.WaitGroup
-	closed   sync.Once
+	epoch          atomic.Int64
+	observedLeader atomic.Int32 // active controller, on observers
+	unfenced       atomic.Bool
+	stop           chan struct{}
+	wg             sync.WaitGroup
+	closed         sync.Once
 }
 
 // Start opens the node's storage, joins the metadata quorum, starts the
@@ -161,8 +162,12 @@ func logDirs(cfg *config.Broker) []string {
 func (b *Broker) registration() controller.Registration {
 	names := b.cfg.List("controller.listener.names")
 	adv, _ := ParseListeners(b.cfg.List("advertised.listeners"))
+	clusterID := b.clusterID
+	if id := b.meta.Image().ClusterID; id != "" {
+		clusterID = id // what the metadata log says wins over a locally made-up id
+	}
 	return controller.Registration{
-		ID: b.nodeID, ClusterID: b.clusterID, Incarnation: b.incarnation.String(),
+		ID: b.nodeID, ClusterID: clusterID, Incarnation: b.incarnation.String(),
 		Endpoints: endpoints(b.addrs, adv, names), Rack: b.cfg.String("broker.rack"),
 	}
 }

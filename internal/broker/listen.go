@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"context"
 	"crypto/sha256"
 	"encoding/base64"
 	"errors"
@@ -82,7 +83,7 @@ func (b *Broker) listen(all []Listener) error {
 func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	isController := slicesContains(b.cfg.List("process.roles"), "controller")
 	if !isController {
-		return errors.New("broker-only nodes (process.roles=broker) are not supported yet")
+		return b.startObserver()
 	}
 	if len(b.voters) == 0 {
 		addr := ""
@@ -127,6 +128,26 @@ type raftQuorum struct{ *quorum.Raft }
 
 func (r raftQuorum) Leader() (int32, uint64) { return r.Raft.Leader(), r.Raft.Term() }
 
+// ReadMetadata implements handlers.MetadataLog for observers.
+func (r raftQuorum) ReadMetadata(ctx context.Context, from uint64, maxBytes int, wait time.Duration) (handlers.MetadataChunk, error) {
+	c, err := r.ReadCommitted(from, uint64(maxBytes))
+	if err == nil && c.Snapshot == nil && len(c.Entries) == 0 && wait > 0 {
+		wctx, cancel := context.WithTimeout(ctx, wait)
+		if r.WaitApplied(wctx, from) == nil {
+			c, err = r.ReadCommitted(from, uint64(maxBytes))
+		}
+		cancel()
+	}
+	out := handlers.MetadataChunk{Snapshot: c.Snapshot, SnapshotIndex: c.SnapshotIndex}
+	for _, e := range c.Entries {
+		out.Entries = append(out.Entries, handlers.MetadataEntry{Index: e.Index, Data: e.Data})
+	}
+	return out, err
+}
+
+// Applied implements handlers.MetadataLog.
+func (r raftQuorum) Applied() uint64 { return r.AppliedIndex() }
+
 // quorumDemux splits the controller listener between the quorum
 // transport and the controller's Kafka server.
 func (b *Broker) quorumDemux(ln net.Listener) net.Listener {
@@ -140,9 +161,17 @@ func (b *Broker) quorumDemux(ln net.Listener) net.Listener {
 // serveAll starts the protocol servers on the bound listeners.
 func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
-		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Controller: b.ctrl,
+		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
 		ProducerIDs: &producerIDs{b: b},
+	}
+	if b.ctrl != nil { // a nil *Controller must not become a non-nil interface
+		deps.Controller = b.ctrl
+	} else {
+		deps.ActiveController = b.observedLeader.Load
+	}
+	if rq, ok := b.quorum.(raftQuorum); ok {
+		deps.MetadataLog = rq
 	}
 	maxReq := int32(b.cfg.Int("socket.request.max.bytes"))
 	b.srv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.New(deps))

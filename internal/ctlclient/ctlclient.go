@@ -43,15 +43,7 @@ func (c *Client) send(ctx context.Context, req kmsg.Request) (kmsg.Response, err
 	if !ok {
 		return nil, ErrNoController
 	}
-	cl, err := c.client(addr)
-	if err != nil {
-		return nil, err
-	}
-	brokers := cl.SeedBrokers()
-	if len(brokers) == 0 {
-		return nil, fmt.Errorf("ctlclient: no connection to %s", addr)
-	}
-	return brokers[0].Request(ctx, req)
+	return c.sendTo(ctx, addr, req)
 }
 
 func (c *Client) client(addr string) (*kgo.Client, error) {

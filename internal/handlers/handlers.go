@@ -71,8 +71,14 @@ type Deps struct {
 	Controller Controller
 	// ProducerIDs hands out producer ids for InitProducerId.
 	ProducerIDs ProducerIDs
+	// MetadataLog serves the committed metadata log to observers (on the
+	// controller listener of controller nodes).
+	MetadataLog MetadataLog
 	// Forwarder reaches the active controller when it is another node.
 	Forwarder Forwarder
+	// ActiveController names the active controller on nodes without a
+	// controller of their own (observers).
+	ActiveController func() int32
 	// WaitMetadata blocks until this node's image has reached offset.
 	WaitMetadata func(ctx context.Context, offset int64) error
 	// Observe, if set, receives every request's total time by API name,
@@ -115,8 +121,11 @@ func NewController(d Deps) *Handlers {
 // controllerID is the active controller's node id for Metadata and
 // DescribeCluster.
 func (h *Handlers) controllerID() int32 {
-	if h.d.Controller == nil {
-		return -1
+	switch {
+	case h.d.Controller != nil:
+		return h.d.Controller.ActiveID()
+	case h.d.ActiveController != nil:
+		return h.d.ActiveController()
 	}
-	return h.d.Controller.ActiveID()
+	return -1
 }

@@ -48,6 +48,7 @@ func init() {
 		kmsg.BrokerHeartbeat:     {0, 1, (*Handlers).brokerHeartbeat, false},
 		kmsg.AlterPartition:      {2, 3, (*Handlers).alterPartition, false},
 		kmsg.AllocateProducerIDs: {0, 0, (*Handlers).allocateProducerIDs, false},
+		kmsg.Fetch:               {12, 12, (*Handlers).fetchMetadata, false},
 	}
 }
 

@@ -1,0 +1,92 @@
+package broker
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"slices"
+	"sync/atomic"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/ctlclient"
+)
+
+// Broker-only nodes (process.roles=broker) are observers of the metadata
+// quorum: they fetch the committed log from the voters' controller
+// listeners and replay it, as Kafka's brokers do, and reach the active
+// controller (named in each fetch response) for registration, heartbeats
+// and forwarded admin requests.
+
+// observerBackoff spaces retries after a failed metadata fetch.
+const observerBackoff = 200 * time.Millisecond
+
+// startObserver starts following the metadata log from the voters.
+func (b *Broker) startObserver() error {
+	if len(b.voters) == 0 {
+		return errors.New("a broker-only node needs controller.quorum.voters")
+	}
+	b.observedLeader.Store(-1)
+	b.ctl = ctlclient.New(b.voters, b.observedLeader.Load, fmt.Sprintf("fjord-node-%d", b.nodeID))
+	b.wg.Add(1)
+	go b.observe(&b.observedLeader)
+	return nil
+}
+
+// observe fetches and replays the metadata log until stop, moving to the
+// next voter whenever one fails.
+func (b *Broker) observe(leader *atomic.Int32) {
+	defer b.wg.Done()
+	ids := make([]int32, 0, len(b.voters))
+	for id := range b.voters {
+		ids = append(ids, id)
+	}
+	slices.Sort(ids)
+	next := uint64(1)
+	for i := 0; !b.stopping(); {
+		chunk, err := b.fetchMetadata(b.voters[ids[i%len(ids)]], next)
+		if err != nil {
+			i++
+			b.sleep(observerBackoff)
+			continue
+		}
+		if chunk.Leader >= 0 {
+			leader.Store(chunk.Leader)
+		}
+		next = b.replay(chunk, next)
+	}
+}
+
+func (b *Broker) fetchMetadata(addr string, from uint64) (ctlclient.MetadataChunk, error) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	go func() {
+		select {
+		case <-b.stop:
+			cancel()
+		case <-ctx.Done():
+		}
+	}()
+	return b.ctl.FetchMetadata(ctx, addr, from, 500)
+}
+
+// replay applies a fetched chunk and returns the next index to fetch.
+func (b *Broker) replay(c ctlclient.MetadataChunk, next uint64) uint64 {
+	if c.Snapshot != nil {
+		if err := b.meta.Restore(c.SnapshotIndex, c.Snapshot); err != nil {
+			b.logger.Error("cannot restore metadata snapshot", "index", c.SnapshotIndex, "err", err)
+			return next
+		}
+		return c.SnapshotIndex + 1
+	}
+	for _, e := range c.Entries {
+		if e.Index != next {
+			b.logger.Warn("metadata entries out of order; fetching again", "want", next, "got", e.Index)
+			return next
+		}
+		if e.Data != nil {
+			b.meta.Apply(e.Index, e.Data)
+		}
+		next = e.Index + 1
+	}
+	return next
+}
