@@ -103,6 +103,9 @@ func New(o Options) *Partition {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
+	if o.Logger == nil {
+		o.Logger = slog.Default()
+	}
 	if o.AlterISR == nil {
 		o.AlterISR = func(AlterISR) {}
 	}
@@ -136,6 +139,9 @@ func (p *Partition) SetState(s State) {
 	defer p.mu.Unlock()
 	s.Replicas, s.ISR = slices.Clone(s.Replicas), slices.Clone(s.ISR)
 	old := p.state
+	if s.LeaderEpoch == old.LeaderEpoch && s.Leader == old.Leader && s.PartitionEpoch < old.PartitionEpoch {
+		return // older than what an AlterPartition answer already taught us
+	}
 	p.state = s
 	switch {
 	case s.Leader != p.localID:
