@@ -38,7 +38,7 @@ var allowed = map[string][]string{
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else
 // works on Fjord's own types (DESIGN.md §3, principle 3).
-var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "cmd/fjord"}
+var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "cmd/fjord"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
