@@ -30,15 +30,16 @@ var allowed = map[string][]string{
 	"internal/replication": {"internal/partition", "internal/record", "internal/metadata"},
 	"internal/group":       {"internal/metadata"},
 	"internal/ctlclient":   {"internal/controller", "internal/metadata", "internal/record"},
+	"internal/coordinator": {"internal/group", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
-		"internal/controller", "internal/record", "internal/group"},
+		"internal/controller", "internal/record", "internal/group", "internal/coordinator"},
 	"internal/broker": {"*"},
 	"cmd/fjord":       {"*"},
 }
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else
 // works on Fjord's own types (DESIGN.md §3, principle 3).
-var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "cmd/fjord"}
+var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/coordinator", "cmd/fjord"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")

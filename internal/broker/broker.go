@@ -19,7 +19,9 @@ import (
 
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/coordinator"
 	"github.com/fjordlog/fjord/internal/ctlclient"
+	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
@@ -47,6 +49,7 @@ type Broker struct {
 	ctrlSrv     *server.Server // controller listener
 	parts       sync.Map       // storage.TopicPartition -> *partition.Partition
 	fetchers    *replication.Manager
+	groups      *coordinator.Manager
 	metrics     *metrics
 	metricsAddr string
 	lns         []net.Listener
@@ -118,6 +121,9 @@ func (b *Broker) openStorage() error {
 		return err
 	}
 	b.metrics = b.newMetrics()
+	b.groups = coordinator.NewManager(coordinator.Options{
+		NodeID: b.nodeID, Config: b.groupConfig(), Partitions: b.offsetsPartitions, Logger: b.logger,
+	})
 	b.meta = newMetaState(b.logger, b.reconcile)
 	b.fetchers = replication.NewManager(b.replicationOptions())
 	b.metaDir = filepath.Join(metaDir, "__cluster_metadata-0")
@@ -217,6 +223,9 @@ func (b *Broker) Close() error {
 	var err error
 	b.closed.Do(func() {
 		close(b.stop)
+		if b.groups != nil {
+			b.groups.StopAll()
+		}
 		for _, s := range []*server.Server{b.srv, b.ctrlSrv} {
 			if s != nil {
 				_ = s.Close()
@@ -292,4 +301,25 @@ func (b *Broker) brokerAddr(id int32) (string, bool) {
 		return "", false
 	}
 	return net.JoinHostPort(ep.Host, strconv.Itoa(int(ep.Port))), true
+}
+
+// groupConfig takes the group coordinator's settings from the broker config.
+func (b *Broker) groupConfig() group.Config {
+	cfg := group.DefaultConfig()
+	ms := func(name string) time.Duration { return time.Duration(b.cfg.Int(name)) * time.Millisecond }
+	cfg.InitialRebalanceDelay = ms("group.initial.rebalance.delay.ms")
+	cfg.MinSessionTimeout = ms("group.min.session.timeout.ms")
+	cfg.MaxSessionTimeout = ms("group.max.session.timeout.ms")
+	cfg.OffsetsRetention = time.Duration(b.cfg.Int("offsets.retention.minutes")) * time.Minute
+	return cfg
+}
+
+// offsetsPartitions is the partition count of __consumer_offsets, 0 while
+// it does not exist.
+func (b *Broker) offsetsPartitions() int32 {
+	t, ok := b.meta.Image().Topic(handlers.OffsetsTopic)
+	if !ok {
+		return 0
+	}
+	return int32(len(t.Partitions))
 }

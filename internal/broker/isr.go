@@ -21,6 +21,14 @@ const alterRetryBackoff = 500 * time.Millisecond
 // sendAlter sends one ISR change asynchronously (partition.Options.AlterISR).
 func (b *Broker) sendAlter(a partition.AlterISR) {
 	go func() {
+		// The ISR size before the change is read now: once the controller
+		// commits it, the metadata replay may apply the new ISR before the
+		// answer comes back, and the change would not be counted.
+		before := -1
+		if p := b.Partition(a.Topic, a.Partition); p != nil {
+			isr, _ := p.ISRState()
+			before = len(isr)
+		}
 		res := b.alterOnce(a)
 		if res.Outcome == partition.AlterRetry {
 			b.sleep(alterRetryBackoff)
@@ -29,9 +37,10 @@ func (b *Broker) sendAlter(a partition.AlterISR) {
 			}
 		}
 		if p := b.Partition(a.Topic, a.Partition); p != nil {
-			before, _ := p.ISRState()
 			p.CompleteAlter(a, res)
-			b.countISRChange(res, len(before))
+			if before >= 0 {
+				b.countISRChange(res, before)
+			}
 		}
 	}()
 }

@@ -163,7 +163,7 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
-		ProducerIDs: &producerIDs{b: b},
+		ProducerIDs: &producerIDs{b: b}, Groups: b.groups,
 	}
 	if b.ctrl != nil { // a nil *Controller must not become a non-nil interface
 		deps.Controller = b.ctrl

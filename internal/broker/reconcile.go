@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
+	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/fjordlog/fjord/internal/replication"
@@ -53,6 +54,9 @@ func (b *Broker) reconcilePartition(img *metadata.Image, t *metadata.TopicImage,
 		Replicas: st.Replicas, ISR: st.ISR,
 	})
 	b.assignFetcher(tp, st)
+	if t.Name == handlers.OffsetsTopic {
+		b.groups.OnPartition(idx, p, st.Leader, st.LeaderEpoch)
+	}
 }
 
 // assignFetcher makes this node fetch the partition from its leader when
@@ -87,6 +91,9 @@ func (b *Broker) removeReplica(tp storage.TopicPartition) {
 		return
 	}
 	b.fetchers.Remove(replication.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
+	if tp.Topic == handlers.OffsetsTopic {
+		b.groups.OnPartition(tp.Partition, nil, -1, -1)
+	}
 	v.(*partition.Partition).SetState(partition.State{Leader: -1, LeaderEpoch: -1})
 	if err := b.logs.Remove(tp); err != nil {
 		b.logger.Error("cannot delete replica log", "topic", tp.Topic, "partition", tp.Partition, "err", err)

@@ -13,6 +13,12 @@ import (
 // session is the active controller's view of a broker's liveness.
 type session struct {
 	lastContact time.Time
+	// metadataOffset is the metadata offset the broker reported in its
+	// last heartbeat (-1 until one comes).
+	metadataOffset int64
+	// shutdownOffset is the offset of the metadata that moved the broker's
+	// leaderships away in its controlled shutdown (0 until then).
+	shutdownOffset int64
 }
 
 // resetSessions gives every registered broker a full session from now, as
@@ -21,7 +27,7 @@ func (c *Controller) resetSessions() {
 	c.sessions = map[int32]*session{}
 	now := c.o.Now()
 	for id := range c.image().Brokers {
-		c.sessions[id] = &session{lastContact: now}
+		c.sessions[id] = &session{lastContact: now, metadataOffset: -1}
 	}
 }
 
@@ -86,7 +92,7 @@ func (c *Controller) register(r Registration) (int64, error) {
 	if err != nil {
 		return 0, err
 	}
-	c.sessions[r.ID] = &session{lastContact: c.o.Now()}
+	c.sessions[r.ID] = &session{lastContact: c.o.Now(), metadataOffset: -1}
 	c.logger.Info("broker registered", "broker", r.ID, "epoch", off)
 	return int64(off), nil
 }
@@ -131,15 +137,24 @@ func (c *Controller) heartbeat(h Heartbeat) (HeartbeatResult, error) {
 	if !ok || b.Epoch != h.Epoch {
 		return HeartbeatResult{}, fmt.Errorf("%w: broker %d epoch %d", kerr.StaleBrokerEpoch, h.ID, h.Epoch)
 	}
-	c.sessions[h.ID] = &session{lastContact: c.o.Now()}
+	s := c.sessions[h.ID]
+	if s == nil {
+		s = &session{}
+		c.sessions[h.ID] = s
+	}
+	s.lastContact, s.metadataOffset = c.o.Now(), h.MetadataOffset
 	caughtUp := h.MetadataOffset >= b.Epoch
 	var err error
 	switch {
 	case h.WantShutDown:
-		return c.controlledShutdown(b, caughtUp)
+		return c.controlledShutdown(b, caughtUp, s)
 	case h.WantFence && !b.Fenced:
 		_, err = c.commit(context.Background(), c.fenceRecords(h.ID))
-	case !h.WantFence && b.Fenced && caughtUp:
+	case !h.WantFence && b.Fenced && caughtUp && !b.InControlledShutdown:
+		// A broker fenced by its controlled shutdown comes back only by
+		// registering again (a new process): a regular heartbeat still in
+		// flight from the stopping process must not unfence it, or the
+		// restarted process is refused until that session expires.
 		_, err = c.commit(context.Background(), c.unfenceRecords(h.ID))
 		if err == nil {
 			c.logger.Info("broker unfenced", "broker", h.ID, "epoch", b.Epoch)
@@ -151,17 +166,25 @@ func (c *Controller) heartbeat(h Heartbeat) (HeartbeatResult, error) {
 
 // controlledShutdown marks the broker as shutting down, moving every
 // leadership it holds to another in-sync replica and removing it from
-// ISRs, and answers ShouldShutDown once it leads nothing; it is then fenced.
-func (c *Controller) controlledShutdown(b metadata.BrokerInfo, caughtUp bool) (HeartbeatResult, error) {
+// ISRs, and answers ShouldShutDown once it leads nothing and every other
+// active broker has reported (in its heartbeats) that it has seen that
+// change, so that clients asking any of them find the new leaders
+// (reference §4); it is then fenced.
+func (c *Controller) controlledShutdown(b metadata.BrokerInfo, caughtUp bool, s *session) (HeartbeatResult, error) {
 	if !b.InControlledShutdown && !b.Fenced {
 		yes := true
 		recs := []metadata.Record{metadata.BrokerRegistrationChange{ID: b.ID, Epoch: b.Epoch, InControlledShutdown: &yes}}
 		recs = append(recs, c.partitionsWithout(b.ID, false)...)
-		if _, err := c.commit(context.Background(), recs); err != nil {
+		off, err := c.commit(context.Background(), recs)
+		if err != nil {
 			return HeartbeatResult{}, err
 		}
+		s.shutdownOffset = int64(off)
 	}
-	if c.leads(b.ID) {
+	if s.shutdownOffset == 0 { // begun under another active controller
+		s.shutdownOffset = c.image().Offset
+	}
+	if c.leads(b.ID) || !c.othersHaveSeen(b.ID, s.shutdownOffset) {
 		return HeartbeatResult{IsCaughtUp: caughtUp}, nil
 	}
 	if !c.image().Brokers[b.ID].Fenced {
@@ -170,6 +193,20 @@ func (c *Controller) controlledShutdown(b metadata.BrokerInfo, caughtUp bool) (H
 		}
 	}
 	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: true, ShouldShutDown: true}, nil
+}
+
+// othersHaveSeen reports whether every unfenced broker other than id that
+// is not shutting down has reported a metadata offset of at least offset.
+func (c *Controller) othersHaveSeen(id int32, offset int64) bool {
+	for other, b := range c.image().Brokers {
+		if other == id || b.Fenced || b.InControlledShutdown {
+			continue
+		}
+		if s := c.sessions[other]; s == nil || s.metadataOffset < offset {
+			return false
+		}
+	}
+	return true
 }
 
 func (c *Controller) leads(id int32) bool {

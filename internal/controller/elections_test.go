@@ -164,9 +164,28 @@ func TestControlledShutdownMovesLeadershipFirst(t *testing.T) {
 	h := newHarness(t, 3, nil)
 	createTopic(t, h, "t", 3, 3, nil)
 	ctx := context.Background()
-	res, err := h.c.BrokerHeartbeat(ctx, Heartbeat{ID: 1, Epoch: h.epochs[1], MetadataOffset: 1 << 40, WantShutDown: true})
-	if err != nil || !res.ShouldShutDown {
-		t.Fatalf("shutdown heartbeat: %+v %v", res, err)
+	shutdown := Heartbeat{ID: 1, Epoch: h.epochs[1], MetadataOffset: 1 << 40, WantShutDown: true}
+	// Leadership moves at once, but the broker may stop only once the
+	// others have reported seeing that.
+	res, err := h.c.BrokerHeartbeat(ctx, shutdown)
+	if err != nil || res.ShouldShutDown {
+		t.Fatalf("first shutdown heartbeat, before the others saw the change: %+v %v", res, err)
+	}
+	if n := leaderCount(h.latest(), "t", 1); n != 0 {
+		t.Fatalf("broker 1 still leads %d partitions after asking to shut down", n)
+	}
+	h.beat(t, 2)
+	if res, err = h.c.BrokerHeartbeat(ctx, shutdown); err != nil || res.ShouldShutDown {
+		t.Fatalf("shutdown heartbeat before broker 3 saw the change: %+v %v", res, err)
+	}
+	h.beat(t, 3)
+	if res, err = h.c.BrokerHeartbeat(ctx, shutdown); err != nil || !res.ShouldShutDown {
+		t.Fatalf("shutdown heartbeat after the others saw the change: %+v %v", res, err)
+	}
+	// A regular heartbeat of the stopping process (sent before it asked to
+	// shut down) does not unfence it.
+	if res, err := h.c.BrokerHeartbeat(ctx, Heartbeat{ID: 1, Epoch: h.epochs[1], MetadataOffset: 1 << 40}); err != nil || !res.IsFenced {
+		t.Errorf("regular heartbeat after controlled shutdown: %+v %v, want fenced", res, err)
 	}
 	img := h.latest()
 	if !img.Brokers[1].Fenced {
@@ -356,4 +375,16 @@ func TestPreferredElectionAndAutoRebalance(t *testing.T) {
 			t.Errorf("partition %d: leader %d, preferred %d after auto rebalance", i, p.Leader, p.Replicas[0])
 		}
 	}
+}
+
+// leaderCount counts the partitions of topic that id leads in img.
+func leaderCount(img *metadata.Image, topic string, id int32) int {
+	t, _ := img.Topic(topic)
+	n := 0
+	for _, p := range t.Partitions {
+		if p.Leader == id {
+			n++
+		}
+	}
+	return n
 }

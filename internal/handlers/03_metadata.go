@@ -192,6 +192,11 @@ func (h *Handlers) createForAutoCreate(ctx context.Context, reqs []controller.Cr
 	for _, r := range reqs {
 		t := kmsg.NewCreateTopicsRequestTopic()
 		t.Topic, t.NumPartitions, t.ReplicationFactor = r.Name, r.NumPartitions, r.ReplicationFactor
+		for k, v := range r.Configs {
+			c := kmsg.NewCreateTopicsRequestTopicConfig()
+			c.Name, c.Value = k, &v
+			t.Configs = append(t.Configs, c)
+		}
 		cr.Topics = append(cr.Topics, t)
 	}
 	resp, err := h.forwardAndWait(ctx, &server.Request{ClientID: "fjord-auto-create", Body: cr})

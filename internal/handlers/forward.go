@@ -35,6 +35,10 @@ func (h *Handlers) controllerIsLocal() bool {
 }
 
 func (h *Handlers) forward(ctx context.Context, req *server.Request) server.Reply {
+	req = &server.Request{ // the body's bytes must not outlive Handle
+		ClientID: req.ClientID, CorrelationID: req.CorrelationID, Body: cloneRequest(req.Body),
+		Remote: req.Remote, Listener: req.Listener,
+	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {
 		resp, err := h.forwardAndWait(ctx, req)

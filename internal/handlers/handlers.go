@@ -71,6 +71,8 @@ type Deps struct {
 	Controller Controller
 	// ProducerIDs hands out producer ids for InitProducerId.
 	ProducerIDs ProducerIDs
+	// Groups serves the group APIs on this broker's coordinators.
+	Groups Groups
 	// MetadataLog serves the committed metadata log to observers (on the
 	// controller listener of controller nodes).
 	MetadataLog MetadataLog

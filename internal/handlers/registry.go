@@ -40,6 +40,17 @@ func init() {
 		kmsg.OffsetForLeaderEpoch:    {2, 4, (*Handlers).offsetForLeaderEpoch, false},
 		kmsg.ElectLeaders:            {0, 2, (*Handlers).electLeaders, true},
 		kmsg.InitProducerID:          {0, 5, (*Handlers).initProducerID, false},
+		kmsg.FindCoordinator:         {0, 4, (*Handlers).findCoordinator, false},
+		kmsg.JoinGroup:               {0, 9, (*Handlers).joinGroup, false},
+		kmsg.SyncGroup:               {0, 5, (*Handlers).syncGroup, false},
+		kmsg.Heartbeat:               {0, 4, (*Handlers).heartbeat, false},
+		kmsg.LeaveGroup:              {0, 5, (*Handlers).leaveGroup, false},
+		kmsg.OffsetCommit:            {0, 9, (*Handlers).offsetCommit, false},
+		kmsg.OffsetFetch:             {0, 9, (*Handlers).offsetFetch, false},
+		kmsg.DescribeGroups:          {0, 5, (*Handlers).describeGroups, false},
+		kmsg.ListGroups:              {0, 5, (*Handlers).listGroups, false},
+		kmsg.DeleteGroups:            {0, 2, (*Handlers).deleteGroups, false},
+		kmsg.OffsetDelete:            {0, 0, (*Handlers).offsetDelete, false},
 	}
 	controllerRegistry = map[kmsg.Key]api{
 		kmsg.ApiVersions:         {0, 4, (*Handlers).apiVersions, false},

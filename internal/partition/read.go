@@ -225,3 +225,17 @@ func (p *Partition) EndOffsetForEpoch(epoch, currentEpoch int32) (int32, int64, 
 
 // LogEndOffset returns the log end offset (ListOffsets latest for replicas).
 func (p *Partition) LogEndOffset() int64 { return p.log.LogEndOffset() }
+
+// ReadLocal reads whole batches from the local log, whatever this
+// replica's role, up to maxOffset: for owners that replay a partition's
+// content (the group coordinator loading __consumer_offsets).
+func (p *Partition) ReadLocal(offset int64, maxBytes int, maxOffset int64) ([]byte, error) {
+	info, err := p.log.Read(offset, maxBytes, maxOffset, true)
+	if err != nil {
+		return nil, p.readError(err)
+	}
+	return info.Bytes, nil
+}
+
+// LogStartOffset returns the log start offset.
+func (p *Partition) LogStartOffset() int64 { return p.log.LogStartOffset() }

@@ -18,6 +18,17 @@ type Config struct {
 	SegmentIndexBytes  int64 // segment.index.bytes, default 10485760
 	FlushMessages      int64 // flush.messages, default math.MaxInt64 (never)
 	FlushMs            int64 // flush.ms, default math.MaxInt64 (never)
+
+	// cleanup.policy (default "delete"). Delete keeps retention.ms and
+	// retention.bytes in force; with Compact alone they do not apply
+	// (normalized sets both to -1). Compact enables Log.Compact. A Config
+	// with neither set behaves as "delete".
+	Compact bool // cleanup.policy contains "compact"
+	Delete  bool // cleanup.policy contains "delete"
+	// Compaction settings, taken as given (0 is a valid value for each).
+	DeleteRetentionMs      int64   // delete.retention.ms, default 86400000
+	MinCompactionLagMs     int64   // min.compaction.lag.ms, default 0
+	MinCleanableDirtyRatio float64 // min.cleanable.dirty.ratio, default 0.5; clamped to [0, 1]
 }
 
 // DefaultConfig returns Kafka's defaults for the topic configs in Config.
@@ -31,6 +42,10 @@ func DefaultConfig() Config {
 		SegmentIndexBytes:  10 << 20,
 		FlushMessages:      math.MaxInt64,
 		FlushMs:            math.MaxInt64,
+
+		Delete:                 true,
+		DeleteRetentionMs:      24 * 60 * 60 * 1000,
+		MinCleanableDirtyRatio: 0.5,
 	}
 }
 
@@ -54,6 +69,15 @@ func (c Config) normalized() Config {
 	c.IndexIntervalBytes = max(c.IndexIntervalBytes, 0)
 	c.FlushMessages = orDefault(c.FlushMessages, d.FlushMessages)
 	c.FlushMs = max(c.FlushMs, 0)
+	if c.Compact && !c.Delete {
+		c.RetentionMs, c.RetentionBytes = -1, -1
+	}
+	c.DeleteRetentionMs = max(c.DeleteRetentionMs, 0)
+	c.MinCompactionLagMs = max(c.MinCompactionLagMs, 0)
+	c.MinCleanableDirtyRatio = min(max(c.MinCleanableDirtyRatio, 0), 1)
+	if math.IsNaN(c.MinCleanableDirtyRatio) {
+		c.MinCleanableDirtyRatio = d.MinCleanableDirtyRatio
+	}
 	return c
 }
 

@@ -16,6 +16,9 @@ func (l *Log) load(opts Options) error {
 	if l.epochs, err = loadEpochCache(l.dir); err != nil {
 		return err
 	}
+	if err := finishCleanerSwaps(l.dir, l.logger); err != nil {
+		return err
+	}
 	bases, err := listSegments(l.dir)
 	if err != nil {
 		return err

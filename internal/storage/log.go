@@ -37,6 +37,8 @@ type Log struct {
 	logStart      atomic.Int64
 	recoveryPoint atomic.Int64
 	failure       atomic.Pointer[error]
+
+	cleaner cleanerState // log compaction (compact.go); not guarded by mu
 }
 
 // Open opens or creates the log in dir (dir is <log.dir>/<topic>-<partition>).

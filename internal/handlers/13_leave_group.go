@@ -1,0 +1,14 @@
+package handlers
+
+// LeaveGroup (key 13), versions 0-5 (batched members from v3).
+
+import (
+	"context"
+
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+func (h *Handlers) leaveGroup(ctx context.Context, req *server.Request) server.Reply {
+	return h.serveGroup(ctx, req, req.Body.(*kmsg.LeaveGroupRequest).Group)
+}

@@ -1,0 +1,91 @@
+package handlers
+
+// Shared plumbing of the group APIs (JoinGroup, SyncGroup, Heartbeat,
+// LeaveGroup, OffsetCommit, OffsetFetch, DescribeGroups, ListGroups,
+// DeleteGroups, OffsetDelete): each request, or each group of a batched
+// one, is served by this broker's coordinator for the group's
+// __consumer_offsets partition, asynchronously (JoinGroup waits for the
+// rebalance). Groups coordinated elsewhere get NOT_COORDINATOR.
+
+import (
+	"context"
+	"errors"
+	"net"
+
+	"github.com/fjordlog/fjord/internal/coordinator"
+	"github.com/fjordlog/fjord/internal/group"
+	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
+)
+
+// Groups serves group requests on this broker's coordinators.
+type Groups interface {
+	// Do serves a single-group request; coordinator.ErrNotCoordinator (a
+	// *kerr.Error) when this broker does not coordinate the group.
+	Do(ctx context.Context, groupID string, client group.Client, req kmsg.Request) (kmsg.Response, error)
+	// All serves the request on every local coordinator (ListGroups).
+	All(ctx context.Context, req kmsg.Request) ([]kmsg.Response, error)
+}
+
+// groupAsync runs fn off the connection's goroutine and replies with its
+// response.
+func groupAsync(fn func() kmsg.Response) server.Reply {
+	ch := make(chan kmsg.Response, 1)
+	go func() { ch <- fn() }()
+	return server.Reply{Wait: ch}
+}
+
+// serveGroup serves a single-group request, answering errors in the
+// request's own response shape.
+func (h *Handlers) serveGroup(ctx context.Context, req *server.Request, groupID string) server.Reply {
+	client := group.Client{ID: req.ClientID, Host: clientHost(req.Remote)}
+	body := cloneRequest(req.Body)
+	return groupAsync(func() kmsg.Response {
+		return h.doGroup(ctx, groupID, client, body)
+	})
+}
+
+// cloneRequest deep-copies a decoded request. The byte fields of a request
+// alias the server's frame buffer, which is reused once Handle returns; a
+// request served asynchronously whose bytes outlive Handle (member
+// metadata, assignments the coordinator keeps) must be copied first.
+func cloneRequest(req kmsg.Request) kmsg.Request {
+	c := kmsg.RequestForKey(req.Key())
+	c.SetVersion(req.GetVersion())
+	if err := c.ReadFrom(req.AppendTo(nil)); err != nil {
+		return req // cannot happen: it decoded once already
+	}
+	return c
+}
+
+func (h *Handlers) doGroup(ctx context.Context, groupID string, client group.Client, body kmsg.Request) kmsg.Response {
+	if h.d.Groups == nil {
+		return coordinator.ErrorResponse(body, kerr.CoordinatorNotAvailable.Code)
+	}
+	resp, err := h.d.Groups.Do(ctx, groupID, client, body)
+	if err != nil {
+		return coordinator.ErrorResponse(body, groupErrorCode(err))
+	}
+	return resp
+}
+
+func groupErrorCode(err error) int16 {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Code
+	}
+	return kerr.CoordinatorNotAvailable.Code
+}
+
+// clientHost renders the peer like Kafka does ("/127.0.0.1").
+func clientHost(addr net.Addr) string {
+	if addr == nil {
+		return ""
+	}
+	host, _, err := net.SplitHostPort(addr.String())
+	if err != nil {
+		return "/" + addr.String()
+	}
+	return "/" + host
+}
