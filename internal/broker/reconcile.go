@@ -41,6 +41,14 @@ func (b *Broker) reconcilePartition(img *metadata.Image, t *metadata.TopicImage,
 		b.removeReplica(tp)
 		return
 	}
+	if st.Leader == b.nodeID && !b.registeredIn(img) {
+		// The image still names an earlier incarnation of this node as
+		// leader (replayed at startup). Leading on that word could serve a
+		// log that lost its unflushed tail; wait until the controller has
+		// registered this incarnation, which moves or confirms leadership
+		// with a new leader epoch.
+		st.Leader = -1
+	}
 	p := b.Partition(t.Name, idx)
 	if p == nil {
 		var err error
@@ -57,6 +65,13 @@ func (b *Broker) reconcilePartition(img *metadata.Image, t *metadata.TopicImage,
 	if t.Name == handlers.OffsetsTopic {
 		b.groups.OnPartition(idx, p, st.Leader, st.LeaderEpoch)
 	}
+}
+
+// registeredIn reports whether img holds this process's own, unfenced
+// registration.
+func (b *Broker) registeredIn(img *metadata.Image) bool {
+	br, ok := img.Brokers[b.nodeID]
+	return ok && !br.Fenced && br.Incarnation == b.incarnation.String()
 }
 
 // assignFetcher makes this node fetch the partition from its leader when
