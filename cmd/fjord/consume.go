@@ -48,7 +48,7 @@ func init() {
 	f.BoolVar(&o.printOffset, "print-offset", false, "print each record's offset as Offset:N")
 	f.BoolVar(&o.printPartition, "print-partition", false, "print each record's partition as Partition:N")
 	f.StringVar(&o.keySeparator, "key-separator", "\t", "separator between printed fields")
-	f.StringVar(&o.group, "group", "", "consumer group (reserved; not supported yet)")
+	f.StringVar(&o.group, "group", "", "consume as a member of this consumer group, committing its offsets (new groups start at the end, or the beginning with --from-beginning)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -72,7 +72,7 @@ func startOffset(o consumeOpts) (kgo.Offset, error) {
 // consumerOpts builds the kgo options that select what to consume.
 func consumerOpts(topic string, o consumeOpts) ([]kgo.Opt, error) {
 	if o.group != "" {
-		return nil, errors.New("consumer groups not supported yet")
+		return groupConsumerOpts(topic, o)
 	}
 	start, err := startOffset(o)
 	if err != nil {
@@ -102,6 +102,11 @@ func runConsume(cmd *cobra.Command, topic string, o consumeOpts) error {
 	if ferr := out.Flush(); err == nil {
 		err = ferr
 	}
+	if o.group != "" {
+		if cerr := commitOnExit(cl); err == nil {
+			err = cerr
+		}
+	}
 	fmt.Fprintf(os.Stderr, "Processed a total of %d messages\n", n)
 	return err
 }
@@ -121,7 +126,11 @@ func consumeLoop(ctx context.Context, cl *kgo.Client, out *bufio.Writer, o consu
 		iter := fetches.RecordIter()
 		for !iter.Done() {
 			idle.touch()
-			writeRecord(out, iter.Next(), o)
+			r := iter.Next()
+			writeRecord(out, r, o)
+			if o.group != "" {
+				cl.MarkCommitRecords(r)
+			}
 			if n++; o.maxMessages > 0 && n >= o.maxMessages {
 				return n, nil
 			}

@@ -35,10 +35,9 @@ func TestStartOffset(t *testing.T) {
 	}
 }
 
-func TestConsumerOptsGroupReserved(t *testing.T) {
-	_, err := consumerOpts("t", consumeOpts{group: "g", offset: -1, partition: -1})
-	if err == nil || err.Error() != "consumer groups not supported yet" {
-		t.Errorf("got %v", err)
+func TestConsumerOptsGroup(t *testing.T) {
+	if opts, err := consumerOpts("t", consumeOpts{group: "g", offset: -1, partition: -1}); err != nil || len(opts) != 4 {
+		t.Errorf("group consume: %v, %d opts", err, len(opts))
 	}
 	if opts, err := consumerOpts("t", consumeOpts{offset: 3, partition: 2}); err != nil || len(opts) != 1 {
 		t.Errorf("partition consume: %v, %d opts", err, len(opts))

@@ -12,6 +12,7 @@ import (
 func (b *Broker) startLoops() {
 	b.every(time.Duration(b.cfg.Int("log.retention.check.interval.ms"))*time.Millisecond, b.applyRetention)
 	b.every(5*time.Second, b.checkpoint)
+	b.every(time.Duration(b.cfg.Int("log.cleaner.backoff.ms"))*time.Millisecond, b.compactLogs)
 	b.every(time.Duration(b.cfg.Int("replica.lag.time.max.ms"))*time.Millisecond/2, b.shrinkISRs)
 }
 
@@ -30,6 +31,26 @@ func (b *Broker) every(d time.Duration, fn func()) {
 			}
 		}
 	}()
+}
+
+// compactLogs runs the log cleaner over every compacted local replica
+// (cleanup.policy=compact, __consumer_offsets among them). Only data below
+// the high watermark is cleaned.
+func (b *Broker) compactLogs() {
+	b.parts.Range(func(k, v any) bool {
+		p := v.(*partition.Partition)
+		if !p.Log().Config().Compact {
+			return true
+		}
+		st, err := p.Log().Compact(p.HighWatermark())
+		if err != nil {
+			b.logger.Error("log compaction failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		} else if st.Cleaned {
+			b.logger.Info("compacted log", "topic", p.Topic, "partition", p.Index, "segmentsRewritten", st.SegmentsRewritten,
+				"bytesBefore", st.BytesBefore, "bytesAfter", st.BytesAfter)
+		}
+		return true
+	})
 }
 
 // applyRetention deletes expired segments of every local replica. Only

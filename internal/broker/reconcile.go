@@ -2,6 +2,7 @@ package broker
 
 import (
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
@@ -146,14 +147,29 @@ func (b *Broker) partitionConfig(img *metadata.Image, topic string) partition.Co
 		MaxMessageBytes:   int(t.Int("max.message.bytes")),
 		LogAppendTime:     t.String("message.timestamp.type") == "LogAppendTime",
 		Storage: storage.Config{
-			SegmentBytes:       t.Int("segment.bytes"),
-			SegmentMs:          t.Int("segment.ms"),
-			RetentionMs:        t.Int("retention.ms"),
-			RetentionBytes:     t.Int("retention.bytes"),
-			IndexIntervalBytes: t.Int("index.interval.bytes"),
-			SegmentIndexBytes:  t.Int("segment.index.bytes"),
-			FlushMessages:      t.Int("flush.messages"),
-			FlushMs:            t.Int("flush.ms"),
+			Compact:                cleanupHas(t, "compact"),
+			Delete:                 cleanupHas(t, "delete"),
+			DeleteRetentionMs:      t.Int("delete.retention.ms"),
+			MinCompactionLagMs:     t.Int("min.compaction.lag.ms"),
+			MinCleanableDirtyRatio: t.Float("min.cleanable.dirty.ratio"),
+			SegmentBytes:           t.Int("segment.bytes"),
+			SegmentMs:              t.Int("segment.ms"),
+			RetentionMs:            t.Int("retention.ms"),
+			RetentionBytes:         t.Int("retention.bytes"),
+			IndexIntervalBytes:     t.Int("index.interval.bytes"),
+			SegmentIndexBytes:      t.Int("segment.index.bytes"),
+			FlushMessages:          t.Int("flush.messages"),
+			FlushMs:                t.Int("flush.ms"),
 		},
 	}
+}
+
+// cleanupHas reports whether the topic's cleanup.policy lists policy.
+func cleanupHas(t config.Topic, policy string) bool {
+	for _, p := range strings.Split(t.String("cleanup.policy"), ",") {
+		if strings.TrimSpace(p) == policy {
+			return true
+		}
+	}
+	return false
 }

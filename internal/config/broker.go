@@ -44,6 +44,7 @@ var brokerDefs = []Def{
 	{Name: "replica.fetch.response.max.bytes", Type: TypeInt, Default: "10485760", Check: atLeast(0)},
 	{Name: "replica.fetch.backoff.ms", Type: TypeInt, Default: "1000", Check: atLeast(0)},
 	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", Check: atLeast(1)},
+	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", Check: atLeast(1)},
 	{Name: "log.flush.offset.checkpoint.interval.ms", Type: TypeInt, Default: "60000", Check: atLeast(0)},
 	{Name: "broker.heartbeat.interval.ms", Type: TypeInt, Default: "2000", Check: atLeast(1)},
 	{Name: "broker.session.timeout.ms", Type: TypeInt, Default: "9000", Check: atLeast(1)},

@@ -102,5 +102,12 @@ func (t Topic) String(name string) string {
 	return e.Value
 }
 
+// Float returns a floating-point topic config's effective value.
+func (t Topic) Float(name string) float64 {
+	e, _ := t.Entry(name)
+	f, _ := strconv.ParseFloat(e.Value, 64)
+	return f
+}
+
 // Bool returns a boolean topic config's effective value.
 func (t Topic) Bool(name string) bool { return t.String(name) == "true" }

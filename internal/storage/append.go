@@ -71,7 +71,9 @@ func (l *Log) AppendAsFollower(batches []byte) (AppendInfo, error) {
 	return l.appendValidated(batches)
 }
 
-// checkFollowerBatches validates every batch and their offsets.
+// checkFollowerBatches validates every batch and their offsets. In a
+// compacted log (cleanup.policy=compact) batches may skip offsets, as the
+// leader's cleaner leaves gaps: they must then only increase.
 func (l *Log) checkFollowerBatches(batches []byte) error {
 	next := l.LogEndOffset()
 	for pos := 0; pos < len(batches); {
@@ -79,7 +81,7 @@ func (l *Log) checkFollowerBatches(batches []byte) error {
 		if err != nil {
 			return fmt.Errorf("%w: at byte %d: %w", ErrInvalidBatch, pos, err)
 		}
-		if h.BaseOffset != next {
+		if h.BaseOffset != next && !(l.cfg.Compact && h.BaseOffset > next) {
 			return fmt.Errorf("%w: batch at byte %d has base offset %d, want %d", ErrNonContiguous, pos, h.BaseOffset, next)
 		}
 		next = h.NextOffset()

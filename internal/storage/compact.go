@@ -8,6 +8,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/record"
 )
@@ -46,8 +47,12 @@ import (
 //     the first segment (the log start offset never moves).
 //
 // Offsets never change; compaction only leaves gaps, inside batches and
-// between them. The log start offset, the log end offset, the active
-// segment and everything at or above the high watermark are untouched.
+// between them (so AppendAsFollower accepts increasing, non-contiguous
+// batches when the log's config has Compact). The log start offset, the
+// log end offset, the active segment and everything at or above the high
+// watermark are untouched. A cleaned .log keeps the original's
+// modification time, which retention uses for segments without
+// timestamps.
 //
 // Crash safety: Open (finishCleanerSwaps) deletes every *.cleaned file,
 // completes the swap of every segment that has a <base>.log.swap, and
@@ -149,7 +154,8 @@ func (l *Log) Compact(hw int64) (CompactStats, error) {
 type cleanTarget struct {
 	s         *segment
 	size      int64
-	largestTs int64 // for delete.retention.ms
+	largestTs int64     // for delete.retention.ms
+	modTime   time.Time // kept by the cleaned copy (retention of timestamp-less segments)
 }
 
 // compactPlan is what one Compact call works on.
@@ -176,10 +182,16 @@ func (l *Log) planCompaction(hw int64) (*compactPlan, error) {
 	for i := 0; i < len(l.segs)-1 && l.segmentEnd(i) <= hw; i++ {
 		s := l.segs[i]
 		ts := s.largestTimestamp()
-		if lag := p.cfg.MinCompactionLagMs; lag > 0 && p.now-ts < lag {
+		// An empty segment (left so by an earlier cleaning) is never
+		// too young.
+		if lag := p.cfg.MinCompactionLagMs; lag > 0 && s.size > 0 && p.now-ts < lag {
 			break
 		}
-		p.targets = append(p.targets, cleanTarget{s: s, size: s.size, largestTs: ts})
+		st, err := s.f.Stat()
+		if err != nil {
+			return p, l.fail("compact", err)
+		}
+		p.targets = append(p.targets, cleanTarget{s: s, size: s.size, largestTs: ts, modTime: st.ModTime()})
 		p.end = l.segmentEnd(i)
 	}
 	p.ratio = l.dirtyRatio(p)
@@ -299,10 +311,10 @@ func (c *cleaner) clean(t cleanTarget) error {
 		c.st.BytesAfter += t.size
 		return err
 	}
-	if err := c.finishCleaned(ns); err != nil {
+	if err := c.finishCleaned(ns, t.modTime); err != nil {
 		return err
 	}
-	outcome, err := c.log.installCleaned(t, ns)
+	outcome, err := c.log.installCleaned(t, c.plan.targets[len(c.plan.targets)-1], ns)
 	installed = outcome == segmentSwapped
 	if err == nil {
 		c.count(outcome, ns.size, tally)
@@ -395,10 +407,14 @@ func (c *cleaner) keep(h record.Header, r record.Record, tombstonesExpired bool)
 	return r.Value != nil || !tombstonesExpired
 }
 
-// finishCleaned fsyncs the cleaned .log and writes its indexes to
-// *.index.cleaned and *.timeindex.cleaned.
-func (c *cleaner) finishCleaned(ns *segment) error {
+// finishCleaned fsyncs the cleaned .log, gives it the original's
+// modification time and writes its indexes to *.index.cleaned and
+// *.timeindex.cleaned.
+func (c *cleaner) finishCleaned(ns *segment, modTime time.Time) error {
 	if err := ns.sync(); err != nil {
+		return err
+	}
+	if err := os.Chtimes(ns.path(logSuffix)+cleanedSuffix, time.Time{}, modTime); err != nil {
 		return err
 	}
 	if _, err := ns.rebuild(c.plan.cfg.IndexIntervalBytes, ns.base, false); err != nil {
@@ -423,10 +439,17 @@ const (
 
 // installCleaned swaps ns in for t's segment under the write lock, or
 // deletes the segment when ns is empty and not the first. The log uses
-// ns's file from segmentSwapped on.
-func (l *Log) installCleaned(t cleanTarget, ns *segment) (cleanOutcome, error) {
+// ns's file from segmentSwapped on. last is the plan's last segment: the
+// key map describes the whole plan, so a truncation into it (which
+// changes or removes last) must stop the run, lest records be dropped in
+// favour of records that no longer exist. (Retention only removes
+// segments from the front, which leaves the map valid.)
+func (l *Log) installCleaned(t, last cleanTarget, ns *segment) (cleanOutcome, error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
+	if _, err := l.indexOfClosed(last); err != nil && last.s != t.s {
+		return segmentKept, err
+	}
 	i, err := l.indexOfClosed(t)
 	if err != nil {
 		return segmentKept, err

@@ -7,6 +7,7 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -347,9 +348,7 @@ func TestCompactMinLagAndHW(t *testing.T) {
 	l := openLog(t, t.TempDir(), Options{Config: cfg, Now: clock.Now})
 	defer l.Close()
 	writeKeys(t, l, 120, clock.Ms()-2*time.Hour.Milliseconds()) // old
-	for l.Segments()[len(l.Segments())-1].Size > 0 {            // start young data in a fresh segment
-		writeKeys(t, l, 1, clock.Ms()-2*time.Hour.Milliseconds())
-	}
+	rollNow(t, l)                                               // young data starts in a fresh segment
 	firstYoung := l.Segments()[len(l.Segments())-1].BaseOffset
 	writeKeys(t, l, 150, clock.Ms()) // young
 	leo := l.LogEndOffset()
@@ -380,8 +379,8 @@ func TestCompactMinLagAndHW(t *testing.T) {
 	}
 	// Once old enough they are cleaned too.
 	clock.Advance(2 * time.Hour)
-	if _, err := l.Compact(leo); err != nil {
-		t.Fatal(err)
+	if st, err := l.Compact(leo); err != nil || !st.Cleaned {
+		t.Fatalf("Compact after the lag: %+v, %v; segments %+v", st, err, l.Segments())
 	}
 	got, _ = readRecords(t, l, leo)
 	sameRecords(t, got, expectCompacted(want, cleanableEnd(l, leo), false))
@@ -597,9 +596,7 @@ func TestCompactCrashRecovery(t *testing.T) {
 				place(t, d, c.finished, "")
 				rl := openLog(t, d, Options{Config: cfg, Now: clock.Now, Clean: clean})
 				defer rl.Close()
-				if left := append(segFiles(t, d, cleanedSuffix), segFiles(t, d, swapSuffix)...); len(left) > 0 {
-					t.Fatalf("leftovers after Open: %v", left)
-				}
+				noLeftovers(t, d)
 				if rl.LogEndOffset() != leo {
 					t.Fatalf("LEO %d, want %d", rl.LogEndOffset(), leo)
 				}
@@ -613,6 +610,13 @@ func TestCompactCrashRecovery(t *testing.T) {
 				sameRecords(t, got, compacted)
 			})
 		}
+	}
+}
+
+func noLeftovers(t testing.TB, dir string) {
+	t.Helper()
+	if left := append(segFiles(t, dir, cleanedSuffix), segFiles(t, dir, swapSuffix)...); len(left) > 0 {
+		t.Fatalf("leftovers: %v", left)
 	}
 }
 
@@ -646,17 +650,43 @@ func TestCompactStopsWhenLogChanges(t *testing.T) {
 	var st CompactStats
 	err = l.runCompaction(p, &st)
 	l.cleaner.mu.Unlock()
-	if !errors.Is(err, errSegmentChanged) || l.Err() != nil {
-		t.Fatalf("runCompaction after truncation: %v (log err %v)", err, l.Err())
+	if !errors.Is(err, errSegmentChanged) || l.Err() != nil || st.SegmentsRewritten+st.SegmentsDeleted != 0 {
+		t.Fatalf("runCompaction after truncation: %v, %+v (log err %v)", err, st, l.Err())
 	}
-	if left := append(segFiles(t, dir, cleanedSuffix), segFiles(t, dir, swapSuffix)...); len(left) > 0 {
-		t.Fatalf("leftovers: %v", left)
+	noLeftovers(t, dir)
+	readRecords(t, l, l.LogEndOffset())
+
+	// A truncation between the key scan and the swaps: what was swapped
+	// stays, nothing else is, no file stays behind.
+	writeKeys(t, l, 300, clock.Ms())
+	p, err = l.planCompaction(l.LogEndOffset())
+	if err != nil || !p.due() || len(p.targets) < 4 {
+		t.Fatalf("plan %+v, %v", p, err)
+	}
+	c := &cleaner{log: l, plan: p, st: &st, keys: map[string]int64{}, lastBatch: map[int64]int64{}}
+	for _, tg := range p.targets {
+		if err := c.scanKeys(tg); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if err := c.clean(p.targets[0]); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.TruncateTo(p.targets[2].s.base + 1); err != nil {
+		t.Fatal(err)
+	}
+	// Target 1 is untouched, but the key map also described the records
+	// the truncation removed: nothing more may be swapped in.
+	for _, tg := range p.targets[1:3] {
+		if err := c.clean(tg); !errors.Is(err, errSegmentChanged) {
+			t.Fatalf("clean after the truncation: %v", err)
+		}
+	}
+	noLeftovers(t, dir)
+	if l.Err() != nil || st.SegmentsRewritten+st.SegmentsDeleted != 1 {
+		t.Fatalf("stats %+v, log err %v", st, l.Err())
 	}
 	readRecords(t, l, l.LogEndOffset())
-	// The two segments before the cut were cleaned; a full Compact works.
-	if st.SegmentsRewritten+st.SegmentsDeleted != 2 {
-		t.Fatalf("stats %+v", st)
-	}
 	writeKeys(t, l, 100, clock.Ms())
 	if _, err := l.Compact(l.LogEndOffset()); err != nil {
 		t.Fatal(err)
@@ -691,8 +721,9 @@ func TestCompactConcurrentReads(t *testing.T) {
 			}
 		})
 	}
+	var appended atomic.Int64
 	wg.Go(func() {
-		for i := 0; ; i++ {
+		for i := range 3000 {
 			select {
 			case <-stop:
 				return
@@ -703,13 +734,20 @@ func TestCompactConcurrentReads(t *testing.T) {
 				errs <- err
 				return
 			}
+			appended.Add(1)
 		}
 	})
-	for range 30 {
-		if _, err := l.Compact(l.LogEndOffset()); err != nil {
+	rewritten := 0
+	for appended.Load() < 2000 {
+		st, err := l.Compact(l.LogEndOffset())
+		if err != nil {
 			t.Error(err)
 			break
 		}
+		rewritten += st.SegmentsRewritten + st.SegmentsDeleted
+	}
+	if rewritten == 0 {
+		t.Error("no segment was cleaned while appending")
 	}
 	close(stop)
 	wg.Wait()
@@ -744,4 +782,71 @@ func checkReadable(l *Log) error {
 		}
 	}
 	return nil
+}
+
+func TestManagerPersistsCleanerCheckpoint(t *testing.T) {
+	d := t.TempDir()
+	clock := newClock()
+	m, err := OpenManager([]string{d}, discard, clock.Now)
+	must(t, err)
+	tp := TopicPartition{"compacted", 0}
+	l, err := m.Load(tp, [16]byte{}, compactConfig())
+	must(t, err)
+	writeKeys(t, l, 300, clock.Ms())
+	st, err := l.Compact(l.LogEndOffset())
+	if err != nil || st.CleanedTo == 0 {
+		t.Fatalf("Compact: %+v, %v", st, err)
+	}
+	must(t, m.Close(nil))
+	cp, err := readOffsetCheckpoint(filepath.Join(d, cleanerOffsetFile))
+	if err != nil || cp[tp] != st.CleanedTo {
+		t.Fatalf("%s = %v, %v; want %d", cleanerOffsetFile, cp, err, st.CleanedTo)
+	}
+	m, err = OpenManager([]string{d}, discard, clock.Now)
+	must(t, err)
+	defer m.Close(nil)
+	l, err = m.Load(tp, [16]byte{}, compactConfig())
+	must(t, err)
+	if l.CleanerCheckpoint() != st.CleanedTo {
+		t.Fatalf("restored checkpoint %d, want %d", l.CleanerCheckpoint(), st.CleanedTo)
+	}
+	if st, err := l.Compact(l.LogEndOffset()); err != nil || st.Cleaned {
+		t.Fatalf("Compact after restart: %+v, %v (nothing is dirty)", st, err)
+	}
+}
+
+// TestCompactedLogReplicates: a follower of a compacted topic fetches the
+// leader's batches, gaps included, and ends up with the same records.
+func TestCompactedLogReplicates(t *testing.T) {
+	clock := newClock()
+	leader := openLog(t, t.TempDir(), Options{Config: compactConfig(), Now: clock.Now})
+	defer leader.Close()
+	writeKeys(t, leader, 300, clock.Ms())
+	leo := leader.LogEndOffset()
+	if _, err := leader.Compact(leo); err != nil {
+		t.Fatal(err)
+	}
+	want, _ := readRecords(t, leader, leo)
+	follower := openLog(t, t.TempDir(), Options{Config: compactConfig(), Now: clock.Now})
+	defer follower.Close()
+	plain := openLog(t, t.TempDir(), Options{Now: clock.Now}) // cleanup.policy=delete
+	defer plain.Close()
+	var gapErr error
+	for follower.LogEndOffset() < leo {
+		ri, err := leader.Read(follower.LogEndOffset(), 8<<10, leo, true)
+		if err != nil || len(ri.Bytes) == 0 {
+			t.Fatalf("leader Read(%d): %d bytes, %v", follower.LogEndOffset(), len(ri.Bytes), err)
+		}
+		if _, err := follower.AppendAsFollower(ri.Bytes); err != nil {
+			t.Fatalf("AppendAsFollower at %d: %v", follower.LogEndOffset(), err)
+		}
+		if gapErr == nil {
+			_, gapErr = plain.AppendAsFollower(ri.Bytes)
+		}
+	}
+	got, _ := readRecords(t, follower, leo)
+	sameRecords(t, got, want)
+	if !errors.Is(gapErr, ErrNonContiguous) {
+		t.Fatalf("a delete-policy follower accepted gaps: %v", gapErr)
+	}
 }

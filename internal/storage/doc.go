@@ -10,6 +10,7 @@
 //	<log.dir>/recovery-point-offset-checkpoint
 //	<log.dir>/log-start-offset-checkpoint
 //	<log.dir>/replication-offset-checkpoint
+//	<log.dir>/cleaner-offset-checkpoint     log compaction progress (compact.go)
 //	<log.dir>/.kafka_cleanshutdown
 //
 // A Log is one partition's log: a list of segments, the last of which (the

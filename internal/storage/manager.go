@@ -20,6 +20,7 @@ const (
 	recoveryPointFile     = "recovery-point-offset-checkpoint"
 	logStartFile          = "log-start-offset-checkpoint"
 	replicationOffsetFile = "replication-offset-checkpoint"
+	cleanerOffsetFile     = "cleaner-offset-checkpoint" // Log.CleanerCheckpoint of compacted logs
 	cleanShutdownFile     = ".kafka_cleanshutdown"
 	partitionMetadataFile = "partition.metadata"
 	deleteDirSuffix       = "-delete"
@@ -42,8 +43,8 @@ type logDir struct {
 	path  string
 	clean bool // had a clean-shutdown marker
 	// Last known checkpoint values, for partitions not loaded (yet).
-	recovery, logStart, hw map[TopicPartition]int64
-	parts                  map[TopicPartition]bool // partition dirs present
+	recovery, logStart, hw, cleaner map[TopicPartition]int64
+	parts                           map[TopicPartition]bool // partition dirs present
 }
 
 // Manager owns the log directories of one node (log.dirs): it finds the
@@ -126,7 +127,10 @@ func (d *logDir) readCheckpoints() error {
 	if d.logStart, err = readOffsetCheckpoint(filepath.Join(d.path, logStartFile)); err != nil {
 		return err
 	}
-	d.hw, err = readOffsetCheckpoint(filepath.Join(d.path, replicationOffsetFile))
+	if d.hw, err = readOffsetCheckpoint(filepath.Join(d.path, replicationOffsetFile)); err != nil {
+		return err
+	}
+	d.cleaner, err = readOffsetCheckpoint(filepath.Join(d.path, cleanerOffsetFile))
 	return err
 }
 
@@ -232,6 +236,7 @@ func (m *Manager) Load(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 		l.Close()
 		return nil, fmt.Errorf("storage: %s: %w", path, err)
 	}
+	l.SetCleanerCheckpoint(d.cleaner[tp])
 	d.parts[tp], m.where[tp], m.logs[tp] = true, d, l
 	return l, nil
 }
@@ -319,6 +324,7 @@ func (m *Manager) Remove(tp TopicPartition) error {
 	delete(d.recovery, tp)
 	delete(d.logStart, tp)
 	delete(d.hw, tp)
+	delete(d.cleaner, tp)
 	return removePartitionDir(d.path, tp)
 }
 
@@ -366,6 +372,9 @@ func (m *Manager) refresh(d *logDir, hws map[TopicPartition]int64) {
 		if l := m.logs[tp]; l != nil {
 			d.recovery[tp] = l.RecoveryPoint()
 			d.logStart[tp] = l.LogStartOffset()
+			if _, known := d.cleaner[tp]; known || l.CleanerCheckpoint() > 0 {
+				d.cleaner[tp] = l.CleanerCheckpoint()
+			}
 		}
 		if hw, ok := hws[tp]; ok {
 			d.hw[tp] = hw
@@ -377,7 +386,7 @@ func (d *logDir) writeCheckpoints() error {
 	files := []struct {
 		name    string
 		offsets map[TopicPartition]int64
-	}{{recoveryPointFile, d.recovery}, {logStartFile, d.logStart}, {replicationOffsetFile, d.hw}}
+	}{{recoveryPointFile, d.recovery}, {logStartFile, d.logStart}, {replicationOffsetFile, d.hw}, {cleanerOffsetFile, d.cleaner}}
 	for _, f := range files {
 		if err := writeOffsetCheckpoint(d.path, f.name, d.only(f.offsets)); err != nil {
 			return err
