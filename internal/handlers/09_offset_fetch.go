@@ -9,7 +9,6 @@ package handlers
 import (
 	"context"
 
-	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -19,16 +18,17 @@ func (h *Handlers) offsetFetch(ctx context.Context, req *server.Request) server.
 	if r.Version < 8 {
 		return h.serveGroup(ctx, req, r.Group)
 	}
-	client := group.Client{ID: req.ClientID, Host: clientHost(req.Remote)}
-	return groupAsync(func() kmsg.Response {
-		resp := kmsg.NewPtrOffsetFetchResponse()
-		resp.SetVersion(r.Version)
-		for _, g := range r.Groups {
+	names := make([]string, len(r.Groups))
+	byName := map[string]kmsg.OffsetFetchRequestGroup{}
+	for i, g := range r.Groups {
+		names[i], byName[g.Group] = g.Group, g
+	}
+	resp := kmsg.NewPtrOffsetFetchResponse()
+	return h.perGroup(ctx, req, names, resp,
+		func(g string) kmsg.Request {
 			one := *r
-			one.Groups = []kmsg.OffsetFetchRequestGroup{g}
-			sub := h.doGroup(ctx, g.Group, client, &one).(*kmsg.OffsetFetchResponse)
-			resp.Groups = append(resp.Groups, sub.Groups...)
-		}
-		return resp
-	})
+			one.Groups = []kmsg.OffsetFetchRequestGroup{byName[g]}
+			return &one
+		},
+		func(sub kmsg.Response) { resp.Groups = append(resp.Groups, sub.(*kmsg.OffsetFetchResponse).Groups...) })
 }

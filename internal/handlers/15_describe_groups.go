@@ -7,23 +7,16 @@ package handlers
 import (
 	"context"
 
-	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handlers) describeGroups(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DescribeGroupsRequest)
-	client := group.Client{ID: req.ClientID, Host: clientHost(req.Remote)}
-	return groupAsync(func() kmsg.Response {
-		resp := kmsg.NewPtrDescribeGroupsResponse()
-		resp.SetVersion(r.Version)
-		for _, g := range r.Groups {
-			one := *r
-			one.Groups = []string{g}
-			sub := h.doGroup(ctx, g, client, &one).(*kmsg.DescribeGroupsResponse)
-			resp.Groups = append(resp.Groups, sub.Groups...)
-		}
-		return resp
-	})
+	resp := kmsg.NewPtrDescribeGroupsResponse()
+	return h.perGroup(ctx, req, r.Groups, resp,
+		func(g string) kmsg.Request { one := *r; one.Groups = []string{g}; return &one },
+		func(sub kmsg.Response) {
+			resp.Groups = append(resp.Groups, sub.(*kmsg.DescribeGroupsResponse).Groups...)
+		})
 }

@@ -6,23 +6,14 @@ package handlers
 import (
 	"context"
 
-	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handlers) deleteGroups(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.DeleteGroupsRequest)
-	client := group.Client{ID: req.ClientID, Host: clientHost(req.Remote)}
-	return groupAsync(func() kmsg.Response {
-		resp := kmsg.NewPtrDeleteGroupsResponse()
-		resp.SetVersion(r.Version)
-		for _, g := range r.Groups {
-			one := *r
-			one.Groups = []string{g}
-			sub := h.doGroup(ctx, g, client, &one).(*kmsg.DeleteGroupsResponse)
-			resp.Groups = append(resp.Groups, sub.Groups...)
-		}
-		return resp
-	})
+	resp := kmsg.NewPtrDeleteGroupsResponse()
+	return h.perGroup(ctx, req, r.Groups, resp,
+		func(g string) kmsg.Request { one := *r; one.Groups = []string{g}; return &one },
+		func(sub kmsg.Response) { resp.Groups = append(resp.Groups, sub.(*kmsg.DeleteGroupsResponse).Groups...) })
 }

@@ -89,3 +89,23 @@ func clientHost(addr net.Addr) string {
 	}
 	return "/" + host
 }
+
+// perGroup serves a batched request (DescribeGroups, DeleteGroups,
+// OffsetFetch v8+) one group at a time, each on its coordinator: single
+// builds the one-group request for a group, merge folds its response into
+// the batched one, which resp starts as.
+func (h *Handlers) perGroup(ctx context.Context, req *server.Request, groups []string, resp kmsg.Response,
+	single func(g string) kmsg.Request, merge func(kmsg.Response)) server.Reply {
+	client := group.Client{ID: req.ClientID, Host: clientHost(req.Remote)}
+	reqs := make([]kmsg.Request, len(groups))
+	for i, g := range groups {
+		reqs[i] = cloneRequest(single(g)) // the bytes must not outlive Handle
+	}
+	resp.SetVersion(req.Body.GetVersion())
+	return groupAsync(func() kmsg.Response {
+		for i, g := range groups {
+			merge(h.doGroup(ctx, g, client, reqs[i]))
+		}
+		return resp
+	})
+}
