@@ -33,6 +33,7 @@ var allowed = map[string][]string{
 	"internal/coordinator": {"internal/group", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
 		"internal/controller", "internal/record", "internal/group", "internal/coordinator"},
+	"internal/chaos":  {},
 	"internal/broker": {"*"},
 	"cmd/fjord":       {"*"},
 }

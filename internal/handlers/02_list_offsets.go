@@ -6,9 +6,12 @@ package handlers
 // high watermark, -3 (max timestamp, v7) the record with the largest
 // timestamp, any other the first offset whose timestamp is at least the one
 // asked (offset -1 when none), found through the time index.
-// CurrentLeaderEpoch (v4+) is checked. For replicas (ReplicaID >= 0)
-// latest is the log end offset; read_committed equals read_uncommitted
-// (no transactions).
+// CurrentLeaderEpoch (v4+) is checked. A leader whose high watermark is
+// still below the start of its leader epoch (just elected or restarted)
+// answers latest and timestamp lookups with OFFSET_NOT_AVAILABLE
+// (retriable) rather than a stale offset, as Kafka does (KIP-207). For
+// replicas (ReplicaID >= 0) latest is the log end offset; read_committed
+// equals read_uncommitted (no transactions).
 
 import (
 	"context"

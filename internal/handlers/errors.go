@@ -20,6 +20,7 @@ var codeTable = []struct {
 	{partition.ErrFencedLeaderEpoch, kerr.FencedLeaderEpoch},
 	{partition.ErrUnknownLeaderEpoch, kerr.UnknownLeaderEpoch},
 	{partition.ErrOffsetOutOfRange, kerr.OffsetOutOfRange},
+	{partition.ErrOffsetNotAvailable, kerr.OffsetNotAvailable},
 	{partition.ErrStorage, kerr.KafkaStorageError},
 	{partition.ErrInvalidRecord, kerr.InvalidRecord},
 	{partition.ErrTimeout, kerr.RequestTimedOut},

@@ -33,6 +33,10 @@ var (
 	ErrStorage               = errors.New("partition: storage failed") // KAFKA_STORAGE_ERROR
 	ErrInvalidRecord         = errors.New("partition: invalid record") // INVALID_RECORD
 	ErrTimeout               = errors.New("partition: timed out waiting for replication")
+	// ErrOffsetNotAvailable: a new leader's high watermark is still below
+	// the start of its leader epoch, so it does not know the partition's
+	// end yet (OFFSET_NOT_AVAILABLE, retriable; KIP-207).
+	ErrOffsetNotAvailable = errors.New("partition: high watermark not known yet in this leader epoch")
 )
 
 // Config is the part of the topic configuration the data path needs.

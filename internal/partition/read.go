@@ -108,14 +108,22 @@ const (
 // latest (-1) the high watermark for consumers and the log end offset for
 // replicas (a follower recovering from OFFSET_OUT_OF_RANGE), and a
 // timestamp the first offset whose timestamp is at least it (below the
-// high watermark), or -1.
+// high watermark), or -1. While a leader's high watermark is below the
+// start of its epoch, a client's latest or timestamp lookup gets
+// ErrOffsetNotAvailable.
 func (p *Partition) ListOffset(ts int64, currentEpoch int32, replica bool) (Offsets, error) {
 	p.mu.Lock()
 	st, err := p.readState(currentEpoch)
 	epoch := p.state.LeaderEpoch
+	hwUnknown := p.leader != nil && p.hw < p.leader.epochStart
 	p.mu.Unlock()
 	if err != nil {
 		return Offsets{}, err
+	}
+	if hwUnknown && !replica && ts != Earliest {
+		// A stale high watermark (after a restart or a leader change)
+		// would send a client back in the log.
+		return Offsets{}, ErrOffsetNotAvailable
 	}
 	switch ts {
 	case Earliest:
