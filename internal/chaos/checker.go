@@ -1,0 +1,298 @@
+package chaos
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+)
+
+// Anomaly kinds the checker reports. All but the informational ones
+// (DupNonIdempotent) are violations.
+const (
+	LostWrite          = "lost-write"          // committed (acknowledged or read), missing from the final read though later offsets are there
+	Unseen             = "unseen"              // committed, missing from the final read, beyond its end
+	DuplicateWrite     = "duplicate"           // a value at 2+ offsets with idempotence on
+	DupNonIdempotent   = "duplicate-retry"     // the same without idempotence: allowed, counted
+	InconsistentOffset = "inconsistent-offset" // an offset holds 2+ values
+	AbortedRead        = "aborted-read"        // a definitely failed send was read
+	NonMonotonicPoll   = "nonmonotonic-poll"   // a consumer session read an offset again or went back
+	PollSkip           = "poll-skip"           // a consumer session skipped offsets
+	NonMonotonicSend   = "nonmonotonic-send"   // a producer's later send landed lower
+	CommitRegression   = "commit-regression"   // the final committed offset is below an acknowledged commit
+	CommitBeyondEnd    = "commit-beyond-end"   // the final committed offset is above the log end
+	NoLiveness         = "liveness"            // not healthy again within the bound after healing
+)
+
+// maxExamples bounds the anomalies of each kind listed in a Result.
+const maxExamples = 20
+
+// Anomaly is one violation (or informational finding).
+type Anomaly struct {
+	Kind      string `json:"kind"`
+	Partition int32  `json:"p"`
+	Offset    int64  `json:"o"`
+	Value     string `json:"v,omitempty"`
+	Detail    string `json:"detail,omitempty"`
+}
+
+// Final is what the runner observed after healing and draining.
+type Final struct {
+	Committed map[int32]int64 `json:"committed,omitempty"` // the group's committed offsets
+	End       map[int32]int64 `json:"end,omitempty"`       // log end offsets at the drain
+	Liveness  string          `json:"liveness,omitempty"`  // "" if healthy in time
+}
+
+// Result is the checker's verdict.
+type Result struct {
+	Valid     bool           `json:"valid"`
+	Counts    map[string]int `json:"counts"` // per anomaly kind
+	Examples  []Anomaly      `json:"examples,omitempty"`
+	SendsOK   int            `json:"sends_ok"`
+	SendsFail int            `json:"sends_fail"`
+	SendsInfo int            `json:"sends_info"`
+	Reads     int            `json:"reads"`
+}
+
+// checker holds the indexes one Check builds.
+type checker struct {
+	res     *Result
+	sends   map[string]Op                       // value -> its send
+	at      map[int32]map[int64]map[string]bool // partition -> offset -> values read or acknowledged there
+	seen    map[string]map[int64]bool           // value -> offsets it was read at
+	final   map[string]bool                     // values read by the drain (by any poll if there was no drain)
+	bound   map[int32]int64                     // partition -> highest offset of the final read
+	idemp   bool
+	perKind map[string]int
+}
+
+// Check checks a history (see the package doc for the checks). idempotent
+// says whether the producers were idempotent: only then are duplicates and
+// reordered sends violations.
+func Check(ops []Op, idempotent bool, fin Final) Result {
+	c := &checker{res: &Result{Counts: map[string]int{}}, sends: map[string]Op{},
+		at: map[int32]map[int64]map[string]bool{}, seen: map[string]map[int64]bool{},
+		final: map[string]bool{}, bound: map[int32]int64{}, idemp: idempotent, perKind: map[string]int{}}
+	c.index(ops)
+	c.indexFinal(ops)
+	c.checkOffsets()
+	c.checkWrites()
+	c.checkPolls(ops)
+	if idempotent {
+		c.checkSendOrder(ops)
+	}
+	c.checkCommits(ops, fin)
+	if fin.Liveness != "" {
+		c.add(Anomaly{Kind: NoLiveness, Partition: -1, Detail: fin.Liveness})
+	}
+	c.res.Valid = true
+	for k, n := range c.res.Counts {
+		if n > 0 && k != DupNonIdempotent {
+			c.res.Valid = false
+		}
+	}
+	return *c.res
+}
+
+func (c *checker) add(a Anomaly) {
+	c.res.Counts[a.Kind]++
+	if c.perKind[a.Kind] < maxExamples {
+		c.perKind[a.Kind]++
+		c.res.Examples = append(c.res.Examples, a)
+	}
+}
+
+// index records every send and every value read at each offset.
+func (c *checker) index(ops []Op) {
+	for _, op := range ops {
+		switch {
+		case op.Kind == KindSend:
+			c.sends[op.Value] = op
+			switch op.Outcome {
+			case OK:
+				c.res.SendsOK++
+				c.put(op.Partition, op.Offset, op.Value)
+			case Fail:
+				c.res.SendsFail++
+			default:
+				c.res.SendsInfo++
+			}
+		case op.Kind == KindPoll && op.Outcome == OK:
+			for _, r := range op.Reads {
+				c.res.Reads++
+				c.put(r.Partition, r.Offset, r.Value)
+				if c.seen[r.Value] == nil {
+					c.seen[r.Value] = map[int64]bool{}
+				}
+				c.seen[r.Value][r.Offset] = true
+			}
+		}
+	}
+}
+
+// indexFinal indexes the final read: the drain's polls, or every poll if
+// the history has no drain.
+func (c *checker) indexFinal(ops []Op) {
+	drained := slices.ContainsFunc(ops, func(op Op) bool { return op.Drain })
+	for _, op := range ops {
+		if op.Kind != KindPoll || op.Outcome != OK || (drained && !op.Drain) {
+			continue
+		}
+		for _, r := range op.Reads {
+			c.final[r.Value] = true
+			if b, ok := c.bound[r.Partition]; !ok || r.Offset > b {
+				c.bound[r.Partition] = r.Offset
+			}
+		}
+	}
+}
+
+func (c *checker) put(p int32, off int64, v string) {
+	if c.at[p] == nil {
+		c.at[p] = map[int64]map[string]bool{}
+	}
+	if c.at[p][off] == nil {
+		c.at[p][off] = map[string]bool{}
+	}
+	c.at[p][off][v] = true
+}
+
+// checkOffsets finds offsets with several values and values at several
+// offsets.
+func (c *checker) checkOffsets() {
+	for _, p := range slices.Sorted(maps.Keys(c.at)) {
+		for _, off := range slices.Sorted(maps.Keys(c.at[p])) {
+			if vs := c.at[p][off]; len(vs) > 1 {
+				c.add(Anomaly{Kind: InconsistentOffset, Partition: p, Offset: off,
+					Detail: fmt.Sprintf("values %v", slices.Sorted(maps.Keys(vs)))})
+			}
+		}
+	}
+	for _, v := range slices.Sorted(maps.Keys(c.seen)) {
+		offs := c.seen[v]
+		if s, ok := c.sends[v]; ok && s.Outcome == OK {
+			offs = maps.Clone(offs)
+			offs[s.Offset] = true
+		}
+		if len(offs) > 1 {
+			kind := DuplicateWrite
+			if !c.idemp {
+				kind = DupNonIdempotent
+			}
+			c.add(Anomaly{Kind: kind, Partition: c.sends[v].Partition, Value: v,
+				Detail: fmt.Sprintf("at offsets %v", slices.Sorted(maps.Keys(offs)))})
+		}
+	}
+}
+
+// checkWrites finds committed writes missing from the final read, and
+// definitely failed sends that were read. A write is committed if its send
+// was acknowledged or any poll read it (consumers read only below the high
+// watermark). A missing write at or below the final read's highest offset
+// is lost; one above it is unseen (the log ends before it).
+func (c *checker) checkWrites() {
+	for _, v := range slices.Sorted(maps.Keys(c.sends)) {
+		s := c.sends[v]
+		_, read := c.seen[v]
+		if s.Outcome == Fail && read {
+			c.add(Anomaly{Kind: AbortedRead, Partition: s.Partition, Offset: -1, Value: v, Detail: s.Err})
+		}
+		if (s.Outcome != OK && !read) || c.final[v] {
+			continue
+		}
+		off, detail := s.Offset, ""
+		if s.Outcome != OK || read {
+			for o := range c.seen[v] {
+				off, detail = o, "read earlier at this offset"
+			}
+		}
+		kind := Unseen
+		if b, ok := c.bound[s.Partition]; ok && off <= b {
+			kind = LostWrite
+		}
+		c.add(Anomaly{Kind: kind, Partition: s.Partition, Offset: off, Value: v, Detail: detail})
+	}
+}
+
+// checkPolls checks that, within one consumer session, each partition's
+// reads go up by exactly one offset at a time.
+func (c *checker) checkPolls(ops []Op) {
+	type key struct {
+		client  string
+		session int
+		p       int32
+	}
+	last := map[key]int64{}
+	for _, op := range ops {
+		if op.Kind != KindPoll || op.Outcome != OK {
+			continue
+		}
+		for _, r := range op.Reads {
+			k := key{op.Client, op.Session, r.Partition}
+			prev, ok := last[k]
+			last[k] = r.Offset
+			switch {
+			case !ok || r.Offset == prev+1:
+			case r.Offset <= prev:
+				c.add(Anomaly{Kind: NonMonotonicPoll, Partition: r.Partition, Offset: r.Offset, Value: r.Value,
+					Detail: fmt.Sprintf("%s read %d after %d", op.Client, r.Offset, prev)})
+			default:
+				c.add(Anomaly{Kind: PollSkip, Partition: r.Partition, Offset: r.Offset, Value: r.Value,
+					Detail: fmt.Sprintf("%s read %d after %d", op.Client, r.Offset, prev)})
+			}
+		}
+	}
+}
+
+// checkSendOrder checks that each producer's acknowledged sends to a
+// partition land at increasing offsets in the order it sent them.
+func (c *checker) checkSendOrder(ops []Op) {
+	type key struct {
+		client string
+		p      int32
+	}
+	byKey := map[key][]Op{}
+	for _, op := range ops {
+		if op.Kind == KindSend && op.Outcome == OK {
+			k := key{op.Client, op.Partition}
+			byKey[k] = append(byKey[k], op)
+		}
+	}
+	for _, sends := range byKey {
+		sort.Slice(sends, func(i, j int) bool { return sends[i].Seq < sends[j].Seq })
+		for i := 1; i < len(sends); i++ {
+			if sends[i].Offset <= sends[i-1].Offset {
+				c.add(Anomaly{Kind: NonMonotonicSend, Partition: sends[i].Partition, Offset: sends[i].Offset, Value: sends[i].Value,
+					Detail: fmt.Sprintf("after %s at %d", sends[i-1].Value, sends[i-1].Offset)})
+			}
+		}
+	}
+}
+
+// checkCommits checks the group's final committed offsets against the last
+// acknowledged commit of each partition and against the log end.
+func (c *checker) checkCommits(ops []Op, fin Final) {
+	last := map[int32]Op{}
+	for _, op := range ops {
+		if op.Kind == KindCommit && op.Outcome == OK {
+			if prev, ok := last[op.Partition]; !ok || op.End >= prev.End {
+				last[op.Partition] = op
+			}
+		}
+	}
+	if fin.Committed == nil {
+		return
+	}
+	for _, p := range slices.Sorted(maps.Keys(last)) {
+		got, ok := fin.Committed[p]
+		if !ok || got < last[p].Offset {
+			c.add(Anomaly{Kind: CommitRegression, Partition: p, Offset: got,
+				Detail: fmt.Sprintf("committed %d (present %v), last acknowledged commit %d", got, ok, last[p].Offset)})
+		}
+	}
+	for p, got := range fin.Committed {
+		if end, ok := fin.End[p]; ok && got > end {
+			c.add(Anomaly{Kind: CommitBeyondEnd, Partition: p, Offset: got, Detail: fmt.Sprintf("log end %d", end)})
+		}
+	}
+}

@@ -1,0 +1,349 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"syscall"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// Cluster is a set of `fjord server` processes on loopback, each a broker
+// and a controller voter, with node ids 1..N.
+type Cluster struct {
+	Bin   string  // the fjord binary
+	Dir   string  // root of the nodes' log and data dirs
+	Nodes []*Node // Nodes[i] has node.id i+1
+}
+
+// NodeState is what the harness last did to a node's process.
+type NodeState int
+
+// The states of a node.
+const (
+	Stopped NodeState = iota // not running (never started, killed or exited)
+	Running
+	Paused // SIGSTOPped
+)
+
+// Node is one node's process and its restarts, on fixed ports and a fixed
+// data dir.
+type Node struct {
+	ID        int32
+	Addr      string // PLAINTEXT listener
+	DataDir   string // log.dirs
+	LogDir    string // one file per run: run-N.log
+	Overrides []string
+	bin       string
+
+	mu     sync.Mutex
+	cmd    *exec.Cmd
+	exited chan struct{}
+	state  NodeState
+	runs   int
+}
+
+// NewCluster prepares (does not start) n nodes under dir running bin, with
+// overrides (Kafka property names, key=value) added to every node's.
+func NewCluster(bin, dir string, n int, overrides []string) (*Cluster, error) {
+	ports, err := freePorts(2 * n)
+	if err != nil {
+		return nil, err
+	}
+	c := &Cluster{Bin: bin, Dir: dir}
+	voters := make([]string, n)
+	for i := range n {
+		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[n+i])
+	}
+	for i := range n {
+		nd := &Node{ID: int32(i + 1), bin: bin,
+			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i])),
+			DataDir: filepath.Join(dir, fmt.Sprintf("node-%d", i+1), "data"),
+			LogDir:  filepath.Join(dir, fmt.Sprintf("node-%d", i+1)),
+		}
+		nd.Overrides = append([]string{
+			fmt.Sprintf("node.id=%d", nd.ID),
+			"process.roles=broker,controller",
+			fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", nd.Addr, ports[n+i]),
+			"controller.listener.names=CONTROLLER",
+			"controller.quorum.voters=" + strings.Join(voters, ","),
+			"log.dirs=" + nd.DataDir,
+		}, overrides...)
+		if err := os.MkdirAll(nd.DataDir, 0o755); err != nil {
+			return nil, err
+		}
+		c.Nodes = append(c.Nodes, nd)
+	}
+	return c, nil
+}
+
+// freePorts returns k distinct loopback ports that were free a moment ago.
+func freePorts(k int) ([]int, error) {
+	var ports []int
+	for range k {
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			return nil, err
+		}
+		defer ln.Close()
+		ports = append(ports, ln.Addr().(*net.TCPAddr).Port)
+	}
+	return ports, nil
+}
+
+// Start starts every node.
+func (c *Cluster) Start() error {
+	for _, nd := range c.Nodes {
+		if err := nd.Start(); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// Close kills every node (resuming paused ones first).
+func (c *Cluster) Close() {
+	for _, nd := range c.Nodes {
+		nd.Kill()
+	}
+}
+
+// Node returns the node with id, or nil.
+func (c *Cluster) Node(id int32) *Node {
+	if id < 1 || int(id) > len(c.Nodes) {
+		return nil
+	}
+	return c.Nodes[id-1]
+}
+
+// Addrs returns the listeners of the nodes that are running (not paused).
+func (c *Cluster) Addrs() []string {
+	var out []string
+	for _, nd := range c.Nodes {
+		if nd.State() == Running {
+			out = append(out, nd.Addr)
+		}
+	}
+	return out
+}
+
+// AllAddrs returns every node's listener.
+func (c *Cluster) AllAddrs() []string {
+	out := make([]string, len(c.Nodes))
+	for i, nd := range c.Nodes {
+		out[i] = nd.Addr
+	}
+	return out
+}
+
+// Start runs the node's process (a new run with its own log file).
+func (nd *Node) Start() error {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.state != Stopped {
+		return fmt.Errorf("node %d is already running", nd.ID)
+	}
+	nd.runs++
+	out, err := os.Create(nd.logPath(nd.runs))
+	if err != nil {
+		return err
+	}
+	args := []string{"server"}
+	for _, o := range nd.Overrides {
+		args = append(args, "--override", o)
+	}
+	cmd := exec.Command(nd.bin, args...)
+	cmd.Stdout, cmd.Stderr = out, out
+	if err := cmd.Start(); err != nil {
+		out.Close()
+		return fmt.Errorf("starting node %d: %w", nd.ID, err)
+	}
+	exited := make(chan struct{})
+	nd.cmd, nd.exited, nd.state = cmd, exited, Running
+	go func() {
+		_ = cmd.Wait()
+		out.Close()
+		nd.mu.Lock()
+		if nd.cmd == cmd {
+			nd.state, nd.cmd = Stopped, nil
+		}
+		nd.mu.Unlock()
+		close(exited)
+	}()
+	return nil
+}
+
+func (nd *Node) logPath(run int) string {
+	return filepath.Join(nd.LogDir, fmt.Sprintf("run-%d.log", run))
+}
+
+// State returns the node's state; a process that exited on its own is
+// Stopped.
+func (nd *Node) State() NodeState {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.state
+}
+
+// signal sends sig to the running process and, if wait > 0, waits that
+// long for it to exit. It reports whether the process is gone.
+func (nd *Node) signal(sig syscall.Signal, wait time.Duration) bool {
+	nd.mu.Lock()
+	cmd, exited := nd.cmd, nd.exited
+	nd.mu.Unlock()
+	if cmd == nil {
+		return true
+	}
+	_ = cmd.Process.Signal(sig)
+	if wait <= 0 {
+		return false
+	}
+	select {
+	case <-exited:
+		return true
+	case <-time.After(wait):
+		return false
+	}
+}
+
+// Kill SIGKILLs the node (a paused process dies too) and waits for it.
+func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, 10*time.Second) }
+
+// Terminate sends SIGTERM (a controlled shutdown) and waits up to timeout,
+// then kills.
+func (nd *Node) Terminate(timeout time.Duration) {
+	nd.Resume()
+	if !nd.signal(syscall.SIGTERM, timeout) {
+		nd.Kill()
+	}
+}
+
+// Pause SIGSTOPs the node.
+func (nd *Node) Pause() {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.state == Running {
+		_ = nd.cmd.Process.Signal(syscall.SIGSTOP)
+		nd.state = Paused
+	}
+}
+
+// Resume SIGCONTs a paused node.
+func (nd *Node) Resume() {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	if nd.state == Paused {
+		_ = nd.cmd.Process.Signal(syscall.SIGCONT)
+		nd.state = Running
+	}
+}
+
+// Restart kills the node if it runs and starts it again.
+func (nd *Node) Restart() error {
+	nd.Kill()
+	return nd.Start()
+}
+
+// Tail returns the last n lines of the node's current (or last) run.
+func (nd *Node) Tail(n int) string {
+	nd.mu.Lock()
+	run := nd.runs
+	nd.mu.Unlock()
+	b, err := os.ReadFile(nd.logPath(run))
+	if err != nil {
+		return fmt.Sprintf("(no log: %v)", err)
+	}
+	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
+	return strings.Join(lines[max(0, len(lines)-n):], "\n")
+}
+
+// Admin returns a short-lived admin client seeded with the running nodes;
+// close it with the returned function.
+func (c *Cluster) Admin() (*kadm.Client, func(), error) {
+	addrs := c.Addrs()
+	if len(addrs) == 0 {
+		return nil, nil, errors.New("no running node")
+	}
+	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DialTimeout(time.Second),
+		kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(3*time.Second))
+	if err != nil {
+		return nil, nil, err
+	}
+	return kadm.NewClient(cl), cl.Close, nil
+}
+
+// Metadata fetches the metadata of topics from a running node.
+func (c *Cluster) Metadata(ctx context.Context, topics ...string) (kadm.Metadata, error) {
+	adm, done, err := c.Admin()
+	if err != nil {
+		return kadm.Metadata{}, err
+	}
+	defer done()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	return adm.Metadata(ctx, topics...)
+}
+
+// Leader returns the leader of topic's partition p (-1 if none).
+func (c *Cluster) Leader(ctx context.Context, topic string, p int32) (int32, error) {
+	md, err := c.Metadata(ctx, topic)
+	if err != nil {
+		return -1, err
+	}
+	pd, ok := md.Topics[topic].Partitions[p]
+	if !ok {
+		return -1, fmt.Errorf("no metadata for %s[%d]", topic, p)
+	}
+	return pd.Leader, nil
+}
+
+// Controller returns the active controller's node id.
+func (c *Cluster) Controller(ctx context.Context) (int32, error) {
+	md, err := c.Metadata(ctx)
+	if err != nil {
+		return -1, err
+	}
+	if md.Controller < 0 {
+		return -1, errors.New("no active controller")
+	}
+	return md.Controller, nil
+}
+
+// Healthy reports "" when every partition of topic has a leader and an ISR
+// of all its replicas, or what is missing.
+func (c *Cluster) Healthy(ctx context.Context, topic string, partitions int) string {
+	md, err := c.Metadata(ctx, topic)
+	if err != nil {
+		return err.Error()
+	}
+	td := md.Topics[topic]
+	if len(td.Partitions) != partitions {
+		return fmt.Sprintf("%d of %d partitions in metadata", len(td.Partitions), partitions)
+	}
+	for _, pd := range td.Partitions.Sorted() {
+		if pd.Leader < 0 || pd.Err != nil {
+			return fmt.Sprintf("%s[%d] has no leader (%v)", topic, pd.Partition, pd.Err)
+		}
+		if len(pd.ISR) != len(pd.Replicas) {
+			return fmt.Sprintf("%s[%d] ISR %v of replicas %v", topic, pd.Partition, sorted(pd.ISR), sorted(pd.Replicas))
+		}
+	}
+	return ""
+}
+
+func sorted(xs []int32) []int32 {
+	out := slices.Clone(xs)
+	slices.Sort(out)
+	return out
+}

@@ -1,0 +1,29 @@
+// Package chaos is Fjord's Jepsen-style fault-injection harness (issue 6,
+// ../shared/reference/reliability.md). It drives the real `fjord` binary
+// as processes and talks to them only over the Kafka protocol (franz-go):
+//
+//   - Cluster starts N `fjord server` processes on loopback ports, each a
+//     broker and a controller voter, and kills (SIGKILL), terminates
+//     (SIGTERM), pauses (SIGSTOP), resumes and restarts them; it finds
+//     partition leaders and the active controller with kadm.
+//   - Workload runs producers (acks=all or 1, idempotent or not; a value
+//     names its producer incarnation and sequence number) and consumers
+//     (assigned every partition, or in a group committing after each poll)
+//     and records a History of every send, poll and commit with its outcome:
+//     ok, fail (definitely not written) or info (indefinite).
+//   - Faults (process faults against a leader, follower, the active
+//     controller or any node; torn or corrupt segment tails; client
+//     crashes; the lone-leader canary) are injected one at a time on a
+//     seeded schedule, each healed after a hold.
+//   - Run heals everything, waits for liveness (a leader and a full ISR on
+//     every partition and an acknowledged produce on each), drains every
+//     partition with a fresh consumer and runs Check.
+//   - Check finds lost and unseen acknowledged writes, duplicates,
+//     inconsistent offsets, aborted reads, non-monotonic or skipping polls,
+//     reordered sends of an idempotent producer, and committed-offset
+//     regressions, and reports recovery times per fault.
+//
+// `fjord chaos` is the command users run. Network partitions (netns +
+// nftables) are a later milestone; they will be further Fault
+// implementations.
+package chaos

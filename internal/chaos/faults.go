@@ -1,0 +1,261 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+)
+
+// Env is what a fault acts on.
+type Env struct {
+	C    *Cluster
+	W    *Workload
+	Rand *rand.Rand
+	Log  func(format string, args ...any)
+}
+
+// Fault is one kind of fault. Inject applies it and returns what it hit
+// and how to heal it (nil: nothing to heal). Faults run one at a time, and
+// the cluster is whole (every node running) when Inject is called. Network
+// faults (a later milestone) fit the same shape: Inject installs nftables
+// rules in the nodes' namespaces, heal removes them.
+type Fault interface {
+	Name() string
+	Inject(ctx context.Context, e *Env) (target string, heal func() error, err error)
+}
+
+// Faults returns the faults by name (see FaultNames).
+func Faults(names []string) ([]Fault, error) {
+	all := map[string]Fault{}
+	for _, f := range allFaults() {
+		all[f.Name()] = f
+	}
+	var out []Fault
+	for _, n := range names {
+		f, ok := all[strings.TrimSpace(n)]
+		if !ok {
+			return nil, fmt.Errorf("unknown fault %q (known: %s)", n, strings.Join(FaultNames(), ","))
+		}
+		out = append(out, f)
+	}
+	return out, nil
+}
+
+// FaultNames lists every fault's name.
+func FaultNames() []string {
+	var out []string
+	for _, f := range allFaults() {
+		out = append(out, f.Name())
+	}
+	return out
+}
+
+func allFaults() []Fault {
+	var out []Fault
+	for _, who := range []string{"leader", "follower", "controller", "node"} {
+		for _, act := range []string{"kill", "term", "bounce", "pause"} {
+			out = append(out, procFault{act: act, who: who})
+		}
+	}
+	return append(out, corruptTail{}, clientCrash{}, loneLeader{}, loneLeader{tear: true})
+}
+
+// procFault signals one node's process: kill (SIGKILL, restarted at heal),
+// term (SIGTERM, a controlled shutdown; restarted at heal), bounce
+// (SIGKILL and restart at once) or pause (SIGSTOP, SIGCONT at heal). It
+// picks the leader of a random partition, a follower of one, the active
+// controller, or any node.
+type procFault struct{ act, who string }
+
+func (f procFault) Name() string { return f.act + "-" + f.who }
+
+func (f procFault) Inject(ctx context.Context, e *Env) (string, func() error, error) {
+	nd, err := pick(ctx, e, f.who)
+	if err != nil {
+		return "", nil, err
+	}
+	target := fmt.Sprintf("node %d", nd.ID)
+	switch f.act {
+	case "kill":
+		nd.Kill()
+		return target, nd.Start, nil
+	case "term":
+		nd.Terminate(30 * time.Second)
+		return target, nd.Start, nil
+	case "bounce":
+		return target, nil, nd.Restart()
+	default:
+		nd.Pause()
+		return target, func() error { nd.Resume(); return nil }, nil
+	}
+}
+
+// pick chooses a node: "leader" or "follower" of a random partition,
+// "controller" (the active one) or any "node".
+func pick(ctx context.Context, e *Env, who string) (*Node, error) {
+	if who == "node" {
+		return e.C.Nodes[e.Rand.IntN(len(e.C.Nodes))], nil
+	}
+	md, err := e.C.Metadata(ctx, e.W.Topic)
+	if err != nil {
+		return nil, err
+	}
+	if who == "controller" {
+		if nd := e.C.Node(md.Controller); nd != nil {
+			return nd, nil
+		}
+		return nil, fmt.Errorf("no active controller in metadata (%d)", md.Controller)
+	}
+	pd, ok := md.Topics[e.W.Topic].Partitions[int32(e.Rand.IntN(e.W.Partitions))]
+	if !ok || pd.Leader < 0 {
+		return nil, errors.New("partition without a leader")
+	}
+	if who == "leader" {
+		return e.C.Node(pd.Leader), nil
+	}
+	var fs []int32
+	for _, r := range pd.Replicas {
+		if r != pd.Leader {
+			fs = append(fs, r)
+		}
+	}
+	if len(fs) == 0 {
+		return nil, errors.New("partition without followers")
+	}
+	return e.C.Node(fs[e.Rand.IntN(len(fs))]), nil
+}
+
+// corruptTail (F11) SIGKILLs the leader of a random partition and damages
+// the tail of that partition's last segment on it: truncation at a random
+// byte, a flipped byte or appended zeros, all within the last 4 KiB (the
+// unsynced tail a crash can tear). The node restarts at heal and must cut
+// the damage off; the other replicas hold every acknowledged record.
+type corruptTail struct{}
+
+func (corruptTail) Name() string { return "corrupt-tail" }
+
+func (corruptTail) Inject(ctx context.Context, e *Env) (string, func() error, error) {
+	p := int32(e.Rand.IntN(e.W.Partitions))
+	leader, err := e.C.Leader(ctx, e.W.Topic, p)
+	nd := e.C.Node(leader)
+	if err != nil || nd == nil {
+		return "", nil, fmt.Errorf("no leader for partition %d: %v", p, err)
+	}
+	nd.Kill()
+	how, err := damageTail(filepath.Join(nd.DataDir, fmt.Sprintf("%s-%d", e.W.Topic, p)), e.Rand, e.Rand.IntN(3))
+	return fmt.Sprintf("node %d partition %d: %s", nd.ID, p, how), nd.Start, err
+}
+
+// damageTail damages the last .log segment in dir, by mode: 0 truncates
+// it at a random byte, 1 flips a byte, 2 appends zeros; it says how.
+func damageTail(dir string, r *rand.Rand, mode int) (string, error) {
+	logs, _ := filepath.Glob(filepath.Join(dir, "*.log"))
+	if len(logs) == 0 {
+		return "", fmt.Errorf("no segment in %s", dir)
+	}
+	slices.Sort(logs)
+	path := logs[len(logs)-1]
+	b, err := os.ReadFile(path)
+	if err != nil || len(b) == 0 {
+		return "empty segment, untouched", err
+	}
+	at := len(b) - 1 - r.IntN(min(len(b), 4096))
+	switch mode {
+	case 0:
+		return fmt.Sprintf("truncated %s from %d to %d bytes", filepath.Base(path), len(b), at), os.Truncate(path, int64(at))
+	case 1:
+		b[at] ^= 0xff
+		return fmt.Sprintf("flipped byte %d of %d in %s", at, len(b), filepath.Base(path)), os.WriteFile(path, b, 0o644)
+	default:
+		n := 1 + r.IntN(4096)
+		b = append(b, make([]byte, n)...)
+		return fmt.Sprintf("appended %d zero bytes to %s", n, filepath.Base(path)), os.WriteFile(path, b, 0o644)
+	}
+}
+
+// clientCrash (F15) closes a random producer's or consumer's client
+// abruptly; its slot starts a new one.
+type clientCrash struct{}
+
+func (clientCrash) Name() string { return "client-crash" }
+
+func (clientCrash) Inject(_ context.Context, e *Env) (string, func() error, error) {
+	slots := e.W.Slots()
+	if len(slots) == 0 {
+		return "", nil, errors.New("no client")
+	}
+	slices.Sort(slots)
+	s := slots[e.Rand.IntN(len(slots))]
+	e.W.CrashClient(s)
+	return "client " + s, nil, nil
+}
+
+// loneLeader pauses every follower of a random partition until the ISR
+// shrinks to the leader alone (or 15 s pass), lets writes go on for a
+// second, SIGKILLs the leader (with tear: and truncates its last segment
+// within the last 4 KiB, F12's lost unsynced writes) and resumes the followers; the leader restarts at heal.
+// Under min.insync.replicas=2 no write is acknowledged by the leader alone,
+// so nothing may be lost; under min.insync.replicas=1 (tear) or unclean
+// election it is the canary that must lose writes. Pausing every follower
+// of an RF=N partition on N nodes also stops the controller quorum.
+type loneLeader struct{ tear bool }
+
+func (f loneLeader) Name() string {
+	if f.tear {
+		return "lone-leader-torn"
+	}
+	return "lone-leader"
+}
+
+func (f loneLeader) Inject(ctx context.Context, e *Env) (string, func() error, error) {
+	p := int32(e.Rand.IntN(e.W.Partitions))
+	md, err := e.C.Metadata(ctx, e.W.Topic)
+	if err != nil {
+		return "", nil, err
+	}
+	pd := md.Topics[e.W.Topic].Partitions[p]
+	leader := e.C.Node(pd.Leader)
+	if leader == nil {
+		return "", nil, fmt.Errorf("partition %d has no leader", p)
+	}
+	var paused []*Node
+	for _, r := range pd.Replicas {
+		if r != pd.Leader {
+			e.C.Node(r).Pause()
+			paused = append(paused, e.C.Node(r))
+		}
+	}
+	shrunk := waitISR(ctx, e.C, e.W.Topic, p, pd.Leader, 15*time.Second)
+	time.Sleep(time.Second)
+	leader.Kill()
+	how := ""
+	if f.tear {
+		how, err = damageTail(filepath.Join(leader.DataDir, fmt.Sprintf("%s-%d", e.W.Topic, p)), e.Rand, 0)
+	}
+	for _, nd := range paused {
+		nd.Resume()
+	}
+	return fmt.Sprintf("leader %d of partition %d (ISR shrank alone: %v) %s", leader.ID, p, shrunk, how), leader.Start, err
+}
+
+// waitISR waits until partition p's ISR is just leader; it reports whether
+// it got there within timeout.
+func waitISR(ctx context.Context, c *Cluster, topic string, p, leader int32, timeout time.Duration) bool {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		md, err := c.Metadata(ctx, topic)
+		if err == nil {
+			if pd := md.Topics[topic].Partitions[p]; slices.Equal(pd.ISR, []int32{leader}) {
+				return true
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+	return false
+}

@@ -1,0 +1,88 @@
+package chaos
+
+import (
+	"fmt"
+	"sync"
+	"time"
+)
+
+// Outcome is how an operation ended.
+type Outcome string
+
+// Outcomes, as Jepsen names them.
+const (
+	OK   Outcome = "ok"   // it happened
+	Fail Outcome = "fail" // it definitely did not happen
+	Info Outcome = "info" // it may or may not have happened
+)
+
+// Op kinds.
+const (
+	KindSend   = "send"
+	KindPoll   = "poll"
+	KindCommit = "commit"
+	KindFault  = "fault"
+	KindHeal   = "heal"
+)
+
+// Read is one record a poll returned.
+type Read struct {
+	Partition int32  `json:"p"`
+	Offset    int64  `json:"o"`
+	Value     string `json:"v"`
+}
+
+// Op is one entry of the history: a send of one record, a poll of one
+// fetch, a group offset commit, or a fault event. Times are milliseconds
+// since the start of the run.
+type Op struct {
+	Kind    string  `json:"kind"`
+	Client  string  `json:"client,omitempty"`  // e.g. "p3" (producer) or "c1" (consumer)
+	Session int     `json:"session,omitempty"` // consumer: bumped on (re)assignment
+	Outcome Outcome `json:"outcome,omitempty"`
+	Err     string  `json:"err,omitempty"`
+	Start   int64   `json:"start"`
+	End     int64   `json:"end,omitempty"`
+
+	Partition int32  `json:"p"`           // send, commit
+	Seq       int64  `json:"seq"`         // send: per client and partition
+	Value     string `json:"v,omitempty"` // send
+	Offset    int64  `json:"o"`           // send: assigned offset (ok only); commit: offset
+
+	Reads []Read `json:"reads,omitempty"` // poll
+	Drain bool   `json:"drain,omitempty"` // poll by the final drain
+
+	Fault  string `json:"fault,omitempty"`  // fault, heal: the fault's name
+	Target string `json:"target,omitempty"` // fault: what it hit
+}
+
+// History records ops concurrently.
+type History struct {
+	start time.Time
+	mu    sync.Mutex
+	ops   []Op
+}
+
+// NewHistory starts an empty history whose clock starts now.
+func NewHistory() *History { return &History{start: time.Now()} }
+
+// Now returns the history's clock: milliseconds since its start.
+func (h *History) Now() int64 { return time.Since(h.start).Milliseconds() }
+
+// Add appends op.
+func (h *History) Add(op Op) {
+	h.mu.Lock()
+	h.ops = append(h.ops, op)
+	h.mu.Unlock()
+}
+
+// Ops returns a copy of the ops so far.
+func (h *History) Ops() []Op {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]Op(nil), h.ops...)
+}
+
+// EncodeValue is the value of a producer's seq-th record: unique per
+// producer incarnation, so every value of a run is unique.
+func EncodeValue(client string, seq int64) string { return fmt.Sprintf("%s-%d", client, seq) }

@@ -1,0 +1,214 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"math/rand/v2"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+)
+
+// Profile is a client and topic configuration under test.
+type Profile struct {
+	Name       string
+	RF         int16
+	MinISR     int
+	AcksAll    bool
+	Idempotent bool
+	Unclean    bool
+	MustLose   bool     // a canary: the checker must find violations
+	Overrides  []string // node properties of the profile
+}
+
+// Profiles are the configurations `--config` names: the safe one every
+// invariant must hold under, and the canaries that must lose data.
+var Profiles = map[string]Profile{
+	"safe": {Name: "safe", RF: 3, MinISR: 2, AcksAll: true, Idempotent: true},
+	// acks1 makes followers fetch at most every 500 ms (replica.fetch.min.bytes
+	// is never reached), so a killed leader always has acknowledged records
+	// no follower has.
+	"acks1": {Name: "acks1", RF: 3, MinISR: 2, MustLose: true,
+		Overrides: []string{"replica.fetch.min.bytes=1048576", "replica.fetch.wait.max.ms=500"}},
+	"minisr1": {Name: "minisr1", RF: 2, MinISR: 1, AcksAll: true, Idempotent: true, MustLose: true},
+	"unclean": {Name: "unclean", RF: 2, MinISR: 1, AcksAll: true, Idempotent: true, Unclean: true, MustLose: true},
+}
+
+// Config is one run.
+type Config struct {
+	Bin        string        // the fjord binary
+	Dir        string        // working dir for the nodes ("" = a temp dir, removed if the run passes)
+	Nodes      int           // 3 if 0
+	Duration   time.Duration // of the fault schedule
+	Seed       uint64
+	Faults     []Fault
+	Profile    Profile
+	Quiet      time.Duration // between faults (random in [Quiet, 2*Quiet))
+	Hold       time.Duration // how long each fault lasts
+	Bound      time.Duration // liveness bound after healing
+	Partitions int
+	Producers  int
+	Consumers  int
+	Group      bool
+	Overrides  []string // extra node properties
+	History    bool     // keep the history in the report even if the run is valid
+	Log        func(format string, args ...any)
+}
+
+// Cluster timing of chaos runs: short sessions so that failovers take
+// seconds.
+const (
+	sessionTimeout = 4 * time.Second
+	topicName      = "chaos"
+)
+
+func (cfg *Config) defaults() {
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 3
+	}
+	if cfg.Quiet == 0 {
+		cfg.Quiet = 3 * time.Second
+	}
+	if cfg.Hold == 0 {
+		cfg.Hold = 2 * sessionTimeout
+	}
+	if cfg.Bound == 0 {
+		cfg.Bound = 60 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
+	}
+	cfg.Profile.RF = min(cfg.Profile.RF, int16(cfg.Nodes))
+}
+
+// nodeOverrides returns the properties every node gets.
+func (cfg *Config) nodeOverrides() []string {
+	return append([]string{
+		fmt.Sprintf("broker.session.timeout.ms=%d", sessionTimeout.Milliseconds()),
+		"broker.heartbeat.interval.ms=500",
+		fmt.Sprintf("replica.lag.time.max.ms=%d", sessionTimeout.Milliseconds()),
+		"offsets.topic.num.partitions=3",
+		fmt.Sprintf("offsets.topic.replication.factor=%d", min(3, cfg.Nodes)),
+		"group.initial.rebalance.delay.ms=500",
+		"min.insync.replicas=" + strconv.Itoa(cfg.Profile.MinISR),
+		"unclean.leader.election.enable=" + strconv.FormatBool(cfg.Profile.Unclean),
+		"log.segment.bytes=262144",
+	}, append(cfg.Profile.Overrides, cfg.Overrides...)...)
+}
+
+// Run runs one seeded chaos run and returns its report. An error means the
+// harness itself failed (the cluster never came up, ...), not a violation.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	cfg.defaults()
+	dir, keep := cfg.Dir, cfg.Dir != ""
+	if !keep {
+		var err error
+		if dir, err = os.MkdirTemp("", "fjord-chaos-"); err != nil {
+			return nil, err
+		}
+	}
+	c, err := NewCluster(cfg.Bin, dir, cfg.Nodes, cfg.nodeOverrides())
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	rep := newReport(cfg, dir)
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	if err := setup(ctx, c, cfg); err != nil {
+		return rep, fmt.Errorf("%w\n%s", err, c.tails(30))
+	}
+	h := NewHistory()
+	w := &Workload{Cluster: c, H: h, Topic: topicName, Partitions: cfg.Partitions, Producers: cfg.Producers,
+		Consumers: cfg.Consumers, Group: cfg.Group, AcksAll: cfg.Profile.AcksAll, Idempotent: cfg.Profile.Idempotent,
+		Interval: 15 * time.Millisecond}
+	wctx, stop := context.WithCancel(ctx)
+	w.Start(wctx)
+	env := &Env{C: c, W: w, Rand: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), Log: cfg.Log}
+	schedule(ctx, env, h, cfg)
+	fin := recoverCluster(ctx, c, h, cfg)
+	stop()
+	w.Wait()
+	fin = finish(ctx, c, h, cfg, fin)
+	rep.fill(h.Ops(), Check(h.Ops(), cfg.Profile.Idempotent, fin), fin, c)
+	if cfg.History {
+		rep.History = h.Ops()
+	}
+	if rep.Result.Valid && !keep {
+		c.Close()
+		os.RemoveAll(dir)
+		rep.Dir = ""
+	}
+	return rep, nil
+}
+
+// setup waits for every broker, creates the topic and waits until it is
+// healthy.
+func setup(ctx context.Context, c *Cluster, cfg Config) error {
+	err := waitUntil(ctx, 45*time.Second, func() string {
+		md, err := c.Metadata(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		if len(md.Brokers) != cfg.Nodes {
+			return fmt.Sprintf("%d of %d brokers registered", len(md.Brokers), cfg.Nodes)
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("cluster did not come up: %w", err)
+	}
+	configs := map[string]*string{
+		"min.insync.replicas":            kadm.StringPtr(strconv.Itoa(cfg.Profile.MinISR)),
+		"unclean.leader.election.enable": kadm.StringPtr(strconv.FormatBool(cfg.Profile.Unclean)),
+	}
+	err = waitUntil(ctx, 30*time.Second, func() string {
+		adm, done, err := c.Admin()
+		if err != nil {
+			return err.Error()
+		}
+		defer done()
+		_, err = adm.CreateTopic(ctx, int32(cfg.Partitions), cfg.Profile.RF, configs, topicName)
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return err.Error()
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("creating the topic: %w", err)
+	}
+	return waitUntil(ctx, 30*time.Second, func() string { return c.Healthy(ctx, topicName, cfg.Partitions) })
+}
+
+// waitUntil polls cond (which returns "" when it holds, or why not) until
+// it holds or timeout passes.
+func waitUntil(ctx context.Context, timeout time.Duration, cond func() string) error {
+	deadline := time.Now().Add(timeout)
+	for {
+		msg := cond()
+		if msg == "" {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New(msg)
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+}
+
+// tails returns the last n lines of every node's log.
+func (c *Cluster) tails(n int) string {
+	s := ""
+	for _, nd := range c.Nodes {
+		s += fmt.Sprintf("--- node %d ---\n%s\n", nd.ID, nd.Tail(n))
+	}
+	return s
+}
