@@ -9,6 +9,7 @@ import (
 	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/replication"
 	"github.com/fjordlog/fjord/internal/storage"
 )
@@ -143,6 +144,8 @@ func (b *Broker) partitionConfig(img *metadata.Image, topic string) partition.Co
 	t := config.NewTopic(img.TopicConfig(topic), b.cfg)
 	return partition.Config{
 		ReplicaLagTimeMax: time.Duration(b.cfg.Int("replica.lag.time.max.ms")) * time.Millisecond,
+		Recompress:        t.String("compression.type") != "producer",
+		Compression:       codecOf(t.String("compression.type")),
 		MinInsyncReplicas: int(t.Int("min.insync.replicas")),
 		MaxMessageBytes:   int(t.Int("max.message.bytes")),
 		LogAppendTime:     t.String("message.timestamp.type") == "LogAppendTime",
@@ -172,4 +175,22 @@ func cleanupHas(t config.Topic, policy string) bool {
 		}
 	}
 	return false
+}
+
+// codecOf maps compression.type to a codec id (uncompressed for
+// "producer", which never recompresses).
+func codecOf(name string) int8 {
+	switch name {
+	case "uncompressed":
+		return record.CompressionNone
+	case "gzip":
+		return record.CompressionGzip
+	case "snappy":
+		return record.CompressionSnappy
+	case "lz4":
+		return record.CompressionLZ4
+	case "zstd":
+		return record.CompressionZstd
+	}
+	return record.CompressionNone
 }

@@ -44,6 +44,10 @@ type Config struct {
 	MinInsyncReplicas int
 	MaxMessageBytes   int
 	LogAppendTime     bool
+	// Recompress and Compression: the topic's compression.type, when it is
+	// not "producer", as a codec id batches are re-encoded with.
+	Recompress  bool
+	Compression int8
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
 	// caught up for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration
@@ -256,6 +260,9 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 		res.BaseOffset, res.LastOffset, res.LogStartOffset = dup.firstOffset, dup.lastOffset, p.log.LogStartOffset()
 		return res, nil
 	}
+	if batch, err = p.recompress(batch, h); err != nil {
+		return res, err
+	}
 	if p.cfg.LogAppendTime {
 		res.LogAppendTime = p.now().UnixMilli()
 		record.SetLogAppendTime(batch, res.LogAppendTime)
@@ -270,6 +277,24 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 	p.notify() // LEO moved: followers' long polls
 	p.maybeAdvanceHW()
 	return res, nil
+}
+
+// recompress re-encodes a producer batch with the topic's compression.type
+// when it is set and differs from the producer's codec: the one case where
+// the produce path decodes records, as in Kafka. Offsets, timestamps and
+// producer fields are kept. Called with mu held.
+func (p *Partition) recompress(batch []byte, h record.Header) ([]byte, error) {
+	want := p.cfg.Compression
+	if !p.cfg.Recompress || h.Compression() == want {
+		return batch, nil
+	}
+	recs, err := record.Records(batch)
+	if err != nil {
+		return nil, err
+	}
+	tmpl := h
+	tmpl.Attributes = h.Attributes&^record.CompressionMask | int16(want)
+	return record.RebuildBatch(tmpl, recs)
 }
 
 func (p *Partition) checkAppend(h record.Header, acks int16) error {
