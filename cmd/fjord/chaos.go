@@ -18,7 +18,7 @@ type chaosFlags struct {
 	duration, quiet, hold, bound                  time.Duration
 	seed                                          uint64
 	faults, config, report, dir                   string
-	group, verbose, history                       bool
+	group, verbose, history, netns                bool
 	overrides                                     []string
 }
 
@@ -27,7 +27,8 @@ func init() {
 	cmd := &cobra.Command{
 		Use:   "chaos",
 		Short: "Run the fault-injection suite against a local cluster of fjord processes",
-		Long: "Start a cluster of fjord nodes on loopback (this binary), run producers and\n" +
+		Long: "Start a cluster of fjord nodes on loopback (this binary; with --netns each in\n" +
+			"its own network namespace), run producers and\n" +
 			"consumers that record every operation, inject faults on a seeded schedule,\n" +
 			"heal, drain every partition and check the history for lost, duplicated,\n" +
 			"reordered or inconsistent records. Faults: " + strings.Join(chaos.FaultNames(), ", ") + ".\n" +
@@ -55,6 +56,8 @@ func init() {
 	fl.StringVar(&f.report, "report", "", "write the JSON report of every run to this file")
 	fl.StringVar(&f.dir, "dir", "", "keep node data and logs under this dir (default: a temp dir, removed if the run passes)")
 	fl.StringArrayVar(&f.overrides, "override", nil, "extra node property key=value (repeatable)")
+	fl.BoolVar(&f.netns, "netns", false, "run each node in its own network namespace (needs root, ip and nft); required by the\n"+
+		"network faults isolate-*, partition-minority and oneway-leader")
 	fl.BoolVar(&f.history, "history", false, "keep the history in the report of valid runs too")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log each fault as it happens")
 	rootCmd.AddCommand(cmd)
@@ -83,7 +86,7 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 		cfg := chaos.Config{Bin: bin, Nodes: f.nodes, Duration: f.duration, Seed: f.seed + uint64(i),
 			Faults: faults, Profile: profile, Quiet: f.quiet, Hold: f.hold, Bound: f.bound,
 			Partitions: f.partitions, Producers: f.producers, Consumers: f.consumers, Group: f.group,
-			Overrides: f.overrides, History: f.history}
+			Overrides: f.overrides, History: f.history, Netns: f.netns}
 		if f.dir != "" {
 			cfg.Dir = fmt.Sprintf("%s/run-%d", f.dir, cfg.Seed)
 		}

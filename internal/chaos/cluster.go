@@ -19,12 +19,14 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
-// Cluster is a set of `fjord server` processes on loopback, each a broker
-// and a controller voter, with node ids 1..N.
+// Cluster is a set of `fjord server` processes, each a broker and a
+// controller voter, with node ids 1..N: on loopback ports, or (with a Net)
+// each in its own network namespace.
 type Cluster struct {
 	Bin   string  // the fjord binary
 	Dir   string  // root of the nodes' log and data dirs
 	Nodes []*Node // Nodes[i] has node.id i+1
+	Net   *Net    // nil on loopback
 }
 
 // NodeState is what the harness last did to a node's process.
@@ -46,6 +48,7 @@ type Node struct {
 	LogDir    string // one file per run: run-N.log
 	Overrides []string
 	bin       string
+	net       *Net // nil on loopback
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
@@ -54,28 +57,57 @@ type Node struct {
 	runs   int
 }
 
-// NewCluster prepares (does not start) n nodes under dir running bin, with
-// overrides (Kafka property names, key=value) added to every node's.
+// NewCluster prepares (does not start) n nodes on loopback under dir
+// running bin, with overrides (Kafka property names, key=value) added to
+// every node's.
 func NewCluster(bin, dir string, n int, overrides []string) (*Cluster, error) {
 	ports, err := freePorts(2 * n)
 	if err != nil {
 		return nil, err
 	}
-	c := &Cluster{Bin: bin, Dir: dir}
+	addr := func(i int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i])) }
+	return newCluster(bin, dir, n, overrides, nil,
+		func(i int) (string, string) { return addr(i), addr(n + i) })
+}
+
+// NewNetCluster is NewCluster with every node in its own network
+// namespace (see Net), listening on ports 9092 (Kafka) and 9093
+// (controller) of its own address. Close deletes the namespaces.
+func NewNetCluster(bin, dir string, n int, overrides []string) (*Cluster, error) {
+	nt, err := NewNet(n)
+	if err != nil {
+		return nil, err
+	}
+	c, err := newCluster(bin, dir, n, overrides, nt, func(i int) (string, string) {
+		a := nt.Addr(int32(i + 1))
+		return net.JoinHostPort(a, "9092"), net.JoinHostPort(a, "9093")
+	})
+	if err != nil {
+		nt.Close()
+	}
+	return c, err
+}
+
+// newCluster prepares the nodes; addrs returns node index i's Kafka and
+// controller listeners.
+func newCluster(bin, dir string, n int, overrides []string, nt *Net, addrs func(i int) (string, string)) (*Cluster, error) {
+	c := &Cluster{Bin: bin, Dir: dir, Net: nt}
 	voters := make([]string, n)
 	for i := range n {
-		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[n+i])
+		_, ctl := addrs(i)
+		voters[i] = fmt.Sprintf("%d@%s", i+1, ctl)
 	}
 	for i := range n {
-		nd := &Node{ID: int32(i + 1), bin: bin,
-			Addr:    net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i])),
+		kafka, ctl := addrs(i)
+		nd := &Node{ID: int32(i + 1), bin: bin, net: nt,
+			Addr:    kafka,
 			DataDir: filepath.Join(dir, fmt.Sprintf("node-%d", i+1), "data"),
 			LogDir:  filepath.Join(dir, fmt.Sprintf("node-%d", i+1)),
 		}
 		nd.Overrides = append([]string{
 			fmt.Sprintf("node.id=%d", nd.ID),
 			"process.roles=broker,controller",
-			fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://127.0.0.1:%d", nd.Addr, ports[n+i]),
+			fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", kafka, ctl),
 			"controller.listener.names=CONTROLLER",
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"log.dirs=" + nd.DataDir,
@@ -112,10 +144,14 @@ func (c *Cluster) Start() error {
 	return nil
 }
 
-// Close kills every node (resuming paused ones first).
+// Close kills every node (resuming paused ones first) and deletes the
+// network namespaces, if any. It may be called more than once.
 func (c *Cluster) Close() {
 	for _, nd := range c.Nodes {
 		nd.Kill()
+	}
+	if c.Net != nil {
+		c.Net.Close()
 	}
 }
 
@@ -164,6 +200,9 @@ func (nd *Node) Start() error {
 		args = append(args, "--override", o)
 	}
 	cmd := exec.Command(nd.bin, args...)
+	if nd.net != nil {
+		cmd = nd.net.Command(nd.ID, nd.bin, args...)
+	}
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		out.Close()

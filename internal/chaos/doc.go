@@ -23,7 +23,11 @@
 //     reordered sends of an idempotent producer, and committed-offset
 //     regressions, and reports recovery times per fault.
 //
-// `fjord chaos` is the command users run. Network partitions (netns +
-// nftables) are a later milestone; they will be further Fault
-// implementations.
+// With Config.Netns (`fjord chaos --netns`) every node runs in its own
+// network namespace (Net: veths on a bridge, a private 10.233.x.0/24 that
+// exists only there), and the network faults (leader, follower or
+// controller isolated, a minority partitioned, one-way loss) are nftables
+// drop rules inside the namespaces.
+//
+// `fjord chaos` is the command users run.
 package chaos

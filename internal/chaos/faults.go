@@ -22,9 +22,9 @@ type Env struct {
 
 // Fault is one kind of fault. Inject applies it and returns what it hit
 // and how to heal it (nil: nothing to heal). Faults run one at a time, and
-// the cluster is whole (every node running) when Inject is called. Network
-// faults (a later milestone) fit the same shape: Inject installs nftables
-// rules in the nodes' namespaces, heal removes them.
+// the cluster is whole (every node running, no drop rule) when Inject is
+// called. Network faults (netfaults.go) install nftables rules in the
+// nodes' namespaces; their heal removes them.
 type Fault interface {
 	Name() string
 	Inject(ctx context.Context, e *Env) (target string, heal func() error, err error)
@@ -63,7 +63,14 @@ func allFaults() []Fault {
 			out = append(out, procFault{act: act, who: who})
 		}
 	}
-	return append(out, corruptTail{}, clientCrash{}, loneLeader{}, loneLeader{tear: true})
+	out = append(out, corruptTail{}, clientCrash{}, loneLeader{}, loneLeader{tear: true})
+	return append(out, netFaults()...)
+}
+
+// NeedsNet says whether f needs the nodes in network namespaces.
+func NeedsNet(f Fault) bool {
+	n, ok := f.(interface{ needsNet() bool })
+	return ok && n.needsNet()
 }
 
 // procFault signals one node's process: kill (SIGKILL, restarted at heal),

@@ -16,6 +16,7 @@ type Report struct {
 	Profile   string            `json:"config"`
 	MustLose  bool              `json:"canary"`
 	Nodes     int               `json:"nodes"`
+	Netns     bool              `json:"netns,omitempty"`
 	Duration  string            `json:"duration"`
 	Faults    []string          `json:"faults"`
 	Dir       string            `json:"dir,omitempty"` // the nodes' data and logs, kept for a failed run
@@ -115,7 +116,11 @@ func (r *Report) Summary() string {
 	if !r.Result.Valid {
 		verdict = "VIOLATIONS"
 	}
-	fmt.Fprintf(&b, "seed %d config %s, %d nodes, %s, faults %s: %s", r.Seed, r.Profile, r.Nodes, r.Duration,
+	where := ""
+	if r.Netns {
+		where = " in netns"
+	}
+	fmt.Fprintf(&b, "seed %d config %s, %d nodes%s, %s, faults %s: %s", r.Seed, r.Profile, r.Nodes, where, r.Duration,
 		strings.Join(r.Faults, ","), verdict)
 	if r.MustLose {
 		fmt.Fprintf(&b, " (canary: loss %s)", map[bool]string{true: "seen, as expected", false: "NOT seen"}[r.Lost()])

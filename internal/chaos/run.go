@@ -55,6 +55,7 @@ type Config struct {
 	Consumers  int
 	Group      bool
 	Overrides  []string // extra node properties
+	Netns      bool     // each node in its own network namespace (root, ip, nft); needed by the network faults
 	History    bool     // keep the history in the report even if the run is valid
 	Log        func(format string, args ...any)
 }
@@ -114,12 +115,25 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 			return nil, err
 		}
 	}
-	c, err := NewCluster(cfg.Bin, dir, cfg.Nodes, cfg.nodeOverrides())
+	for _, f := range cfg.Faults {
+		if NeedsNet(f) && !cfg.Netns {
+			return nil, fmt.Errorf("fault %s needs the nodes in network namespaces (Config.Netns, --netns)", f.Name())
+		}
+	}
+	newCluster := NewCluster
+	if cfg.Netns {
+		if err := NetnsAvailable(); err != nil {
+			return nil, err
+		}
+		newCluster = NewNetCluster
+	}
+	c, err := newCluster(cfg.Bin, dir, cfg.Nodes, cfg.nodeOverrides())
 	if err != nil {
 		return nil, err
 	}
 	defer c.Close()
 	rep := newReport(cfg, dir)
+	rep.Netns = cfg.Netns
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
