@@ -132,7 +132,15 @@ func (p *Partition) TruncateTo(epoch int32, offset int64) error {
 }
 
 func (p *Partition) truncate(offset int64) error {
-	if offset >= p.log.LogEndOffset() {
+	if offset > p.log.LogEndOffset() {
+		return nil
+	}
+	if offset == p.log.LogEndOffset() {
+		// Nothing to cut, but drop epochs that start here with no record
+		// (an epoch this replica led without appending).
+		if err := p.log.TruncateTo(offset); err != nil {
+			return p.followerError(err)
+		}
 		return nil
 	}
 	if offset < p.log.LogStartOffset() {

@@ -19,7 +19,10 @@ func (l *Log) TruncateTo(offset int64) error {
 		return fmt.Errorf("%w: truncate to %d, log [%d, %d]", ErrOffsetOutOfRange, offset, l.LogStartOffset(), leo)
 	}
 	if offset == leo {
-		return nil
+		// No data to remove, but an epoch that starts here holds no
+		// records: drop it, or a follower that led it briefly would keep
+		// reporting it as its last fetched epoch and diverge forever.
+		return l.dropEpochsFrom(offset)
 	}
 	l.logger.Info("storage: truncating log", "offset", offset, "leo", leo)
 	if err := l.truncateSegments(offset); err != nil {
@@ -27,7 +30,13 @@ func (l *Log) TruncateTo(offset int64) error {
 	}
 	l.leo.Store(l.active().next)
 	l.recoveryPoint.Store(min(l.RecoveryPoint(), l.LogEndOffset()))
-	if l.epochs.truncateFromEnd(l.LogEndOffset()) {
+	return l.dropEpochsFrom(l.LogEndOffset())
+}
+
+// dropEpochsFrom drops the epoch cache entries starting at or after end.
+// Called with mu held.
+func (l *Log) dropEpochsFrom(end int64) error {
+	if l.epochs.truncateFromEnd(end) {
 		if err := l.epochs.persist(); err != nil {
 			return l.fail("truncate", err)
 		}
