@@ -248,7 +248,29 @@ func (f loneLeader) Inject(ctx context.Context, e *Env) (string, func() error, e
 	for _, nd := range paused {
 		nd.Resume()
 	}
-	return fmt.Sprintf("leader %d of partition %d (ISR shrank alone: %v) %s", leader.ID, p, shrunk, how), leader.Start, err
+	heal := func() error {
+		// Give the controller time to elect another replica (uncleanly,
+		// where allowed) before the old leader returns and wins a clean
+		// election: otherwise the canary's loss window depends on timing.
+		waitLeaderNot(ctx, e.C, e.W.Topic, p, leader.ID, 10*time.Second)
+		return leader.Start()
+	}
+	return fmt.Sprintf("leader %d of partition %d (ISR shrank alone: %v) %s", leader.ID, p, shrunk, how), heal, err
+}
+
+// waitLeaderNot waits until partition p has a leader other than old (or
+// timeout passes).
+func waitLeaderNot(ctx context.Context, c *Cluster, topic string, p, old int32, timeout time.Duration) {
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		md, err := c.Metadata(ctx, topic)
+		if err == nil {
+			if pd := md.Topics[topic].Partitions[p]; pd.Leader >= 0 && pd.Leader != old {
+				return
+			}
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
 }
 
 // waitISR waits until partition p's ISR is just leader; it reports whether
