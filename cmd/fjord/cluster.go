@@ -35,16 +35,9 @@ func newClusterDescribeCmd() *cobra.Command {
 			"(fenced or down) are listed as offline.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			ctx, stop := signalContext(cmd)
-			defer stop()
-			ctx, cancel := context.WithTimeout(ctx, clusterTimeout)
-			defer cancel()
-			adm, err := newAdmin()
-			if err != nil {
-				return err
-			}
-			defer adm.Close()
-			return runClusterDescribe(ctx, adm, cmd.OutOrStdout())
+			return withAdminFor(cmd, clusterTimeout, func(ctx context.Context, adm *kadm.Client) error {
+				return runClusterDescribe(ctx, adm, cmd.OutOrStdout())
+			})
 		},
 	}
 }

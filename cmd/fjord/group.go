@@ -37,16 +37,7 @@ func init() {
 // withGroupAdmin runs fn with an admin client and a context bounded by the
 // group --timeout and canceled by SIGINT/SIGTERM.
 func withGroupAdmin(cmd *cobra.Command, fn func(context.Context, *kadm.Client) error) error {
-	ctx, stop := signalContext(cmd)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, groupTimeout)
-	defer cancel()
-	adm, err := newAdmin()
-	if err != nil {
-		return err
-	}
-	defer adm.Close()
-	return fn(ctx, adm)
+	return withAdminFor(cmd, groupTimeout, fn)
 }
 
 // writeTable prints rows as left-aligned columns separated by a space, each

@@ -32,12 +32,18 @@ func init() {
 	rootCmd.AddCommand(cmd)
 }
 
-// withAdmin runs fn with an admin client and a context bounded by --timeout
-// and canceled by SIGINT/SIGTERM.
+// withAdmin runs fn with an admin client and a context bounded by the topic
+// --timeout and canceled by SIGINT/SIGTERM.
 func withAdmin(cmd *cobra.Command, fn func(context.Context, *kadm.Client) error) error {
+	return withAdminFor(cmd, topicTimeout, fn)
+}
+
+// withAdminFor runs fn with an admin client and a context bounded by
+// timeout and canceled by SIGINT/SIGTERM.
+func withAdminFor(cmd *cobra.Command, timeout time.Duration, fn func(context.Context, *kadm.Client) error) error {
 	ctx, stop := signalContext(cmd)
 	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, topicTimeout)
+	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	adm, err := newAdmin()
 	if err != nil {
