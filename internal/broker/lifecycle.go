@@ -30,6 +30,7 @@ func (b *Broker) lifecycle() {
 			continue
 		}
 		b.epoch.Store(epoch)
+		b.registered.Store(true)
 		b.heartbeats(epoch)
 	}
 }

@@ -31,6 +31,24 @@ func (c *Controller) resetSessions() {
 	}
 }
 
+// noticeStall renews every broker session when the event loop itself did
+// not run for half a session timeout (the process was paused, starved or
+// its clock jumped): silence measured while the controller was not
+// looking is no evidence that brokers died, and fencing them all at once
+// on resume would shrink ISRs of healthy replicas. Their heartbeats,
+// queued meanwhile, renew them properly; the dead expire a session later.
+func (c *Controller) noticeStall() {
+	now := c.o.Now()
+	if last := c.lastTick; !last.IsZero() && now.Sub(last) > c.sessionTimeout()/2 {
+		c.logger.Warn("controller event loop stalled; renewing every broker session",
+			"stalled", now.Sub(last).Round(time.Millisecond))
+		for _, s := range c.sessions {
+			s.lastContact = now
+		}
+	}
+	c.lastTick = now
+}
+
 func (c *Controller) sessionTimeout() time.Duration {
 	return time.Duration(c.o.Config.Int("broker.session.timeout.ms")) * time.Millisecond
 }
@@ -47,6 +65,11 @@ type Registration struct {
 	Incarnation string
 	Endpoints   []metadata.Endpoint
 	Rack        string
+	// UncleanShutdown says the broker restarted without a clean shutdown
+	// (BrokerRegistration's PreviousBrokerEpoch -1, KIP-966): its logs may
+	// lack their unsynced tails, so it leaves every ISR and ELR where
+	// another replica holds the committed records (elr.go).
+	UncleanShutdown bool
 }
 
 // RegisterBroker registers a broker, fenced, and returns its epoch (the
@@ -74,7 +97,6 @@ func (c *Controller) register(r Registration) (int64, error) {
 	if r.ClusterID != "" && img.ClusterID != "" && r.ClusterID != img.ClusterID {
 		return 0, fmt.Errorf("%w: cluster id %s, expected %s", kerr.InconsistentClusterID, r.ClusterID, img.ClusterID)
 	}
-	var recs []metadata.Record
 	if old, ok := img.Brokers[r.ID]; ok {
 		// The broker on this controller's own node shares its process: an
 		// older incarnation of it is dead, whatever its session says.
@@ -82,8 +104,16 @@ func (c *Controller) register(r Registration) (int64, error) {
 			return 0, fmt.Errorf("%w: broker %d is registered by another live process", kerr.DuplicateBrokerRegistration, r.ID)
 		}
 		if !old.Fenced {
-			recs = c.fenceRecords(r.ID)
+			if _, err := c.commit(context.Background(), c.fenceRecords(r.ID)); err != nil {
+				return 0, err
+			}
 		}
+	}
+	var recs []metadata.Record
+	if r.UncleanShutdown {
+		recs = c.uncleanShutdownRecords(r.ID)
+		c.logger.Warn("broker restarted after an unclean shutdown; removing it from ISRs and ELRs where others hold the committed records",
+			"broker", r.ID, "partitions", len(recs))
 	}
 	recs = append(recs, metadata.RegisterBroker{
 		ID: r.ID, Incarnation: r.Incarnation, Endpoints: r.Endpoints, Rack: r.Rack, Fenced: true,
@@ -236,6 +266,7 @@ func (c *Controller) Tick(ctx context.Context) error {
 }
 
 func (c *Controller) tick(ctx context.Context) {
+	c.noticeStall()
 	if !c.IsActive() {
 		c.activeTerm = 0
 		return

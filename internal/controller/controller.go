@@ -79,6 +79,7 @@ type Controller struct {
 	activeTerm    uint64             // term in which this controller became active; 0 = inactive
 	sessions      map[int32]*session // broker sessions, rebuilt on activation
 	lastRebalance time.Time          // last preferred-leader rebalance check
+	lastTick      time.Time          // when Run last ticked (see noticeStall)
 }
 
 // New creates a controller; Run starts its event loop.
@@ -212,6 +213,7 @@ func (c *Controller) commit(ctx context.Context, recs []metadata.Record) (uint64
 	if len(recs) == 0 {
 		return uint64(max(c.image().Offset, 0)), nil
 	}
+	recs = c.maintainELR(recs)
 	c.warnUnclean(recs)
 	data, err := metadata.EncodeBatch(recs)
 	if err != nil {

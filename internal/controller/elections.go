@@ -9,12 +9,13 @@ import (
 
 // Leader elections (reference/kafka-replication.md §4). A partition's
 // leader is the first replica, in assignment order, that is in the ISR and
-// usable (registered, unfenced, not shutting down). When no ISR member is
-// usable the partition is leaderless (leader -1) and keeps its last ISR, so
-// that it comes back as soon as one of those replicas does — unless the
-// topic enables unclean.leader.election.enable, in which case any usable
-// replica may lead, with itself as the whole ISR, accepting the loss of
-// what it lacks.
+// usable (registered, unfenced, not shutting down); failing that, the
+// first usable one of the ELR (elr.go), which leads with itself as the
+// ISR. When none is usable the partition is leaderless (leader -1) and
+// keeps its last ISR and its ELR, so that it comes back as soon as one of
+// those replicas does — unless the topic enables
+// unclean.leader.election.enable, in which case any usable replica may
+// lead, with itself as the whole ISR, accepting the loss of what it lacks.
 
 // usableFunc reports whether a broker may lead or stay in an ISR.
 type usableFunc func(id int32) bool
@@ -88,6 +89,11 @@ func reassign(tid metadata.UUID, idx int32, p metadata.PartitionImage, gone int3
 	if leader == gone || leader == -1 {
 		leader = electLeader(p.Replicas, isr, ok)
 	}
+	if leader == -1 {
+		if leader = electLeader(p.Replicas, p.ELR, ok); leader != -1 {
+			isr = []int32{leader}
+		}
+	}
 	if leader == -1 && unclean {
 		if leader = electUnclean(p.Replicas, ok); leader != -1 {
 			isr, ch.Unclean = []int32{leader}, true
@@ -132,6 +138,11 @@ func (c *Controller) unfenceRecords(id int32) []metadata.Record {
 func electLeaderless(tid metadata.UUID, idx int32, p metadata.PartitionImage, ok usableFunc, unclean bool) (metadata.PartitionChange, bool) {
 	ch := metadata.PartitionChange{TopicID: tid, Partition: idx}
 	leader := electLeader(p.Replicas, p.ISR, ok)
+	if leader == -1 {
+		if leader = electLeader(p.Replicas, p.ELR, ok); leader != -1 {
+			ch.ISR = []int32{leader}
+		}
+	}
 	if leader == -1 && unclean {
 		if leader = electUnclean(p.Replicas, ok); leader != -1 {
 			ch.ISR, ch.Unclean = []int32{leader}, true

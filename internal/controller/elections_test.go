@@ -388,3 +388,38 @@ func leaderCount(img *metadata.Image, topic string, id int32) int {
 	}
 	return n
 }
+
+// loopTick runs one tick of Run's loop (stall detection included).
+func (h *harness) loopTick(t *testing.T) {
+	t.Helper()
+	if _, err := run(context.Background(), h.c, func() struct{} { h.c.tick(context.Background()); return struct{}{} }); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// A controller whose own loop stalled past the session timeout (SIGSTOP,
+// starvation) must not fence every broker on resume: found by the chaos
+// suite, where fencing the two resumed followers shrank an ISR to a
+// leader that then died with a torn log. The dead still expire a session
+// later.
+func TestStalledControllerRenewsSessionsInsteadOfFencing(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	createTopic(t, h, "t", 3, 3, nil)
+	h.loopTick(t)
+	h.clock.Advance(30 * time.Second) // paused: no tick, no heartbeat
+	h.loopTick(t)
+	for id, b := range h.latest().Brokers {
+		if b.Fenced {
+			t.Fatalf("broker %d fenced after the controller's own stall", id)
+		}
+	}
+	for range 100 { // 10 s in ticks of 100 ms: 2 and 3 heartbeat, 1 is dead
+		h.clock.Advance(100 * time.Millisecond)
+		h.beat(t, 2, 3)
+		h.loopTick(t)
+	}
+	img := h.latest()
+	if !img.Brokers[1].Fenced || img.Brokers[2].Fenced || img.Brokers[3].Fenced {
+		t.Fatalf("after a session of silence: %+v", img.Brokers)
+	}
+}

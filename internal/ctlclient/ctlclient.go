@@ -83,6 +83,10 @@ func (c *Client) Forward(ctx context.Context, req *kmsg.EnvelopeRequest) (*kmsg.
 func (c *Client) Register(ctx context.Context, clusterID string, incarnation metadata.UUID, r controller.Registration) (int64, error) {
 	req := kmsg.NewPtrBrokerRegistrationRequest()
 	req.BrokerID, req.ClusterID, req.IncarnationID = r.ID, clusterID, incarnation
+	req.PreviousBrokerEpoch = 0
+	if r.UncleanShutdown {
+		req.PreviousBrokerEpoch = -1
+	}
 	if r.Rack != "" {
 		req.Rack = &r.Rack
 	}

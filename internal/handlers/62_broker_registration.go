@@ -6,7 +6,11 @@ package handlers
 // (INCONSISTENT_CLUSTER_ID), refuses a second live process with the same
 // node id (DUPLICATE_BROKER_REGISTRATION), and registers the broker fenced.
 // The broker epoch in the response is the metadata offset of the
-// registration. Features and log dirs are not checked.
+// registration. Features and log dirs are not checked. A
+// PreviousBrokerEpoch of -1 (v3+, KIP-966; also the default of older
+// versions) marks a restart after an unclean shutdown; any other value
+// is taken as clean (Fjord brokers send 0: they do not keep their last
+// epoch in the clean-shutdown marker).
 
 import (
 	"context"
@@ -27,6 +31,7 @@ func (h *Handlers) brokerRegistration(ctx context.Context, req *server.Request) 
 	}
 	reg := controller.Registration{
 		ID: r.BrokerID, ClusterID: r.ClusterID, Incarnation: metadata.UUID(r.IncarnationID).String(),
+		UncleanShutdown: r.PreviousBrokerEpoch == -1,
 	}
 	if r.Rack != nil {
 		reg.Rack = *r.Rack

@@ -30,8 +30,14 @@ func (b BrokerInfo) Endpoint(listener string) (Endpoint, bool) {
 
 // PartitionImage is one partition's replication state.
 type PartitionImage struct {
-	Replicas       []int32
-	ISR            []int32
+	Replicas []int32
+	ISR      []int32
+	// ELR (KIP-966's eligible leader replicas) are replicas that left the
+	// ISR while it was smaller than min.insync.replicas. The high
+	// watermark cannot advance in that state, so each of them holds every
+	// committed record and may lead when no ISR member can. Empty while
+	// the ISR is at least min.insync.replicas.
+	ELR            []int32
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32

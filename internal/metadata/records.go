@@ -63,6 +63,7 @@ type Partition struct {
 	Partition      int32   `json:"partition"`
 	Replicas       []int32 `json:"replicas"`
 	ISR            []int32 `json:"isr"`
+	ELR            []int32 `json:"elr,omitempty"`
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
@@ -76,7 +77,10 @@ type PartitionChange struct {
 	Partition int32   `json:"partition"`
 	Leader    *int32  `json:"leader,omitempty"`
 	ISR       []int32 `json:"isr,omitempty"`
-	Replicas  []int32 `json:"replicas,omitempty"`
+	// ELR, if not nil, replaces the eligible leader replicas (an empty
+	// list clears them).
+	ELR      *[]int32 `json:"elr,omitempty"`
+	Replicas []int32  `json:"replicas,omitempty"`
 	// Unclean marks a leader chosen outside the ISR.
 	Unclean bool `json:"unclean,omitempty"`
 }

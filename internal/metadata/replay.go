@@ -125,7 +125,7 @@ func (b *builder) createPartition(r Partition) error {
 		return fmt.Errorf("%w: partition %d of %s out of order", ErrInconsistent, r.Partition, t.Name)
 	}
 	t.Partitions = append(t.Partitions, PartitionImage{
-		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR),
+		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), ELR: slices.Clone(r.ELR),
 		Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
 	})
 	b.touch(r.TopicID, r.Partition)
@@ -147,6 +147,12 @@ func (b *builder) changePartition(r PartitionChange) error {
 	}
 	if r.ISR != nil {
 		p.ISR = slices.Clone(r.ISR)
+	}
+	if r.ELR != nil {
+		p.ELR = slices.Clone(*r.ELR)
+		if len(p.ELR) == 0 {
+			p.ELR = nil
+		}
 	}
 	if r.Replicas != nil {
 		p.Replicas = slices.Clone(r.Replicas)

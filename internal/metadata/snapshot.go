@@ -36,7 +36,7 @@ func topicRecords(t *TopicImage) []Record {
 	recs := []Record{Topic{Name: t.Name, ID: t.ID}}
 	for i, p := range t.Partitions {
 		recs = append(recs, Partition{
-			TopicID: t.ID, Partition: int32(i), Replicas: p.Replicas, ISR: p.ISR,
+			TopicID: t.ID, Partition: int32(i), Replicas: p.Replicas, ISR: p.ISR, ELR: p.ELR,
 			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 		})
 	}

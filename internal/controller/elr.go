@@ -1,0 +1,161 @@
+package controller
+
+import (
+	"slices"
+
+	"github.com/fjordlog/fjord/internal/config"
+	"github.com/fjordlog/fjord/internal/metadata"
+)
+
+// Eligible leader replicas (KIP-966). A partition's leader does not
+// advance the high watermark while its ISR is smaller than the effective
+// min.insync.replicas (never more than the replication factor). So a
+// replica that leaves the ISR while the ISR is, or becomes, that small
+// still holds every committed record: it joins the partition's ELR and
+// may be elected, cleanly, when no ISR member can lead. The ELR empties
+// when the ISR is back to min.insync.replicas (the high watermark moves
+// on without the ELR members) and after an unclean election.
+//
+// The ELR matters most with unclean shutdowns: a broker that restarts
+// without its clean-shutdown marker may have lost the unsynced tail of
+// its logs (Kafka, like Fjord, does not fsync each write). It is removed
+// from every ISR and ELR at registration, so that a replica that still
+// has the acknowledged records leads instead — unless it is the only
+// replica left that may have them, which then stays eligible.
+
+// effectiveMinISR is min.insync.replicas capped at the replication
+// factor, as partition leaders apply it.
+func (c *Controller) effectiveMinISR(topic string, replicas int) int {
+	n := int(config.NewTopic(c.image().TopicConfig(topic), c.o.Config).Int("min.insync.replicas"))
+	return min(n, replicas)
+}
+
+// maintainELR fills in the ELR of every partition change in recs that
+// does not set it explicitly, following the ISR change it makes. recs are
+// about to be committed as one entry on top of the current image.
+func (c *Controller) maintainELR(recs []metadata.Record) []metadata.Record {
+	img := c.image()
+	type key struct {
+		t metadata.UUID
+		p int32
+	}
+	state := map[key]metadata.PartitionImage{} // partitions as changed so far in recs
+	for i, r := range recs {
+		ch, ok := r.(metadata.PartitionChange)
+		if !ok {
+			continue
+		}
+		t := img.Topics[ch.TopicID]
+		if t == nil || int(ch.Partition) >= len(t.Partitions) {
+			continue
+		}
+		k := key{ch.TopicID, ch.Partition}
+		p, seen := state[k]
+		if !seen {
+			p = t.Partitions[ch.Partition]
+		}
+		if ch.ELR == nil {
+			if elr, changed := nextELR(p, ch, c.effectiveMinISR(t.Name, len(p.Replicas))); changed {
+				ch.ELR = &elr
+				recs[i] = ch
+			}
+		}
+		state[k] = applied(p, ch)
+	}
+	return recs
+}
+
+// nextELR computes the ELR after ch and reports whether it differs from
+// p's.
+func nextELR(p metadata.PartitionImage, ch metadata.PartitionChange, minISR int) ([]int32, bool) {
+	isr, replicas := p.ISR, p.Replicas
+	if ch.ISR != nil {
+		isr = ch.ISR
+	}
+	if ch.Replicas != nil {
+		replicas = ch.Replicas
+	}
+	var elr []int32
+	if !ch.Unclean && len(isr) < minISR {
+		for _, r := range replicas { // in assignment order
+			wasEligible := slices.Contains(p.ELR, r) || slices.Contains(p.ISR, r)
+			if wasEligible && !slices.Contains(isr, r) {
+				elr = append(elr, r)
+			}
+		}
+	}
+	if slices.Equal(elr, p.ELR) {
+		return nil, false
+	}
+	if elr == nil {
+		elr = []int32{}
+	}
+	return elr, true
+}
+
+// applied returns p with ch's leader, ISR, ELR and replicas.
+func applied(p metadata.PartitionImage, ch metadata.PartitionChange) metadata.PartitionImage {
+	if ch.Leader != nil {
+		p.Leader = *ch.Leader
+	}
+	if ch.ISR != nil {
+		p.ISR = ch.ISR
+	}
+	if ch.ELR != nil {
+		p.ELR = *ch.ELR
+	}
+	if ch.Replicas != nil {
+		p.Replicas = ch.Replicas
+	}
+	return p
+}
+
+// uncleanShutdownRecords removes broker id, which restarted after an
+// unclean shutdown, from every ISR and ELR where another replica is known
+// to hold the committed records. As the sole ISR member it hands
+// eligibility to the ELR members (they become the ISR of the leaderless
+// partition); with no ELR either, it stays: it is the best copy left.
+func (c *Controller) uncleanShutdownRecords(id int32) []metadata.Record {
+	img := c.image()
+	var recs []metadata.Record
+	for _, name := range img.TopicNames() {
+		tid := img.TopicsByName[name]
+		for i, p := range img.Topics[tid].Partitions {
+			if ch, ok := withoutUnclean(tid, int32(i), p, id); ok {
+				recs = append(recs, ch)
+			}
+		}
+	}
+	return recs
+}
+
+func withoutUnclean(tid metadata.UUID, idx int32, p metadata.PartitionImage, id int32) (metadata.PartitionChange, bool) {
+	inISR, inELR := slices.Contains(p.ISR, id), slices.Contains(p.ELR, id)
+	if !inISR && !inELR {
+		return metadata.PartitionChange{}, false
+	}
+	without := func(xs []int32) []int32 {
+		return slices.DeleteFunc(slices.Clone(xs), func(r int32) bool { return r == id })
+	}
+	isr, elr := without(p.ISR), without(p.ELR)
+	if len(isr) == 0 {
+		if len(elr) == 0 {
+			return metadata.PartitionChange{}, false // the last copy that may have everything
+		}
+		isr, elr = elr, nil
+	}
+	// The ELR is always explicit: maintainELR would count a replica that
+	// leaves a small ISR as eligible, which this one is not.
+	ch := metadata.PartitionChange{TopicID: tid, Partition: idx, ELR: &elr}
+	if elr == nil {
+		ch.ELR = &[]int32{}
+	}
+	if !slices.Equal(isr, p.ISR) {
+		ch.ISR = isr
+	}
+	if p.Leader == id { // not expected: its old registration was fenced first
+		none := int32(-1)
+		ch.Leader = &none
+	}
+	return ch, true
+}
