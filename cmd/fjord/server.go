@@ -7,6 +7,7 @@ import (
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/broker"
 	"github.com/fjordlog/fjord/internal/config"
@@ -22,14 +23,23 @@ func init() {
 		Long: "Run a Fjord node. Configuration uses Kafka's property names: read from a\n" +
 			"server.properties file (--config) and overridden by --override key=value.\n" +
 			"With no configuration it runs a single node with Kafka on 127.0.0.1:9092\n" +
-			"and data in ./fjord-data.",
+			"and data in ./fjord-data.\n\n" +
+			"Environment:\n" +
+			"  " + clockSkewEnv + "  offset of the node's wall clock from the host's, a Go\n" +
+			"                    duration such as -90s or 2h (fault injection: every\n" +
+			"                    timestamp, retention and session the node computes\n" +
+			"                    follows the skewed clock; durations do not change).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			props, err := loadProperties(propsFile, overrides)
 			if err != nil {
 				return err
 			}
-			return runNode(props, newLogger(logLevel))
+			skew, err := clockSkew(os.Getenv(clockSkewEnv))
+			if err != nil {
+				return err
+			}
+			return runNode(props, broker.Options{ClockSkew: skew}, newLogger(logLevel))
 		},
 	}
 	cmd.Flags().StringVar(&propsFile, "config", "", "server.properties file")
@@ -61,6 +71,22 @@ func loadProperties(file string, overrides []string) (map[string]string, error) 
 	return props, nil
 }
 
+// clockSkewEnv names the environment variable that offsets a node's wall
+// clock (broker.Options.ClockSkew); it is not a Kafka property.
+const clockSkewEnv = "FJORD_CLOCK_SKEW"
+
+// clockSkew parses FJORD_CLOCK_SKEW's value: empty means none.
+func clockSkew(v string) (time.Duration, error) {
+	if strings.TrimSpace(v) == "" {
+		return 0, nil
+	}
+	d, err := time.ParseDuration(strings.TrimSpace(v))
+	if err != nil {
+		return 0, fmt.Errorf("%s: %w", clockSkewEnv, err)
+	}
+	return d, nil
+}
+
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	if err := l.UnmarshalText([]byte(level)); err != nil {
@@ -70,21 +96,27 @@ func newLogger(level string) *slog.Logger {
 }
 
 // runNode starts a node and runs it until SIGINT or SIGTERM, then shuts
-// it down cleanly.
-func runNode(props map[string]string, logger *slog.Logger) error {
+// it down cleanly — or until a storage failure (broker.Fatal), when it
+// returns at once without a shutdown, as Kafka halts, and the process
+// exits with status 1.
+func runNode(props map[string]string, o broker.Options, logger *slog.Logger) error {
 	cfg, err := config.NewBroker(props)
 	if err != nil {
 		return err
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	b, err := broker.Start(cfg, logger)
+	b, err := broker.StartWith(cfg, logger, o)
 	if err != nil {
 		return err
 	}
 	logger.Info("fjord node started", "node.id", cfg.Int("node.id"), "bootstrap", b.Addr("PLAINTEXT"))
-	s := <-sig
-	logger.Info("shutting down", "signal", s.String())
-	signal.Stop(sig)
-	return b.Shutdown()
+	select {
+	case s := <-sig:
+		logger.Info("shutting down", "signal", s.String())
+		signal.Stop(sig)
+		return b.Shutdown()
+	case err := <-b.Fatal():
+		return fmt.Errorf("halting: %w", err)
+	}
 }

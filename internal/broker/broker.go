@@ -37,6 +37,7 @@ type Broker struct {
 	clusterID   string
 	incarnation metadata.UUID
 	logger      *slog.Logger
+	skew        time.Duration // Options.ClockSkew; read through now
 
 	logs        *storage.Manager
 	metaDir     string
@@ -56,18 +57,40 @@ type Broker struct {
 	addrs       []Listener
 
 	epoch          atomic.Int64
+	registered     atomic.Bool  // a registration of this process succeeded (see registration)
 	observedLeader atomic.Int32 // active controller, on observers
 	unfenced       atomic.Bool
 	stop           chan struct{}
+	fatal          chan error // see Fatal (fatal.go)
 	wg             sync.WaitGroup
 	closed         sync.Once
+}
+
+// Options are a node's settings that are not Kafka properties.
+type Options struct {
+	// ClockSkew offsets the node's wall clock (`fjord server` reads it
+	// from FJORD_CLOCK_SKEW, for fault injection). The node reads wall
+	// time only through one clock, time.Now().Add(ClockSkew), handed to
+	// storage, partitions, the controller, the handlers and the group
+	// coordinators. Adding a duration keeps Go's monotonic reading, so
+	// durations measured with the clock are not skewed; pure deadlines and
+	// timeouts use time.Now directly.
+	ClockSkew time.Duration
 }
 
 // Start opens the node's storage, joins the metadata quorum, starts the
 // controller and the listeners, and registers the broker. With a single
 // voter it returns once the broker is unfenced and serving.
 func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
-	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, stop: make(chan struct{})}
+	return StartWith(cfg, logger, Options{})
+}
+
+// StartWith is Start with Options.
+func StartWith(cfg *config.Broker, logger *slog.Logger, o Options) (*Broker, error) {
+	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, skew: o.ClockSkew, stop: make(chan struct{})}
+	if b.skew != 0 {
+		logger.Warn("node clock skewed", "skew", b.skew.String())
+	}
 	_, _ = rand.Read(b.incarnation[:])
 	if err := b.open(); err != nil {
 		b.Close()
@@ -100,6 +123,7 @@ func (b *Broker) open() error {
 	b.wg.Add(1)
 	go b.lifecycle()
 	b.startLoops()
+	b.watchFailures()
 	if len(b.voters) == 1 {
 		return b.WaitReady(10 * time.Second)
 	}
@@ -117,18 +141,22 @@ func (b *Broker) openStorage() error {
 	if err != nil {
 		return err
 	}
-	if b.logs, err = storage.OpenManager(dirs, b.logger, time.Now); err != nil {
+	if b.logs, err = storage.OpenManager(dirs, b.logger, b.now); err != nil {
 		return err
 	}
 	b.metrics = b.newMetrics()
 	b.groups = coordinator.NewManager(coordinator.Options{
-		NodeID: b.nodeID, Config: b.groupConfig(), Partitions: b.offsetsPartitions, Logger: b.logger,
+		NodeID: b.nodeID, Config: b.groupConfig(), Partitions: b.offsetsPartitions, Logger: b.logger, Now: b.now,
 	})
 	b.meta = newMetaState(b.logger, b.reconcile)
 	b.fetchers = replication.NewManager(b.replicationOptions())
 	b.metaDir = filepath.Join(metaDir, "__cluster_metadata-0")
 	return nil
 }
+
+// now is the node's wall clock: the real one offset by Options.ClockSkew.
+// Every component that reads wall time gets it.
+func (b *Broker) now() time.Time { return time.Now().Add(b.skew) }
 
 // configuredClusterID is cluster.id when set; otherwise, for a multi-voter
 // quorum, an id derived from the voter set so that every node of a new
@@ -175,6 +203,9 @@ func (b *Broker) registration() controller.Registration {
 	return controller.Registration{
 		ID: b.nodeID, ClusterID: clusterID, Incarnation: b.incarnation.String(),
 		Endpoints: endpoints(b.addrs, adv, names), Rack: b.cfg.String("broker.rack"),
+		// Only this process's first registration can follow a crash: later
+		// ones (after being fenced) keep the logs this process wrote.
+		UncleanShutdown: !b.registered.Load() && (b.logs == nil || !b.logs.CleanShutdown()),
 	}
 }
 

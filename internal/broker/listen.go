@@ -102,7 +102,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	b.quorum = q
 	b.ctrl = controller.New(controller.Options{
 		NodeID: b.nodeID, Config: b.cfg, Log: q, Image: b.meta.Image, Logger: b.logger,
-		NewID: randomID, ClusterID: b.clusterID, TickInterval: 250 * time.Millisecond,
+		NewID: randomID, Now: b.now, ClusterID: b.clusterID, TickInterval: 250 * time.Millisecond,
 		OnUnclean: func(n int) { b.metrics.unclean.Add(float64(n)) },
 	})
 	go b.ctrl.Run()
@@ -163,7 +163,7 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
-		ProducerIDs: &producerIDs{b: b}, Groups: b.groups,
+		ProducerIDs: &producerIDs{b: b}, Groups: b.groups, Now: b.now,
 	}
 	if b.ctrl != nil { // a nil *Controller must not become a non-nil interface
 		deps.Controller = b.ctrl

@@ -40,6 +40,9 @@ func (b *Broker) newMetrics() *metrics {
 	m.reg.MustRegister(m.isrShrinks, m.isrExpands, m.unclean, m.requestTimes)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b.registerGauges(m.reg)
+	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+		Name: "fjord_node_clock_skew_seconds", Help: "Offset of this node's wall clock from the host's (FJORD_CLOCK_SKEW)."},
+		func() float64 { return b.skew.Seconds() }))
 	return m
 }
 

@@ -41,6 +41,12 @@ type testNode struct {
 // the node started.
 func startNode(t *testing.T, props map[string]string) *testNode {
 	t.Helper()
+	return startNodeWith(t, props, Options{})
+}
+
+// startNodeWith is startNode with Options.
+func startNodeWith(t *testing.T, props map[string]string, o Options) *testNode {
+	t.Helper()
 	baseline := goleak.IgnoreCurrent()
 	all := map[string]string{
 		"listeners":                       "PLAINTEXT://127.0.0.1:0",
@@ -59,7 +65,7 @@ func startNode(t *testing.T, props map[string]string) *testNode {
 		level = slog.LevelDebug
 	}
 	logger := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
-	b, err := Start(cfg, logger)
+	b, err := StartWith(cfg, logger, o)
 	if err != nil {
 		t.Fatal(err)
 	}

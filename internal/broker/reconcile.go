@@ -95,7 +95,7 @@ func (b *Broker) createReplica(img *metadata.Image, t *metadata.TopicImage, tp s
 	}
 	p := partition.New(partition.Options{
 		Topic: t.Name, TopicID: t.ID, Index: tp.Partition, LocalID: b.nodeID, Log: log,
-		HW: b.logs.HighWatermark(tp), Config: pc, Now: time.Now, Logger: b.logger,
+		HW: b.logs.HighWatermark(tp), Config: pc, Now: b.now, Logger: b.logger,
 		AlterISR: b.sendAlter, Eligible: b.eligible,
 	})
 	b.parts.Store(tp, p)

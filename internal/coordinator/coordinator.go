@@ -37,6 +37,10 @@ type Options struct {
 	// 0 while it does not exist.
 	Partitions func() int32
 	Logger     *slog.Logger
+	// Now is the node's wall clock, read by every coordinator for group
+	// timers, commit timestamps and offset retention, and for the
+	// timestamps of the batches it appends; nil = time.Now.
+	Now func() time.Time
 }
 
 // Manager owns the coordinators of this broker.
@@ -49,6 +53,9 @@ type Manager struct {
 
 // NewManager returns a Manager with no coordinators.
 func NewManager(o Options) *Manager {
+	if o.Now == nil {
+		o.Now = time.Now
+	}
 	return &Manager{o: o, coords: map[int32]*coordRunner{}}
 }
 
@@ -67,7 +74,7 @@ func (g *Manager) OnPartition(idx int32, p *partition.Partition, leader, epoch i
 		cur = nil
 	}
 	if lead && cur == nil {
-		r := newCoordRunner(g.o.Logger, idx, p, epoch, g.o.Config)
+		r := newCoordRunner(g.o.Logger, idx, p, epoch, g.o.Config, g.o.Now)
 		g.coords[idx] = r
 		go r.run()
 	}
@@ -130,6 +137,7 @@ type coordRunner struct {
 	p       *partition.Partition
 	epoch   int32
 	cfg     group.Config
+	now     func() time.Time
 	cmds    chan func()
 	done    chan struct{}
 	stopped chan struct{}
@@ -147,9 +155,9 @@ type pendingBatch struct {
 	next int64 // offset after the batch
 }
 
-func newCoordRunner(logger *slog.Logger, idx int32, p *partition.Partition, epoch int32, cfg group.Config) *coordRunner {
+func newCoordRunner(logger *slog.Logger, idx int32, p *partition.Partition, epoch int32, cfg group.Config, now func() time.Time) *coordRunner {
 	return &coordRunner{
-		logger: logger, idx: idx, p: p, epoch: epoch, cfg: cfg, loading: true,
+		logger: logger, idx: idx, p: p, epoch: epoch, cfg: cfg, now: now, loading: true,
 		cmds: make(chan func()), done: make(chan struct{}), stopped: make(chan struct{}),
 		waiters: map[group.RequestID]chan kmsg.Response{},
 	}
@@ -180,7 +188,7 @@ func (r *coordRunner) run() {
 		case fn := <-r.cmds:
 			fn()
 		case <-tick.C:
-			r.apply(r.c.Tick(time.Now()))
+			r.apply(r.c.Tick(r.now()))
 		case <-w.C:
 			r.checkDurable()
 		case <-r.done:
@@ -218,7 +226,7 @@ func (r *coordRunner) load() error {
 
 func (r *coordRunner) loadBatches(b []byte) (int64, error) {
 	var next int64
-	now := time.Now()
+	now := r.now()
 	for len(b) >= record.HeaderSize {
 		h, err := record.ParseHeader(b)
 		if err != nil || h.Size() > len(b) {
@@ -259,7 +267,7 @@ func (r *coordRunner) do(ctx context.Context, id uint64, client group.Client, re
 			return
 		}
 		r.waiters[group.RequestID(id)] = ch
-		eff, err := r.c.Handle(time.Now(), group.RequestID(id), client, req)
+		eff, err := r.c.Handle(r.now(), group.RequestID(id), client, req)
 		if err != nil {
 			delete(r.waiters, group.RequestID(id))
 			close(ch)
@@ -309,7 +317,7 @@ func (r *coordRunner) append(a *group.Append) {
 	for i, rec := range a.Records {
 		recs[i] = record.Record{Key: rec.Key, Value: rec.Value}
 	}
-	batch, err := record.BuildBatch(record.CompressionNone, time.Now().UnixMilli(), recs)
+	batch, err := record.BuildBatch(record.CompressionNone, r.now().UnixMilli(), recs)
 	if err == nil {
 		var res partition.AppendResult
 		if res, err = r.p.AppendAsLeader(batch, -1); err == nil {
@@ -318,7 +326,7 @@ func (r *coordRunner) append(a *group.Append) {
 			return
 		}
 	}
-	r.apply(r.c.AppendFailed(time.Now(), a.ID, appendError(err)))
+	r.apply(r.c.AppendFailed(r.now(), a.ID, appendError(err)))
 }
 
 // checkDurable reports, in append order, the batches the HW has passed,
@@ -330,10 +338,10 @@ func (r *coordRunner) checkDurable() {
 		switch {
 		case pb.next <= hw:
 			r.pending = r.pending[1:]
-			r.apply(r.c.Appended(time.Now(), pb.id))
+			r.apply(r.c.Appended(r.now(), pb.id))
 		case !leader:
 			r.pending = r.pending[1:]
-			r.apply(r.c.AppendFailed(time.Now(), pb.id, kerr.NotLeaderForPartition))
+			r.apply(r.c.AppendFailed(r.now(), pb.id, kerr.NotLeaderForPartition))
 		default:
 			return
 		}

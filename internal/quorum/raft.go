@@ -516,6 +516,18 @@ func (r *Raft) LeaderReady(ctx context.Context) (uint64, error) {
 	}
 }
 
+// Done is closed when the Raft loop stops: after Close, or on a fatal
+// error such as a WAL write that failed (Err says which).
+func (r *Raft) Done() <-chan struct{} { return r.done }
+
+// Err returns why the Raft loop stopped: nil while it runs, ErrClosed
+// after Close, else the fatal error that stopped it.
+func (r *Raft) Err() error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return r.stopped
+}
+
 // Close stops the loop, the transport and every served connection, and
 // closes the WAL. Pending proposals fail with ErrClosed. It returns the
 // error that stopped the node, if one did, else the WAL's close error.

@@ -120,4 +120,8 @@ type Options struct {
 	Clean          bool             // the log dir had a clean-shutdown marker: skip the recovery scan
 	Now            func() time.Time // clock for segment.ms, retention.ms and flush.ms; nil = time.Now
 	Logger         *slog.Logger     // nil = slog.Default()
+	// OnFailure, if set, is told of the log's sticky failure (an error
+	// wrapping ErrLogFailed) once, when it happens. It is called with the
+	// log's mutex held: it must not call the Log, and must not block.
+	OnFailure func(err error)
 }

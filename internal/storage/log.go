@@ -37,6 +37,7 @@ type Log struct {
 	logStart      atomic.Int64
 	recoveryPoint atomic.Int64
 	failure       atomic.Pointer[error]
+	onFailure     func(error) // Options.OnFailure
 
 	cleaner cleanerState // log compaction (compact.go); not guarded by mu
 }
@@ -52,7 +53,7 @@ type Log struct {
 // segment base); when it lies beyond the recovered end the log restarts
 // empty there.
 func Open(dir string, opts Options) (*Log, error) {
-	l := &Log{dir: dir, logger: opts.Logger, now: opts.Now, cfg: opts.Config.normalized()}
+	l := &Log{dir: dir, logger: opts.Logger, now: opts.Now, cfg: opts.Config.normalized(), onFailure: opts.OnFailure}
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}
@@ -90,12 +91,15 @@ func (l *Log) segmentEnd(i int) int64 {
 	return l.segs[i].next
 }
 
-// fail records err as the log's sticky failure (the first one wins) and
-// returns the error callers see from now on.
+// fail records err as the log's sticky failure (the first one wins),
+// tells Options.OnFailure, and returns the error callers see from now on.
 func (l *Log) fail(op string, err error) error {
 	wrapped := fmt.Errorf("%w: %s: %s: %w", ErrLogFailed, l.dir, op, err)
 	if l.failure.CompareAndSwap(nil, &wrapped) {
 		l.logger.Error("storage: log failed, stopping it", "op", op, "err", err)
+		if l.onFailure != nil {
+			l.onFailure(wrapped)
+		}
 	}
 	return *l.failure.Load()
 }

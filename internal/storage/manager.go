@@ -12,6 +12,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"time"
 )
 
@@ -58,6 +59,11 @@ type Manager struct {
 	logger *slog.Logger
 	now    func() time.Time
 
+	// failed receives the first storage failure: a log's sticky failure
+	// or a failed checkpoint write (see Failed). Buffered; never blocks.
+	failed   chan error
+	failOnce sync.Once
+
 	mu    sync.Mutex
 	dirs  []*logDir
 	logs  map[TopicPartition]*Log
@@ -76,7 +82,8 @@ func OpenManager(dirs []string, logger *slog.Logger, now func() time.Time) (*Man
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{logger: logger, now: now, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{}}
+	m := &Manager{logger: logger, now: now, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{},
+		failed: make(chan error, 1)}
 	for _, path := range dirs {
 		d, err := m.openDir(path)
 		if err != nil {
@@ -104,6 +111,20 @@ func (m *Manager) openDir(path string) (*logDir, error) {
 	}
 	m.logger.Info("storage: opened log dir", "dir", path, "clean_shutdown", d.clean, "partitions", len(d.parts))
 	return d, nil
+}
+
+// CleanShutdown reports whether every log dir had its clean-shutdown
+// marker when the Manager opened it: the previous process closed every log
+// cleanly, so no unsynced write can have been lost since.
+func (m *Manager) CleanShutdown() bool {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, d := range m.dirs {
+		if !d.clean {
+			return false
+		}
+	}
+	return len(m.dirs) > 0
 }
 
 // takeMarker reports whether the clean-shutdown marker exists and removes
@@ -227,14 +248,14 @@ func (m *Manager) Load(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 	}
 	l, err := Open(path, Options{
 		Config: cfg, RecoveryPoint: d.recovery[tp], LogStartOffset: d.logStart[tp],
-		Clean: d.clean && d.parts[tp], Now: m.now, Logger: m.logger,
+		Clean: d.clean && d.parts[tp], Now: m.now, Logger: m.logger, OnFailure: m.fail,
 	})
 	if err != nil {
-		return nil, err
+		return nil, m.failIO(err)
 	}
 	if err := writePartitionMetadata(path, topicID); err != nil {
 		l.Close()
-		return nil, fmt.Errorf("storage: %s: %w", path, err)
+		return nil, m.failIO(fmt.Errorf("storage: %s: %w", path, err))
 	}
 	l.SetCleanerCheckpoint(d.cleaner[tp])
 	d.parts[tp], m.where[tp], m.logs[tp] = true, d, l
@@ -363,7 +384,40 @@ func (m *Manager) Checkpoint(hws map[TopicPartition]int64) error {
 			errs = append(errs, fmt.Errorf("storage: checkpoint %s: %w", d.path, err))
 		}
 	}
-	return errors.Join(errs...)
+	if err := errors.Join(errs...); err != nil {
+		m.fail(err)
+		return err
+	}
+	return nil
+}
+
+// Failed returns a channel that receives the first storage failure of
+// this Manager's log dirs: a log's sticky failure (wrapping ErrLogFailed:
+// a write, fsync, read or delete failed, e.g. ENOSPC) or a checkpoint
+// file that could not be written. Kafka takes such a log dir offline and
+// a broker whose log dirs are all offline halts; the owner decides (the
+// broker halts: it has no way yet to report one offline dir of several
+// to the controller). Later failures are not sent.
+func (m *Manager) Failed() <-chan error { return m.failed }
+
+// failIO reports err on the Failed channel when it is an I/O failure (it
+// carries an errno: ENOSPC, EIO, EROFS, ...), as Kafka takes a log dir
+// offline when creating or loading a log in it throws an IOException;
+// other errors (a malformed file, another topic's directory) concern
+// this partition only. It returns err.
+func (m *Manager) failIO(err error) error {
+	var errno syscall.Errno
+	if errors.As(err, &errno) {
+		m.fail(err)
+	}
+	return err
+}
+
+// fail reports err on the Failed channel unless a failure already was.
+// It never blocks and takes no lock of the Manager's: logs call it with
+// their mutex held.
+func (m *Manager) fail(err error) {
+	m.failOnce.Do(func() { m.failed <- err })
 }
 
 // refresh updates d's remembered checkpoint values from the loaded logs.
