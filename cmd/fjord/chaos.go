@@ -15,10 +15,11 @@ import (
 // chaosFlags are the flags of `fjord chaos`.
 type chaosFlags struct {
 	nodes, runs, partitions, producers, consumers int
+	diskMB                                        int
 	duration, quiet, hold, bound                  time.Duration
 	seed                                          uint64
 	faults, config, report, dir                   string
-	group, verbose, history, netns                bool
+	group, verbose, history, netns, proxy         bool
 	overrides                                     []string
 }
 
@@ -28,7 +29,7 @@ func init() {
 		Use:   "chaos",
 		Short: "Run the fault-injection suite against a local cluster of fjord processes",
 		Long: "Start a cluster of fjord nodes on loopback (this binary; with --netns each in\n" +
-			"its own network namespace), run producers and\n" +
+			"its own network namespace, with --proxy behind TCP proxies), run producers and\n" +
 			"consumers that record every operation, inject faults on a seeded schedule,\n" +
 			"heal, drain every partition and check the history for lost, duplicated,\n" +
 			"reordered or inconsistent records. Faults: " + strings.Join(chaos.FaultNames(), ", ") + ".\n" +
@@ -58,6 +59,10 @@ func init() {
 	fl.StringArrayVar(&f.overrides, "override", nil, "extra node property key=value (repeatable)")
 	fl.BoolVar(&f.netns, "netns", false, "run each node in its own network namespace (needs root, ip and nft); required by the\n"+
 		"network faults isolate-*, partition-minority and oneway-leader")
+	fl.BoolVar(&f.proxy, "proxy", false, "put every node's Kafka and controller listener behind a fault-injecting TCP proxy\n"+
+		"(toxiproxy, in this process); required by the faults slow-*, throttle-* and reset-*")
+	fl.IntVar(&f.diskMB, "disk-mb", 0, "give each node's data dir its own tmpfs of this many MiB (needs root); required by\n"+
+		"the fault disk-full")
 	fl.BoolVar(&f.history, "history", false, "keep the history in the report of valid runs too")
 	fl.BoolVarP(&f.verbose, "verbose", "v", false, "log each fault as it happens")
 	rootCmd.AddCommand(cmd)
@@ -86,7 +91,8 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 		cfg := chaos.Config{Bin: bin, Nodes: f.nodes, Duration: f.duration, Seed: f.seed + uint64(i),
 			Faults: faults, Profile: profile, Quiet: f.quiet, Hold: f.hold, Bound: f.bound,
 			Partitions: f.partitions, Producers: f.producers, Consumers: f.consumers, Group: f.group,
-			Overrides: f.overrides, History: f.history, Netns: f.netns}
+			Overrides: f.overrides, History: f.history, Netns: f.netns, Proxy: f.proxy,
+			DiskMB: f.diskMB}
 		if f.dir != "" {
 			cfg.Dir = fmt.Sprintf("%s/run-%d", f.dir, cfg.Seed)
 		}

@@ -22,6 +22,9 @@ const (
 	CommitRegression   = "commit-regression"   // the final committed offset is below an acknowledged commit
 	CommitBeyondEnd    = "commit-beyond-end"   // the final committed offset is above the log end
 	NoLiveness         = "liveness"            // not healthy again within the bound after healing
+	SplitLeader        = "split-leader"        // two nodes named as leader in one leader epoch (I8)
+	EpochRegression    = "epoch-regression"    // a node's view of a leader epoch went back (I8)
+	FaultCheck         = "fault-check"         // a fault saw an invariant broken itself (Violation)
 )
 
 // maxExamples bounds the anomalies of each kind listed in a Result.
@@ -82,6 +85,13 @@ func Check(ops []Op, idempotent bool, fin Final) Result {
 		c.checkSendOrder(ops)
 	}
 	c.checkCommits(ops, fin)
+	c.checkCommittedReads(ops)
+	c.checkLeaders(ops)
+	for _, op := range ops {
+		if op.Violation != "" {
+			c.add(Anomaly{Kind: FaultCheck, Partition: -1, Offset: -1, Detail: op.Fault + ": " + op.Violation})
+		}
+	}
 	if fin.Liveness != "" {
 		c.add(Anomaly{Kind: NoLiveness, Partition: -1, Detail: fin.Liveness})
 	}
@@ -294,5 +304,58 @@ func (c *checker) checkCommits(ops []Op, fin Final) {
 		if end, ok := fin.End[p]; ok && got > end {
 			c.add(Anomaly{Kind: CommitBeyondEnd, Partition: p, Offset: got, Detail: fmt.Sprintf("log end %d", end)})
 		}
+	}
+}
+
+// checkCommittedReads checks every committed offset the Observer read
+// back during the run against the commits acknowledged before the read
+// started (I6 across coordinator failovers, not only at the end).
+func (c *checker) checkCommittedReads(ops []Op) {
+	commits := map[int32][]Op{}
+	for _, op := range ops {
+		if op.Kind == KindCommit && op.Outcome == OK {
+			commits[op.Partition] = append(commits[op.Partition], op)
+		}
+	}
+	for _, op := range ops {
+		if op.Kind != KindCommitted {
+			continue
+		}
+		acked, at := int64(-1), int64(0)
+		for _, cm := range commits[op.Partition] {
+			if cm.End < op.Start && cm.Offset > acked {
+				acked, at = cm.Offset, cm.End
+			}
+		}
+		if op.Offset < acked {
+			c.add(Anomaly{Kind: CommitRegression, Partition: op.Partition, Offset: op.Offset,
+				Detail: fmt.Sprintf("read back %d at %d ms, below the commit of %d acknowledged at %d ms", op.Offset, op.Start, acked, at)})
+		}
+	}
+}
+
+// checkLeaders checks the nodes' views of partition leadership (I8): one
+// leader per (partition, leader epoch) across every node, and epochs that
+// never go back in one node process's view.
+func (c *checker) checkLeaders(ops []Op) {
+	leaders := map[[2]int32]int32{} // (partition, epoch) -> leader
+	last := map[string]int32{}      // node process + partition -> last epoch
+	for _, op := range ops {
+		if op.Kind != KindLeader {
+			continue
+		}
+		k := [2]int32{op.Partition, op.Epoch}
+		if l, ok := leaders[k]; op.Leader >= 0 && ok && l != op.Leader {
+			c.add(Anomaly{Kind: SplitLeader, Partition: op.Partition, Offset: -1,
+				Detail: fmt.Sprintf("epoch %d: leader %d, and %d in node %s's view at %d ms", op.Epoch, l, op.Leader, op.Target, op.Start)})
+		} else if op.Leader >= 0 {
+			leaders[k] = op.Leader
+		}
+		v := fmt.Sprintf("%s/%d", op.Target, op.Partition)
+		if e, ok := last[v]; ok && op.Epoch < e {
+			c.add(Anomaly{Kind: EpochRegression, Partition: op.Partition, Offset: -1,
+				Detail: fmt.Sprintf("node %s saw epoch %d after %d at %d ms", op.Target, op.Epoch, e, op.Start)})
+		}
+		last[v] = max(last[v], op.Epoch)
 	}
 }

@@ -70,6 +70,16 @@ func TestCheckerFindsAnomalies(t *testing.T) {
 			Op{Kind: KindCommit, Partition: 0, Offset: 1, Outcome: OK}), true,
 			Final{Committed: map[int32]int64{0: 0}, End: map[int32]int64{0: 1}}, CommitRegression},
 		{"no liveness", clean(), true, Final{Liveness: "p0 has no leader"}, NoLiveness},
+		{"committed offset read back lower", append(clean(),
+			Op{Kind: KindCommit, Partition: 0, Offset: 3, Outcome: OK, Start: 10, End: 20},
+			Op{Kind: KindCommitted, Partition: 0, Offset: 1, Outcome: OK, Start: 30, End: 31}), true, Final{}, CommitRegression},
+		{"two leaders in one epoch", append(clean(),
+			Op{Kind: KindLeader, Target: "1#1", Partition: 0, Leader: 1, Epoch: 4},
+			Op{Kind: KindLeader, Target: "2#1", Partition: 0, Leader: 2, Epoch: 4}), true, Final{}, SplitLeader},
+		{"epoch going back", append(clean(),
+			Op{Kind: KindLeader, Target: "1#1", Partition: 0, Leader: 1, Epoch: 4},
+			Op{Kind: KindLeader, Target: "1#1", Partition: 0, Leader: 2, Epoch: 3}), true, Final{}, EpochRegression},
+		{"fault check", append(clean(), Op{Kind: KindHeal, Fault: "last-replica-standing", Violation: "led"}), true, Final{}, FaultCheck},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			res := Check(tc.h, tc.idem, tc.fin)
@@ -85,6 +95,21 @@ func TestCheckerAllowsRetryDuplicatesWithoutIdempotence(t *testing.T) {
 	res := Check(h, false, Final{})
 	if !res.Valid || res.Counts[DupNonIdempotent] != 1 {
 		t.Fatalf("got %+v", res)
+	}
+}
+
+func TestCheckerLeaderViewsAndCommittedReads(t *testing.T) {
+	h := append(clean(),
+		Op{Kind: KindLeader, Target: "1#1", Partition: 0, Leader: 1, Epoch: 4},
+		Op{Kind: KindLeader, Target: "2#1", Partition: 0, Leader: 1, Epoch: 4},
+		Op{Kind: KindLeader, Target: "2#1", Partition: 0, Leader: -1, Epoch: 5},
+		Op{Kind: KindLeader, Target: "2#1", Partition: 0, Leader: 3, Epoch: 6},
+		Op{Kind: KindLeader, Target: "1#2", Partition: 0, Leader: 3, Epoch: 6},
+		Op{Kind: KindCommit, Partition: 0, Offset: 3, Outcome: OK, Start: 10, End: 20},
+		Op{Kind: KindCommitted, Partition: 0, Offset: 2, Outcome: OK, Start: 15, End: 25}, // started before the ack
+		Op{Kind: KindCommitted, Partition: 0, Offset: 3, Outcome: OK, Start: 30, End: 31})
+	if res := Check(h, true, Final{}); !res.Valid {
+		t.Fatalf("consistent views: %+v", res)
 	}
 }
 

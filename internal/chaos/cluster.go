@@ -23,10 +23,11 @@ import (
 // controller voter, with node ids 1..N: on loopback ports, or (with a Net)
 // each in its own network namespace.
 type Cluster struct {
-	Bin   string  // the fjord binary
-	Dir   string  // root of the nodes' log and data dirs
-	Nodes []*Node // Nodes[i] has node.id i+1
-	Net   *Net    // nil on loopback
+	Bin     string   // the fjord binary
+	Dir     string   // root of the nodes' log and data dirs
+	Nodes   []*Node  // Nodes[i] has node.id i+1
+	Net     *Net     // nil on loopback
+	Proxies *Proxies // nil unless NewProxyCluster
 }
 
 // NodeState is what the harness last did to a node's process.
@@ -47,14 +48,19 @@ type Node struct {
 	DataDir   string // log.dirs
 	LogDir    string // one file per run: run-N.log
 	Overrides []string
-	bin       string
-	net       *Net // nil on loopback
+	// Env is added to the harness's environment for the node's
+	// process (e.g. FJORD_CLOCK_SKEW=2h) from its next start on; Start
+	// reads it under mu.
+	Env []string
+	bin string
+	net *Net // nil on loopback
 
 	mu     sync.Mutex
 	cmd    *exec.Cmd
 	exited chan struct{}
 	state  NodeState
 	runs   int
+	closed bool // by Cluster.Close: Start refuses
 }
 
 // NewCluster prepares (does not start) n nodes on loopback under dir
@@ -85,6 +91,24 @@ func NewNetCluster(bin, dir string, n int, overrides []string) (*Cluster, error)
 	if err != nil {
 		nt.Close()
 	}
+	return c, err
+}
+
+// NewProxyCluster is NewCluster with a toxiproxy TCP proxy in front of
+// every node's Kafka and controller listener (see Proxies): the nodes
+// advertise the proxies and list them as the voters. Close stops them.
+func NewProxyCluster(bin, dir string, n int, overrides []string) (*Cluster, error) {
+	ports, err := freePorts(4 * n)
+	if err != nil {
+		return nil, err
+	}
+	addr := func(i int) string { return net.JoinHostPort("127.0.0.1", strconv.Itoa(ports[i])) }
+	proxied := func(i int) (string, string) { return addr(2*n + i), addr(3*n + i) }
+	c, err := newCluster(bin, dir, n, overrides, nil, proxied)
+	if err != nil {
+		return nil, err
+	}
+	c.Proxies, err = proxyNodes(c, proxied, func(i int) (string, string) { return addr(i), addr(n + i) })
 	return c, err
 }
 
@@ -148,10 +172,16 @@ func (c *Cluster) Start() error {
 // network namespaces, if any. It may be called more than once.
 func (c *Cluster) Close() {
 	for _, nd := range c.Nodes {
+		nd.mu.Lock()
+		nd.closed = true
+		nd.mu.Unlock()
 		nd.Kill()
 	}
 	if c.Net != nil {
 		c.Net.Close()
+	}
+	if c.Proxies != nil {
+		c.Proxies.Close()
 	}
 }
 
@@ -190,6 +220,9 @@ func (nd *Node) Start() error {
 	if nd.state != Stopped {
 		return fmt.Errorf("node %d is already running", nd.ID)
 	}
+	if nd.closed {
+		return fmt.Errorf("node %d: the cluster is closed", nd.ID)
+	}
 	nd.runs++
 	out, err := os.Create(nd.logPath(nd.runs))
 	if err != nil {
@@ -203,6 +236,7 @@ func (nd *Node) Start() error {
 	if nd.net != nil {
 		cmd = nd.net.Command(nd.ID, nd.bin, args...)
 	}
+	cmd.Env = append(os.Environ(), nd.Env...)
 	cmd.Stdout, cmd.Stderr = out, out
 	if err := cmd.Start(); err != nil {
 		out.Close()
@@ -286,6 +320,14 @@ func (nd *Node) Resume() {
 		_ = nd.cmd.Process.Signal(syscall.SIGCONT)
 		nd.state = Running
 	}
+}
+
+// Run returns the number of the node's current (or last) process: 1 for
+// the first start, bumped by every restart.
+func (nd *Node) Run() int {
+	nd.mu.Lock()
+	defer nd.mu.Unlock()
+	return nd.runs
 }
 
 // Restart kills the node if it runs and starts it again.

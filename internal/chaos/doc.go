@@ -29,5 +29,11 @@
 // controller isolated, a minority partitioned, one-way loss) are nftables
 // drop rules inside the namespaces.
 //
+// With Config.Proxy (`fjord chaos --proxy`, NewProxyCluster) every node's
+// Kafka and controller listener sits behind a toxiproxy TCP proxy run in
+// this process (Proxies), which every connection to the node crosses, and
+// the proxy faults (F14: latency, bandwidth limits, connection resets on a
+// leader's or a follower's proxies) are toxics on them.
+//
 // `fjord chaos` is the command users run.
 package chaos

@@ -18,7 +18,16 @@ type Env struct {
 	W    *Workload
 	Rand *rand.Rand
 	Log  func(format string, args ...any)
+	// Unclean says whether the profile allows unclean leader election.
+	Unclean bool
 }
+
+// Violation is an error a fault returns when it saw an invariant broken
+// itself (e.g. a partition led while its last in-sync replica was down);
+// the checker reports it as a FaultCheck anomaly.
+type Violation string
+
+func (v Violation) Error() string { return string(v) }
 
 // Fault is one kind of fault. Inject applies it and returns what it hit
 // and how to heal it (nil: nothing to heal). Faults run one at a time, and
@@ -58,13 +67,18 @@ func FaultNames() []string {
 
 func allFaults() []Fault {
 	var out []Fault
-	for _, who := range []string{"leader", "follower", "controller", "node"} {
+	for _, who := range []string{"leader", "follower", "controller", "coordinator", "node"} {
 		for _, act := range []string{"kill", "term", "bounce", "pause"} {
 			out = append(out, procFault{act: act, who: who})
 		}
 	}
+	for _, who := range []string{"leader", "controller"} {
+		out = append(out, bounces{who: who, clean: true}, bounces{who: who})
+	}
+	out = append(out, lastReplica{}, lastReplica{tear: true})
 	out = append(out, corruptTail{}, clientCrash{}, loneLeader{}, loneLeader{tear: true})
-	return append(out, netFaults()...)
+	out = append(out, clockFaults()...)
+	return append(append(append(out, netFaults()...), proxyFaults()...), diskFaults()...)
 }
 
 // NeedsNet says whether f needs the nodes in network namespaces.
@@ -104,10 +118,14 @@ func (f procFault) Inject(ctx context.Context, e *Env) (string, func() error, er
 }
 
 // pick chooses a node: "leader" or "follower" of a random partition,
-// "controller" (the active one) or any "node".
+// "controller" (the active one), "coordinator" (of the workload's group)
+// or any "node".
 func pick(ctx context.Context, e *Env, who string) (*Node, error) {
-	if who == "node" {
+	switch who {
+	case "node":
 		return e.C.Nodes[e.Rand.IntN(len(e.C.Nodes))], nil
+	case "coordinator":
+		return coordinator(ctx, e)
 	}
 	md, err := e.C.Metadata(ctx, e.W.Topic)
 	if err != nil {
@@ -239,6 +257,13 @@ func (f loneLeader) Inject(ctx context.Context, e *Env) (string, func() error, e
 		}
 	}
 	shrunk := waitISR(ctx, e.C, e.W.Topic, p, pd.Leader, 15*time.Second)
+	acked := 0
+	if shrunk {
+		// Where the leader alone may acknowledge (min.insync.replicas=1),
+		// make sure it did before it dies: producers stuck behind the
+		// paused followers can take seconds to get going again.
+		acked = waitAcks(ctx, e.W.H, p, e.W.H.Now(), 20, 10*time.Second)
+	}
 	time.Sleep(time.Second)
 	leader.Kill()
 	how := ""
@@ -251,11 +276,35 @@ func (f loneLeader) Inject(ctx context.Context, e *Env) (string, func() error, e
 	heal := func() error {
 		// Give the controller time to elect another replica (uncleanly,
 		// where allowed) before the old leader returns and wins a clean
-		// election: otherwise the canary's loss window depends on timing.
-		waitLeaderNot(ctx, e.C, e.W.Topic, p, leader.ID, 10*time.Second)
+		// election: otherwise the canary's loss depends on timing (a loaded
+		// machine needs a raft election, two session expiries and an
+		// unfence first). Without unclean election nobody may take over.
+		wait := 5 * time.Second
+		if e.Unclean {
+			wait = 60 * time.Second
+		}
+		waitLeaderNot(ctx, e.C, e.W.Topic, p, leader.ID, wait)
 		return leader.Start()
 	}
-	return fmt.Sprintf("leader %d of partition %d (ISR shrank alone: %v) %s", leader.ID, p, shrunk, how), heal, err
+	return fmt.Sprintf("leader %d of partition %d (ISR shrank alone: %v, then %d acks) %s", leader.ID, p, shrunk, acked, how), heal, err
+}
+
+// waitAcks waits until n sends to partition p that started at or after t
+// are acknowledged (or timeout passes) and returns how many were.
+func waitAcks(ctx context.Context, h *History, p int32, t int64, n int, timeout time.Duration) int {
+	deadline := time.Now().Add(timeout)
+	for {
+		got := 0
+		for _, op := range h.Ops() {
+			if op.Kind == KindSend && op.Partition == p && op.Outcome == OK && op.Start >= t {
+				got++
+			}
+		}
+		if got >= n || time.Now().After(deadline) || ctx.Err() != nil {
+			return got
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
 }
 
 // waitLeaderNot waits until partition p has a leader other than old (or

@@ -23,6 +23,9 @@ const (
 	KindCommit = "commit"
 	KindFault  = "fault"
 	KindHeal   = "heal"
+
+	KindLeader    = "leader"    // a node's view of a partition's leader changed (Observer)
+	KindCommitted = "committed" // the group's committed offset read back changed (Observer)
 )
 
 // Read is one record a poll returned.
@@ -33,7 +36,8 @@ type Read struct {
 }
 
 // Op is one entry of the history: a send of one record, a poll of one
-// fetch, a group offset commit, or a fault event. Times are milliseconds
+// fetch, a group offset commit, a fault event, or an observation of a
+// leader or committed offset (Observer). Times are milliseconds
 // since the start of the run.
 type Op struct {
 	Kind    string  `json:"kind"`
@@ -44,16 +48,20 @@ type Op struct {
 	Start   int64   `json:"start"`
 	End     int64   `json:"end,omitempty"`
 
-	Partition int32  `json:"p"`           // send, commit
-	Seq       int64  `json:"seq"`         // send: per client and partition
-	Value     string `json:"v,omitempty"` // send
-	Offset    int64  `json:"o"`           // send: assigned offset (ok only); commit: offset
+	Partition int32  `json:"p"`                // send, commit
+	Seq       int64  `json:"seq"`              // send: per client and partition
+	Value     string `json:"v,omitempty"`      // send
+	Offset    int64  `json:"o"`                // send: assigned offset (ok only); commit, committed: offset
+	Leader    int32  `json:"leader,omitempty"` // leader: the leader the node Target names
+	Epoch     int32  `json:"epoch,omitempty"`  // leader: its leader epoch
 
 	Reads []Read `json:"reads,omitempty"` // poll
 	Drain bool   `json:"drain,omitempty"` // poll by the final drain
 
 	Fault  string `json:"fault,omitempty"`  // fault, heal: the fault's name
 	Target string `json:"target,omitempty"` // fault: what it hit
+	// Violation is an invariant a fault or heal saw broken (see Violation).
+	Violation string `json:"violation,omitempty"`
 }
 
 // History records ops concurrently.

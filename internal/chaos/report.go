@@ -17,6 +17,7 @@ type Report struct {
 	MustLose  bool              `json:"canary"`
 	Nodes     int               `json:"nodes"`
 	Netns     bool              `json:"netns,omitempty"`
+	Proxy     bool              `json:"proxy,omitempty"`
 	Duration  string            `json:"duration"`
 	Faults    []string          `json:"faults"`
 	Dir       string            `json:"dir,omitempty"` // the nodes' data and logs, kept for a failed run
@@ -119,6 +120,9 @@ func (r *Report) Summary() string {
 	where := ""
 	if r.Netns {
 		where = " in netns"
+	}
+	if r.Proxy {
+		where = " behind proxies"
 	}
 	fmt.Fprintf(&b, "seed %d config %s, %d nodes%s, %s, faults %s: %s", r.Seed, r.Profile, r.Nodes, where, r.Duration,
 		strings.Join(r.Faults, ","), verdict)

@@ -56,6 +56,8 @@ type Config struct {
 	Group      bool
 	Overrides  []string // extra node properties
 	Netns      bool     // each node in its own network namespace (root, ip, nft); needed by the network faults
+	Proxy      bool     // every node's listeners behind a toxiproxy proxy in this process; needed by the proxy faults
+	DiskMB     int      // > 0: each node's data dir on its own tmpfs of this many MiB (root); needed by disk-full
 	History    bool     // keep the history in the report even if the run is valid
 	Log        func(format string, args ...any)
 }
@@ -119,8 +121,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		if NeedsNet(f) && !cfg.Netns {
 			return nil, fmt.Errorf("fault %s needs the nodes in network namespaces (Config.Netns, --netns)", f.Name())
 		}
+		if NeedsProxy(f) && !cfg.Proxy {
+			return nil, fmt.Errorf("fault %s needs the nodes behind proxies (Config.Proxy, --proxy)", f.Name())
+		}
+		if NeedsDisk(f) && cfg.DiskMB <= 0 {
+			return nil, fmt.Errorf("fault %s needs each node's data dir on a small filesystem (Config.DiskMB, --disk-mb)", f.Name())
+		}
 	}
 	newCluster := NewCluster
+	if cfg.Proxy && cfg.Netns {
+		return nil, errors.New("the proxies and network namespaces do not combine (--proxy, --netns)")
+	} else if cfg.Proxy {
+		newCluster = NewProxyCluster
+	}
 	if cfg.Netns {
 		if err := NetnsAvailable(); err != nil {
 			return nil, err
@@ -132,36 +145,93 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer c.Close()
+	unmount, err := mountDisks(c, cfg.DiskMB)
+	if err != nil {
+		return nil, err
+	}
+	defer unmount(true)
 	rep := newReport(cfg, dir)
-	rep.Netns = cfg.Netns
+	rep.Netns, rep.Proxy = cfg.Netns, cfg.Proxy
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
 	if err := setup(ctx, c, cfg); err != nil {
 		return rep, fmt.Errorf("%w\n%s", err, c.tails(30))
 	}
+	if err := watch(ctx, cfg, c, rep, func(ctx context.Context) { body(ctx, cfg, c, rep) }); err != nil {
+		return rep, err
+	}
+	if rep.Result.Valid && !keep {
+		unmount(false) // stops the cluster first
+		os.RemoveAll(dir)
+		rep.Dir = ""
+	}
+	return rep, nil
+}
+
+// watch runs body under the watchdog: if the run is not over by
+// cfg.deadline(), the nodes are killed (which unblocks every client and
+// wait), and the run is reported as a liveness failure.
+func watch(ctx context.Context, cfg Config, c *Cluster, rep *Report, body func(context.Context)) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		body(ctx)
+	}()
+	limit := cfg.deadline()
+	select {
+	case <-done:
+		return nil
+	case <-time.After(limit):
+	}
+	cancel()
+	c.Close()
+	select {
+	case <-done:
+	case <-time.After(time.Minute):
+		return fmt.Errorf("watchdog: the run did not stop within a minute of being cancelled at %v", limit)
+	}
+	rep.Result.Valid = false
+	rep.Result.Counts = map[string]int{NoLiveness: 1}
+	rep.Final.Liveness = fmt.Sprintf("watchdog: the run did not finish within %v; nodes killed. %s", limit, rep.Final.Liveness)
+	return nil
+}
+
+// deadline is how long a whole run may take: the schedule plus generous
+// time for its last fault, the recovery bound and the drain.
+func (cfg *Config) deadline() time.Duration {
+	return cfg.Duration + 2*cfg.Hold + cfg.Bound + 4*time.Minute
+}
+
+// body runs the workload and the schedule, heals, drains and checks,
+// filling rep.
+func body(ctx context.Context, cfg Config, c *Cluster, rep *Report) {
 	h := NewHistory()
 	w := &Workload{Cluster: c, H: h, Topic: topicName, Partitions: cfg.Partitions, Producers: cfg.Producers,
 		Consumers: cfg.Consumers, Group: cfg.Group, AcksAll: cfg.Profile.AcksAll, Idempotent: cfg.Profile.Idempotent,
 		Interval: 15 * time.Millisecond}
 	wctx, stop := context.WithCancel(ctx)
 	w.Start(wctx)
-	env := &Env{C: c, W: w, Rand: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), Log: cfg.Log}
+	obs := &Observer{C: c, H: h, Topic: topicName, Partitions: cfg.Partitions, Every: 250 * time.Millisecond}
+	if cfg.Group {
+		obs.Group = w.GroupID()
+	}
+	observed := make(chan struct{})
+	go func() { obs.Run(wctx); close(observed) }()
+	env := &Env{C: c, W: w, Rand: rand.New(rand.NewPCG(cfg.Seed, cfg.Seed^0x9e3779b97f4a7c15)), Log: cfg.Log,
+		Unclean: cfg.Profile.Unclean}
 	schedule(ctx, env, h, cfg)
 	fin := recoverCluster(ctx, c, h, cfg)
 	stop()
 	w.Wait()
+	<-observed
 	fin = finish(ctx, c, h, cfg, fin)
 	rep.fill(h.Ops(), Check(h.Ops(), cfg.Profile.Idempotent, fin), fin, c)
 	if cfg.History {
 		rep.History = h.Ops()
 	}
-	if rep.Result.Valid && !keep {
-		c.Close()
-		os.RemoveAll(dir)
-		rep.Dir = ""
-	}
-	return rep, nil
 }
 
 // setup waits for every broker, creates the topic and waits until it is

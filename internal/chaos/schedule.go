@@ -2,6 +2,7 @@ package chaos
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"slices"
 	"time"
@@ -32,7 +33,7 @@ func schedule(ctx context.Context, e *Env, h *History, cfg Config) {
 		target, heal, err := f.Inject(ctx, e)
 		op := Op{Kind: KindFault, Fault: f.Name(), Target: target, Start: start, End: h.Now(), Outcome: OK}
 		if err != nil {
-			op.Outcome, op.Err = Fail, err.Error()
+			op.Outcome, op.Err, op.Violation = Fail, err.Error(), violation(err)
 		}
 		h.Add(op)
 		cfg.Log("%6.1fs fault %s: %s %s", float64(start)/1000, f.Name(), target, op.Err)
@@ -42,12 +43,21 @@ func schedule(ctx context.Context, e *Env, h *History, cfg Config) {
 		sleep(ctx, cfg.Hold)
 		op = Op{Kind: KindHeal, Fault: f.Name(), Target: target, Start: h.Now(), Outcome: OK}
 		if err := heal(); err != nil {
-			op.Outcome, op.Err = Fail, err.Error()
+			op.Outcome, op.Err, op.Violation = Fail, err.Error(), violation(err)
 		}
 		op.End = h.Now()
 		h.Add(op)
 		cfg.Log("%6.1fs healed %s %s", float64(op.Start)/1000, f.Name(), op.Err)
 	}
+}
+
+// violation returns the Violation in err's tree, or "".
+func violation(err error) string {
+	var v Violation
+	if errors.As(err, &v) {
+		return string(v)
+	}
+	return ""
 }
 
 func sleep(ctx context.Context, d time.Duration) {

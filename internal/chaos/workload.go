@@ -37,7 +37,7 @@ type Workload struct {
 // Start runs every slot until ctx ends; Wait waits for them.
 func (w *Workload) Start(ctx context.Context) {
 	w.live = map[string]*kgo.Client{}
-	w.group = "chaos-" + w.Topic
+	w.group = w.GroupID()
 	for i := range w.Producers {
 		w.slot(ctx, fmt.Sprintf("p%d", i), w.produce)
 	}
@@ -48,6 +48,9 @@ func (w *Workload) Start(ctx context.Context) {
 		w.slot(ctx, "g0", w.consume)
 	}
 }
+
+// GroupID is the consumer group of the group slot.
+func (w *Workload) GroupID() string { return "chaos-" + w.Topic }
 
 // Wait waits until every slot has stopped.
 func (w *Workload) Wait() { w.wg.Wait() }
