@@ -298,3 +298,22 @@ func TestCompleteAlter(t *testing.T) {
 		e.wantISR([]int32{1, 2, 3}, false)
 	})
 }
+
+// The controller shrank the ISR (its fencing of a paused follower) while
+// that follower still counted as caught up and eligible on this node: the
+// HW waited for it. Nothing else happens afterwards — producers all wait
+// for acknowledgements, the follower never fetches — so the periodic ISR
+// check must move the HW once the follower falls behind.
+func TestHWMovesOnceAnOutsideFollowerFallsBehind(t *testing.T) {
+	e := newEnv(t, 1, newClock(), testConfig(1))
+	e.lead(1, 1, []int32{1, 2}, []int32{1, 2})
+	e.produceBatches(1)
+	e.fetch(2, 1) // caught up at the log end; then it pauses
+	e.produceBatches(1)
+	e.clk.Advance(lag / 2)
+	e.lead(1, 2, []int32{1, 2}, []int32{1}) // the controller's shrink, applied
+	e.wantHW(1)                             // 2 is caught up within the lag: it holds the HW
+	e.clk.Advance(lag)
+	e.p.MaybeShrinkISR()
+	e.wantHW(2)
+}

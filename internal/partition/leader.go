@@ -256,10 +256,16 @@ func (p *Partition) maybeExpandISR(id int32, f *follower) {
 
 // MaybeShrinkISR removes from the ISR every follower that has not caught
 // up within replica.lag.time.max.ms. The owner calls it periodically
-// (every replica.lag.time.max.ms / 2).
+// (every replica.lag.time.max.ms / 2). It also recomputes the high
+// watermark: a caught-up follower outside the ISR holds it back only
+// while it stays caught up, and once it falls behind with no fetch or
+// append to notice, only time tells (found by the chaos suite: a leader
+// whose ISR shrank to itself while its producers were all waiting never
+// acknowledged them).
 func (p *Partition) MaybeShrinkISR() {
 	p.mu.Lock()
 	defer p.mu.Unlock()
+	p.maybeAdvanceHW()
 	if !p.isLeader() || p.leader == nil || p.leader.pending != nil {
 		return
 	}
