@@ -224,7 +224,8 @@ func (clientCrash) Inject(_ context.Context, e *Env) (string, func() error, erro
 // loneLeader pauses every follower of a random partition until the ISR
 // shrinks to the leader alone (or 15 s pass), lets writes go on for a
 // second, SIGKILLs the leader (with tear: and truncates its last segment
-// within the last 4 KiB, F12's lost unsynced writes) and resumes the followers; the leader restarts at heal.
+// within the last 4 KiB, F12's lost unsynced writes) and resumes the
+// followers; the leader restarts at heal.
 // Under min.insync.replicas=2 no write is acknowledged by the leader alone,
 // so nothing may be lost; under min.insync.replicas=1 (tear) or unclean
 // election it is the canary that must lose writes. Pausing every follower
@@ -239,24 +240,14 @@ func (f loneLeader) Name() string {
 }
 
 func (f loneLeader) Inject(ctx context.Context, e *Env) (string, func() error, error) {
-	p := int32(e.Rand.IntN(e.W.Partitions))
-	md, err := e.C.Metadata(ctx, e.W.Topic)
+	p, leader, paused, err := roles(ctx, e)
 	if err != nil {
 		return "", nil, err
 	}
-	pd := md.Topics[e.W.Topic].Partitions[p]
-	leader := e.C.Node(pd.Leader)
-	if leader == nil {
-		return "", nil, fmt.Errorf("partition %d has no leader", p)
+	for _, nd := range paused {
+		nd.Pause()
 	}
-	var paused []*Node
-	for _, r := range pd.Replicas {
-		if r != pd.Leader {
-			e.C.Node(r).Pause()
-			paused = append(paused, e.C.Node(r))
-		}
-	}
-	shrunk := waitISR(ctx, e.C, e.W.Topic, p, pd.Leader, 15*time.Second)
+	shrunk := waitISR(ctx, e.C, e.W.Topic, p, leader.ID, 15*time.Second)
 	acked := 0
 	if shrunk {
 		// Where the leader alone may acknowledge (min.insync.replicas=1),
@@ -287,6 +278,25 @@ func (f loneLeader) Inject(ctx context.Context, e *Env) (string, func() error, e
 		return leader.Start()
 	}
 	return fmt.Sprintf("leader %d of partition %d (ISR shrank alone: %v, then %d acks) %s", leader.ID, p, shrunk, acked, how), heal, err
+}
+
+// roles picks a random partition and returns its leader and followers.
+func roles(ctx context.Context, e *Env) (p int32, leader *Node, followers []*Node, err error) {
+	p = int32(e.Rand.IntN(e.W.Partitions))
+	md, err := e.C.Metadata(ctx, e.W.Topic)
+	if err != nil {
+		return p, nil, nil, err
+	}
+	pd := md.Topics[e.W.Topic].Partitions[p]
+	if leader = e.C.Node(pd.Leader); leader == nil {
+		return p, nil, nil, fmt.Errorf("partition %d has no leader", p)
+	}
+	for _, r := range pd.Replicas {
+		if nd := e.C.Node(r); r != pd.Leader && nd != nil {
+			followers = append(followers, nd)
+		}
+	}
+	return p, leader, followers, nil
 }
 
 // waitAcks waits until n sends to partition p that started at or after t

@@ -121,31 +121,21 @@ func (f lastReplica) Name() string {
 }
 
 func (f lastReplica) Inject(ctx context.Context, e *Env) (string, func() error, error) {
-	p := int32(e.Rand.IntN(e.W.Partitions))
-	md, err := e.C.Metadata(ctx, e.W.Topic)
+	p, leader, followers, err := roles(ctx, e)
 	if err != nil {
 		return "", nil, err
 	}
-	pd := md.Topics[e.W.Topic].Partitions[p]
-	leader := e.C.Node(pd.Leader)
-	if leader == nil || len(pd.Replicas) < 2 {
-		return "", nil, fmt.Errorf("partition %d: leader %d, replicas %v", p, pd.Leader, pd.Replicas)
-	}
-	var followers []*Node
-	for _, r := range pd.Replicas {
-		if r != pd.Leader {
-			followers = append(followers, e.C.Node(r))
-		}
+	if len(followers) == 0 {
+		return "", nil, fmt.Errorf("partition %d has no follower", p)
 	}
 	for _, nd := range followers {
 		nd.Terminate(30 * time.Second)
 	}
-	shrunk := waitISR(ctx, e.C, e.W.Topic, p, pd.Leader, 10*time.Second)
+	shrunk := waitISR(ctx, e.C, e.W.Topic, p, leader.ID, 10*time.Second)
 	leader.Kill()
 	var errs []error
 	how := ""
 	if f.tear {
-		var err error
 		how, err = damageTail(filepath.Join(leader.DataDir, fmt.Sprintf("%s-%d", e.W.Topic, p)), e.Rand, 0)
 		how = " (" + how + ")"
 		errs = append(errs, err)
