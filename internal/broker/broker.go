@@ -61,9 +61,17 @@ type Broker struct {
 	observedLeader atomic.Int32 // active controller, on observers
 	unfenced       atomic.Bool
 	stop           chan struct{}
-	fatal          chan error // see Fatal (fatal.go)
-	wg             sync.WaitGroup
-	closed         sync.Once
+	// ready closes when the controller first unfences this broker: its
+	// metadata has caught up past its own registration. Like Kafka's
+	// broker, which enables request processing only after its initial
+	// metadata catch-up, client listeners accept connections but serve
+	// them from then on, so that no client sees the stale image a
+	// restarted node replays from its own log.
+	ready     chan struct{}
+	readyOnce sync.Once
+	fatal     chan error // see Fatal (fatal.go)
+	wg        sync.WaitGroup
+	closed    sync.Once
 }
 
 // Options are a node's settings that are not Kafka properties.
@@ -87,7 +95,7 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 
 // StartWith is Start with Options.
 func StartWith(cfg *config.Broker, logger *slog.Logger, o Options) (*Broker, error) {
-	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, skew: o.ClockSkew, stop: make(chan struct{})}
+	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, skew: o.ClockSkew, stop: make(chan struct{}), ready: make(chan struct{})}
 	if b.skew != 0 {
 		logger.Warn("node clock skewed", "skew", b.skew.String())
 	}

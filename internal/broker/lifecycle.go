@@ -81,6 +81,9 @@ func (b *Broker) heartbeats(epoch int64) {
 			fenced = res.IsFenced
 			b.logger.Info("broker state changed", "fenced", fenced, "epoch", epoch)
 			b.unfenced.Store(!fenced)
+			if !fenced {
+				b.readyOnce.Do(func() { close(b.ready) })
+			}
 		}
 		if fenced || err != nil {
 			b.sleep(fencedHeartbeat)

@@ -178,9 +178,9 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	b.ctrlSrv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.NewController(deps))
 	clients := 0
 	for i, l := range b.addrs {
-		ln, srv := b.lns[i], b.srv
+		ln, srv, gate := b.lns[i], b.srv, b.ready
 		if isControllerListener(l.Name, controllerNames) {
-			srv = b.ctrlSrv
+			srv, gate = b.ctrlSrv, nil
 			ln = b.quorumDemux(ln)
 		} else {
 			clients++
@@ -189,6 +189,14 @@ func (b *Broker) serveAll(controllerNames []string) error {
 		b.wg.Add(1)
 		go func(ln net.Listener, name string) {
 			defer b.wg.Done()
+			if gate != nil { // serve clients once unfenced (see Broker.ready)
+				select {
+				case <-gate:
+				case <-b.stop:
+					ln.Close()
+					return
+				}
+			}
 			_ = srv.Serve(ln, name)
 		}(ln, l.Name)
 	}
