@@ -9,7 +9,6 @@ import (
 	"net"
 	"time"
 
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -19,8 +18,14 @@ import (
 //   - each node's own view of every partition's leader and leader epoch
 //     (a Metadata request sent to that node alone), recorded when it
 //     changes, for I8: at most one leader per epoch, epochs only increase;
-//   - the group's committed offsets as the coordinator answers them,
-//     recorded when they change, for I6 across coordinator failovers.
+//   - the group's committed offsets as a current coordinator answers them,
+//     recorded when they change, for I6 across coordinator failovers. Every
+//     node is asked; an answer counts only if that node, asked right
+//     after, leads its __consumer_offsets partitions at the newest leader
+//     epochs any node has shown. A deposed coordinator that has not heard
+//     of its successor yet (paused, or cut off from the controller) still
+//     answers from its old state, as Kafka's would: that is a stale read,
+//     not a lost commit.
 type Observer struct {
 	C          *Cluster
 	H          *History
@@ -28,27 +33,25 @@ type Observer struct {
 	Group      string // "" = do not watch committed offsets
 	Partitions int
 	Every      time.Duration
+
+	conns    map[int32]*kconn
+	views    map[[3]int32][2]int32 // (node, process run, partition) -> (leader, epoch) last recorded
+	newest   map[int32]int32       // __consumer_offsets partition -> newest leader epoch seen
+	recorded map[int32]int64       // partition -> committed offset last recorded
 }
+
+// offsetsTopic is Kafka's internal topic of committed offsets.
+const offsetsTopic = "__consumer_offsets"
 
 // Run observes until ctx ends.
 func (o *Observer) Run(ctx context.Context) {
-	views := map[[3]int32][2]int32{} // (node, process run, partition) -> (leader, epoch) last recorded
-	committed := map[int32]int64{}
-	conns := map[int32]*kconn{}
+	o.conns, o.views = map[int32]*kconn{}, map[[3]int32][2]int32{}
+	o.newest, o.recorded = map[int32]int32{}, map[int32]int64{}
 	defer func() {
-		for _, c := range conns {
+		for _, c := range o.conns {
 			c.close()
 		}
 	}()
-	var cl *kgo.Client
-	if o.Group != "" {
-		var err error
-		cl, err = kgo.NewClient(kgo.SeedBrokers(o.C.AllAddrs()...), kgo.DialTimeout(time.Second),
-			kgo.RequestTimeoutOverhead(time.Second), kgo.RetryTimeout(time.Second))
-		if err == nil {
-			defer cl.Close()
-		}
-	}
 	tick := time.NewTicker(o.Every)
 	defer tick.Stop()
 	for {
@@ -57,56 +60,115 @@ func (o *Observer) Run(ctx context.Context) {
 			return
 		case <-tick.C:
 		}
+		var running []*Node
 		for _, nd := range o.C.Nodes {
 			if nd.State() == Running {
-				o.viewOf(ctx, nd, conns, views)
+				running = append(running, nd)
 			}
 		}
-		if cl != nil {
-			o.offsets(ctx, cl, committed)
+		for _, nd := range running {
+			o.viewOf(ctx, nd)
+		}
+		if o.Group != "" {
+			for _, nd := range running {
+				o.offsetsFrom(ctx, nd)
+			}
 		}
 	}
 }
 
-// viewOf asks node nd alone for the topic's metadata and records every
-// partition whose leader or epoch changed in nd's view.
-func (o *Observer) viewOf(ctx context.Context, nd *Node, conns map[int32]*kconn, views map[[3]int32][2]int32) {
-	kc := conns[nd.ID]
+// conn returns the connection to nd.
+func (o *Observer) conn(nd *Node) *kconn {
+	kc := o.conns[nd.ID]
 	if kc == nil {
 		kc = &kconn{addr: nd.Addr}
-		conns[nd.ID] = kc
+		o.conns[nd.ID] = kc
 	}
+	return kc
+}
+
+// metadata asks nd alone for topics.
+func (o *Observer) metadata(ctx context.Context, nd *Node, topics ...string) (*kmsg.MetadataResponse, error) {
 	req := kmsg.NewPtrMetadataRequest()
 	req.SetVersion(9)
-	t := kmsg.NewMetadataRequestTopic()
-	t.Topic = kmsg.StringPtr(o.Topic)
-	req.Topics = append(req.Topics, t)
+	for _, name := range topics {
+		t := kmsg.NewMetadataRequestTopic()
+		t.Topic = kmsg.StringPtr(name)
+		req.Topics = append(req.Topics, t)
+	}
+	resp, err := o.conn(nd).request(ctx, req)
+	if err != nil {
+		return nil, err
+	}
+	return resp.(*kmsg.MetadataResponse), nil
+}
+
+// viewOf asks node nd alone for the topic's metadata and records every
+// partition whose leader or epoch changed in nd's view; it also notes the
+// newest epochs of __consumer_offsets.
+func (o *Observer) viewOf(ctx context.Context, nd *Node) {
 	start := o.H.Now()
-	resp, err := kc.request(ctx, req)
+	resp, err := o.metadata(ctx, nd, o.Topic, offsetsTopic)
 	if err != nil {
 		return
 	}
-	for _, rt := range resp.(*kmsg.MetadataResponse).Topics {
+	o.noteOffsetsEpochs(resp)
+	for _, rt := range resp.Topics {
+		if rt.Topic == nil || *rt.Topic != o.Topic {
+			continue
+		}
 		for _, rp := range rt.Partitions {
 			if rp.ErrorCode != 0 && rp.Leader < 0 {
 				continue
 			}
 			key := [3]int32{nd.ID, int32(nd.Run()), rp.Partition}
 			v := [2]int32{rp.Leader, rp.LeaderEpoch}
-			if old, ok := views[key]; ok && old == v {
+			if old, ok := o.views[key]; ok && old == v {
 				continue
 			}
-			views[key] = v
+			o.views[key] = v
 			o.H.Add(Op{Kind: KindLeader, Target: fmt.Sprintf("%d#%d", nd.ID, nd.Run()), Outcome: OK, Start: start, End: o.H.Now(),
 				Partition: rp.Partition, Leader: rp.Leader, Epoch: rp.LeaderEpoch})
 		}
 	}
 }
 
-// offsets fetches the group's committed offsets and records those that
-// changed.
-func (o *Observer) offsets(ctx context.Context, cl *kgo.Client, seen map[int32]int64) {
+// noteOffsetsEpochs raises the newest known leader epochs of
+// __consumer_offsets from one node's metadata.
+func (o *Observer) noteOffsetsEpochs(resp *kmsg.MetadataResponse) {
+	for _, rt := range resp.Topics {
+		if rt.Topic == nil || *rt.Topic != offsetsTopic {
+			continue
+		}
+		for _, rp := range rt.Partitions {
+			o.newest[rp.Partition] = max(o.newest[rp.Partition], rp.LeaderEpoch)
+		}
+	}
+}
+
+// current reports whether nd, by its own metadata, leads its
+// __consumer_offsets partitions at the newest epochs seen anywhere.
+func (o *Observer) current(ctx context.Context, nd *Node) bool {
+	resp, err := o.metadata(ctx, nd, offsetsTopic)
+	if err != nil {
+		return false
+	}
+	o.noteOffsetsEpochs(resp)
+	for _, rt := range resp.Topics {
+		for _, rp := range rt.Partitions {
+			if rp.Leader == nd.ID && rp.LeaderEpoch < o.newest[rp.Partition] {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// offsetsFrom asks nd for the group's committed offsets and records those
+// that changed, if nd coordinates the group and is current.
+func (o *Observer) offsetsFrom(ctx context.Context, nd *Node) {
 	req := kmsg.NewPtrOffsetFetchRequest()
+	req.SetVersion(7)
 	req.Group = o.Group
 	t := kmsg.NewOffsetFetchRequestTopic()
 	t.Topic = o.Topic
@@ -115,20 +177,23 @@ func (o *Observer) offsets(ctx context.Context, cl *kgo.Client, seen map[int32]i
 	}
 	req.Topics = append(req.Topics, t)
 	start := o.H.Now()
-	rctx, cancel := context.WithTimeout(ctx, 2*time.Second)
-	resp, err := req.RequestWith(rctx, cl)
-	cancel()
-	if err != nil || resp.ErrorCode != 0 {
+	r, err := o.conn(nd).request(ctx, req)
+	if err != nil {
 		return
 	}
 	end := o.H.Now()
+	resp := r.(*kmsg.OffsetFetchResponse)
+	if resp.ErrorCode != 0 || !o.current(ctx, nd) {
+		return
+	}
 	for _, rt := range resp.Topics {
 		for _, rp := range rt.Partitions {
-			if rp.ErrorCode != 0 || rp.Offset < 0 || seen[rp.Partition] == rp.Offset {
+			if rp.ErrorCode != 0 || rp.Offset < 0 || o.recorded[rp.Partition] == rp.Offset {
 				continue
 			}
-			seen[rp.Partition] = rp.Offset
-			o.H.Add(Op{Kind: KindCommitted, Outcome: OK, Start: start, End: end, Partition: rp.Partition, Offset: rp.Offset})
+			o.recorded[rp.Partition] = rp.Offset
+			o.H.Add(Op{Kind: KindCommitted, Target: fmt.Sprint(nd.ID), Outcome: OK, Start: start, End: end,
+				Partition: rp.Partition, Offset: rp.Offset})
 		}
 	}
 }
