@@ -67,16 +67,20 @@ func sleep(ctx context.Context, d time.Duration) {
 	}
 }
 
-// recoverCluster removes every drop rule, resumes and restarts every node, then waits up to
-// cfg.Bound for every partition to have a leader and a full ISR and for
-// an acknowledged send on every partition after the heal (I7). It returns
-// a Final whose Liveness says what did not recover.
+// recoverCluster removes every drop rule and toxic, resumes and restarts
+// every node, then waits up to cfg.Bound for every partition to have a
+// leader and a full ISR and for an acknowledged send on every partition
+// after the heal (I7). It returns a Final whose Liveness says what did
+// not recover.
 func recoverCluster(ctx context.Context, c *Cluster, h *History, cfg Config) Final {
 	healed := h.Now()
 	if c.Net != nil {
 		if err := c.Net.Heal(); err != nil {
 			return Final{Liveness: err.Error()}
 		}
+	}
+	if c.Proxies != nil {
+		c.Proxies.HealAll()
 	}
 	for _, nd := range c.Nodes {
 		switch nd.State() {
