@@ -304,12 +304,9 @@ func roles(ctx context.Context, e *Env) (p int32, leader *Node, followers []*Nod
 func waitAcks(ctx context.Context, h *History, p int32, t int64, n int, timeout time.Duration) int {
 	deadline := time.Now().Add(timeout)
 	for {
-		got := 0
-		for _, op := range h.Ops() {
-			if op.Kind == KindSend && op.Partition == p && op.Outcome == OK && op.Start >= t {
-				got++
-			}
-		}
+		got := h.Count(func(op *Op) bool {
+			return op.Kind == KindSend && op.Partition == p && op.Outcome == OK && op.Start >= t
+		})
 		if got >= n || time.Now().After(deadline) || ctx.Err() != nil {
 			return got
 		}

@@ -91,6 +91,20 @@ func (h *History) Ops() []Op {
 	return append([]Op(nil), h.ops...)
 }
 
+// Count returns how many ops so far satisfy pred, without copying them;
+// pred runs under the history's lock and must not call it.
+func (h *History) Count(pred func(*Op) bool) int {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	n := 0
+	for i := range h.ops {
+		if pred(&h.ops[i]) {
+			n++
+		}
+	}
+	return n
+}
+
 // EncodeValue is the value of a producer's seq-th record: unique per
 // producer incarnation, so every value of a run is unique.
 func EncodeValue(client string, seq int64) string { return fmt.Sprintf("%s-%d", client, seq) }

@@ -87,17 +87,7 @@ func reassign(tid metadata.UUID, idx int32, p metadata.PartitionImage, gone int3
 	isr := slices.DeleteFunc(slices.Clone(p.ISR), func(r int32) bool { return r == gone })
 	leader := p.Leader
 	if leader == gone || leader == -1 {
-		leader = electLeader(p.Replicas, isr, ok)
-	}
-	if leader == -1 {
-		if leader = electLeader(p.Replicas, p.ELR, ok); leader != -1 {
-			isr = []int32{leader}
-		}
-	}
-	if leader == -1 && unclean {
-		if leader = electUnclean(p.Replicas, ok); leader != -1 {
-			isr, ch.Unclean = []int32{leader}, true
-		}
+		leader, isr, ch.Unclean = elect(p, isr, ok, unclean)
 	}
 	if len(isr) == 0 {
 		isr = p.ISR // the last ISR member stays: only it is known to have everything
@@ -109,6 +99,26 @@ func reassign(tid metadata.UUID, idx int32, p metadata.PartitionImage, gone int3
 		ch.ISR = isr
 	}
 	return ch, ch.Leader != nil || ch.ISR != nil
+}
+
+// elect picks p's leader among usable replicas: the first member of isr;
+// else the first ELR member, which leads with itself as the ISR; else,
+// where unclean election is allowed, any replica, likewise (wasUnclean).
+// With no leader it returns -1 and isr unchanged.
+func elect(p metadata.PartitionImage, isr []int32, ok usableFunc, unclean bool) (leader int32, newISR []int32, wasUnclean bool) {
+	if leader = electLeader(p.Replicas, isr, ok); leader != -1 {
+		return leader, isr, false
+	}
+	if leader = electLeader(p.Replicas, p.ELR, ok); leader != -1 {
+		return leader, []int32{leader}, false
+	}
+	if !unclean {
+		return -1, isr, false
+	}
+	if leader = electUnclean(p.Replicas, ok); leader != -1 {
+		return leader, []int32{leader}, true
+	}
+	return -1, isr, false
 }
 
 // unfenceRecords unfences broker id and elects it where partitions are
@@ -137,21 +147,14 @@ func (c *Controller) unfenceRecords(id int32) []metadata.Record {
 // electLeaderless elects a leader for a leaderless partition if it can.
 func electLeaderless(tid metadata.UUID, idx int32, p metadata.PartitionImage, ok usableFunc, unclean bool) (metadata.PartitionChange, bool) {
 	ch := metadata.PartitionChange{TopicID: tid, Partition: idx}
-	leader := electLeader(p.Replicas, p.ISR, ok)
-	if leader == -1 {
-		if leader = electLeader(p.Replicas, p.ELR, ok); leader != -1 {
-			ch.ISR = []int32{leader}
-		}
-	}
-	if leader == -1 && unclean {
-		if leader = electUnclean(p.Replicas, ok); leader != -1 {
-			ch.ISR, ch.Unclean = []int32{leader}, true
-		}
-	}
+	leader, isr, wasUnclean := elect(p, p.ISR, ok, unclean)
 	if leader == -1 {
 		return ch, false
 	}
-	ch.Leader = &leader
+	ch.Leader, ch.Unclean = &leader, wasUnclean
+	if !slices.Equal(isr, p.ISR) {
+		ch.ISR = isr
+	}
 	return ch, true
 }
 

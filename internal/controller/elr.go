@@ -153,9 +153,5 @@ func withoutUnclean(tid metadata.UUID, idx int32, p metadata.PartitionImage, id 
 	if !slices.Equal(isr, p.ISR) {
 		ch.ISR = isr
 	}
-	if p.Leader == id { // not expected: its old registration was fenced first
-		none := int32(-1)
-		ch.Leader = &none
-	}
-	return ch, true
+	return ch, true // it leads nothing: its old registration was fenced first
 }
