@@ -70,6 +70,9 @@ type Image struct {
 	Configs      map[ConfigKey]map[string]string
 	// NextProducerID is the first producer id not yet handed out.
 	NextProducerID int64
+	// Security holds ACLs and SCRAM credentials; nil means none. Use
+	// ACLSet, ScramCredential and ScramCredentials to read it.
+	Security *Security
 }
 
 // Empty returns the image before any record.
@@ -118,6 +121,8 @@ type Delta struct {
 	ChangedConfigs map[ConfigKey]bool
 	// ChangedBrokers lists brokers registered, changed or removed.
 	ChangedBrokers map[int32]bool
+	// ChangedSecurity is set when ACLs or SCRAM credentials changed.
+	ChangedSecurity bool
 }
 
 func newDelta() *Delta {
@@ -132,7 +137,7 @@ func newDelta() *Delta {
 // Empty reports whether the delta changed nothing.
 func (d *Delta) Empty() bool {
 	return len(d.ChangedPartitions) == 0 && len(d.DeletedTopics) == 0 &&
-		len(d.ChangedConfigs) == 0 && len(d.ChangedBrokers) == 0
+		len(d.ChangedConfigs) == 0 && len(d.ChangedBrokers) == 0 && !d.ChangedSecurity
 }
 
 // Apply replays the records of one metadata log entry at offset, all or

@@ -215,6 +215,14 @@ func newRecord(t string) any {
 		return &ProducerIDs{}
 	case "ClusterId":
 		return &ClusterID{}
+	case "AccessControlEntry":
+		return &AccessControlEntry{}
+	case "RemoveAccessControlEntry":
+		return &RemoveAccessControlEntry{}
+	case "UserScramCredential":
+		return &ScramCredential{}
+	case "RemoveUserScramCredential":
+		return &RemoveScramCredential{}
 	}
 	return nil
 }
@@ -240,6 +248,14 @@ func deref(r any) Record {
 	case *ProducerIDs:
 		return *v
 	case *ClusterID:
+		return *v
+	case *AccessControlEntry:
+		return *v
+	case *RemoveAccessControlEntry:
+		return *v
+	case *ScramCredential:
+		return *v
+	case *RemoveScramCredential:
 		return *v
 	}
 	return nil

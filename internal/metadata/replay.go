@@ -16,6 +16,8 @@ type builder struct {
 	img    *Image
 	delta  *Delta
 	copied map[UUID]bool
+	// Copy-on-write of the security state within one entry.
+	securityCopied, aclsCopied, scramCopied bool
 }
 
 func (b *builder) apply(off int64, r Record) error {
@@ -41,6 +43,14 @@ func (b *builder) apply(off int64, r Record) error {
 		b.setConfig(r)
 	case ProducerIDs:
 		b.img.NextProducerID = r.NextID
+	case AccessControlEntry:
+		return b.addACL(r)
+	case RemoveAccessControlEntry:
+		return b.removeACL(r)
+	case ScramCredential:
+		b.setScram(r)
+	case RemoveScramCredential:
+		return b.removeScram(r)
 	default:
 		return fmt.Errorf("%w: %T", ErrUnknownRecord, r)
 	}

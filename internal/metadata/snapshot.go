@@ -1,9 +1,11 @@
 package metadata
 
 import (
+	"bytes"
 	"maps"
 	"slices"
 	"sort"
+	"strings"
 )
 
 // Records returns records that rebuild img from the empty image when
@@ -20,6 +22,7 @@ func (img *Image) Records() []Record {
 	if img.NextProducerID != 0 {
 		recs = append(recs, ProducerIDs{NextID: img.NextProducerID})
 	}
+	recs = append(recs, securityRecords(img.security())...)
 	return recs
 }
 
@@ -59,4 +62,21 @@ func configRecords(cfgs map[ConfigKey]map[string]string) []Record {
 		}
 	}
 	return recs
+}
+
+func sortedIDs[V any](m map[UUID]V) []UUID {
+	ids := slices.Collect(maps.Keys(m))
+	slices.SortFunc(ids, func(a, b UUID) int { return bytes.Compare(a[:], b[:]) })
+	return ids
+}
+
+func sortedScramKeys(m map[ScramKey]ScramCredential) []ScramKey {
+	keys := slices.Collect(maps.Keys(m))
+	slices.SortFunc(keys, func(a, b ScramKey) int {
+		if c := strings.Compare(a.User, b.User); c != 0 {
+			return c
+		}
+		return int(a.Mechanism) - int(b.Mechanism)
+	})
+	return keys
 }
