@@ -29,13 +29,15 @@ var allowed = map[string][]string{
 	"internal/partition":   {"internal/storage", "internal/record", "internal/metadata"},
 	"internal/replication": {"internal/partition", "internal/record", "internal/metadata"},
 	"internal/group":       {"internal/metadata"},
+	"internal/auth":        {"internal/metadata"},
 	"internal/ctlclient":   {"internal/controller", "internal/metadata", "internal/record"},
 	"internal/coordinator": {"internal/group", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
 		"internal/controller", "internal/record", "internal/group", "internal/coordinator"},
-	"internal/chaos":  {},
-	"internal/broker": {"*"},
-	"cmd/fjord":       {"*"},
+	"internal/chaos":   {},
+	"internal/tlsconf": {},
+	"internal/broker":  {"*"},
+	"cmd/fjord":        {"*"},
 }
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else

@@ -82,6 +82,41 @@ var brokerDefs = []Def{
 	{Name: "unclean.leader.election.enable", Type: TypeBoolean, Default: "false"},
 }
 
+// securityDefs are the TLS, SASL and authorizer configs (issue 10), with
+// Kafka's names. Fjord's defaults differ from Kafka's only where Kafka's
+// default names something Fjord does not implement (GSSAPI).
+var securityDefs = []Def{
+	{Name: "ssl.keystore.type", Type: TypeString, Default: "PEM", PerListener: true, Check: oneOf("PEM")},
+	{Name: "ssl.keystore.location", Type: TypeString, Nullable: true, PerListener: true, Doc: "PEM file with the certificate chain and the private key"},
+	{Name: "ssl.keystore.certificate.chain", Type: TypePassword, Nullable: true, PerListener: true},
+	{Name: "ssl.keystore.key", Type: TypePassword, Nullable: true, Sensitive: true, PerListener: true},
+	{Name: "ssl.keystore.password", Type: TypePassword, Nullable: true, Sensitive: true, PerListener: true},
+	{Name: "ssl.key.password", Type: TypePassword, Nullable: true, Sensitive: true, PerListener: true},
+	{Name: "ssl.truststore.type", Type: TypeString, Default: "PEM", PerListener: true, Check: oneOf("PEM")},
+	{Name: "ssl.truststore.location", Type: TypeString, Nullable: true, PerListener: true},
+	{Name: "ssl.truststore.certificates", Type: TypePassword, Nullable: true, PerListener: true},
+	{Name: "ssl.truststore.password", Type: TypePassword, Nullable: true, Sensitive: true, PerListener: true},
+	{Name: "ssl.client.auth", Type: TypeString, Default: "none", PerListener: true, Check: oneOf("none", "requested", "required")},
+	{Name: "ssl.enabled.protocols", Type: TypeList, Default: "TLSv1.2,TLSv1.3", PerListener: true},
+	{Name: "ssl.protocol", Type: TypeString, Default: "TLSv1.3", PerListener: true},
+	{Name: "ssl.cipher.suites", Type: TypeList, Nullable: true, PerListener: true},
+	{Name: "ssl.principal.mapping.rules", Type: TypeString, Default: "DEFAULT", PerListener: true},
+	{Name: "ssl.endpoint.identification.algorithm", Type: TypeString, Default: "https", PerListener: true},
+	{Name: "sasl.enabled.mechanisms", Type: TypeList, Default: "PLAIN,SCRAM-SHA-256,SCRAM-SHA-512", PerListener: true,
+		Check: listOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
+	{Name: "sasl.mechanism.inter.broker.protocol", Type: TypeString, Default: "PLAIN", Check: oneOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
+	{Name: "sasl.mechanism.controller.protocol", Type: TypeString, Default: "PLAIN", Check: oneOf("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")},
+	{Name: "sasl.jaas.config", Type: TypePassword, Nullable: true, Sensitive: true, PerListener: true},
+	{Name: "sasl.server.max.receive.size", Type: TypeInt, Default: "524288", PerListener: true, Check: atLeast(1)},
+	{Name: "connections.max.reauth.ms", Type: TypeLong, Default: "0", PerListener: true, Check: atLeast(0)},
+	{Name: "authorizer.class.name", Type: TypeString, Default: "", Check: oneOf("",
+		"org.apache.kafka.metadata.authorizer.StandardAuthorizer", "kafka.security.authorizer.AclAuthorizer", "fjord")},
+	{Name: "super.users", Type: TypeString, Default: "", Doc: "semicolon-separated principals allowed everything, e.g. User:admin;User:broker"},
+	{Name: "allow.everyone.if.no.acl.found", Type: TypeBoolean, Default: "false"},
+}
+
+func init() { brokerDefs = append(brokerDefs, securityDefs...) }
+
 // unitOf gives the multiplier that turns a broker synonym's unit into the
 // topic config's milliseconds.
 var unitOf = map[string]int64{
@@ -91,15 +126,47 @@ var unitOf = map[string]int64{
 	"log.roll.jitter.hours": 3_600_000,
 }
 
-// LookupBroker returns the definition of a broker config.
+// LookupBroker returns the definition of a broker config. A per-listener
+// name (listener.name.<listener>.<config>, or for sasl.jaas.config
+// listener.name.<listener>.<mechanism>.sasl.jaas.config) resolves to the
+// definition of <config>, renamed.
 func LookupBroker(name string) (Def, bool) {
 	for _, d := range brokerDefs {
 		if d.Name == name {
 			return d, true
 		}
 	}
+	if rest, ok := listenerSuffix(name); ok {
+		if d, ok := LookupBroker(rest); ok && d.PerListener {
+			d.Name = name
+			return d, true
+		}
+	}
 	return Def{}, false
 }
+
+// listenerSuffix strips listener.name.<listener>. (and a SASL mechanism
+// before sasl.jaas.config) from a per-listener config name.
+func listenerSuffix(name string) (string, bool) {
+	rest, ok := strings.CutPrefix(name, listenerPrefix)
+	if !ok {
+		return "", false
+	}
+	_, rest, ok = strings.Cut(rest, ".")
+	if !ok {
+		return "", false
+	}
+	for _, m := range saslMechanisms {
+		if r, ok := strings.CutPrefix(rest, strings.ToLower(m)+"."); ok && r == "sasl.jaas.config" {
+			return r, true
+		}
+	}
+	return rest, true
+}
+
+const listenerPrefix = "listener.name."
+
+var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
 // BrokerDefs returns every broker config definition.
 func BrokerDefs() []Def { return brokerDefs }
@@ -181,6 +248,27 @@ func (b *Broker) String(name string) string {
 func (b *Broker) Int(name string) int64 {
 	n, _ := strconv.ParseInt(b.String(name), 10, 64)
 	return n
+}
+
+// ForListener returns a per-listener config: listener.name.<listener>.<name>
+// when set, else <name>. Listener names are matched lower-case, as Kafka
+// writes them in these prefixes.
+func (b *Broker) ForListener(listener, name string) string {
+	if v, ok := b.static[listenerPrefix+strings.ToLower(listener)+"."+name]; ok {
+		return v
+	}
+	return b.String(name)
+}
+
+// JAAS returns the JAAS login-module config of a SASL mechanism on a
+// listener: listener.name.<l>.<mechanism>.sasl.jaas.config, else
+// listener.name.<l>.sasl.jaas.config, else sasl.jaas.config ("" if none).
+func (b *Broker) JAAS(listener, mechanism string) string {
+	key := listenerPrefix + strings.ToLower(listener) + "." + strings.ToLower(mechanism) + ".sasl.jaas.config"
+	if v, ok := b.static[key]; ok {
+		return v
+	}
+	return b.ForListener(listener, "sasl.jaas.config")
 }
 
 // Bool returns a boolean config.

@@ -90,3 +90,37 @@ func TestValidateTopic(t *testing.T) {
 		}
 	}
 }
+
+func TestPerListenerSecurityConfigs(t *testing.T) {
+	b, err := NewBroker(map[string]string{
+		"listener.name.sasl_ssl.plain.sasl.jaas.config": `x required user_admin="s";`,
+		"listener.name.sasl_ssl.ssl.client.auth":        "required",
+		"ssl.client.auth":                               "requested",
+		"sasl.jaas.config":                              "fallback",
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := b.JAAS("SASL_SSL", "PLAIN"); got != `x required user_admin="s";` {
+		t.Errorf("JAAS(SASL_SSL, PLAIN) = %q", got)
+	}
+	if got := b.JAAS("SASL_SSL", "SCRAM-SHA-512"); got != "fallback" {
+		t.Errorf("JAAS falls back to sasl.jaas.config: %q", got)
+	}
+	if b.ForListener("SASL_SSL", "ssl.client.auth") != "required" || b.ForListener("SSL", "ssl.client.auth") != "requested" {
+		t.Error("ForListener does not prefer the listener's value")
+	}
+	for _, bad := range []map[string]string{
+		{"listener.name.x.node.id": "1"},                      // not a per-listener config
+		{"listener.name.x.ssl.client.auth": "sometimes"},      // validated as the base config
+		{"listener.name.x.gssapi.sasl.jaas.config": "a b c;"}, // unknown mechanism prefix
+		{"authorizer.class.name": "com.example.Custom"},
+	} {
+		if _, err := NewBroker(bad); err == nil {
+			t.Errorf("%v accepted", bad)
+		}
+	}
+	if d, ok := LookupBroker("listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config"); !ok || !d.Sensitive {
+		t.Errorf("per-listener JAAS config is not a sensitive known config: %+v %v", d, ok)
+	}
+}

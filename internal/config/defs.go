@@ -16,13 +16,14 @@ type Type int8
 
 // Config types, numbered as in Kafka's DescribeConfigs response.
 const (
-	TypeBoolean Type = 1
-	TypeString  Type = 2
-	TypeInt     Type = 3
-	TypeShort   Type = 4
-	TypeLong    Type = 5
-	TypeDouble  Type = 6
-	TypeList    Type = 7
+	TypeBoolean  Type = 1
+	TypeString   Type = 2
+	TypeInt      Type = 3
+	TypeShort    Type = 4
+	TypeLong     Type = 5
+	TypeDouble   Type = 6
+	TypeList     Type = 7
+	TypePassword Type = 9
 )
 
 // Source is where a config value came from, numbered as in DescribeConfigs.
@@ -44,6 +45,12 @@ type Def struct {
 	Default  string // "" with Nullable means null
 	Nullable bool
 	Doc      string
+	// Sensitive values (passwords, keys) are never shown by DescribeConfigs.
+	Sensitive bool
+	// PerListener configs may also be set for one listener as
+	// listener.name.<listener>.<name> (and, for SASL JAAS configs,
+	// listener.name.<listener>.<mechanism>.<name>), as in Kafka.
+	PerListener bool
 	// Check validates a value already parsed as Type; nil accepts any.
 	Check func(string) error
 }
@@ -64,6 +71,8 @@ func (d Def) Parse(value string) error {
 func checkType(t Type, v string) error {
 	var err error
 	switch t {
+	case TypePassword:
+		return nil
 	case TypeBoolean:
 		if v != "true" && v != "false" {
 			err = fmt.Errorf("expected true or false")

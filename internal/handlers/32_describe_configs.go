@@ -84,7 +84,8 @@ func (h *Handlers) brokerConfigs(r *kmsg.DescribeConfigsRequest, res kmsg.Descri
 func describeEntry(r *kmsg.DescribeConfigsRequest, d config.Def, value string, null bool, src config.Source, syns []config.Synonym) kmsg.DescribeConfigsResponseResourceConfig {
 	c := kmsg.NewDescribeConfigsResponseResourceConfig()
 	c.Name = d.Name
-	if !null {
+	c.IsSensitive = d.Sensitive
+	if !null && !d.Sensitive {
 		c.Value = &value
 	}
 	c.Source = kmsg.ConfigSource(src)
@@ -99,6 +100,9 @@ func describeEntry(r *kmsg.DescribeConfigsRequest, d config.Def, value string, n
 			cs := kmsg.NewDescribeConfigsResponseResourceConfigConfigSynonym()
 			v := s.Value
 			cs.Name, cs.Value, cs.Source = s.Name, &v, kmsg.ConfigSource(s.Source)
+			if d.Sensitive {
+				cs.Value = nil
+			}
 			c.ConfigSynonyms = append(c.ConfigSynonyms, cs)
 		}
 	}
