@@ -3,6 +3,7 @@ package server
 import (
 	"bufio"
 	"context"
+	"crypto/tls"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -32,6 +33,10 @@ type pending struct {
 	// unsupportedApiVersions marks the KIP-511 answer: the response is
 	// written as ApiVersions v0 with UNSUPPORTED_VERSION.
 	unsupportedApiVersions bool
+	// rawToken marks the answer to a bare SASL token (Session.RawTokens):
+	// the SaslAuthenticate response's bytes are written without a
+	// response header, and an error closes the connection instead.
+	rawToken bool
 }
 
 // conn is one client connection. The reader goroutine (serve) owns br and
@@ -40,6 +45,9 @@ type conn struct {
 	srv      *Server
 	nc       net.Conn
 	listener string
+	sec      Security
+	sess     *Session
+	authTime *time.Timer // cuts off a connection slow to authenticate
 	log      *slog.Logger
 	ctx      context.Context // cancelled on shutdown
 	cancel   context.CancelFunc
@@ -59,12 +67,17 @@ type conn struct {
 	bw *bufio.Writer
 }
 
-func newConn(s *Server, nc net.Conn, listener string) *conn {
+func newConn(s *Server, nc net.Conn, listener string, sec Security) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	if sec.TLS != nil {
+		nc = tls.Server(nc, sec.TLS)
+	}
 	return &conn{
 		srv:      s,
 		nc:       nc,
 		listener: listener,
+		sec:      sec,
+		sess:     &Session{Listener: listener, Principal: Anonymous, SASL: sec.SASL},
 		log:      s.log.With("remote", nc.RemoteAddr().String(), "listener", listener),
 		ctx:      ctx,
 		cancel:   cancel,
@@ -78,6 +91,9 @@ func newConn(s *Server, nc net.Conn, listener string) *conn {
 // safe to call from any goroutine, more than once.
 func (c *conn) shutdown() {
 	c.once.Do(func() {
+		if c.authTime != nil {
+			c.authTime.Stop()
+		}
 		c.cancel()
 		c.nc.Close()
 	})
@@ -87,6 +103,10 @@ func (c *conn) shutdown() {
 // and returns when both are done and the socket is closed.
 func (c *conn) serve() {
 	c.touch()
+	if !c.secure() {
+		c.shutdown()
+		return
+	}
 	if c.srv.cfg.IdleTimeout > 0 {
 		c.nc.SetReadDeadline(time.Now().Add(c.srv.cfg.IdleTimeout))
 	}
@@ -168,8 +188,8 @@ func (c *conn) readFrame() (*[]byte, error) {
 		return nil, err
 	}
 	size := int32(binary.BigEndian.Uint32(c.sizeBuf[:]))
-	if size < minFrameSize || size > c.srv.cfg.MaxRequestBytes {
-		return nil, fmt.Errorf("%w %d (max %d)", errBadFrameSize, size, c.srv.cfg.MaxRequestBytes)
+	if lo, hi := c.frameLimits(); size < lo || size > hi {
+		return nil, fmt.Errorf("%w %d (max %d)", errBadFrameSize, size, hi)
 	}
 	c.touch()
 	if int(size) > maxPooled {
@@ -206,8 +226,14 @@ func (c *conn) readLargeFrame(size int) (*[]byte, error) {
 // serveFrame decodes and handles one frame. stop reports that reading must
 // end; ok then says whether the stop is graceful (see readLoop).
 func (c *conn) serveFrame(frame []byte) (stop, ok bool) {
+	if c.sess.RawTokens {
+		return c.serveRawToken(frame)
+	}
 	h, req, body, err := parseHeader(frame)
 	if err != nil {
+		return true, c.reject(err)
+	}
+	if err := c.permitted(h.key); err != nil {
 		return true, c.reject(err)
 	}
 	if !c.srv.h.Supported(h.key, h.version) {
@@ -252,6 +278,7 @@ func (c *conn) request(h requestHeader, body kmsg.Request) *Request {
 		Body:          body,
 		Remote:        c.nc.RemoteAddr(),
 		Listener:      c.listener,
+		Session:       c.sess,
 	}
 }
 

@@ -155,7 +155,7 @@ func FuzzFrameReader(f *testing.F) {
 	f.Add([]byte{0xff, 0xff, 0xff, 0xff})
 	f.Fuzz(func(t *testing.T, input []byte) {
 		s := New(Config{MaxRequestBytes: 1 << 20, MaxInFlight: 4, IdleTimeout: -1}, &fakeHandler{})
-		c := newConn(s, &fuzzConn{r: bytes.NewReader(input)}, "FUZZ")
+		c := newConn(s, &fuzzConn{r: bytes.NewReader(input)}, "FUZZ", Security{}.withDefaults())
 		done := make(chan struct{})
 		go func() {
 			defer close(done)

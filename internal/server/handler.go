@@ -26,6 +26,10 @@ type Request struct {
 	// Listener is the name of the listener the request arrived on
 	// (e.g. "PLAINTEXT", "CONTROLLER").
 	Listener string
+	// Session is the connection's security state: its principal and, for
+	// the SASL APIs, the authentication in progress. Never nil for
+	// requests the server hands over (tests may leave it nil).
+	Session *Session
 }
 
 // Reply is a Handler's answer to one Request. At most one of Response and

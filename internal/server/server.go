@@ -116,6 +116,12 @@ var ErrServerClosed = errors.New("server: closed")
 // Handler in Request.Listener. Serve closes ln before returning; it returns
 // ErrServerClosed after Close, otherwise the accept error.
 func (s *Server) Serve(ln net.Listener, listenerName string) error {
+	return s.ServeSecure(ln, listenerName, Security{})
+}
+
+// ServeSecure is Serve for a listener protected by sec (TLS, SASL).
+func (s *Server) ServeSecure(ln net.Listener, listenerName string, sec Security) error {
+	sec = sec.withDefaults()
 	if !s.track(func() { s.listeners[ln] = struct{}{} }) {
 		ln.Close()
 		return ErrServerClosed
@@ -137,7 +143,7 @@ func (s *Server) Serve(ln net.Listener, listenerName string) error {
 			continue
 		}
 		backoff = 0
-		s.startConn(nc, listenerName)
+		s.startConn(nc, listenerName, sec)
 	}
 }
 
@@ -184,8 +190,8 @@ func (s *Server) sleepBackoff(prev time.Duration, err error) time.Duration {
 }
 
 // startConn starts serving nc, or closes it when the server is closed.
-func (s *Server) startConn(nc net.Conn, listener string) {
-	c := newConn(s, nc, listener)
+func (s *Server) startConn(nc net.Conn, listener string, sec Security) {
+	c := newConn(s, nc, listener, sec)
 	if !s.track(func() { s.conns[c] = struct{}{} }) {
 		nc.Close()
 		return

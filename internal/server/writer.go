@@ -2,6 +2,7 @@ package server
 
 import (
 	"encoding/binary"
+	"errors"
 	"fmt"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -82,6 +83,9 @@ func (c *conn) await(p pending) (resp kmsg.Response, closeAfter, ok bool) {
 // writeResponse encodes resp (size, correlation id, header tags for
 // flexible responses except ApiVersions, body) into the write buffer.
 func (c *conn) writeResponse(p pending, resp kmsg.Response) error {
+	if p.rawToken {
+		return c.writeRawToken(resp)
+	}
 	if err := c.checkResponse(p, resp); err != nil {
 		c.log.Error("handler returned a bad response; closing connection", "err", err)
 		return err
@@ -118,4 +122,20 @@ func (c *conn) checkResponse(p pending, resp kmsg.Response) error {
 		return fmt.Errorf("response version %d for key %d request version %d", resp.GetVersion(), p.key, p.version)
 	}
 	return nil
+}
+
+// errRawTokenFailed closes a connection whose bare-token SASL exchange
+// failed: without Kafka framing there is no way to send an error code.
+var errRawTokenFailed = errors.New("server: SASL authentication failed")
+
+// writeRawToken writes a SaslAuthenticate response to a bare token as a
+// bare size-prefixed token, or fails when it carries an error.
+func (c *conn) writeRawToken(resp kmsg.Response) error {
+	r, ok := resp.(*kmsg.SASLAuthenticateResponse)
+	if !ok || r.ErrorCode != 0 {
+		return errRawTokenFailed
+	}
+	b := binary.BigEndian.AppendUint32(nil, uint32(len(r.SASLAuthBytes)))
+	_, err := c.bw.Write(append(b, r.SASLAuthBytes...))
+	return err
 }
