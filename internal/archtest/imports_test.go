@@ -23,6 +23,7 @@ var allowed = map[string][]string{
 	"internal/metadata":    {},
 	"internal/server":      {},
 	"internal/archtest":    {},
+	"internal/sasl":        {},
 	"internal/storage":     {"internal/record"},
 	"internal/quorum":      {"internal/storage"},
 	"internal/controller":  {"internal/metadata", "internal/quorum", "internal/config"},
@@ -33,11 +34,12 @@ var allowed = map[string][]string{
 	"internal/ctlclient":   {"internal/controller", "internal/metadata", "internal/record"},
 	"internal/coordinator": {"internal/group", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
-		"internal/controller", "internal/record", "internal/group", "internal/coordinator"},
-	"internal/chaos":   {},
-	"internal/tlsconf": {},
-	"internal/broker":  {"*"},
-	"cmd/fjord":        {"*"},
+		"internal/controller", "internal/record", "internal/group", "internal/coordinator", "internal/auth", "internal/sasl"},
+	"internal/chaos":     {},
+	"internal/tlsconf":   {},
+	"internal/clientsec": {"internal/tlsconf", "internal/sasl"},
+	"internal/broker":    {"*"},
+	"cmd/fjord":          {"*"},
 }
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else

@@ -3,8 +3,10 @@ package handlers
 // Envelope (key 58), version 0, on the controller listener only.
 //
 // Carries an admin request forwarded by another node (see forward.go)
-// with its original header. The active controller decodes it, serves it
-// as if a client had sent it here, and returns the serialized response
+// with its original header, client address and principal. The sender
+// needs CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED).
+// The active controller decodes it, serves it as if the client had sent
+// it here (authorizing the original principal), and returns the serialized response
 // with the metadata offset reached in a tagged field. Only admin APIs may
 // be wrapped (others: INVALID_REQUEST); a malformed inner request gets
 // INVALID_REQUEST; a controller that is not active answers NOT_CONTROLLER
@@ -13,6 +15,11 @@ package handlers
 import (
 	"context"
 	"encoding/binary"
+	"net"
+	"net/netip"
+	"time"
+
+	"github.com/fjordlog/fjord/internal/metadata"
 
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -26,13 +33,16 @@ func (h *Handlers) envelope(ctx context.Context, req *server.Request) server.Rep
 	switch {
 	case err != nil:
 		resp.ErrorCode = kerr.InvalidRequest.Code
+	case !h.authorizeCluster(req, metadata.ACLOpClusterAction):
+		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 	case h.d.Controller == nil || !h.d.Controller.IsActive():
 		resp.ErrorCode = kerr.NotController.Code
 	}
 	if resp.ErrorCode != 0 {
 		return respond(req, resp)
 	}
-	inner.Listener, inner.Remote = req.Listener, req.Remote
+	inner.Listener, inner.Remote = req.Listener, envelopeClient(r, req.Remote)
+	inner.Session = actingAs(req.Listener, string(r.RequestPrincipal))
 	reply := a.serve(h, ctx, inner)
 	if reply.Response == nil {
 		resp.ErrorCode = kerr.UnknownServerError.Code
@@ -55,4 +65,25 @@ func decodeInner(data []byte) (*server.Request, api, error) {
 		return nil, api{}, kerr.InvalidRequest
 	}
 	return inner, a, nil
+}
+
+// envelopeClient returns the original client's address the forwarding
+// node put in the envelope, else the sender's.
+func envelopeClient(r *kmsg.EnvelopeRequest, sender net.Addr) net.Addr {
+	if ap, err := netip.ParseAddrPort(string(r.ClientHostAddress)); err == nil {
+		return net.TCPAddrFromAddrPort(ap)
+	}
+	return sender
+}
+
+// actingAs returns an authenticated session of principal (Anonymous if
+// empty): the principal a forwarding node authenticated, for the request
+// it forwards.
+func actingAs(listener, principal string) *server.Session {
+	if principal == "" {
+		principal = server.Anonymous
+	}
+	s := &server.Session{Listener: listener}
+	s.SetAuthenticated(principal, time.Time{})
+	return s
 }

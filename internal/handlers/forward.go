@@ -37,7 +37,7 @@ func (h *Handlers) controllerIsLocal() bool {
 func (h *Handlers) forward(ctx context.Context, req *server.Request) server.Reply {
 	req = &server.Request{ // the body's bytes must not outlive Handle
 		ClientID: req.ClientID, CorrelationID: req.CorrelationID, Body: cloneRequest(req.Body),
-		Remote: req.Remote, Listener: req.Listener,
+		Remote: req.Remote, Listener: req.Listener, Session: actingAs(req.Listener, principal(req)),
 	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {
@@ -62,6 +62,7 @@ func (h *Handlers) forwardAndWait(ctx context.Context, req *server.Request) (kms
 	if req.Remote != nil {
 		env.ClientHostAddress = []byte(req.Remote.String())
 	}
+	env.RequestPrincipal = []byte(principal(req))
 	out, err := h.sendEnvelope(ctx, env)
 	if err != nil {
 		return nil, err

@@ -12,6 +12,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/auth"
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/metadata"
@@ -35,6 +36,9 @@ type Admin interface {
 	CreatePartitions(ctx context.Context, reqs []controller.CreatePartitions) ([]controller.TopicResult, error)
 	AlterConfigs(ctx context.Context, reqs []controller.AlterConfigs) ([]error, error)
 	ElectLeaders(ctx context.Context, typ int8, tps []controller.TopicPartition) ([]controller.ElectResult, error)
+	CreateACLs(ctx context.Context, acls []metadata.ACL) error
+	DeleteACLs(ctx context.Context, ids []metadata.UUID) ([]metadata.UUID, error)
+	AlterScram(ctx context.Context, changes []controller.ScramChange) ([]error, error)
 }
 
 // Controller is this node's controller: it acts only while active (its
@@ -83,6 +87,9 @@ type Deps struct {
 	ActiveController func() int32
 	// WaitMetadata blocks until this node's image has reached offset.
 	WaitMetadata func(ctx context.Context, offset int64) error
+	// Authorizer decides ACLs; nil allows every request (no
+	// authorizer.class.name).
+	Authorizer *auth.Authorizer
 	// Observe, if set, receives every request's total time by API name,
 	// including the wait of delayed responses.
 	Observe func(api string, d time.Duration)
@@ -92,8 +99,9 @@ type Deps struct {
 
 // Handlers implements server.Handler over Deps.
 type Handlers struct {
-	d   Deps
-	reg map[kmsg.Key]api
+	d    Deps
+	reg  map[kmsg.Key]api
+	sasl saslConfigs
 }
 
 // hasPartition reports whether img has the topic with partition index idx:
