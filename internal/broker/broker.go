@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/auth"
 	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/coordinator"
@@ -28,6 +29,7 @@ import (
 	"github.com/fjordlog/fjord/internal/replication"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/fjordlog/fjord/internal/storage"
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 // Broker is one running node.
@@ -55,6 +57,9 @@ type Broker struct {
 	metricsAddr string
 	lns         []net.Listener
 	addrs       []Listener
+	authz       *auth.Authorizer // nil: no authorizer configured
+	brokerOpts  []kgo.Opt        // security of the inter-broker listener, for follower fetchers
+	ctlOpts     []kgo.Opt        // security of the controller listener, for controller RPCs
 
 	epoch          atomic.Int64
 	registered     atomic.Bool  // a registration of this process succeeded (see registration)
@@ -117,6 +122,9 @@ func (b *Broker) open() error {
 	}
 	all, err := ParseListeners(b.cfg.List("listeners"))
 	if err != nil {
+		return err
+	}
+	if err := b.prepareSecurity(); err != nil {
 		return err
 	}
 	if err := b.openStorage(); err != nil {
@@ -325,6 +333,7 @@ func (b *Broker) replicationOptions() replication.Options {
 		MaxBytes:          int32(b.cfg.Int("replica.fetch.response.max.bytes")),
 		PartitionMaxBytes: int32(b.cfg.Int("replica.fetch.max.bytes")),
 		Backoff:           ms("replica.fetch.backoff.ms"),
+		ClientOpts:        b.brokerOpts,
 	}
 }
 

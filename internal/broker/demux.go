@@ -1,6 +1,9 @@
 package broker
 
 import (
+	"context"
+	"crypto/tls"
+	"encoding/binary"
 	"io"
 	"net"
 	"sync"
@@ -15,9 +18,14 @@ type demuxListener struct {
 	net.Listener
 	isQuorum   func(first4 []byte) bool
 	quorumConn func(net.Conn)
-	conns      chan net.Conn
-	done       chan struct{}
-	once       sync.Once
+	// tls, if set, wraps every connection in TLS before routing.
+	tls *tls.Config
+	// admit, if set, authenticates a quorum connection (see
+	// quorumauth.go) and returns it positioned at the transport's magic.
+	admit func(c net.Conn, first4 []byte) (net.Conn, error)
+	conns chan net.Conn
+	done  chan struct{}
+	once  sync.Once
 }
 
 func newDemuxListener(ln net.Listener, isQuorum func([]byte) bool, quorumConn func(net.Conn)) *demuxListener {
@@ -37,25 +45,72 @@ func (d *demuxListener) acceptLoop() {
 	}
 }
 
-// route peeks at the first 4 bytes (waiting at most 10 s for them).
+// route completes the TLS handshake if any and peeks at the first 4
+// bytes (waiting at most 10 s for both).
 func (d *demuxListener) route(c net.Conn) {
 	var first [4]byte
-	_ = c.SetReadDeadline(time.Now().Add(10 * time.Second))
+	_ = c.SetDeadline(time.Now().Add(10 * time.Second))
+	if d.tls != nil {
+		tc := tls.Server(c, d.tls)
+		if tc.Handshake() != nil {
+			c.Close()
+			return
+		}
+		c = tc
+	}
 	if _, err := io.ReadFull(c, first[:]); err != nil {
 		c.Close()
 		return
 	}
-	_ = c.SetReadDeadline(time.Time{})
-	if d.isQuorum(first[:]) {
-		d.quorumConn(c)
+	_ = c.SetDeadline(time.Time{})
+	if d.isQuorum(first[:]) || binary.BigEndian.Uint32(first[:]) == quorumAuthMagic {
+		d.toQuorum(c, first[:])
 		return
 	}
 	select {
-	case d.conns <- &prefixConn{Conn: c, prefix: first[:]}:
+	case d.conns <- kafkaConn(c, first[:]):
 	case <-d.done:
 		c.Close()
 	}
 }
+
+// toQuorum hands a transport connection to the quorum once admitted.
+func (d *demuxListener) toQuorum(c net.Conn, first4 []byte) {
+	if d.admit == nil {
+		d.quorumConn(&prefixConn{Conn: c, prefix: first4})
+		return
+	}
+	admitted, err := d.admit(c, first4)
+	if err != nil {
+		c.Close()
+		return
+	}
+	d.quorumConn(admitted)
+}
+
+// kafkaConn puts the peeked bytes back; a TLS connection keeps its
+// connection state visible to the server (client certificate principal).
+func kafkaConn(c net.Conn, first4 []byte) net.Conn {
+	p := &prefixConn{Conn: c, prefix: first4}
+	if tc, ok := c.(*tls.Conn); ok {
+		return &tlsPrefixConn{prefixConn: p, tc: tc}
+	}
+	return p
+}
+
+// tlsPrefixConn is a prefixConn over an established TLS connection.
+type tlsPrefixConn struct {
+	*prefixConn
+	tc *tls.Conn
+}
+
+// HandshakeContext is a no-op: the handshake is done.
+func (t *tlsPrefixConn) HandshakeContext(ctx context.Context) error {
+	return t.tc.HandshakeContext(ctx)
+}
+
+// ConnectionState returns the TLS state.
+func (t *tlsPrefixConn) ConnectionState() tls.ConnectionState { return t.tc.ConnectionState() }
 
 // Accept returns the next Kafka-protocol connection.
 func (d *demuxListener) Accept() (net.Conn, error) {

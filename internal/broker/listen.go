@@ -16,6 +16,7 @@ import (
 	"github.com/fjordlog/fjord/internal/ctlclient"
 	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/quorum"
+	"github.com/fjordlog/fjord/internal/sasl"
 	"github.com/fjordlog/fjord/internal/server"
 )
 
@@ -106,17 +107,21 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 		OnUnclean: func(n int) { b.metrics.unclean.Add(float64(n)) },
 	})
 	go b.ctrl.Run()
-	b.ctl = ctlclient.New(b.voters, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID))
+	b.ctl = ctlclient.New(b.voters, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
 	return nil
 }
 
 // openQuorum joins the Raft quorum of controller.quorum.voters (this
 // node alone when none are configured).
 func (b *Broker) openQuorum() (quorumLog, error) {
-	r, err := quorum.StartRaft(quorum.RaftConfig{
+	cfg := quorum.RaftConfig{
 		NodeID: b.nodeID, Voters: b.voters, Dir: b.metaDir, ClusterID: b.clusterID,
 		Logger: b.logger,
-	}, b.meta)
+	}
+	if b.controllerSecured() {
+		cfg.Dial = b.dialQuorum
+	}
+	r, err := quorum.StartRaft(cfg, b.meta)
 	if err != nil {
 		return nil, err
 	}
@@ -149,19 +154,29 @@ func (r raftQuorum) ReadMetadata(ctx context.Context, from uint64, maxBytes int,
 func (r raftQuorum) Applied() uint64 { return r.AppliedIndex() }
 
 // quorumDemux splits the controller listener between the quorum
-// transport and the controller's Kafka server.
-func (b *Broker) quorumDemux(ln net.Listener) net.Listener {
+// transport and the controller's Kafka server. On a secured listener the
+// demultiplexer runs the TLS handshake (sec.TLS is then cleared for the
+// Kafka server, which gets established TLS connections) and admits only
+// authenticated, authorized transport connections (quorumauth.go).
+func (b *Broker) quorumDemux(ln net.Listener, sec *server.Security, h *handlers.Handlers, listener string) net.Listener {
 	rq, ok := b.quorum.(raftQuorum)
 	if !ok {
 		return ln
 	}
-	return newDemuxListener(ln, quorum.IsTransport, rq.ServeConn)
+	d := newDemuxListener(ln, quorum.IsTransport, rq.ServeConn)
+	if sec.TLS != nil || sec.SASL {
+		d.tls, sec.TLS = sec.TLS, nil
+		g := &quorumGuard{sec: *sec, authz: b.authz, image: b.meta.Image,
+			exchange: func(m string) (sasl.Exchange, error) { return h.SASLExchange(listener, m) }}
+		d.admit = g.admit
+	}
+	return d
 }
 
 // serveAll starts the protocol servers on the bound listeners.
 func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
-		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b,
+		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Authorizer: b.authz,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
 		ProducerIDs: &producerIDs{b: b}, Groups: b.groups, Now: b.now,
 	}
@@ -175,19 +190,24 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	}
 	maxReq := int32(b.cfg.Int("socket.request.max.bytes"))
 	b.srv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.New(deps))
-	b.ctrlSrv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.NewController(deps))
+	ctrlHandlers := handlers.NewController(deps)
+	b.ctrlSrv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, ctrlHandlers)
 	clients := 0
 	for i, l := range b.addrs {
 		ln, srv, gate := b.lns[i], b.srv, b.ready
+		sec, err := b.listenerSecurity(l.Name)
+		if err != nil {
+			return err
+		}
 		if isControllerListener(l.Name, controllerNames) {
 			srv, gate = b.ctrlSrv, nil
-			ln = b.quorumDemux(ln)
+			ln = b.quorumDemux(ln, &sec, ctrlHandlers, l.Name)
 		} else {
 			clients++
 		}
-		b.logger.Info("listening", "listener", l.Name, "addr", l.Addr())
+		b.logger.Info("listening", "listener", l.Name, "addr", l.Addr(), "tls", sec.TLS != nil, "sasl", sec.SASL)
 		b.wg.Add(1)
-		go func(ln net.Listener, name string) {
+		go func(ln net.Listener, name string, sec server.Security) {
 			defer b.wg.Done()
 			if gate != nil { // serve clients once unfenced (see Broker.ready)
 				select {
@@ -197,8 +217,8 @@ func (b *Broker) serveAll(controllerNames []string) error {
 					return
 				}
 			}
-			_ = srv.Serve(ln, name)
-		}(ln, l.Name)
+			_ = srv.ServeSecure(ln, name, sec)
+		}(ln, l.Name, sec)
 	}
 	if clients == 0 {
 		return errors.New("no client listener configured")

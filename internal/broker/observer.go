@@ -26,7 +26,7 @@ func (b *Broker) startObserver() error {
 		return errors.New("a broker-only node needs controller.quorum.voters")
 	}
 	b.observedLeader.Store(-1)
-	b.ctl = ctlclient.New(b.voters, b.observedLeader.Load, fmt.Sprintf("fjord-node-%d", b.nodeID))
+	b.ctl = ctlclient.New(b.voters, b.observedLeader.Load, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
 	b.wg.Add(1)
 	go b.observe(&b.observedLeader)
 	return nil

@@ -25,15 +25,17 @@ type Client struct {
 	voters   map[int32]string
 	leader   func() int32
 	clientID string
+	opts     []kgo.Opt // security options for the controller listener
 
 	mu      sync.Mutex
 	clients map[string]*kgo.Client
 }
 
 // New returns a client. voters maps controller node ids to their
-// controller listener addresses; leader reports the active controller's id.
-func New(voters map[int32]string, leader func() int32, clientID string) *Client {
-	return &Client{voters: voters, leader: leader, clientID: clientID, clients: map[string]*kgo.Client{}}
+// controller listener addresses; leader reports the active controller's id;
+// opts secure the connections (TLS, SASL) as the controller listener needs.
+func New(voters map[int32]string, leader func() int32, clientID string, opts ...kgo.Opt) *Client {
+	return &Client{voters: voters, leader: leader, clientID: clientID, opts: opts, clients: map[string]*kgo.Client{}}
 }
 
 // send issues req to the active controller.
@@ -52,7 +54,7 @@ func (c *Client) client(addr string) (*kgo.Client, error) {
 	if cl, ok := c.clients[addr]; ok {
 		return cl, nil
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.ClientID(c.clientID))
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.ClientID(c.clientID)}, c.opts...)...)
 	if err != nil {
 		return nil, err
 	}

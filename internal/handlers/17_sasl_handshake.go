@@ -44,6 +44,12 @@ func (h *Handlers) saslHandshake(_ context.Context, req *server.Request) server.
 	return respond(req, resp)
 }
 
+// SASLExchange starts an exchange of mechanism as the listener allows
+// (for the Raft transport's authentication on the controller listener).
+func (h *Handlers) SASLExchange(listener, mechanism string) (sasl.Exchange, error) {
+	return h.newExchange(h.saslFor(listener), mechanism)
+}
+
 // newExchange starts the exchange of an enabled mechanism.
 func (h *Handlers) newExchange(l *listenerSASL, mechanism string) (sasl.Exchange, error) {
 	if !slices.Contains(l.mechanisms, mechanism) {

@@ -163,8 +163,9 @@ func (f *fetcher) client() (*kgo.Client, error) {
 	f.closeClient()
 	versions := kversion.Stable()
 	versions.SetMaxKeyVersion(kmsg.Fetch.Int16(), fetchVersion)
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addr), kgo.MaxVersions(versions),
-		kgo.ClientID(fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID)))
+	opts := append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.MaxVersions(versions),
+		kgo.ClientID(fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID))}, f.o.ClientOpts...)
+	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		return nil, err
 	}

@@ -22,6 +22,7 @@ package replication
 
 import (
 	"context"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"log/slog"
 	"sync"
 	"time"
@@ -67,6 +68,9 @@ type Options struct {
 	Backoff time.Duration
 	// Logger receives fetcher events; nil discards them.
 	Logger *slog.Logger
+	// ClientOpts secure the connections to leaders (TLS, SASL) as the
+	// inter-broker listener needs.
+	ClientOpts []kgo.Opt
 }
 
 func (o Options) withDefaults() Options {

@@ -17,8 +17,8 @@ type clientFirst struct {
 	tokenAuth bool   // Kafka's tokenauth=true extension (KIP-48)
 }
 
-// parseClientFirst checks a client-first-message strictly. It guards the
-// SCRAM library too, which does not survive every malformed input.
+// parseClientFirst checks a client-first-message strictly, before the
+// SCRAM library sees it.
 func parseClientFirst(msg string) (clientFirst, error) {
 	f := strings.Split(msg, ",")
 	if len(f) < 4 {
