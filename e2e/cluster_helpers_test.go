@@ -74,11 +74,32 @@ type clusterNode struct {
 // one node (by id).
 func startCluster(t *testing.T, n int, perNode func(id int32) []string, extra ...string) *testCluster {
 	t.Helper()
+	return startClusterSpec(t, clusterSpec{n: n, perNode: perNode, extra: extra})
+}
+
+// clusterSpec describes a test cluster. listeners, if set, gives a node's
+// listeners value from its client and controller addresses (default
+// PLAINTEXT and CONTROLLER); clientOpts secure each node's own client.
+type clusterSpec struct {
+	n          int
+	perNode    func(id int32) []string
+	extra      []string
+	listeners  func(id int32, addr, ctrlAddr string) string
+	clientOpts []kgo.Opt
+}
+
+func startClusterSpec(t *testing.T, spec clusterSpec) *testCluster {
+	t.Helper()
+	n := spec.n
 	ports := freePorts(t, 2*n)
 	c := &testCluster{t: t}
 	voters := make([]string, n)
 	for i := range n {
 		voters[i] = fmt.Sprintf("%d@127.0.0.1:%d", i+1, ports[n+i])
+	}
+	listeners := spec.listeners
+	if listeners == nil {
+		listeners = func(_ int32, addr, ctrl string) string { return fmt.Sprintf("PLAINTEXT://%s,CONTROLLER://%s", addr, ctrl) }
 	}
 	for i := range n {
 		id := int32(i + 1)
@@ -90,19 +111,20 @@ func startCluster(t *testing.T, n int, perNode func(id int32) []string, extra ..
 		nd.overrides = []string{
 			fmt.Sprintf("node.id=%d", id),
 			"process.roles=broker,controller",
-			fmt.Sprintf("listeners=PLAINTEXT://%s,CONTROLLER://%s", nd.addr, nd.ctrlAddr),
+			"listeners=" + listeners(id, nd.addr, nd.ctrlAddr),
 			"controller.listener.names=CONTROLLER",
 			"controller.quorum.voters=" + strings.Join(voters, ","),
 			"log.dirs=" + nd.dir,
 			fmt.Sprintf("broker.session.timeout.ms=%d", clSessionTimeout.Milliseconds()),
 			fmt.Sprintf("broker.heartbeat.interval.ms=%d", clHeartbeatInterval.Milliseconds()),
 		}
-		nd.overrides = append(nd.overrides, extra...)
-		if perNode != nil {
-			nd.overrides = append(nd.overrides, perNode(id)...)
+		nd.overrides = append(nd.overrides, spec.extra...)
+		if spec.perNode != nil {
+			nd.overrides = append(nd.overrides, spec.perNode(id)...)
 		}
-		cl, err := kgo.NewClient(kgo.SeedBrokers(nd.addr), kgo.DialTimeout(time.Second),
-			kgo.DisableIdempotentWrite(), kgo.ClientID(fmt.Sprintf("e2e-node-%d", id)))
+		opts := append([]kgo.Opt{kgo.SeedBrokers(nd.addr), kgo.DialTimeout(time.Second),
+			kgo.DisableIdempotentWrite(), kgo.ClientID(fmt.Sprintf("e2e-node-%d", id))}, spec.clientOpts...)
+		cl, err := kgo.NewClient(opts...)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -41,7 +41,7 @@ func (h *Handlers) saslAuthenticate(_ context.Context, req *server.Request) serv
 	}
 	if err != nil {
 		h.d.Logger.Info("SASL authentication failed", "listener", req.Listener, "remote", clientHost(req.Remote),
-			"mechanism", sess.Mechanism, "err", err)
+			"mechanism", sess.Mechanism, "err", err, "reason", sasl.Reason(err))
 		sess.Exchange = nil
 		msg := err.Error()
 		resp.ErrorCode, resp.ErrorMessage = kerr.SaslAuthenticationFailed.Code, &msg

@@ -64,6 +64,16 @@ func (e *authError) Unwrap() []error {
 	return []error{ErrAuthentication, e.cause}
 }
 
+// Reason returns why an authentication failed, for server logs only (it
+// may name an unknown user): the cause behind Step's error, or err itself.
+func Reason(err error) error {
+	var ae *authError
+	if errors.As(err, &ae) && ae.cause != nil {
+		return ae.cause
+	}
+	return err
+}
+
 func fail(msg string, cause error) error { return &authError{msg: msg, cause: cause} }
 
 // invalidCredentials is Kafka's message for every SCRAM failure that is

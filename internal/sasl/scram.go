@@ -30,6 +30,8 @@ type scramExchange struct {
 	user      string
 	unknown   bool // the user had no usable credential: a decoy was shown
 	err       error
+	cred      Credential  // the credential shown (real or decoy)
+	legacy    legacyState // for librdkafka's long final nonce (scramlegacy.go)
 }
 
 // NewScram starts a SCRAM exchange for mechanism (ScramSHA256 or
@@ -99,6 +101,7 @@ func (x *scramExchange) first(msg string) ([]byte, error) {
 	if err != nil {
 		return nil, invalidCredentials(x.mechanism, err)
 	}
+	x.legacy.remember(msg, reply, x.cred)
 	x.state = scramFinal
 	return []byte(reply), nil
 }
@@ -107,6 +110,9 @@ func (x *scramExchange) first(msg string) ([]byte, error) {
 func (x *scramExchange) final(msg string) ([]byte, error) {
 	if err := checkClientFinal(msg, x.hash().Size()); err != nil {
 		return nil, invalidCredentials(x.mechanism, err)
+	}
+	if x.legacy.isLegacy(msg) {
+		return x.finalLegacy(msg)
 	}
 	reply, err := x.conv.Step(msg)
 	switch {
@@ -121,12 +127,23 @@ func (x *scramExchange) final(msg string) ([]byte, error) {
 
 // credential is the library's lookup: it ignores the library's (still
 // encoded) name and uses the one parseClientFirst decoded.
+// finalLegacy ends an exchange whose final nonce librdkafka lengthened.
+func (x *scramExchange) finalLegacy(msg string) ([]byte, error) {
+	reply, err := x.legacy.verify(x, msg)
+	if err != nil || x.unknown {
+		return nil, invalidCredentials(x.mechanism, errors.Join(err, errors.New("invalid proof")))
+	}
+	x.state = scramDone
+	return []byte(reply), nil
+}
+
 func (x *scramExchange) credential(string) (scram.StoredCredentials, error) {
 	c, ok := x.lookup(x.user, x.mechanism)
 	if !ok || !c.usable(x.hash) {
 		x.unknown = true
 		c = decoy(x.hash, x.mechanism, x.user)
 	}
+	x.cred = c
 	return scram.StoredCredentials{
 		KeyFactors: scram.KeyFactors{Salt: string(c.Salt), Iters: c.Iterations},
 		StoredKey:  c.StoredKey,

@@ -104,6 +104,9 @@ func librdkafkaKeys(p Props) (material, bool, error) {
 	}
 	what := certName + "/" + keyName
 	if strings.HasSuffix(certName, ".location") && strings.HasSuffix(keyName, ".location") {
+		if cert == key { // one file holding the chain and the key
+			return material{paths: []string{cert}, what: what}, true, nil
+		}
 		return material{paths: []string{cert, key}, what: what}, true, nil
 	}
 	if strings.HasSuffix(certName, ".pem") && strings.HasSuffix(keyName, ".pem") {
