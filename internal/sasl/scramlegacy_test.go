@@ -46,10 +46,10 @@ func TestScramAcceptsLibrdkafkaLongNonceLikeKafka(t *testing.T) {
 			tamper   func(string) string
 			ok       bool
 		}{
-			"right password":       {"secret", nil, true},
-			"wrong password":       {"other", nil, false},
-			"tampered nonce":       {"secret", func(s string) string { return strings.Replace(s, "r=", "r=x", 1) }, false},
-			"altered message":      {"secret", func(s string) string { return strings.Replace(s, "c=biws", "c=biwt", 1) }, false},
+			"right password":  {"secret", nil, true},
+			"wrong password":  {"other", nil, false},
+			"tampered nonce":  {"secret", func(s string) string { return strings.Replace(s, "r=", "r=x", 1) }, false},
+			"altered message": {"secret", func(s string) string { return strings.Replace(s, "c=biws", "c=biwt", 1) }, false},
 		} {
 			t.Run(mech+"/"+name, func(t *testing.T) {
 				s := newStore(t, map[string]string{"alice": "secret"})
