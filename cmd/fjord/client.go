@@ -8,6 +8,7 @@ import (
 	"strings"
 	"syscall"
 
+	"github.com/fjordlog/fjord/internal/clientsec"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -16,16 +17,22 @@ import (
 const (
 	defaultBootstrap = "127.0.0.1:9092"
 	bootstrapEnv     = "FJORD_BOOTSTRAP"
+	commandConfigEnv = "FJORD_COMMAND_CONFIG"
 	cliClientID      = "fjord-cli"
 )
 
 // bootstrapServers holds the value of the global --bootstrap-server flag.
 var bootstrapServers string
 
+// commandConfig holds the value of the global --command-config flag.
+var commandConfig string
+
 func init() {
 	rootCmd.PersistentFlags().StringVarP(&bootstrapServers, "bootstrap-server", "b",
 		bootstrapDefault(os.Getenv(bootstrapEnv)),
 		"comma-separated host:port list of brokers to bootstrap from (env "+bootstrapEnv+")")
+	rootCmd.PersistentFlags().StringVar(&commandConfig, "command-config", os.Getenv(commandConfigEnv),
+		"Kafka client properties file (security.protocol, sasl.*, ssl.*; Java or librdkafka names) (env "+commandConfigEnv+")")
 }
 
 // bootstrapDefault returns the flag default: the environment value if set.
@@ -51,14 +58,36 @@ func parseSeeds(s string) ([]string, error) {
 }
 
 // clientOpts returns the base kgo options every command uses (seeds, client
-// id) followed by extra.
+// id, the security of --command-config) followed by extra.
 func clientOpts(extra ...kgo.Opt) ([]kgo.Opt, error) {
 	seeds, err := parseSeeds(bootstrapServers)
 	if err != nil {
 		return nil, err
 	}
+	sec, err := commandConfigOpts(commandConfig)
+	if err != nil {
+		return nil, err
+	}
 	opts := []kgo.Opt{kgo.SeedBrokers(seeds...), kgo.ClientID(cliClientID)}
+	opts = append(opts, sec...)
 	return append(opts, extra...), nil
+}
+
+// commandConfigOpts returns the TLS and SASL options of the client
+// properties file at path; none if path is empty.
+func commandConfigOpts(path string) ([]kgo.Opt, error) {
+	if strings.TrimSpace(path) == "" {
+		return nil, nil
+	}
+	props, err := clientsec.Load(path)
+	if err != nil {
+		return nil, fmt.Errorf("--command-config: %w", err)
+	}
+	opts, err := props.Options()
+	if err != nil {
+		return nil, fmt.Errorf("--command-config %s: %w", path, err)
+	}
+	return opts, nil
 }
 
 // newClient builds a kgo client from the global flags plus extra options.
