@@ -189,6 +189,9 @@ func checkACLsEnforced(t *testing.T, sc *secureCluster, seeds []string) {
 	}
 	adm := sc.admin(t)
 	createACLs(t, adm, kadm.NewACLs().Deny("User:alice").DenyHosts().Topics("orders").Operations(kadm.OpWrite))
+	// Not idempotent: with WRITE denied on her only topic, alice could not
+	// get a producer id either (CLUSTER_AUTHORIZATION_FAILED, as in Kafka).
+	alice = sc.client(t, seeds, append(sc.saslOpts(t, "SCRAM-SHA-512", "alice", "alice-secret"), kgo.DisableIdempotentWrite())...)
 	err = alice.ProduceSync(ctxT(t), &kgo.Record{Topic: "orders", Value: []byte("denied")}).FirstErr()
 	if !errors.Is(err, kerr.TopicAuthorizationFailed) {
 		t.Errorf("alice producing to orders with a DENY WRITE: %v, want TOPIC_AUTHORIZATION_FAILED", err)

@@ -77,7 +77,7 @@ func (d *demuxListener) route(c net.Conn) {
 // toQuorum hands a transport connection to the quorum once admitted.
 func (d *demuxListener) toQuorum(c net.Conn, first4 []byte) {
 	if d.admit == nil {
-		d.quorumConn(&prefixConn{Conn: c, prefix: first4})
+		d.quorumConn(c) // positioned after the magic, as ServeConn expects
 		return
 	}
 	admitted, err := d.admit(c, first4)

@@ -63,7 +63,8 @@ type quorumGuard struct {
 }
 
 // admit authenticates a connection whose first four bytes were first4 and
-// returns the connection positioned at the transport's magic.
+// returns it positioned just after the transport's magic, where the
+// quorum's ServeConn reads on.
 func (g *quorumGuard) admit(c net.Conn, first4 []byte) (net.Conn, error) {
 	principal := server.Anonymous
 	if tc, ok := c.(*tls.Conn); ok && g.sec.CertPrincipal != nil {
@@ -92,7 +93,7 @@ func (g *quorumGuard) admit(c net.Conn, first4 []byte) (net.Conn, error) {
 		Op: metadata.ACLOpClusterAction, ResourceType: metadata.ACLResourceCluster, Name: metadata.ClusterResourceName}) {
 		return nil, fmt.Errorf("%w: %s may not CLUSTER_ACTION", errQuorumAuth, principal)
 	}
-	return &prefixConn{Conn: c, prefix: first4}, nil
+	return c, nil
 }
 
 // authenticate runs the server side of the exchange.
