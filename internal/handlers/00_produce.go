@@ -17,14 +17,21 @@ package handlers
 //     REQUEST_TIMED_OUT after TimeoutMillis, NOT_LEADER_OR_FOLLOWER if
 //     leadership is lost meanwhile. Appended data is never rolled back.
 //
-// Not implemented yet: idempotent and transactional producers
-// (InitProducerId is not advertised, so clients do not send producer ids).
+// Authorization (as Kafka): a request carrying transactional batches needs
+// a transactional id and WRITE on it, else every partition gets
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED; otherwise each topic needs WRITE,
+// else its partitions get TOPIC_AUTHORIZATION_FAILED (before the topic is
+// looked up, so its existence is not revealed).
+//
+// Not implemented yet: transactional producers.
 
 import (
 	"context"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -42,6 +49,7 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 	resp := kmsg.NewPtrProduceResponse()
 	resp.SetVersion(r.Version)
 	badAcks := r.Acks != -1 && r.Acks != 0 && r.Acks != 1
+	denied, deniedErr := h.produceDenied(req, r)
 	var pending []pendingAck
 	failed := false
 	for _, t := range r.Topics {
@@ -52,6 +60,10 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 			out := &rt.Partitions[i]
 			*out = kmsg.NewProduceResponseTopicPartition()
 			out.Partition = tp.Partition
+			if denied[t.Topic] {
+				failed, out.ErrorCode = true, deniedErr.Code
+				continue
+			}
 			if badAcks {
 				out.ErrorCode = kerr.InvalidRequiredAcks.Code
 				continue
@@ -69,6 +81,30 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return h.produceReply(ctx, r, resp, pending, failed)
+}
+
+// produceDenied returns the topics the request may not write to and the
+// error their partitions get.
+func (h *Handlers) produceDenied(req *server.Request, r *kmsg.ProduceRequest) (map[string]bool, *kerr.Error) {
+	topics := namesOf(r.Topics, func(t kmsg.ProduceRequestTopic) string { return t.Topic })
+	if hasTransactionalRecords(r) && (r.TransactionID == nil ||
+		!h.authorize(req, metadata.ACLOpWrite, metadata.ACLResourceTransactionalID, *r.TransactionID)) {
+		return allTopics(topics), kerr.TransactionalIDAuthorizationFailed
+	}
+	return h.deniedTopics(req, metadata.ACLOpWrite, topics), kerr.TopicAuthorizationFailed
+}
+
+// hasTransactionalRecords reports whether any partition's first batch is
+// transactional (Kafka's RequestUtils.hasTransactionalRecords).
+func hasTransactionalRecords(r *kmsg.ProduceRequest) bool {
+	for _, t := range r.Topics {
+		for _, p := range t.Partitions {
+			if h, err := record.ParseHeader(p.Records); err == nil && h.IsTransactional() {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // appendOne appends one partition's batch, fills the offsets in out, and

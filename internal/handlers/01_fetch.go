@@ -17,6 +17,13 @@ package handlers
 // with DivergingEpoch and no records (KIP-320). Long polls wake on log-end
 // and HW movement.
 //
+// Authorization (as Kafka), decided once per request: a follower fetch
+// needs CLUSTER_ACTION on the cluster, else every partition gets
+// TOPIC_AUTHORIZATION_FAILED; a consumer needs READ on each topic, else its
+// partitions get TOPIC_AUTHORIZATION_FAILED, before the topic is looked up
+// (its existence is not revealed). Topic ids (v13+) are not served, so no
+// name is ever resolved from an id.
+//
 // Not implemented yet: incremental fetch sessions (KIP-227; every response
 // carries session id 0, so clients send full requests), topic ids (v13+),
 // and read_committed (there are no transactions, so LSO == HW).
@@ -25,6 +32,7 @@ import (
 	"context"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -33,20 +41,33 @@ import (
 
 func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
-	resp, size, parts := h.readAll(r)
+	denied := h.fetchDenied(req, r)
+	resp, size, parts := h.readAll(r, denied)
 	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp) || len(parts) == 0 {
 		return respond(req, resp)
 	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {
-		ch <- h.longPoll(ctx, r, parts)
+		ch <- h.longPoll(ctx, r, parts, denied)
 	}()
 	return server.Reply{Wait: ch}
 }
 
+// fetchDenied returns the topics the request may not read.
+func (h *Handlers) fetchDenied(req *server.Request, r *kmsg.FetchRequest) map[string]bool {
+	topics := namesOf(r.Topics, func(t kmsg.FetchRequestTopic) string { return t.Topic })
+	if r.ReplicaID < 0 {
+		return h.deniedTopics(req, metadata.ACLOpRead, topics)
+	}
+	if !h.authorizeCluster(req, metadata.ACLOpClusterAction) {
+		return allTopics(topics)
+	}
+	return nil
+}
+
 // longPoll waits until MinBytes are available or MaxWaitMillis passes,
 // re-reading whenever a watched partition's high watermark moves.
-func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*partition.Partition) kmsg.Response {
+func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*partition.Partition, denied map[string]bool) kmsg.Response {
 	w := partition.NewWatcher()
 	for _, p := range parts {
 		p.Watch(w)
@@ -61,12 +82,12 @@ func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*
 	for {
 		select {
 		case <-w.C:
-			resp, size, _ := h.readAll(r)
+			resp, size, _ := h.readAll(r, denied)
 			if size >= int(r.MinBytes) || hasError(resp) {
 				return resp
 			}
 		case <-timer.C:
-			resp, _, _ := h.readAll(r)
+			resp, _, _ := h.readAll(r, denied)
 			return resp
 		case <-ctx.Done():
 			return nil
@@ -75,8 +96,9 @@ func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*
 }
 
 // readAll reads every requested partition once and returns the response,
-// the bytes it carries, and the partitions read (for watching).
-func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*partition.Partition) {
+// the bytes it carries, and the partitions read (for watching). Partitions
+// of denied topics get TOPIC_AUTHORIZATION_FAILED.
+func (h *Handlers) readAll(r *kmsg.FetchRequest, denied map[string]bool) (*kmsg.FetchResponse, int, []*partition.Partition) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.SetVersion(r.Version)
 	budget := int(r.MaxBytes)
@@ -90,6 +112,10 @@ func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*p
 		rt := kmsg.NewFetchResponseTopic()
 		rt.Topic = t.Topic
 		for _, tp := range t.Partitions {
+			if denied[t.Topic] {
+				rt.Partitions = append(rt.Partitions, fetchError(tp.Partition, kerr.TopicAuthorizationFailed))
+				continue
+			}
 			out, p := h.readOne(r.ReplicaID, t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
 			total += len(out.RecordBatches)
 			if p != nil {
@@ -102,20 +128,27 @@ func (h *Handlers) readAll(r *kmsg.FetchRequest) (*kmsg.FetchResponse, int, []*p
 	return resp, total, parts
 }
 
-func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, *partition.Partition) {
+// fetchError is a partition's answer carrying only an error.
+func fetchError(idx int32, err *kerr.Error) kmsg.FetchResponseTopicPartition {
 	out := kmsg.NewFetchResponseTopicPartition()
-	out.Partition = tp.Partition
+	out.Partition = idx
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = -1, -1, -1
 	out.RecordBatches = []byte{}
+	if err != nil {
+		out.ErrorCode = err.Code
+	}
+	return out
+}
+
+func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, *partition.Partition) {
 	if !known {
-		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		return out, nil
+		return fetchError(tp.Partition, kerr.UnknownTopicOrPartition), nil
 	}
 	p := h.d.Partitions.Partition(topic, tp.Partition)
 	if p == nil {
-		out.ErrorCode = kerr.NotLeaderForPartition.Code
-		return out, nil
+		return fetchError(tp.Partition, kerr.NotLeaderForPartition), nil
 	}
+	out := fetchError(tp.Partition, nil)
 	if replica >= 0 {
 		readForFollower(&out, p, replica, tp, maxBytes)
 		return out, p

@@ -13,11 +13,16 @@ package handlers
 // header, at the snapshot's index. HighWatermark is the next index to
 // commit; CurrentLeader names the active controller. The request long
 // polls up to MaxWaitMillis for new entries.
+//
+// Authorization (as Kafka's controller): CLUSTER_ACTION on the cluster,
+// else CLUSTER_AUTHORIZATION_FAILED at the top level and on every
+// requested partition, with no records.
 
 import (
 	"context"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,6 +60,9 @@ type MetadataEntry struct {
 
 func (h *Handlers) fetchMetadata(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
+	if !h.authorizeCluster(req, metadata.ACLOpClusterAction) {
+		return respond(req, fetchRefused(r, kerr.ClusterAuthorizationFailed))
+	}
 	from, ok := metadataFetchOffset(r)
 	if !ok || h.d.MetadataLog == nil {
 		return server.Reply{Close: true}
@@ -64,6 +72,22 @@ func (h *Handlers) fetchMetadata(ctx context.Context, req *server.Request) serve
 		ch <- h.readMetadata(ctx, r, from)
 	}()
 	return server.Reply{Wait: ch}
+}
+
+// fetchRefused is Kafka's error response to a whole Fetch (before v13):
+// the error at the top level and on every requested partition.
+func fetchRefused(r *kmsg.FetchRequest, err *kerr.Error) *kmsg.FetchResponse {
+	resp := kmsg.NewPtrFetchResponse()
+	resp.ErrorCode, resp.SessionID = err.Code, r.SessionID
+	for _, t := range r.Topics {
+		rt := kmsg.NewFetchResponseTopic()
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		for _, p := range t.Partitions {
+			rt.Partitions = append(rt.Partitions, fetchError(p.Partition, err))
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }
 
 // metadataFetchOffset extracts the fetch offset of __cluster_metadata-0,

@@ -12,10 +12,15 @@ package handlers
 // (retriable) rather than a stale offset, as Kafka does (KIP-207). For
 // replicas (ReplicaID >= 0) latest is the log end offset; read_committed
 // equals read_uncommitted (no transactions).
+//
+// Authorization (as Kafka, replicas included): DESCRIBE on each topic,
+// else its partitions get TOPIC_AUTHORIZATION_FAILED before the topic is
+// looked up.
 
 import (
 	"context"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -25,10 +30,16 @@ func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Re
 	r := req.Body.(*kmsg.ListOffsetsRequest)
 	resp := kmsg.NewPtrListOffsetsResponse()
 	img := h.d.Image()
+	denied := h.deniedTopics(req, metadata.ACLOpDescribe,
+		namesOf(r.Topics, func(t kmsg.ListOffsetsRequestTopic) string { return t.Topic }))
 	for _, t := range r.Topics {
 		rt := kmsg.NewListOffsetsResponseTopic()
 		rt.Topic = t.Topic
 		for _, tp := range t.Partitions {
+			if denied[t.Topic] {
+				rt.Partitions = append(rt.Partitions, listOffsetsError(tp.Partition, kerr.TopicAuthorizationFailed))
+				continue
+			}
 			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, r.ReplicaID >= 0))
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -36,19 +47,26 @@ func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Re
 	return respond(req, resp)
 }
 
-func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition, replica bool) kmsg.ListOffsetsResponseTopicPartition {
+// listOffsetsError is a partition's answer carrying only an error.
+func listOffsetsError(idx int32, err *kerr.Error) kmsg.ListOffsetsResponseTopicPartition {
 	out := kmsg.NewListOffsetsResponseTopicPartition()
-	out.Partition = tp.Partition
+	out.Partition = idx
 	out.Offset, out.Timestamp, out.LeaderEpoch = -1, -1, -1
+	if err != nil {
+		out.ErrorCode = err.Code
+	}
+	return out
+}
+
+func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition, replica bool) kmsg.ListOffsetsResponseTopicPartition {
 	if !known {
-		out.ErrorCode = kerr.UnknownTopicOrPartition.Code
-		return out
+		return listOffsetsError(tp.Partition, kerr.UnknownTopicOrPartition)
 	}
 	p := h.d.Partitions.Partition(topic, tp.Partition)
 	if p == nil {
-		out.ErrorCode = kerr.NotLeaderForPartition.Code
-		return out
+		return listOffsetsError(tp.Partition, kerr.NotLeaderForPartition)
 	}
+	out := listOffsetsError(tp.Partition, nil)
 	res, err := p.ListOffset(tp.Timestamp, tp.CurrentLeaderEpoch, replica)
 	if err != nil {
 		out.ErrorCode = errorCode(err)

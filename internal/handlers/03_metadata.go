@@ -8,7 +8,16 @@ package handlers
 // ISR and offline replicas. Unknown topics are auto-created when
 // auto.create.topics.enable is true and the request allows it (v4+ flag;
 // always for v0-3). Topic ids are reported from v10; lookups by id (v12)
-// are answered. Authorized operations are not reported (-2147483648).
+// are answered.
+//
+// Authorization (as Kafka): a request for all topics lists only those the
+// principal may DESCRIBE; a topic asked by name without DESCRIBE gets
+// TOPIC_AUTHORIZATION_FAILED with no id or partitions, whether or not it
+// exists (by id: the id and no name), and is never auto-created.
+// Auto-creation needs CREATE on the cluster or on the topic, else
+// TOPIC_AUTHORIZATION_FAILED. ClusterAuthorizedOperations (v8-10) and
+// TopicAuthorizedOperations (v8+) are filled when asked (Kafka's bitfields;
+// the cluster's is 0 without DESCRIBE on the cluster).
 
 import (
 	"context"
@@ -30,18 +39,81 @@ func (h *Handlers) metadata(ctx context.Context, req *server.Request) server.Rep
 	resp.ControllerID = h.controllerID()
 	resp.Brokers = h.brokers(img, req.Listener)
 	names, errs := h.requestedTopics(img, r)
+	byID := h.authorizeTopics(req, img, r, &names, errs)
 	if len(errs) > 0 && h.shouldAutoCreate(r) {
-		img = h.autoCreate(ctx, img, names, errs)
+		img = h.autoCreate(ctx, actingAs(req.Listener, principal(req)), img, names, errs)
 	}
 	for _, name := range names {
-		resp.Topics = append(resp.Topics, topicMetadata(img, name, errs[name]))
+		resp.Topics = append(resp.Topics, h.topicEntry(req, r, img, name, errs[name], byID[name]))
 	}
 	for _, id := range unknownIDs(img, r) {
 		t := kmsg.NewMetadataResponseTopic()
 		t.TopicID, t.ErrorCode = id, kerr.UnknownTopicID.Code
 		resp.Topics = append(resp.Topics, t)
 	}
+	if r.Version <= 10 {
+		resp.AuthorizedOperations = h.clusterAuthorizedOperations(req, r.IncludeClusterAuthorizedOperations)
+	}
 	return respond(req, resp)
+}
+
+// allTopicsRequested reports whether the request asks for every topic.
+func allTopicsRequested(r *kmsg.MetadataRequest) bool {
+	return r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0)
+}
+
+// authorizeTopics applies DESCRIBE and, for topics to auto-create, CREATE:
+// undescribable topics leave a request for all topics, and otherwise get
+// TOPIC_AUTHORIZATION_FAILED in errs, as do missing topics the principal
+// may not create. It returns the names that were asked by id, among them.
+func (h *Handlers) authorizeTopics(req *server.Request, img *metadata.Image, r *kmsg.MetadataRequest, names *[]string, errs map[string]error) map[string][16]byte {
+	denied := h.deniedTopics(req, metadata.ACLOpDescribe, slices.Values(*names))
+	if allTopicsRequested(r) {
+		*names = slices.DeleteFunc(*names, func(n string) bool { return denied[n] })
+		return nil
+	}
+	for n := range denied {
+		errs[n] = kerr.TopicAuthorizationFailed
+	}
+	if h.shouldAutoCreate(r) {
+		for n, err := range errs {
+			if (err == kerr.UnknownTopicOrPartition || err == kerr.InvalidTopicException) && !h.authorizeCreateTopic(req, n) {
+				errs[n] = kerr.TopicAuthorizationFailed
+			}
+		}
+	}
+	return askedByID(img, r)
+}
+
+// askedByID maps the names of the topics the request names by id to
+// their ids.
+func askedByID(img *metadata.Image, r *kmsg.MetadataRequest) map[string][16]byte {
+	out := map[string][16]byte{}
+	for _, t := range r.Topics {
+		if ti, ok := img.Topics[metadata.UUID(t.TopicID)]; t.Topic == nil && ok {
+			out[ti.Name] = t.TopicID
+		}
+	}
+	return out
+}
+
+// topicEntry describes one requested topic; an authorization failure
+// reveals nothing (no id and partitions; for a topic asked by id, its id
+// but not its name).
+func (h *Handlers) topicEntry(req *server.Request, r *kmsg.MetadataRequest, img *metadata.Image, name string, err error, id [16]byte) kmsg.MetadataResponseTopic {
+	if err == kerr.TopicAuthorizationFailed {
+		t := kmsg.NewMetadataResponseTopic()
+		t.ErrorCode = kerr.TopicAuthorizationFailed.Code
+		if t.TopicID = id; id == ([16]byte{}) {
+			t.Topic = &name
+		}
+		return t
+	}
+	t := topicMetadata(img, name, err)
+	if r.IncludeTopicAuthorizedOperations {
+		t.AuthorizedOperations = h.authorizedOperations(req, metadata.ACLResourceTopic, name)
+	}
+	return t
 }
 
 // brokers lists the unfenced brokers' endpoints on the given listener.
@@ -73,7 +145,7 @@ func (h *Handlers) brokers(img *metadata.Image, listener string) []kmsg.Metadata
 // do not exist (or are invalid), the error to report unless auto-created.
 func (h *Handlers) requestedTopics(img *metadata.Image, r *kmsg.MetadataRequest) ([]string, map[string]error) {
 	errs := map[string]error{}
-	if r.Topics == nil || (r.Version == 0 && len(r.Topics) == 0) {
+	if allTopicsRequested(r) {
 		return img.TopicNames(), errs
 	}
 	var names []string
@@ -119,7 +191,7 @@ func (h *Handlers) shouldAutoCreate(r *kmsg.MetadataRequest) bool {
 // autoCreate creates the missing topics with the broker defaults, when
 // allowed, and returns the image that includes them. Their errors are
 // cleared, or set to what the creation returned.
-func (h *Handlers) autoCreate(ctx context.Context, img *metadata.Image, names []string, errs map[string]error) *metadata.Image {
+func (h *Handlers) autoCreate(ctx context.Context, as *server.Session, img *metadata.Image, names []string, errs map[string]error) *metadata.Image {
 	if !h.d.Config.Bool("auto.create.topics.enable") {
 		return img
 	}
@@ -132,7 +204,7 @@ func (h *Handlers) autoCreate(ctx context.Context, img *metadata.Image, names []
 	if len(reqs) == 0 {
 		return img
 	}
-	res, err := h.createForAutoCreate(ctx, reqs)
+	res, err := h.createForAutoCreate(ctx, as, reqs)
 	if err != nil {
 		return img
 	}
@@ -181,8 +253,10 @@ func partitionMetadata(img *metadata.Image, idx int32, p metadata.PartitionImage
 }
 
 // createForAutoCreate creates topics on the local active controller, or
-// forwards a CreateTopics request to the active one.
-func (h *Handlers) createForAutoCreate(ctx context.Context, reqs []controller.CreateTopic) ([]controller.TopicResult, error) {
+// forwards a CreateTopics request to the active one, acting for the
+// session's principal (as Kafka's auto-creation for a client's Metadata
+// request), or for this node itself when as is nil (internal topics).
+func (h *Handlers) createForAutoCreate(ctx context.Context, as *server.Session, reqs []controller.CreateTopic) ([]controller.TopicResult, error) {
 	if h.controllerIsLocal() {
 		return h.d.Controller.CreateTopics(ctx, reqs)
 	}
@@ -199,7 +273,7 @@ func (h *Handlers) createForAutoCreate(ctx context.Context, reqs []controller.Cr
 		}
 		cr.Topics = append(cr.Topics, t)
 	}
-	resp, err := h.forwardAndWait(ctx, &server.Request{ClientID: "fjord-auto-create", Body: cr})
+	resp, err := h.forwardAndWait(ctx, &server.Request{ClientID: "fjord-auto-create", Body: cr, Session: as})
 	if err != nil {
 		return nil, err
 	}

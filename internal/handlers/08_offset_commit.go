@@ -4,14 +4,58 @@ package handlers
 // served). Acknowledged only once the commit records are replicated to the
 // high watermark of __consumer_offsets. Partitions of unknown topics get
 // UNKNOWN_TOPIC_OR_PARTITION.
+//
+// Authorization (as Kafka): READ on the group, else every partition gets
+// GROUP_AUTHORIZATION_FAILED; then READ on each topic, else its partitions
+// get TOPIC_AUTHORIZATION_FAILED and are not committed.
 
 import (
 	"context"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handlers) offsetCommit(ctx context.Context, req *server.Request) server.Reply {
-	return h.serveGroup(ctx, req, req.Body.(*kmsg.OffsetCommitRequest).Group)
+	r := req.Body.(*kmsg.OffsetCommitRequest)
+	if !h.authorizeGroup(req, metadata.ACLOpRead, r.Group) {
+		return groupRefused(req)
+	}
+	name := func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic }
+	denied := h.deniedTopics(req, metadata.ACLOpRead, namesOf(r.Topics, name))
+	if len(denied) == 0 {
+		return h.serveGroup(ctx, req, r.Group)
+	}
+	body := cloneRequest(r).(*kmsg.OffsetCommitRequest)
+	var refused []kmsg.OffsetCommitRequestTopic
+	body.Topics, refused = splitByName(body.Topics, name, denied)
+	addRefused := func(resp kmsg.Response) {
+		out := resp.(*kmsg.OffsetCommitResponse)
+		out.Topics = append(out.Topics, commitRefused(refused)...)
+	}
+	if len(body.Topics) == 0 {
+		resp := kmsg.NewPtrOffsetCommitResponse()
+		addRefused(resp)
+		return respond(req, resp)
+	}
+	return h.serveGroupBody(ctx, req, r.Group, body, addRefused)
+}
+
+// commitRefused answers TOPIC_AUTHORIZATION_FAILED for every partition of
+// the topics.
+func commitRefused(topics []kmsg.OffsetCommitRequestTopic) []kmsg.OffsetCommitResponseTopic {
+	out := make([]kmsg.OffsetCommitResponseTopic, 0, len(topics))
+	for _, t := range topics {
+		rt := kmsg.NewOffsetCommitResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewOffsetCommitResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p.Partition, kerr.TopicAuthorizationFailed.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		out = append(out, rt)
+	}
+	return out
 }

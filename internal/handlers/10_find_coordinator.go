@@ -9,6 +9,11 @@ package handlers
 // the number of live brokers. While it is being created or a partition has
 // no leader: COORDINATOR_NOT_AVAILABLE (retriable). Transaction
 // coordinators (key type 1) are not implemented: INVALID_REQUEST.
+//
+// Authorization (as Kafka), per key before anything is looked up: a group
+// key needs DESCRIBE on the group (else GROUP_AUTHORIZATION_FAILED), a
+// transactional id DESCRIBE on the TRANSACTIONAL_ID (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED).
 
 import (
 	"context"
@@ -31,11 +36,15 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *server.Request) ser
 	if r.Version < 4 {
 		keys = []string{r.CoordinatorKey}
 	}
+	refused := make([]error, len(keys))
+	for i, key := range keys {
+		refused[i] = h.coordinatorKeyError(req, r.CoordinatorType, key)
+	}
 	return groupAsync(func() kmsg.Response {
 		resp := kmsg.NewPtrFindCoordinatorResponse()
 		resp.SetVersion(r.Version)
-		for _, key := range keys {
-			resp.Coordinators = append(resp.Coordinators, h.coordinatorFor(ctx, r.CoordinatorType, key, req.Listener))
+		for i, key := range keys {
+			resp.Coordinators = append(resp.Coordinators, h.coordinatorFor(ctx, r.CoordinatorType, key, req.Listener, refused[i]))
 		}
 		if r.Version < 4 && len(resp.Coordinators) == 1 {
 			c := resp.Coordinators[0]
@@ -45,13 +54,28 @@ func (h *Handlers) findCoordinator(ctx context.Context, req *server.Request) ser
 	})
 }
 
-func (h *Handlers) coordinatorFor(ctx context.Context, typ int8, key, listener string) kmsg.FindCoordinatorResponseCoordinator {
+// coordinatorKeyError returns the authorization error of one key, nil if
+// it may be looked up.
+func (h *Handlers) coordinatorKeyError(req *server.Request, typ int8, key string) error {
+	switch {
+	case typ == 0 && !h.authorizeGroup(req, metadata.ACLOpDescribe, key):
+		return kerr.GroupAuthorizationFailed
+	case typ == 1 && !h.authorize(req, metadata.ACLOpDescribe, metadata.ACLResourceTransactionalID, key):
+		return kerr.TransactionalIDAuthorizationFailed
+	}
+	return nil
+}
+
+// coordinatorFor answers one key; refused is its authorization error.
+func (h *Handlers) coordinatorFor(ctx context.Context, typ int8, key, listener string, refused error) kmsg.FindCoordinatorResponseCoordinator {
 	c := kmsg.NewFindCoordinatorResponseCoordinator()
 	c.Key, c.NodeID, c.Port = key, -1, -1
-	var err error
-	if typ != 0 {
+	err := refused
+	switch {
+	case err != nil:
+	case typ != 0:
 		err = fmt.Errorf("%w: transaction coordinators are not implemented", kerr.InvalidRequest)
-	} else {
+	default:
 		c.NodeID, c.Host, c.Port, err = h.groupCoordinator(ctx, key, listener)
 	}
 	c.ErrorCode, c.ErrorMessage = errorCode(err), errorMessage(err)
@@ -96,7 +120,7 @@ func (h *Handlers) createOffsetsTopic(ctx context.Context, img *metadata.Image) 
 			"configured", rf, "replicationFactor", live)
 		rf = live
 	}
-	_, err := h.createForAutoCreate(ctx, []controller.CreateTopic{{
+	_, err := h.createForAutoCreate(ctx, nil, []controller.CreateTopic{{
 		Name: OffsetsTopic, NumPartitions: int32(h.d.Config.Int("offsets.topic.num.partitions")), ReplicationFactor: rf,
 		Configs: map[string]string{"cleanup.policy": "compact", "segment.bytes": "104857600", "compression.type": "producer"},
 	}})

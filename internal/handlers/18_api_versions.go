@@ -5,7 +5,7 @@ package handlers
 // Lists every API in the registry with its version range. A request at a
 // version above our range is answered by the server as v0 with
 // UNSUPPORTED_VERSION and this same list (KIP-511). Finalized features are
-// not reported.
+// not reported. No authorization (as Kafka).
 
 import (
 	"context"

@@ -10,10 +10,17 @@ package handlers
 // (no transactional API is advertised, so clients that need transactions
 // fail early), and COORDINATOR_NOT_AVAILABLE (retriable) is returned while
 // no id block can be had from the controller.
+//
+// Authorization (as Kafka 3.x), before anything else: with a transactional
+// id, WRITE on that TRANSACTIONAL_ID (else
+// TRANSACTIONAL_ID_AUTHORIZATION_FAILED); without one, IDEMPOTENT_WRITE on
+// the cluster or WRITE on at least one topic (Kafka's
+// authorizeByResourceType), else CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -23,7 +30,11 @@ func (h *Handlers) initProducerID(ctx context.Context, req *server.Request) serv
 	r := req.Body.(*kmsg.InitProducerIDRequest)
 	resp := kmsg.NewPtrInitProducerIDResponse()
 	resp.ProducerID, resp.ProducerEpoch = -1, -1
-	if r.TransactionalID != nil {
+	if e := h.initProducerIDError(req, r); e != nil {
+		resp.ErrorCode = e.Code
+		return respond(req, resp)
+	}
+	if r.TransactionalID != nil { // transactions are not implemented
 		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
 		return respond(req, resp)
 	}
@@ -34,4 +45,18 @@ func (h *Handlers) initProducerID(ctx context.Context, req *server.Request) serv
 	}
 	resp.ProducerID, resp.ProducerEpoch = id, 0
 	return respond(req, resp)
+}
+
+// initProducerIDError is the request's authorization error, nil if
+// allowed.
+func (h *Handlers) initProducerIDError(req *server.Request, r *kmsg.InitProducerIDRequest) *kerr.Error {
+	switch {
+	case r.TransactionalID != nil:
+		if !h.authorize(req, metadata.ACLOpWrite, metadata.ACLResourceTransactionalID, *r.TransactionalID) {
+			return kerr.TransactionalIDAuthorizationFailed
+		}
+	case !h.authorizeCluster(req, metadata.ACLOpIdempotentWrite) && !h.authorizeAnyTopic(req, metadata.ACLOpWrite):
+		return kerr.ClusterAuthorizationFailed
+	}
+	return nil
 }

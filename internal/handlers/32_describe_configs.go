@@ -9,6 +9,12 @@ package handlers
 // the broker configs from server.properties and defaults. Unknown topics
 // get UNKNOWN_TOPIC_OR_PARTITION; other brokers' ids and other resource
 // types get INVALID_REQUEST.
+//
+// Authorization (as Kafka), per resource before it is looked up:
+// DESCRIBE_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED), on the
+// cluster for broker, broker-logger and client-metrics resources (else
+// CLUSTER_AUTHORIZATION_FAILED), on the group for group resources (else
+// GROUP_AUTHORIZATION_FAILED); refused resources carry no configs.
 
 import (
 	"context"
@@ -29,18 +35,25 @@ func (h *Handlers) describeConfigs(_ context.Context, req *server.Request) serve
 		out := kmsg.NewDescribeConfigsResponseResource()
 		out.ResourceType, out.ResourceName = res.ResourceType, res.ResourceName
 		var err error
-		switch int8(res.ResourceType) {
-		case metadata.ResourceTopic:
-			out.Configs, err = h.topicConfigs(r, res)
-		case metadata.ResourceBroker:
-			out.Configs, err = h.brokerConfigs(r, res)
-		default:
-			err = kerr.InvalidRequest
-		}
+		out.Configs, err = h.resourceConfigs(req, r, res)
 		out.ErrorCode, out.ErrorMessage = errorCode(err), errorMessage(err)
 		resp.Resources = append(resp.Resources, out)
 	}
 	return respond(req, resp)
+}
+
+// resourceConfigs describes one resource the principal may describe.
+func (h *Handlers) resourceConfigs(req *server.Request, r *kmsg.DescribeConfigsRequest, res kmsg.DescribeConfigsRequestResource) ([]kmsg.DescribeConfigsResponseResourceConfig, error) {
+	if e := h.configResourceError(req, metadata.ACLOpDescribeConfigs, res.ResourceType, res.ResourceName); e != nil {
+		return nil, e
+	}
+	switch int8(res.ResourceType) {
+	case metadata.ResourceTopic:
+		return h.topicConfigs(r, res)
+	case metadata.ResourceBroker:
+		return h.brokerConfigs(r, res)
+	}
+	return nil, kerr.InvalidRequest
 }
 
 func wanted(names []string, name string) bool {

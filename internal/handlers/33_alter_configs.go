@@ -7,11 +7,18 @@ package handlers
 // INVALID_REQUEST until dynamic broker configs exist. Unknown names or
 // bad values get INVALID_CONFIG; the change is persisted in the metadata
 // log and applies to the topic's partitions at once.
+//
+// Authorization (as Kafka), per resource: ALTER_CONFIGS on the topic (else
+// TOPIC_AUTHORIZATION_FAILED), on the cluster for broker and
+// client-metrics resources (else CLUSTER_AUTHORIZATION_FAILED), on the
+// group for group resources (else GROUP_AUTHORIZATION_FAILED); refused
+// resources are not sent to the controller.
 
 import (
 	"context"
 
 	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -27,7 +34,7 @@ func (h *Handlers) alterConfigs(ctx context.Context, req *server.Request) server
 			}
 		}
 	}
-	errs := h.alter(ctx, reqs)
+	errs := h.alter(ctx, req, reqs)
 	resp := kmsg.NewPtrAlterConfigsResponse()
 	for i, res := range r.Resources {
 		out := kmsg.NewAlterConfigsResponseResource()
@@ -38,15 +45,47 @@ func (h *Handlers) alterConfigs(ctx context.Context, req *server.Request) server
 	return respond(req, resp)
 }
 
-// alter sends config changes to the controller; a failure to reach it is
-// reported on every resource.
-func (h *Handlers) alter(ctx context.Context, reqs []controller.AlterConfigs) []error {
-	errs, err := h.d.Controller.AlterConfigs(ctx, reqs)
-	if err != nil {
-		errs = make([]error, len(reqs))
-		for i := range errs {
-			errs[i] = err
+// alter sends the config changes the principal may make to the
+// controller and returns each one's error: its authorization error, or
+// the controller's (a failure to reach it is reported on every resource
+// sent).
+func (h *Handlers) alter(ctx context.Context, req *server.Request, reqs []controller.AlterConfigs) []error {
+	errs := make([]error, len(reqs))
+	var send []controller.AlterConfigs
+	for i, c := range reqs {
+		if e := h.alterConfigsError(req, c); e != nil {
+			errs[i] = e
+			continue
 		}
+		send = append(send, c)
+	}
+	if len(send) == 0 {
+		return errs
+	}
+	sent, err := h.d.Controller.AlterConfigs(ctx, send)
+	j := 0
+	for i := range errs {
+		if errs[i] != nil {
+			continue
+		}
+		if errs[i] = err; err == nil {
+			errs[i] = sent[j]
+		}
+		j++
 	}
 	return errs
+}
+
+// alterConfigsError is the authorization error of one change, nil if it
+// may be made. The legacy API refuses broker-logger resources without
+// asking (INVALID_REQUEST from the controller), as Kafka does.
+func (h *Handlers) alterConfigsError(req *server.Request, c controller.AlterConfigs) error {
+	typ := kmsg.ConfigResourceType(c.ResourceType)
+	if !c.Incremental && typ == kmsg.ConfigResourceTypeBrokerLogger {
+		return nil
+	}
+	if e := h.configResourceError(req, metadata.ACLOpAlterConfigs, typ, c.ResourceName); e != nil {
+		return e
+	}
+	return nil
 }

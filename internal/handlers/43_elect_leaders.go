@@ -7,18 +7,27 @@ package handlers
 // partition: ELECTION_NOT_NEEDED, PREFERRED_LEADER_NOT_AVAILABLE,
 // ELIGIBLE_LEADERS_NOT_AVAILABLE or UNKNOWN_TOPIC_OR_PARTITION. An admin
 // API: forwarded to the active controller.
+//
+// Authorization (as Kafka): ALTER on the cluster, else
+// CLUSTER_AUTHORIZATION_FAILED at the top level (v1+) and for every
+// requested partition.
 
 import (
 	"context"
 
 	"github.com/fjordlog/fjord/internal/controller"
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handlers) electLeaders(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.ElectLeadersRequest)
 	resp := kmsg.NewPtrElectLeadersResponse()
+	if !h.authorizeCluster(req, metadata.ACLOpAlter) {
+		return respond(req, electRefused(r, kerr.ClusterAuthorizationFailed))
+	}
 	var tps []controller.TopicPartition
 	if r.Topics != nil {
 		tps = []controller.TopicPartition{}
@@ -48,4 +57,21 @@ func (h *Handlers) electLeaders(ctx context.Context, req *server.Request) server
 		resp.Topics[i].Partitions = append(resp.Topics[i].Partitions, p)
 	}
 	return respond(req, resp)
+}
+
+// electRefused answers err at the top level and for every partition asked.
+func electRefused(r *kmsg.ElectLeadersRequest, err *kerr.Error) *kmsg.ElectLeadersResponse {
+	resp := kmsg.NewPtrElectLeadersResponse()
+	resp.ErrorCode = err.Code
+	for _, t := range r.Topics {
+		rt := kmsg.NewElectLeadersResponseTopic()
+		rt.Topic = t.Topic
+		for _, p := range t.Partitions {
+			rp := kmsg.NewElectLeadersResponseTopicPartition()
+			rp.Partition, rp.ErrorCode = p, err.Code
+			rt.Partitions = append(rt.Partitions, rp)
+		}
+		resp.Topics = append(resp.Topics, rt)
+	}
+	return resp
 }

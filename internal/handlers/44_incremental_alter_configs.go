@@ -6,6 +6,9 @@ package handlers
 // validated as a whole per resource (INVALID_CONFIG) and persisted in the
 // metadata log. Broker resources get INVALID_REQUEST until dynamic broker
 // configs exist.
+//
+// Authorization: as AlterConfigs (ALTER_CONFIGS per resource; broker-logger
+// resources on the cluster).
 
 import (
 	"context"
@@ -31,7 +34,7 @@ func (h *Handlers) incrementalAlterConfigs(ctx context.Context, req *server.Requ
 			reqs[i].Ops = append(reqs[i].Ops, op)
 		}
 	}
-	errs := h.alter(ctx, reqs)
+	errs := h.alter(ctx, req, reqs)
 	resp := kmsg.NewPtrIncrementalAlterConfigsResponse()
 	for i, res := range r.Resources {
 		out := kmsg.NewIncrementalAlterConfigsResponseResource()

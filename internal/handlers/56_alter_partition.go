@@ -7,6 +7,9 @@ package handlers
 // (v2+); v3 carries broker epochs per ISR member, which are accepted but
 // not checked beyond the members' eligibility. LeaderRecoveryState is not
 // used yet (0).
+//
+// Authorization (as Kafka's controller): CLUSTER_ACTION on the cluster,
+// else CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -14,15 +17,13 @@ import (
 	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handlers) alterPartition(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.AlterPartitionRequest)
 	resp := kmsg.NewPtrAlterPartitionResponse()
-	if h.d.Controller == nil {
-		resp.ErrorCode = kerr.NotController.Code
+	if resp.ErrorCode = h.controllerAPIError(req); resp.ErrorCode != 0 {
 		return respond(req, resp)
 	}
 	items := alterItems(r)

@@ -6,8 +6,10 @@ package handlers
 // with its original header, client address and principal. The sender
 // needs CLUSTER_ACTION on the cluster (else CLUSTER_AUTHORIZATION_FAILED).
 // The active controller decodes it, serves it as if the client had sent
-// it here (authorizing the original principal), and returns the serialized response
-// with the metadata offset reached in a tagged field. Only admin APIs may
+// it here (authorizing the original principal; a request a node makes for
+// itself, creating an internal topic, carries no principal and is
+// authorized as the sender), and returns the serialized response with the
+// metadata offset reached in a tagged field. Only admin APIs may
 // be wrapped (others: INVALID_REQUEST); a malformed inner request gets
 // INVALID_REQUEST; a controller that is not active answers NOT_CONTROLLER
 // so the sender retries against the new one.
@@ -43,6 +45,9 @@ func (h *Handlers) envelope(ctx context.Context, req *server.Request) server.Rep
 	}
 	inner.Listener, inner.Remote = req.Listener, envelopeClient(r, req.Remote)
 	inner.Session = actingAs(req.Listener, string(r.RequestPrincipal))
+	if len(r.RequestPrincipal) == 0 { // the sending node acts for itself
+		inner.Session = req.Session
+	}
 	reply := a.serve(h, ctx, inner)
 	if reply.Response == nil {
 		resp.ErrorCode = kerr.UnknownServerError.Code

@@ -3,7 +3,9 @@ package handlers
 // DescribeCluster (key 60), versions 0-1.
 //
 // Reports the cluster id, the active controller and the live brokers on
-// the request's listener. Authorized operations are not computed.
+// the request's listener. No authorization beyond, as Kafka, the
+// ClusterAuthorizedOperations bitfield when asked (0 without DESCRIBE on
+// the cluster).
 
 import (
 	"context"
@@ -17,7 +19,7 @@ func (h *Handlers) describeCluster(_ context.Context, req *server.Request) serve
 	resp := kmsg.NewPtrDescribeClusterResponse()
 	resp.ClusterID = img.ClusterID
 	resp.ControllerID = h.controllerID()
-	resp.ClusterAuthorizedOperations = -2147483648
+	resp.ClusterAuthorizedOperations = h.clusterAuthorizedOperations(req, req.Body.(*kmsg.DescribeClusterRequest).IncludeClusterAuthorizedOperations)
 	for _, b := range h.brokers(img, req.Listener) {
 		db := kmsg.NewDescribeClusterResponseBroker()
 		db.NodeID, db.Host, db.Port, db.Rack = b.NodeID, b.Host, b.Port, b.Rack

@@ -11,6 +11,9 @@ package handlers
 // versions) marks a restart after an unclean shutdown; any other value
 // is taken as clean (Fjord brokers send 0: they do not keep their last
 // epoch in the clean-shutdown marker).
+//
+// Authorization (as Kafka's controller): CLUSTER_ACTION on the cluster,
+// else CLUSTER_AUTHORIZATION_FAILED.
 
 import (
 	"context"
@@ -18,15 +21,13 @@ import (
 	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
-	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 func (h *Handlers) brokerRegistration(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.BrokerRegistrationRequest)
 	resp := kmsg.NewPtrBrokerRegistrationResponse()
-	if h.d.Controller == nil {
-		resp.ErrorCode = kerr.NotController.Code
+	if resp.ErrorCode = h.controllerAPIError(req); resp.ErrorCode != 0 {
 		return respond(req, resp)
 	}
 	reg := controller.Registration{

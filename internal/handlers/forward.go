@@ -62,7 +62,9 @@ func (h *Handlers) forwardAndWait(ctx context.Context, req *server.Request) (kms
 	if req.Remote != nil {
 		env.ClientHostAddress = []byte(req.Remote.String())
 	}
-	env.RequestPrincipal = []byte(principal(req))
+	if req.Session != nil { // else this node acts for itself (see envelope)
+		env.RequestPrincipal = []byte(principal(req))
+	}
 	out, err := h.sendEnvelope(ctx, env)
 	if err != nil {
 		return nil, err

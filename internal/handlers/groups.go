@@ -39,10 +39,35 @@ func groupAsync(fn func() kmsg.Response) server.Reply {
 // serveGroup serves a single-group request, answering errors in the
 // request's own response shape.
 func (h *Handlers) serveGroup(ctx context.Context, req *server.Request, groupID string) server.Reply {
+	return h.serveGroupBody(ctx, req, groupID, cloneRequest(req.Body), nil)
+}
+
+// serveAuthorizedGroup serves a single-group request if the principal may
+// perform op on the group, else answers GROUP_AUTHORIZATION_FAILED.
+func (h *Handlers) serveAuthorizedGroup(ctx context.Context, req *server.Request, op int8, groupID string) server.Reply {
+	if !h.authorizeGroup(req, op, groupID) {
+		return groupRefused(req)
+	}
+	return h.serveGroup(ctx, req, groupID)
+}
+
+// groupRefused answers GROUP_AUTHORIZATION_FAILED in the request's own
+// response shape (on every item of the batched ones).
+func groupRefused(req *server.Request) server.Reply {
+	return server.Reply{Response: coordinator.ErrorResponse(req.Body, kerr.GroupAuthorizationFailed.Code)}
+}
+
+// serveGroupBody serves body, a single-group request that does not alias
+// the frame (see cloneRequest), on the group's coordinator; finish, if
+// set, amends the response before it is sent.
+func (h *Handlers) serveGroupBody(ctx context.Context, req *server.Request, groupID string, body kmsg.Request, finish func(kmsg.Response)) server.Reply {
 	client := group.Client{ID: req.ClientID, Host: clientHost(req.Remote)}
-	body := cloneRequest(req.Body)
 	return groupAsync(func() kmsg.Response {
-		return h.doGroup(ctx, groupID, client, body)
+		resp := h.doGroup(ctx, groupID, client, body)
+		if finish != nil {
+			finish(resp)
+		}
+		return resp
 	})
 }
 

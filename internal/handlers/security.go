@@ -9,6 +9,9 @@ package handlers
 // allowed, as in Kafka.
 
 import (
+	"iter"
+	"math"
+	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -17,6 +20,8 @@ import (
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/sasl"
 	"github.com/fjordlog/fjord/internal/server"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // NewAuthorizer returns the authorizer the broker config asks for, or nil
@@ -69,6 +74,215 @@ func (h *Handlers) authorizeTopic(req *server.Request, op int8, topic string) bo
 
 func (h *Handlers) authorizeGroup(req *server.Request, op int8, group string) bool {
 	return h.authorize(req, op, metadata.ACLResourceGroup, group)
+}
+
+// controllerAPIError is what the controller listener's broker-to-
+// controller APIs check first (BrokerRegistration, BrokerHeartbeat,
+// AlterPartition, AllocateProducerIds): CLUSTER_ACTION on the cluster,
+// then a local controller. It returns 0 or an error code.
+func (h *Handlers) controllerAPIError(req *server.Request) int16 {
+	switch {
+	case !h.authorizeCluster(req, metadata.ACLOpClusterAction):
+		return kerr.ClusterAuthorizationFailed.Code
+	case h.d.Controller == nil:
+		return kerr.NotController.Code
+	}
+	return 0
+}
+
+// deniedTopics returns the topics among names (each asked once) on which
+// the principal may not perform op; nil when there are none.
+func (h *Handlers) deniedTopics(req *server.Request, op int8, names iter.Seq[string]) map[string]bool {
+	if h.d.Authorizer == nil {
+		return nil
+	}
+	var denied map[string]bool
+	asked := map[string]bool{}
+	for n := range names {
+		if asked[n] {
+			continue
+		}
+		asked[n] = true
+		if !h.authorizeTopic(req, op, n) {
+			if denied == nil {
+				denied = map[string]bool{}
+			}
+			denied[n] = true
+		}
+	}
+	return denied
+}
+
+// namesOf yields the name of each item.
+func namesOf[T any](items []T, name func(T) string) iter.Seq[string] {
+	return func(yield func(string) bool) {
+		for _, it := range items {
+			if !yield(name(it)) {
+				return
+			}
+		}
+	}
+}
+
+// splitByName splits items into those whose name is not denied and those
+// whose name is (allowed is never nil).
+func splitByName[T any](items []T, name func(T) string, denied map[string]bool) (allowed, refused []T) {
+	allowed = make([]T, 0, len(items))
+	for _, it := range items {
+		if denied[name(it)] {
+			refused = append(refused, it)
+		} else {
+			allowed = append(allowed, it)
+		}
+	}
+	return allowed, refused
+}
+
+// detached returns a request carrying only what authorization reads (the
+// principal and the client address), for authorizing after Handle has
+// returned (the session may be re-authenticated meanwhile).
+func detached(req *server.Request) *server.Request {
+	return &server.Request{Remote: req.Remote, Listener: req.Listener, Session: actingAs(req.Listener, principal(req))}
+}
+
+// allTopics marks every name as denied (a request refused as a whole,
+// answered per topic).
+func allTopics(names iter.Seq[string]) map[string]bool {
+	denied := map[string]bool{}
+	for n := range names {
+		denied[n] = true
+	}
+	return denied
+}
+
+// authorizeCreateTopic reports whether the principal may create the topic:
+// CREATE on the cluster or on the topic.
+func (h *Handlers) authorizeCreateTopic(req *server.Request, topic string) bool {
+	return h.authorizeCluster(req, metadata.ACLOpCreate) || h.authorizeTopic(req, metadata.ACLOpCreate, topic)
+}
+
+// configResourceError checks op (DESCRIBE_CONFIGS or ALTER_CONFIGS) on a
+// config resource as Kafka does: broker, broker-logger and client-metrics
+// resources on the cluster (CLUSTER_AUTHORIZATION_FAILED), topics
+// (TOPIC_AUTHORIZATION_FAILED) and groups (GROUP_AUTHORIZATION_FAILED) on
+// themselves. It returns nil when allowed or for other resource types.
+func (h *Handlers) configResourceError(req *server.Request, op int8, typ kmsg.ConfigResourceType, name string) *kerr.Error {
+	switch typ {
+	case kmsg.ConfigResourceTypeBroker, kmsg.ConfigResourceTypeBrokerLogger, kmsg.ConfigResourceTypeClientMetrics:
+		if !h.authorizeCluster(req, op) {
+			return kerr.ClusterAuthorizationFailed
+		}
+	case kmsg.ConfigResourceTypeTopic:
+		if !h.authorizeTopic(req, op, name) {
+			return kerr.TopicAuthorizationFailed
+		}
+	case kmsg.ConfigResourceTypeGroupConfig:
+		if !h.authorizeGroup(req, op, name) {
+			return kerr.GroupAuthorizationFailed
+		}
+	}
+	return nil
+}
+
+// operationsNotRequested is the authorized-operations value of a response
+// that was not asked for them (Kafka's Integer.MIN_VALUE).
+const operationsNotRequested int32 = math.MinInt32
+
+// authorizableOps lists, per resource type, the operations an
+// authorized-operations bitfield reports: Kafka's
+// AclEntry.supportedOperations, over the operations Fjord's ACLs may name.
+var authorizableOps = map[int8][]int8{
+	metadata.ACLResourceTopic: {metadata.ACLOpRead, metadata.ACLOpWrite, metadata.ACLOpCreate, metadata.ACLOpDelete,
+		metadata.ACLOpAlter, metadata.ACLOpDescribe, metadata.ACLOpDescribeConfigs, metadata.ACLOpAlterConfigs},
+	metadata.ACLResourceGroup: {metadata.ACLOpRead, metadata.ACLOpDescribe, metadata.ACLOpDelete},
+	metadata.ACLResourceCluster: {metadata.ACLOpCreate, metadata.ACLOpClusterAction, metadata.ACLOpDescribeConfigs,
+		metadata.ACLOpAlterConfigs, metadata.ACLOpIdempotentWrite, metadata.ACLOpAlter, metadata.ACLOpDescribe},
+	metadata.ACLResourceTransactionalID: {metadata.ACLOpDescribe, metadata.ACLOpWrite},
+}
+
+// authorizedOperations returns Kafka's bitfield of the operations the
+// principal may perform on the resource: bit i set for each allowed
+// operation of code i.
+func (h *Handlers) authorizedOperations(req *server.Request, resourceType int8, name string) int32 {
+	var bits int32
+	for _, op := range authorizableOps[resourceType] {
+		if h.authorize(req, op, resourceType, name) {
+			bits |= 1 << op
+		}
+	}
+	return bits
+}
+
+// clusterAuthorizedOperations is the ClusterAuthorizedOperations of
+// Metadata and DescribeCluster: operationsNotRequested unless include, 0
+// without DESCRIBE on the cluster, else the cluster's bitfield.
+func (h *Handlers) clusterAuthorizedOperations(req *server.Request, include bool) int32 {
+	switch {
+	case !include:
+		return operationsNotRequested
+	case !h.authorizeCluster(req, metadata.ACLOpDescribe):
+		return 0
+	}
+	return h.authorizedOperations(req, metadata.ACLResourceCluster, metadata.ClusterResourceName)
+}
+
+// authorizeAnyTopic reports whether the principal may perform op on at
+// least one topic: Kafka's Authorizer.authorizeByResourceType. Allowed if
+// op is allowed on an arbitrary name (super users, the wildcard, or no
+// ACL with allow.everyone.if.no.acl.found); else denied by a matching
+// DENY on the wildcard; else allowed by a matching ALLOW whose pattern no
+// matching DENY dominates (the same literal, or a PREFIXED deny that is a
+// prefix of it).
+func (h *Handlers) authorizeAnyTopic(req *server.Request, op int8) bool {
+	if h.d.Authorizer == nil || h.authorizeTopic(req, op, "hardcode") {
+		return true
+	}
+	var allows []metadata.ACL
+	denyLiteral, denyPrefix := map[string]bool{}, map[string]bool{}
+	for _, acl := range h.d.Image().ACLSet().ByID {
+		if !aclAppliesTo(acl, req, op, metadata.ACLResourceTopic) {
+			continue
+		}
+		switch {
+		case acl.Permission == metadata.ACLPermissionDeny && acl.PatternType == metadata.ACLPatternPrefixed:
+			denyPrefix[acl.ResourceName] = true
+		case acl.Permission == metadata.ACLPermissionDeny && acl.ResourceName == "*":
+			return false
+		case acl.Permission == metadata.ACLPermissionDeny:
+			denyLiteral[acl.ResourceName] = true
+		case acl.Permission == metadata.ACLPermissionAllow:
+			allows = append(allows, acl)
+		}
+	}
+	return slices.ContainsFunc(allows, func(a metadata.ACL) bool { return !dominated(a, denyLiteral, denyPrefix) })
+}
+
+// aclAppliesTo reports whether acl is about op (or ALL) on resources of
+// type typ, for the request's principal (or User:*) and host (or *).
+func aclAppliesTo(acl metadata.ACL, req *server.Request, op, typ int8) bool {
+	return acl.ResourceType == typ &&
+		(acl.Operation == op || acl.Operation == metadata.ACLOpAll) &&
+		(acl.Principal == principal(req) || acl.Principal == "User:*") &&
+		(acl.Host == "*" || acl.Host == aclHost(req))
+}
+
+// dominated reports whether an ALLOW pattern is cancelled by DENY ones:
+// the wildcard allows everything not denied by the wildcard (checked
+// before); a literal denied by the same literal; any name starting with a
+// denied prefix.
+func dominated(allow metadata.ACL, denyLiteral, denyPrefix map[string]bool) bool {
+	if allow.PatternType == metadata.ACLPatternLiteral && allow.ResourceName == "*" {
+		return false
+	}
+	if allow.PatternType == metadata.ACLPatternLiteral && denyLiteral[allow.ResourceName] {
+		return true
+	}
+	for i := 1; i <= len(allow.ResourceName); i++ {
+		if denyPrefix[allow.ResourceName[:i]] {
+			return true
+		}
+	}
+	return false
 }
 
 // listenerSASL is a listener's SASL setup, read once from the config.
