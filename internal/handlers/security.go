@@ -11,7 +11,6 @@ package handlers
 import (
 	"iter"
 	"math"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -227,62 +226,14 @@ func (h *Handlers) clusterAuthorizedOperations(req *server.Request, include bool
 }
 
 // authorizeAnyTopic reports whether the principal may perform op on at
-// least one topic: Kafka's Authorizer.authorizeByResourceType. Allowed if
-// op is allowed on an arbitrary name (super users, the wildcard, or no
-// ACL with allow.everyone.if.no.acl.found); else denied by a matching
-// DENY on the wildcard; else allowed by a matching ALLOW whose pattern no
-// matching DENY dominates (the same literal, or a PREFIXED deny that is a
-// prefix of it).
+// least one topic (Kafka's authorizeByResourceType).
 func (h *Handlers) authorizeAnyTopic(req *server.Request, op int8) bool {
-	if h.d.Authorizer == nil || h.authorizeTopic(req, op, "hardcode") {
+	if h.d.Authorizer == nil {
 		return true
 	}
-	var allows []metadata.ACL
-	denyLiteral, denyPrefix := map[string]bool{}, map[string]bool{}
-	for _, acl := range h.d.Image().ACLSet().ByID {
-		if !aclAppliesTo(acl, req, op, metadata.ACLResourceTopic) {
-			continue
-		}
-		switch {
-		case acl.Permission == metadata.ACLPermissionDeny && acl.PatternType == metadata.ACLPatternPrefixed:
-			denyPrefix[acl.ResourceName] = true
-		case acl.Permission == metadata.ACLPermissionDeny && acl.ResourceName == "*":
-			return false
-		case acl.Permission == metadata.ACLPermissionDeny:
-			denyLiteral[acl.ResourceName] = true
-		case acl.Permission == metadata.ACLPermissionAllow:
-			allows = append(allows, acl)
-		}
-	}
-	return slices.ContainsFunc(allows, func(a metadata.ACL) bool { return !dominated(a, denyLiteral, denyPrefix) })
-}
-
-// aclAppliesTo reports whether acl is about op (or ALL) on resources of
-// type typ, for the request's principal (or User:*) and host (or *).
-func aclAppliesTo(acl metadata.ACL, req *server.Request, op, typ int8) bool {
-	return acl.ResourceType == typ &&
-		(acl.Operation == op || acl.Operation == metadata.ACLOpAll) &&
-		(acl.Principal == principal(req) || acl.Principal == "User:*") &&
-		(acl.Host == "*" || acl.Host == aclHost(req))
-}
-
-// dominated reports whether an ALLOW pattern is cancelled by DENY ones:
-// the wildcard allows everything not denied by the wildcard (checked
-// before); a literal denied by the same literal; any name starting with a
-// denied prefix.
-func dominated(allow metadata.ACL, denyLiteral, denyPrefix map[string]bool) bool {
-	if allow.PatternType == metadata.ACLPatternLiteral && allow.ResourceName == "*" {
-		return false
-	}
-	if allow.PatternType == metadata.ACLPatternLiteral && denyLiteral[allow.ResourceName] {
-		return true
-	}
-	for i := 1; i <= len(allow.ResourceName); i++ {
-		if denyPrefix[allow.ResourceName[:i]] {
-			return true
-		}
-	}
-	return false
+	return h.d.Authorizer.AuthorizeByResourceType(h.d.Image().ACLSet(), auth.Request{
+		Principal: principal(req), Host: aclHost(req), Op: op, ResourceType: metadata.ACLResourceTopic,
+	})
 }
 
 // listenerSASL is a listener's SASL setup, read once from the config.
