@@ -19,7 +19,7 @@ type chaosFlags struct {
 	duration, quiet, hold, bound                  time.Duration
 	seed                                          uint64
 	faults, config, report, dir                   string
-	group, verbose, history, netns, proxy         bool
+	group, verbose, history, netns, proxy, secure bool
 	overrides                                     []string
 }
 
@@ -61,6 +61,9 @@ func init() {
 		"network faults isolate-*, partition-minority and oneway-leader")
 	fl.BoolVar(&f.proxy, "proxy", false, "put every node's Kafka and controller listener behind a fault-injecting TCP proxy\n"+
 		"(toxiproxy, in this process); required by the faults slow-*, throttle-* and reset-*")
+	fl.BoolVar(&f.secure, "secure", false, "SASL_SSL on every listener (client, inter-broker, controller) with certificates made\n"+
+		"for the run, PLAIN between nodes, an authorizer (super user admin) and the workload as a SCRAM-SHA-512\n"+
+		"user with ACLs for exactly what it does")
 	fl.IntVar(&f.diskMB, "disk-mb", 0, "give each node's data dir its own tmpfs of this many MiB (needs root); required by\n"+
 		"the fault disk-full")
 	fl.BoolVar(&f.history, "history", false, "keep the history in the report of valid runs too")
@@ -92,7 +95,7 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 			Faults: faults, Profile: profile, Quiet: f.quiet, Hold: f.hold, Bound: f.bound,
 			Partitions: f.partitions, Producers: f.producers, Consumers: f.consumers, Group: f.group,
 			Overrides: f.overrides, History: f.history, Netns: f.netns, Proxy: f.proxy,
-			DiskMB: f.diskMB}
+			DiskMB: f.diskMB, Secure: f.secure}
 		if f.dir != "" {
 			cfg.Dir = fmt.Sprintf("%s/run-%d", f.dir, cfg.Seed)
 		}

@@ -35,7 +35,7 @@ var allowed = map[string][]string{
 	"internal/coordinator": {"internal/group", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
 		"internal/controller", "internal/record", "internal/group", "internal/coordinator", "internal/auth", "internal/sasl"},
-	"internal/chaos":     {},
+	"internal/chaos":     {"internal/tlsconf", "internal/clientsec"},
 	"internal/tlsconf":   {},
 	"internal/clientsec": {"internal/tlsconf", "internal/sasl"},
 	"internal/broker":    {"*"},

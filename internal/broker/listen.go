@@ -199,13 +199,13 @@ func (b *Broker) serveAll(controllerNames []string) error {
 		if err != nil {
 			return err
 		}
+		b.logger.Info("listening", "listener", l.Name, "addr", l.Addr(), "tls", sec.TLS != nil, "sasl", sec.SASL)
 		if isControllerListener(l.Name, controllerNames) {
 			srv, gate = b.ctrlSrv, nil
 			ln = b.quorumDemux(ln, &sec, ctrlHandlers, l.Name)
 		} else {
 			clients++
 		}
-		b.logger.Info("listening", "listener", l.Name, "addr", l.Addr(), "tls", sec.TLS != nil, "sasl", sec.SASL)
 		b.wg.Add(1)
 		go func(ln net.Listener, name string, sec server.Security) {
 			defer b.wg.Done()

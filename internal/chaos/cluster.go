@@ -28,6 +28,8 @@ type Cluster struct {
 	Nodes   []*Node  // Nodes[i] has node.id i+1
 	Net     *Net     // nil on loopback
 	Proxies *Proxies // nil unless NewProxyCluster
+
+	sec *security // nil unless Secure
 }
 
 // NodeState is what the harness last did to a node's process.
@@ -44,7 +46,7 @@ const (
 // data dir.
 type Node struct {
 	ID        int32
-	Addr      string // PLAINTEXT listener
+	Addr      string // Kafka listener (PLAINTEXT, or SASL_SSL once Secure)
 	DataDir   string // log.dirs
 	LogDir    string // one file per run: run-N.log
 	Overrides []string
@@ -349,15 +351,17 @@ func (nd *Node) Tail(n int) string {
 	return strings.Join(lines[max(0, len(lines)-n):], "\n")
 }
 
-// Admin returns a short-lived admin client seeded with the running nodes;
-// close it with the returned function.
+// Admin returns a short-lived admin client seeded with the running nodes
+// (as the super user admin on a secure cluster); close it with the
+// returned function.
 func (c *Cluster) Admin() (*kadm.Client, func(), error) {
 	addrs := c.Addrs()
 	if len(addrs) == 0 {
 		return nil, nil, errors.New("no running node")
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(addrs...), kgo.DialTimeout(time.Second),
-		kgo.RequestTimeoutOverhead(2*time.Second), kgo.RetryTimeout(3*time.Second))
+	opts := []kgo.Opt{kgo.SeedBrokers(addrs...), kgo.DialTimeout(time.Second),
+		kgo.RequestTimeoutOverhead(2 * time.Second), kgo.RetryTimeout(3 * time.Second)}
+	cl, err := kgo.NewClient(append(opts, c.sec.clientOpts(adminUser)...)...)
 	if err != nil {
 		return nil, nil, err
 	}

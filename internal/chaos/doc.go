@@ -35,5 +35,13 @@
 // the proxy faults (F14: latency, bandwidth limits, connection resets on a
 // leader's or a follower's proxies) are toxics on them.
 //
+// With Config.Secure (`fjord chaos --secure`, Cluster.Secure; combines
+// with the others) every listener, the inter-broker and controller ones
+// too, is SASL_SSL with certificates made for the run, the nodes
+// authenticate to each other with PLAIN as the super user admin, the
+// StandardAuthorizer is on, and the workload runs as a SCRAM-SHA-512 user
+// allowed only what it does; the harness's admin clients, observer and
+// drain are admin.
+//
 // `fjord chaos` is the command users run.
 package chaos

@@ -81,7 +81,7 @@ func (o *Observer) Run(ctx context.Context) {
 func (o *Observer) conn(nd *Node) *kconn {
 	kc := o.conns[nd.ID]
 	if kc == nil {
-		kc = &kconn{addr: nd.Addr}
+		kc = &kconn{addr: nd.Addr, sec: o.C.sec, user: adminUser}
 		o.conns[nd.ID] = kc
 	}
 	return kc
@@ -200,9 +200,12 @@ func (o *Observer) offsetsFrom(ctx context.Context, nd *Node) {
 
 // kconn is one connection to one broker for requests answered by that
 // broker itself (kgo would route them to any broker). It redials after
-// an error.
+// an error. On a secure cluster (sec set) it speaks TLS and
+// authenticates as user.
 type kconn struct {
 	addr string
+	sec  *security
+	user string
 	c    net.Conn
 	r    *bufio.Reader
 	id   int32
@@ -224,6 +227,12 @@ func (k *kconn) request(ctx context.Context, req kmsg.Request) (kmsg.Response, e
 			return nil, err
 		}
 		k.c, k.r = c, bufio.NewReader(c)
+		if k.sec != nil {
+			if err := k.secure(ctx); err != nil {
+				k.close()
+				return nil, err
+			}
+		}
 	}
 	resp, err := k.roundTrip(req)
 	if err != nil {

@@ -18,6 +18,7 @@ type Report struct {
 	Nodes     int               `json:"nodes"`
 	Netns     bool              `json:"netns,omitempty"`
 	Proxy     bool              `json:"proxy,omitempty"`
+	Secure    bool              `json:"secure,omitempty"`
 	Duration  string            `json:"duration"`
 	Faults    []string          `json:"faults"`
 	Dir       string            `json:"dir,omitempty"` // the nodes' data and logs, kept for a failed run
@@ -123,6 +124,9 @@ func (r *Report) Summary() string {
 	}
 	if r.Proxy {
 		where = " behind proxies"
+	}
+	if r.Secure {
+		where += " over SASL_SSL"
 	}
 	fmt.Fprintf(&b, "seed %d config %s, %d nodes%s, %s, faults %s: %s", r.Seed, r.Profile, r.Nodes, where, r.Duration,
 		strings.Join(r.Faults, ","), verdict)

@@ -58,6 +58,7 @@ type Config struct {
 	Netns      bool     // each node in its own network namespace (root, ip, nft); needed by the network faults
 	Proxy      bool     // every node's listeners behind a toxiproxy proxy in this process; needed by the proxy faults
 	DiskMB     int      // > 0: each node's data dir on its own tmpfs of this many MiB (root); needed by disk-full
+	Secure     bool     // SASL_SSL on every listener, an authorizer, the workload as a SCRAM user (Cluster.Secure)
 	History    bool     // keep the history in the report even if the run is valid
 	Log        func(format string, args ...any)
 }
@@ -145,13 +146,18 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		return nil, err
 	}
 	defer c.Close()
+	if cfg.Secure {
+		if err := c.Secure(); err != nil {
+			return nil, err
+		}
+	}
 	unmount, err := mountDisks(c, cfg.DiskMB)
 	if err != nil {
 		return nil, err
 	}
 	defer unmount(true)
 	rep := newReport(cfg, dir)
-	rep.Netns, rep.Proxy = cfg.Netns, cfg.Proxy
+	rep.Netns, rep.Proxy, rep.Secure = cfg.Netns, cfg.Proxy, cfg.Secure
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
@@ -234,8 +240,8 @@ func body(ctx context.Context, cfg Config, c *Cluster, rep *Report) {
 	}
 }
 
-// setup waits for every broker, creates the topic and waits until it is
-// healthy.
+// setup waits for every broker, creates the topic (and, on a secure
+// cluster, the workload's user and ACLs) and waits until it is healthy.
 func setup(ctx context.Context, c *Cluster, cfg Config) error {
 	err := waitUntil(ctx, 45*time.Second, func() string {
 		md, err := c.Metadata(ctx)
@@ -268,6 +274,9 @@ func setup(ctx context.Context, c *Cluster, cfg Config) error {
 	})
 	if err != nil {
 		return fmt.Errorf("creating the topic: %w", err)
+	}
+	if err := c.grantWorkload(ctx, topicName, "chaos-"+topicName); err != nil {
+		return fmt.Errorf("granting the workload's user: %w", err)
 	}
 	return waitUntil(ctx, 30*time.Second, func() string { return c.Healthy(ctx, topicName, cfg.Partitions) })
 }

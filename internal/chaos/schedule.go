@@ -168,8 +168,9 @@ func drain(ctx context.Context, c *Cluster, h *History, end map[int32]int64) err
 			next[p] = 0
 		}
 	}
-	cl, err := kgo.NewClient(kgo.SeedBrokers(c.AllAddrs()...), kgo.DialTimeout(time.Second),
-		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topicName: parts}))
+	opts := []kgo.Opt{kgo.SeedBrokers(c.AllAddrs()...), kgo.DialTimeout(time.Second),
+		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topicName: parts})}
+	cl, err := kgo.NewClient(append(opts, c.sec.clientOpts(adminUser)...)...)
 	if err != nil {
 		return err
 	}

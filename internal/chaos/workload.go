@@ -110,6 +110,7 @@ func (w *Workload) opts(slot, name string, session *atomic.Int64) []kgo.Opt {
 		// Give up on a silent (paused) broker after ~5 s rather than kgo's
 		// default ~40 s, so that recovery times measure the cluster.
 		kgo.ProduceRequestTimeout(3 * time.Second), kgo.RequestTimeoutOverhead(2 * time.Second)}
+	opts = append(opts, w.Cluster.sec.clientOpts(workloadUser)...)
 	switch {
 	case slot[0] == 'p' && !w.AcksAll:
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
