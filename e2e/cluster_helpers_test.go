@@ -99,7 +99,9 @@ func startClusterSpec(t *testing.T, spec clusterSpec) *testCluster {
 	}
 	listeners := spec.listeners
 	if listeners == nil {
-		listeners = func(_ int32, addr, ctrl string) string { return fmt.Sprintf("PLAINTEXT://%s,CONTROLLER://%s", addr, ctrl) }
+		listeners = func(_ int32, addr, ctrl string) string {
+			return fmt.Sprintf("PLAINTEXT://%s,CONTROLLER://%s", addr, ctrl)
+		}
 	}
 	for i := range n {
 		id := int32(i + 1)

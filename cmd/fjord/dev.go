@@ -17,9 +17,17 @@ import (
 	"github.com/spf13/cobra"
 )
 
+// devOpts are the flags of `fjord dev`.
+type devOpts struct {
+	dataDir string // absolute
+	port    int    // Kafka port of node 1
+	nodes   int
+	secure  bool // SASL_SSL everywhere, see dev_secure.go
+}
+
 func init() {
-	var dataDir, logLevel string
-	var port, nodes int
+	var o devOpts
+	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Start a local development cluster",
@@ -27,19 +35,27 @@ func init() {
 			"and a controller) in this process, with Kafka on 127.0.0.1:9092-9094,\n" +
 			"controllers on 127.0.0.1:19092-19094, Prometheus metrics on\n" +
 			"127.0.0.1:29092-29094/metrics and data under ./fjord-data.\n" +
-			"Stop it with Ctrl-C.",
+			"Stop it with Ctrl-C.\n\n" +
+			"With --secure every Kafka and controller listener is SASL_SSL: a CA and a\n" +
+			"server certificate are made under <data dir>/tls (once; later starts reuse\n" +
+			"them), brokers authenticate to each other with PLAIN as a generated user,\n" +
+			"the StandardAuthorizer is on, and a SCRAM-SHA-512 super user \"admin\" with\n" +
+			"a generated password is created. Ready client settings are printed and\n" +
+			"written to <data dir>/client.properties (for fjord --command-config).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			abs, err := filepath.Abs(dataDir)
+			abs, err := filepath.Abs(o.dataDir)
 			if err != nil {
 				return err
 			}
-			return runDev(abs, port, nodes, newLogger(logLevel))
+			o.dataDir = abs
+			return runDev(o, newLogger(logLevel))
 		},
 	}
-	cmd.Flags().StringVar(&dataDir, "data-dir", "./fjord-data", "directory for the nodes' data")
-	cmd.Flags().IntVar(&port, "port", 9092, "Kafka port of the first node; node i uses port+i-1, its controller port+10000+i-1")
-	cmd.Flags().IntVar(&nodes, "nodes", 3, "number of nodes")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", "./fjord-data", "directory for the nodes' data")
+	cmd.Flags().IntVar(&o.port, "port", 9092, "Kafka port of the first node; node i uses port+i-1, its controller port+10000+i-1")
+	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of nodes")
+	cmd.Flags().BoolVar(&o.secure, "secure", false, "SASL_SSL on every listener, an authorizer and a SCRAM super user (prints client settings)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
 	rootCmd.AddCommand(cmd)
 }
@@ -53,7 +69,7 @@ func devProps(dataDir string, port, n, id int) map[string]string {
 	return map[string]string{
 		"node.id":                          fmt.Sprint(id),
 		"process.roles":                    "broker,controller",
-		"listeners":                        fmt.Sprintf("PLAINTEXT://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", port+id-1, port+10000+id-1),
+		"listeners":                        devListeners("PLAINTEXT", port, id),
 		"controller.listener.names":        "CONTROLLER",
 		"controller.quorum.voters":         strings.Join(voters, ","),
 		"log.dirs":                         filepath.Join(dataDir, fmt.Sprintf("node-%d", id)),
@@ -63,16 +79,47 @@ func devProps(dataDir string, port, n, id int) map[string]string {
 	}
 }
 
-func runDev(dataDir string, port, n int, logger *slog.Logger) error {
-	if n < 1 {
+// devListeners returns node id's listeners: Kafka clients on listener
+// name at port+id-1, the controller at port+10000+id-1.
+func devListeners(name string, port, id int) string {
+	return fmt.Sprintf("%s://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", name, port+id-1, port+10000+id-1)
+}
+
+func runDev(o devOpts, logger *slog.Logger) error {
+	if o.nodes < 1 {
 		return errors.New("--nodes must be at least 1")
+	}
+	var sec *devSecurity
+	if o.secure {
+		var err error
+		if sec, err = prepareDevSecurity(o.dataDir); err != nil {
+			return err
+		}
 	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	nodes := make([]*broker.Broker, 0, n)
+	nodes := make([]*broker.Broker, 0, o.nodes)
 	defer func() { stopAll(nodes) }() // the nodes started by then, not the empty slice of now
-	for id := 1; id <= n; id++ {
-		cfg, err := config.NewBroker(devProps(dataDir, port, n, id))
+	if err := startDevNodes(o, sec, logger, &nodes); err != nil {
+		return err
+	}
+	if err := announceDev(o, sec); err != nil {
+		return err
+	}
+	<-sig
+	fmt.Println("Stopping...")
+	return nil
+}
+
+// startDevNodes starts the nodes, appending each to *nodes as it starts,
+// and waits until every one is ready.
+func startDevNodes(o devOpts, sec *devSecurity, logger *slog.Logger, nodes *[]*broker.Broker) error {
+	for id := 1; id <= o.nodes; id++ {
+		props := devProps(o.dataDir, o.port, o.nodes, id)
+		if sec != nil {
+			sec.secureProps(props, o.port, id)
+		}
+		cfg, err := config.NewBroker(props)
 		if err != nil {
 			return err
 		}
@@ -80,17 +127,29 @@ func runDev(dataDir string, port, n int, logger *slog.Logger) error {
 		if err != nil {
 			return fmt.Errorf("node %d: %w", id, err)
 		}
-		nodes = append(nodes, b)
+		*nodes = append(*nodes, b)
 	}
-	for _, b := range nodes {
+	for _, b := range *nodes {
 		if err := b.WaitReady(30 * time.Second); err != nil {
 			return err
 		}
 	}
-	fmt.Printf("Fjord dev cluster of %d nodes is up. Bootstrap: %s\nData in %s. Ctrl-C to stop.\n",
-		n, bootstrapList(port, n), dataDir)
-	<-sig
-	fmt.Println("Stopping...")
+	return nil
+}
+
+// announceDev prints that the cluster is up; a secure one first gets its
+// super user and the client settings, printed after the same first line.
+func announceDev(o devOpts, sec *devSecurity) error {
+	bootstrap := bootstrapList(o.port, o.nodes)
+	var extra string
+	if sec != nil {
+		var err error
+		if extra, err = sec.finish(bootstrap, o.port); err != nil {
+			return err
+		}
+	}
+	fmt.Printf("Fjord dev cluster of %d nodes is up. Bootstrap: %s\nData in %s. Ctrl-C to stop.\n%s",
+		o.nodes, bootstrap, o.dataDir, extra)
 	return nil
 }
 

@@ -1,12 +1,17 @@
 // Command fjord is the single Fjord binary: it runs a broker/controller node
-// (server, dev) and offers Kafka-style command-line tools (topic, produce,
-// consume, bench) that talk to any Kafka-compatible cluster purely over the
-// Kafka wire protocol.
+// (server, dev; `dev --secure` with TLS, SASL and ACLs) and offers
+// Kafka-style command-line tools (topic, produce, consume, group, cluster,
+// bench, user, acl) that talk to any Kafka-compatible cluster purely over
+// the Kafka wire protocol.
 //
 // The client tools mirror Kafka's own scripts: `fjord topic` behaves like
 // kafka-topics/kafka-configs, `fjord produce` and `fjord consume` like the
-// console producer and consumer, and `fjord bench` like
-// kafka-producer-perf-test and kafka-consumer-perf-test.
+// console producer and consumer, `fjord group` like kafka-consumer-groups,
+// `fjord bench` like kafka-producer-perf-test and kafka-consumer-perf-test,
+// `fjord user` like kafka-configs --entity-type users (SCRAM credentials)
+// and `fjord acl` like kafka-acls. Every client command takes
+// --command-config FILE, a client properties file in the Java client's or
+// librdkafka's names, for secured clusters.
 package main
 
 import (
