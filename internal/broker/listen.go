@@ -188,10 +188,11 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	if rq, ok := b.quorum.(raftQuorum); ok {
 		deps.MetadataLog = rq
 	}
-	maxReq := int32(b.cfg.Int("socket.request.max.bytes"))
-	b.srv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, handlers.New(deps))
+	srvCfg := server.Config{MaxRequestBytes: int32(b.cfg.Int("socket.request.max.bytes")), Logger: b.logger,
+		IdleTimeout: time.Duration(b.cfg.Int("connections.max.idle.ms")) * time.Millisecond}
+	b.srv = server.New(srvCfg, handlers.New(deps))
 	ctrlHandlers := handlers.NewController(deps)
-	b.ctrlSrv = server.New(server.Config{MaxRequestBytes: maxReq, Logger: b.logger}, ctrlHandlers)
+	b.ctrlSrv = server.New(srvCfg, ctrlHandlers)
 	clients := 0
 	for i, l := range b.addrs {
 		ln, srv, gate := b.lns[i], b.srv, b.ready

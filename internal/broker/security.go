@@ -10,6 +10,7 @@ package broker
 
 import (
 	"fmt"
+	"strconv"
 	"strings"
 
 	"github.com/fjordlog/fjord/internal/clientsec"
@@ -54,7 +55,8 @@ func (b *Broker) listenerSecurity(listener string) (server.Security, error) {
 	if err != nil {
 		return server.Security{}, err
 	}
-	sec := server.Security{SASL: usesSASL(proto), MaxAuthBytes: int32(b.cfg.Int("sasl.server.max.receive.size"))}
+	maxAuth, _ := strconv.ParseInt(b.cfg.ForListener(listener, "sasl.server.max.receive.size"), 10, 32)
+	sec := server.Security{SASL: usesSASL(proto), MaxAuthBytes: int32(maxAuth)}
 	if !usesTLS(proto) {
 		return sec, nil
 	}

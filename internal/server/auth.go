@@ -18,14 +18,17 @@ var (
 )
 
 // secure runs the TLS handshake, takes the principal of a client
-// certificate, and on SASL listeners arms the authentication deadline. It
-// reports false when the connection must close.
+// certificate, and on SASL listeners arms the authentication deadline:
+// AuthTimeout after the connection started, for the TLS handshake and the
+// SASL authentication together. It reports false when the connection must
+// close.
 func (c *conn) secure() bool {
+	deadline := time.Now().Add(c.sec.AuthTimeout)
 	if tc, ok := c.nc.(interface {
 		HandshakeContext(context.Context) error
 		ConnectionState() tls.ConnectionState
 	}); ok {
-		if !c.handshake(tc) {
+		if !c.handshake(tc, deadline) {
 			return false
 		}
 	}
@@ -33,22 +36,32 @@ func (c *conn) secure() bool {
 		c.sess.authenticated.Store(true)
 		return true
 	}
-	c.authTime = time.AfterFunc(c.sec.AuthTimeout, func() {
+	c.armAuthTimeout(deadline)
+	return true
+}
+
+// armAuthTimeout closes the connection at deadline unless it has
+// authenticated by then. The timer is stopped when the connection's
+// context ends; it is not kept in the conn, so that its callback (on a
+// goroutine of its own) and shutdown (on any goroutine) share no field
+// with this one.
+func (c *conn) armAuthTimeout(deadline time.Time) {
+	t := time.AfterFunc(time.Until(deadline), func() {
 		if !c.sess.Authenticated() {
 			c.log.Debug("closing connection: authentication did not finish in time", "timeout", c.sec.AuthTimeout)
 			c.shutdown()
 		}
 	})
-	return true
+	context.AfterFunc(c.ctx, func() { t.Stop() })
 }
 
-// handshake completes the TLS handshake within AuthTimeout and records
-// the connection state and the certificate principal.
+// handshake completes the TLS handshake by deadline and records the
+// connection state and the certificate principal.
 func (c *conn) handshake(tc interface {
 	HandshakeContext(context.Context) error
 	ConnectionState() tls.ConnectionState
-}) bool {
-	ctx, cancel := context.WithTimeout(c.ctx, c.sec.AuthTimeout)
+}, deadline time.Time) bool {
+	ctx, cancel := context.WithDeadline(c.ctx, deadline)
 	defer cancel()
 	if err := tc.HandshakeContext(ctx); err != nil {
 		c.log.Debug("TLS handshake failed", "err", err)

@@ -47,7 +47,6 @@ type conn struct {
 	listener string
 	sec      Security
 	sess     *Session
-	authTime *time.Timer // cuts off a connection slow to authenticate
 	log      *slog.Logger
 	ctx      context.Context // cancelled on shutdown
 	cancel   context.CancelFunc
@@ -91,9 +90,6 @@ func newConn(s *Server, nc net.Conn, listener string, sec Security) *conn {
 // safe to call from any goroutine, more than once.
 func (c *conn) shutdown() {
 	c.once.Do(func() {
-		if c.authTime != nil {
-			c.authTime.Stop()
-		}
 		c.cancel()
 		c.nc.Close()
 	})
