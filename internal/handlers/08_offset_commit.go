@@ -23,24 +23,15 @@ func (h *Handlers) offsetCommit(ctx context.Context, req *server.Request) server
 	if !h.authorizeGroup(req, metadata.ACLOpRead, r.Group) {
 		return groupRefused(req)
 	}
-	name := func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic }
-	denied := h.deniedTopics(req, metadata.ACLOpRead, namesOf(r.Topics, name))
-	if len(denied) == 0 {
-		return h.serveGroup(ctx, req, r.Group)
-	}
-	body := cloneRequest(r).(*kmsg.OffsetCommitRequest)
-	var refused []kmsg.OffsetCommitRequestTopic
-	body.Topics, refused = splitByName(body.Topics, name, denied)
-	addRefused := func(resp kmsg.Response) {
-		out := resp.(*kmsg.OffsetCommitResponse)
-		out.Topics = append(out.Topics, commitRefused(refused)...)
-	}
-	if len(body.Topics) == 0 {
-		resp := kmsg.NewPtrOffsetCommitResponse()
-		addRefused(resp)
-		return respond(req, resp)
-	}
-	return h.serveGroupBody(ctx, req, r.Group, body, addRefused)
+	return serveReadable(h, ctx, req, r.Group, readableTopics[kmsg.OffsetCommitRequestTopic]{
+		topics: func(b kmsg.Request) *[]kmsg.OffsetCommitRequestTopic { return &b.(*kmsg.OffsetCommitRequest).Topics },
+		name:   func(t kmsg.OffsetCommitRequestTopic) string { return t.Topic },
+		empty:  func() kmsg.Response { return kmsg.NewPtrOffsetCommitResponse() },
+		refuse: func(resp kmsg.Response, refused []kmsg.OffsetCommitRequestTopic) {
+			out := resp.(*kmsg.OffsetCommitResponse)
+			out.Topics = append(out.Topics, commitRefused(refused)...)
+		},
+	})
 }
 
 // commitRefused answers TOPIC_AUTHORIZATION_FAILED for every partition of

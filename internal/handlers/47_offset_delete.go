@@ -22,24 +22,15 @@ func (h *Handlers) offsetDelete(ctx context.Context, req *server.Request) server
 	if !h.authorizeGroup(req, metadata.ACLOpDelete, r.Group) {
 		return groupRefused(req)
 	}
-	name := func(t kmsg.OffsetDeleteRequestTopic) string { return t.Topic }
-	denied := h.deniedTopics(req, metadata.ACLOpRead, namesOf(r.Topics, name))
-	if len(denied) == 0 {
-		return h.serveGroup(ctx, req, r.Group)
-	}
-	body := cloneRequest(r).(*kmsg.OffsetDeleteRequest)
-	var refused []kmsg.OffsetDeleteRequestTopic
-	body.Topics, refused = splitByName(body.Topics, name, denied)
-	addRefused := func(resp kmsg.Response) {
-		out := resp.(*kmsg.OffsetDeleteResponse)
-		out.Topics = append(out.Topics, offsetDeleteRefused(refused)...)
-	}
-	if len(body.Topics) == 0 {
-		resp := kmsg.NewPtrOffsetDeleteResponse()
-		addRefused(resp)
-		return respond(req, resp)
-	}
-	return h.serveGroupBody(ctx, req, r.Group, body, addRefused)
+	return serveReadable(h, ctx, req, r.Group, readableTopics[kmsg.OffsetDeleteRequestTopic]{
+		topics: func(b kmsg.Request) *[]kmsg.OffsetDeleteRequestTopic { return &b.(*kmsg.OffsetDeleteRequest).Topics },
+		name:   func(t kmsg.OffsetDeleteRequestTopic) string { return t.Topic },
+		empty:  func() kmsg.Response { return kmsg.NewPtrOffsetDeleteResponse() },
+		refuse: func(resp kmsg.Response, refused []kmsg.OffsetDeleteRequestTopic) {
+			out := resp.(*kmsg.OffsetDeleteResponse)
+			out.Topics = append(out.Topics, offsetDeleteRefused(refused)...)
+		},
+	})
 }
 
 // offsetDeleteRefused answers TOPIC_AUTHORIZATION_FAILED for every

@@ -14,6 +14,7 @@ import (
 
 	"github.com/fjordlog/fjord/internal/coordinator"
 	"github.com/fjordlog/fjord/internal/group"
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -55,6 +56,38 @@ func (h *Handlers) serveAuthorizedGroup(ctx context.Context, req *server.Request
 // response shape (on every item of the batched ones).
 func groupRefused(req *server.Request) server.Reply {
 	return server.Reply{Response: coordinator.ErrorResponse(req.Body, kerr.GroupAuthorizationFailed.Code)}
+}
+
+// readableTopics describes the topic list of a single-group request whose
+// partitions the principal must be able to READ (OffsetCommit,
+// OffsetDelete): topics reaches the list in a request, name names an item,
+// empty makes an empty response, refuse adds TOPIC_AUTHORIZATION_FAILED
+// answers for the refused items.
+type readableTopics[T any] struct {
+	topics func(kmsg.Request) *[]T
+	name   func(T) string
+	empty  func() kmsg.Response
+	refuse func(resp kmsg.Response, refused []T)
+}
+
+// serveReadable serves a single-group request on the group's coordinator
+// with only the topics the principal may READ; the others are answered
+// TOPIC_AUTHORIZATION_FAILED without reaching the coordinator.
+func serveReadable[T any](h *Handlers, ctx context.Context, req *server.Request, groupID string, f readableTopics[T]) server.Reply {
+	denied := h.deniedTopics(req, metadata.ACLOpRead, namesOf(*f.topics(req.Body), f.name))
+	if len(denied) == 0 {
+		return h.serveGroup(ctx, req, groupID)
+	}
+	body := cloneRequest(req.Body)
+	var refused []T
+	*f.topics(body), refused = splitByName(*f.topics(body), f.name, denied)
+	addRefused := func(resp kmsg.Response) { f.refuse(resp, refused) }
+	if len(*f.topics(body)) == 0 {
+		resp := f.empty()
+		addRefused(resp)
+		return respond(req, resp)
+	}
+	return h.serveGroupBody(ctx, req, groupID, body, addRefused)
 }
 
 // serveGroupBody serves body, a single-group request that does not alias
