@@ -173,7 +173,7 @@ func (b *builder) setScram(r ScramCredential) {
 
 func (b *builder) removeScram(r RemoveScramCredential) error {
 	s := b.writableSecurity(false, true)
-	k := ScramKey{r.User, r.Mechanism}
+	k := ScramKey(r)
 	if _, ok := s.Scram[k]; !ok {
 		return fmt.Errorf("%w: no %d credential for user %q", ErrInconsistent, r.Mechanism, r.User)
 	}
