@@ -58,6 +58,7 @@ type Broker struct {
 	lns         []net.Listener
 	addrs       []Listener
 	authz       *auth.Authorizer // nil: no authorizer configured
+	suspects    chan suspect     // brokers to probe (prober.go); nil on broker-only nodes
 	brokerOpts  []kgo.Opt        // security of the inter-broker listener, for follower fetchers
 	ctlOpts     []kgo.Opt        // security of the controller listener, for controller RPCs
 

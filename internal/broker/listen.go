@@ -104,8 +104,10 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	b.ctrl = controller.New(controller.Options{
 		NodeID: b.nodeID, Config: b.cfg, Log: q, Image: b.meta.Image, Logger: b.logger,
 		NewID: randomID, Now: b.now, ClusterID: b.clusterID, TickInterval: 250 * time.Millisecond,
-		OnUnclean: func(n int) { b.metrics.unclean.Add(float64(n)) },
+		OnUnclean:  func(n int) { b.metrics.unclean.Add(float64(n)) },
+		OnActivate: b.suspectAll,
 	})
+	b.startProber()
 	go b.ctrl.Run()
 	b.ctl = ctlclient.New(b.voters, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
 	return nil
@@ -192,7 +194,9 @@ func (b *Broker) serveAll(controllerNames []string) error {
 		IdleTimeout: time.Duration(b.cfg.Int("connections.max.idle.ms")) * time.Millisecond}
 	b.srv = server.New(srvCfg, handlers.New(deps))
 	ctrlHandlers := handlers.NewController(deps)
-	b.ctrlSrv = server.New(srvCfg, ctrlHandlers)
+	ctrlCfg := srvCfg
+	ctrlCfg.OnClose = b.onControllerConnClosed
+	b.ctrlSrv = server.New(ctrlCfg, ctrlHandlers)
 	clients := 0
 	for i, l := range b.addrs {
 		ln, srv, gate := b.lns[i], b.srv, b.ready

@@ -73,10 +73,12 @@ type Registration struct {
 }
 
 // RegisterBroker registers a broker, fenced, and returns its epoch (the
-// offset of the registration). A broker that registers again with a new
-// incarnation while its session is alive is refused
-// (DUPLICATE_BROKER_REGISTRATION); otherwise its old registration is
-// fenced, moving its leaderships away, and replaced.
+// offset of the registration). A new incarnation replaces the old
+// registration at once when the old process is certainly gone (see
+// oldProcessGone): the old registration is fenced, moving its leaderships
+// away, in the same step. A new incarnation with other endpoints while the
+// old session is alive is refused (DUPLICATE_BROKER_REGISTRATION): two
+// live processes with one node id.
 func (c *Controller) RegisterBroker(ctx context.Context, r Registration) (int64, error) {
 	type result struct {
 		epoch int64
@@ -98,9 +100,7 @@ func (c *Controller) register(r Registration) (int64, error) {
 		return 0, fmt.Errorf("%w: cluster id %s, expected %s", kerr.InconsistentClusterID, r.ClusterID, img.ClusterID)
 	}
 	if old, ok := img.Brokers[r.ID]; ok {
-		// The broker on this controller's own node shares its process: an
-		// older incarnation of it is dead, whatever its session says.
-		if old.Incarnation != r.Incarnation && !old.Fenced && !c.expired(r.ID) && r.ID != c.o.NodeID {
+		if old.Incarnation != r.Incarnation && !old.Fenced && !c.expired(r.ID) && !c.oldProcessGone(old, r) {
 			return 0, fmt.Errorf("%w: broker %d is registered by another live process", kerr.DuplicateBrokerRegistration, r.ID)
 		}
 		if !old.Fenced {
@@ -125,6 +125,16 @@ func (c *Controller) register(r Registration) (int64, error) {
 	c.sessions[r.ID] = &session{lastContact: c.o.Now(), metadataOffset: -1}
 	c.logger.Info("broker registered", "broker", r.ID, "epoch", off)
 	return int64(off), nil
+}
+
+// oldProcessGone reports whether a new incarnation proves the registered
+// one dead: the broker on this controller's own node shares its process,
+// and a process that registers the very endpoints of the old registration
+// has bound the listeners the old one served, which two live processes
+// cannot do (the usual restart of a crashed broker), so its registration
+// need not wait for the old session to expire (issue 11).
+func (c *Controller) oldProcessGone(old metadata.BrokerInfo, r Registration) bool {
+	return r.ID == c.o.NodeID || (len(r.Endpoints) > 0 && slices.Equal(old.Endpoints, r.Endpoints))
 }
 
 // Heartbeat is a broker's periodic report (BrokerHeartbeat, api 63).

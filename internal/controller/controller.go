@@ -65,6 +65,10 @@ type Options struct {
 	// OnUnclean, if set, is told of every committed batch of unclean
 	// leader elections (for the metric).
 	OnUnclean func(n int)
+	// OnActivate, if set, is called on the event loop each time this
+	// controller becomes active (after its catch-up); it must not block.
+	// The node probes the brokers then (crashes.go).
+	OnActivate func()
 }
 
 // Controller is a node's controller.
@@ -192,6 +196,9 @@ func (c *Controller) activate(ctx context.Context) error {
 	c.lastRebalance = c.o.Now()
 	c.resetSessions()
 	c.logger.Info("controller active", "term", term, "metadataOffset", c.image().Offset)
+	if c.o.OnActivate != nil {
+		c.o.OnActivate()
+	}
 	return nil
 }
 

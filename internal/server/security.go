@@ -79,6 +79,11 @@ type Session struct {
 	// is closed on any request but SaslHandshake and SaslAuthenticate.
 	Expires time.Time
 
+	// Peer is set by the Handler to name who is at the other end when
+	// that matters after the connection ends (a broker heartbeating on
+	// the controller listener); Config.OnClose receives it.
+	Peer any
+
 	authenticated atomic.Bool
 }
 

@@ -60,6 +60,10 @@ type Config struct {
 	IdleTimeout time.Duration
 	// Logger receives connection-level events; nil discards them.
 	Logger *slog.Logger
+	// OnClose, if set, is called with a connection's session once the
+	// connection has ended (its goroutines are done), on the connection's
+	// goroutine. It must not block for long.
+	OnClose func(*Session)
 }
 
 func (c Config) withDefaults() Config {
@@ -200,6 +204,9 @@ func (s *Server) startConn(nc net.Conn, listener string, sec Security) {
 		defer s.wg.Done()
 		defer s.untrack(func() { delete(s.conns, c) })
 		c.serve()
+		if s.cfg.OnClose != nil {
+			s.cfg.OnClose(c.sess)
+		}
 	}()
 }
 

@@ -582,3 +582,28 @@ func BenchmarkPipelined(b *testing.B) {
 		}
 	}
 }
+
+// OnClose gets the session of every ended connection, with the Peer the
+// Handler set on it.
+func TestOnCloseReportsPeer(t *testing.T) {
+	closed := make(chan *Session, 2)
+	h := &fakeHandler{handle: func(_ context.Context, req *Request) Reply {
+		req.Session.Peer = firstTopic(req)
+		return Reply{Response: metadataResponse(req, firstTopic(req))}
+	}}
+	_, addr := startServer(t, Config{OnClose: func(s *Session) { closed <- s }}, h)
+	c := dial(t, addr)
+	c.send(1, metadataRequest(1, "broker-7"))
+	if corr, _ := c.recv(metadataRequest(1), 1); corr != 1 {
+		t.Fatalf("corr %d", corr)
+	}
+	c.nc.Close()
+	select {
+	case s := <-closed:
+		if s.Peer != "broker-7" {
+			t.Fatalf("OnClose got peer %v", s.Peer)
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("OnClose not called after the client closed")
+	}
+}
