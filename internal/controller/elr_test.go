@@ -71,7 +71,7 @@ func want(t *testing.T, what string, p metadata.PartitionImage, leader int32, is
 // back to min.insync.replicas.
 func TestELRFollowsISRBelowMinISR(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	createTopic(t, h, "t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	createTopicOn(t, h, "t", [][]int32{{1, 2, 3}}, map[string]string{"min.insync.replicas": "2"})
 	want(t, "created", h.partition(t, "t"), 1, []int32{1, 2, 3}, nil)
 	h.shrinkTo(t, "t", 1, 2) // still min.insync.replicas: 3 is not eligible
 	want(t, "shrunk to 2", h.partition(t, "t"), 1, []int32{1, 2}, nil)
@@ -90,7 +90,7 @@ func TestELRFollowsISRBelowMinISR(t *testing.T) {
 // unclean shutdown it is not trusted as the last in-sync replica.
 func TestELRMemberLeadsWhenTheLastISRMemberDies(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	createTopic(t, h, "t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	createTopicOn(t, h, "t", [][]int32{{1, 2, 3}}, map[string]string{"min.insync.replicas": "2"})
 	h.shrinkTo(t, "t", 1) // followers 2 and 3 fell behind: ELR [2 3]
 	h.expire(t, 2, 3)     // leader 1 dies
 	want(t, "leader fenced", h.partition(t, "t"), 2, []int32{2}, []int32{1, 3})
@@ -101,7 +101,7 @@ func TestELRMemberLeadsWhenTheLastISRMemberDies(t *testing.T) {
 
 func TestUncleanShutdownLeavesISRAndELR(t *testing.T) {
 	h := newHarness(t, 3, nil)
-	createTopic(t, h, "t", 1, 3, map[string]string{"min.insync.replicas": "2"})
+	createTopicOn(t, h, "t", [][]int32{{1, 2, 3}}, map[string]string{"min.insync.replicas": "2"})
 	h.shrinkTo(t, "t", 1) // ELR [2 3]
 	h.expire(t, 1)        // 2 and 3 die: still ELR
 	want(t, "followers fenced", h.partition(t, "t"), 1, []int32{1}, []int32{2, 3})

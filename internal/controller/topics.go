@@ -3,7 +3,6 @@ package controller
 import (
 	"context"
 	"fmt"
-	"maps"
 	"slices"
 	"sort"
 
@@ -120,7 +119,7 @@ func (c *Controller) assignment(r CreateTopic) ([][]int32, error) {
 	if rf <= 0 {
 		return nil, fmt.Errorf("%w: replication factor must be larger than 0", kerr.InvalidReplicationFactor)
 	}
-	return place(c.usableBrokers(), int(n), int(rf), len(c.image().Topics))
+	return c.usablePlacer().placeNew(c.placementRand(), int(n), int(rf))
 }
 
 func (c *Controller) checkAssignments(as [][]int32) error {
@@ -137,59 +136,6 @@ func (c *Controller) checkAssignments(as [][]int32) error {
 		}
 	}
 	return nil
-}
-
-// usableBrokers returns the unfenced brokers in placement order: sorted
-// by id within each rack, racks interleaved (r1's first, r2's first, ...,
-// r1's second, ...), so that striping puts a partition's replicas on
-// distinct racks whenever there are enough racks.
-func (c *Controller) usableBrokers() []int32 {
-	byRack := map[string][]int32{}
-	for id, b := range c.image().Brokers {
-		if !b.Fenced && !b.InControlledShutdown {
-			byRack[b.Rack] = append(byRack[b.Rack], id)
-		}
-	}
-	racks := slices.Sorted(maps.Keys(byRack))
-	var out []int32
-	for _, r := range racks {
-		slices.Sort(byRack[r])
-	}
-	for i := 0; len(out) < lenAll(byRack); i++ {
-		for _, r := range racks {
-			if i < len(byRack[r]) {
-				out = append(out, byRack[r][i])
-			}
-		}
-	}
-	return out
-}
-
-func lenAll(m map[string][]int32) int {
-	n := 0
-	for _, v := range m {
-		n += len(v)
-	}
-	return n
-}
-
-// place stripes n partitions of rf replicas across brokers: partition p's
-// leader is broker (start+p) mod len, followers follow it in order, so
-// leaders spread evenly. start varies per topic so that small topics do
-// not all lead on the first broker.
-func place(brokers []int32, n, rf, start int) ([][]int32, error) {
-	if rf > len(brokers) {
-		return nil, fmt.Errorf("%w: replication factor: %d larger than available brokers: %d", kerr.InvalidReplicationFactor, rf, len(brokers))
-	}
-	out := make([][]int32, n)
-	for p := range out {
-		replicas := make([]int32, rf)
-		for j := range replicas {
-			replicas[j] = brokers[(start+p+j)%len(brokers)]
-		}
-		out[p] = replicas
-	}
-	return out, nil
 }
 
 // ValidateTopicName applies Kafka's rules: 1 to 249 characters of
@@ -266,7 +212,7 @@ func (c *Controller) createPartitions(r CreatePartitions) error {
 		}
 		assign, err = r.Assignments, c.checkAssignments(r.Assignments)
 	} else {
-		assign, err = place(c.usableBrokers(), int(r.Count-have), rf, int(have))
+		assign, err = c.usablePlacer().placeMore(c.placementRand(), int(have), int(r.Count-have), rf, t.Partitions[0].Replicas[0])
 	}
 	if err != nil || r.ValidateOnly {
 		return err
