@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -15,6 +16,7 @@ import (
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -275,6 +277,9 @@ type topicDescribeOpts struct {
 	filter          describeFilter
 	excludeInternal bool
 	ifExists        bool
+	// partitionLimit is DescribeTopicPartitions' ResponsePartitionLimit
+	// (kafka-topics' --partition-size-limit-per-response).
+	partitionLimit int32
 }
 
 func newTopicDescribeCmd() *cobra.Command {
@@ -283,8 +288,8 @@ func newTopicDescribeCmd() *cobra.Command {
 		Use:   "describe [NAME...]",
 		Short: "Describe topics in kafka-topics --describe format (all topics if none named)",
 		RunE: func(cmd *cobra.Command, args []string) error {
-			return withAdmin(cmd, func(ctx context.Context, adm *kadm.Client) error {
-				return runTopicDescribe(ctx, adm, cmd.OutOrStdout(), args, o)
+			return withKafka(cmd, topicTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+				return runTopicDescribe(ctx, cl, adm, cmd.OutOrStdout(), args, o)
 			})
 		},
 	}
@@ -294,111 +299,300 @@ func newTopicDescribeCmd() *cobra.Command {
 	f.BoolVar(&o.filter.Unavailable, "unavailable-partitions", false, "only partitions without a live leader")
 	f.BoolVar(&o.excludeInternal, "exclude-internal", false, "leave out internal topics when describing all topics")
 	f.BoolVar(&o.ifExists, "if-exists", false, "ignore named topics that do not exist")
+	f.Int32Var(&o.partitionLimit, "partition-size-limit-per-response", 2000, "the most partitions one DescribeTopicPartitions response may hold")
 	return cmd
 }
 
-func runTopicDescribe(ctx context.Context, adm *kadm.Client, w io.Writer, names []string, o topicDescribeOpts) error {
-	md, err := adm.Metadata(ctx, names...)
+// withKafka runs fn with a client, its admin wrapper, and a context
+// bounded by timeout and canceled by SIGINT/SIGTERM.
+func withKafka(cmd *cobra.Command, timeout time.Duration, fn func(context.Context, *kgo.Client, *kadm.Client) error) error {
+	ctx, stop := signalContext(cmd)
+	defer stop()
+	ctx, cancel := context.WithTimeout(ctx, timeout)
+	defer cancel()
+	cl, err := newClient()
 	if err != nil {
 		return err
 	}
-	topics, err := usableTopics(md.Topics, o)
+	defer cl.Close()
+	return fn(ctx, cl, kadm.NewClient(cl))
+}
+
+func runTopicDescribe(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w io.Writer, names []string, o topicDescribeOpts) error {
+	all, err := describeTopics(ctx, cl, adm, names, o.partitionLimit)
 	if err != nil {
 		return err
 	}
-	configs, err := adm.DescribeTopicConfigs(ctx, topics.Names()...)
+	topics, err := usableTopics(all, o)
+	if err != nil {
+		return err
+	}
+	configs, err := adm.DescribeTopicConfigs(ctx, topicNames(topics)...)
 	if err != nil {
 		// Still useful without configs (e.g. a broker without
 		// DescribeConfigs); min.insync.replicas then counts as 1.
 		fmt.Fprintf(os.Stderr, "warning: describing topic configs: %v\n", err)
 	}
-	writeTopicDescribe(w, topics, configs, md.Brokers, o.filter)
+	live, err := adm.ListBrokers(ctx)
+	if err != nil {
+		return err
+	}
+	writeTopicDescribe(w, topics, configs, live, o.filter)
 	return nil
 }
 
-// usableTopics drops internal topics if asked and fails on missing or
-// unloadable topics (missing ones are skipped with --if-exists).
-func usableTopics(all kadm.TopicDetails, o topicDescribeOpts) (kadm.TopicDetails, error) {
-	out := make(kadm.TopicDetails, len(all))
-	var errs []error
-	for name, td := range all {
-		switch {
-		case errors.Is(td.Err, kerr.UnknownTopicOrPartition):
-			if !o.ifExists {
-				errs = append(errs, fmt.Errorf("topic '%s' does not exist", name))
-			}
-		case td.Err != nil:
-			errs = append(errs, fmt.Errorf("topic '%s': %w", name, td.Err))
-		case o.excludeInternal && td.IsInternal:
-		default:
-			out[name] = td
+// topicView is one described topic, from DescribeTopicPartitions or, on
+// brokers without it, from Metadata.
+type topicView struct {
+	Name       string
+	ID         [16]byte
+	Internal   bool
+	Err        error
+	Partitions []partitionView // by index
+}
+
+// partitionView is one described partition. ELR and LastKnownELR are
+// known (ELRKnown) only from DescribeTopicPartitions; kafka-topics prints
+// N/A otherwise.
+type partitionView struct {
+	Partition, Leader int32
+	Replicas, ISR     []int32
+	ELRKnown          bool
+	ELR, LastKnownELR []int32
+}
+
+// describeTopics describes the named topics (every topic when none is
+// named) with DescribeTopicPartitions, as Kafka 4's kafka-topics does, or
+// with Metadata when a broker does not support it.
+func describeTopics(ctx context.Context, cl *kgo.Client, adm *kadm.Client, names []string, limit int32) ([]topicView, error) {
+	if describeTopicPartitionsSupported(ctx, adm) {
+		topics, err := describeTopicPartitions(ctx, cl, names, limit)
+		if !errors.Is(err, kerr.UnsupportedVersion) {
+			return topics, err
 		}
 	}
+	md, err := adm.Metadata(ctx, names...)
+	if err != nil {
+		return nil, err
+	}
+	return metadataTopics(md.Topics), nil
+}
+
+// describeTopicPartitionsSupported reports whether every broker that
+// answers ApiVersions serves DescribeTopicPartitions v0 (the client may
+// send it to any of them).
+func describeTopicPartitionsSupported(ctx context.Context, adm *kadm.Client) bool {
+	vs, err := adm.ApiVersions(ctx)
+	if err != nil {
+		return false
+	}
+	answered, ok := 0, true
+	vs.Each(func(v kadm.BrokerApiVersions) {
+		if v.Err != nil {
+			return
+		}
+		answered++
+		minV, _, exists := v.KeyVersions(kmsg.DescribeTopicPartitions.Int16())
+		ok = ok && exists && minV <= 0
+	})
+	return answered > 0 && ok
+}
+
+// describeTopicPartitions pages through DescribeTopicPartitions, at most
+// limit partitions a response, merging a topic's partitions across pages.
+// A topic answering UNSUPPORTED_VERSION fails it with that error.
+func describeTopicPartitions(ctx context.Context, r kmsg.Requestor, names []string, limit int32) ([]topicView, error) {
+	req := kmsg.NewPtrDescribeTopicPartitionsRequest()
+	req.ResponsePartitionLimit = limit
+	for _, n := range names {
+		req.Topics = append(req.Topics, kmsg.DescribeTopicPartitionsRequestTopic{Topic: n})
+	}
+	var acc describedTopics
+	for {
+		resp, err := req.RequestWith(ctx, r)
+		if err != nil {
+			return nil, err
+		}
+		if err := acc.add(resp.Topics); err != nil {
+			return nil, err
+		}
+		if req.Cursor, err = nextDescribeCursor(req.Cursor, resp.NextCursor); err != nil || req.Cursor == nil {
+			return acc.topics, err
+		}
+	}
+}
+
+// nextDescribeCursor turns a response's NextCursor into the next
+// request's cursor (nil: done), refusing one that does not move on.
+func nextDescribeCursor(cur *kmsg.DescribeTopicPartitionsRequestCursor, next *kmsg.DescribeTopicPartitionsResponseNextCursor) (*kmsg.DescribeTopicPartitionsRequestCursor, error) {
+	if next == nil {
+		return nil, nil
+	}
+	if cur != nil && (next.Topic < cur.Topic || next.Topic == cur.Topic && next.Partition <= cur.Partition) {
+		return nil, fmt.Errorf("DescribeTopicPartitions: the cursor does not advance past %s-%d", next.Topic, next.Partition)
+	}
+	return &kmsg.DescribeTopicPartitionsRequestCursor{Topic: next.Topic, Partition: next.Partition}, nil
+}
+
+// describedTopics accumulates the pages of DescribeTopicPartitions: a
+// topic continued from an earlier page gets the new partitions, and a
+// topic answered again with an error (a refused one is answered on each
+// page) is kept once.
+type describedTopics struct {
+	topics []topicView
+	index  map[string]int
+}
+
+func (d *describedTopics) add(page []kmsg.DescribeTopicPartitionsResponseTopic) error {
+	if d.index == nil {
+		d.index = map[string]int{}
+	}
+	for _, t := range page {
+		if t.ErrorCode == kerr.UnsupportedVersion.Code {
+			return kerr.UnsupportedVersion
+		}
+		v := describedTopic(t)
+		if i, ok := d.index[v.Name]; ok {
+			d.topics[i].Partitions = append(d.topics[i].Partitions, v.Partitions...)
+			continue
+		}
+		d.index[v.Name] = len(d.topics)
+		d.topics = append(d.topics, v)
+	}
+	return nil
+}
+
+// describedTopic converts one topic of a DescribeTopicPartitions answer.
+func describedTopic(t kmsg.DescribeTopicPartitionsResponseTopic) topicView {
+	v := topicView{ID: t.TopicID, Internal: t.IsInternal, Err: kerr.ErrorForCode(t.ErrorCode)}
+	if t.Topic != nil {
+		v.Name = *t.Topic
+	}
+	for _, p := range t.Partitions {
+		v.Partitions = append(v.Partitions, partitionView{Partition: p.Partition, Leader: p.LeaderID,
+			Replicas: p.Replicas, ISR: p.ISR, ELRKnown: true, ELR: p.EligibleLeaderReplicas, LastKnownELR: p.LastKnownELR})
+	}
+	return v
+}
+
+// metadataTopics converts a Metadata answer (brokers without
+// DescribeTopicPartitions: no ELR).
+func metadataTopics(tds kadm.TopicDetails) []topicView {
+	var out []topicView
+	for _, td := range tds.Sorted() {
+		v := topicView{Name: td.Topic, ID: td.ID, Internal: td.IsInternal, Err: td.Err}
+		for _, pd := range td.Partitions.Sorted() {
+			v.Partitions = append(v.Partitions, partitionView{Partition: pd.Partition, Leader: pd.Leader, Replicas: pd.Replicas, ISR: pd.ISR})
+		}
+		out = append(out, v)
+	}
+	return out
+}
+
+// usableTopics drops internal topics if asked and fails on missing or
+// unloadable topics (missing ones are skipped with --if-exists). The
+// result is sorted by name.
+func usableTopics(all []topicView, o topicDescribeOpts) ([]topicView, error) {
+	var out []topicView
+	var errs []error
+	for _, tv := range all {
+		switch {
+		case errors.Is(tv.Err, kerr.UnknownTopicOrPartition):
+			if !o.ifExists {
+				errs = append(errs, fmt.Errorf("topic '%s' does not exist", tv.Name))
+			}
+		case tv.Err != nil:
+			errs = append(errs, fmt.Errorf("topic '%s': %w", tv.Name, tv.Err))
+		case o.excludeInternal && tv.Internal:
+		default:
+			out = append(out, tv)
+		}
+	}
+	slices.SortFunc(out, func(a, b topicView) int { return strings.Compare(a.Name, b.Name) })
 	return out, errors.Join(errs...)
 }
 
-// writeTopicDescribe prints topics exactly like kafka-topics --describe:
-// a header line per topic, then one tab-indented line per partition. It is
-// pure so it can be tested with synthetic kadm values. live is the set of
-// brokers in the metadata response (used for --unavailable-partitions).
-func writeTopicDescribe(w io.Writer, topics kadm.TopicDetails, configs kadm.ResourceConfigs, live kadm.BrokerDetails, f describeFilter) {
+func topicNames(topics []topicView) []string {
+	names := make([]string, len(topics))
+	for i, t := range topics {
+		names[i] = t.Name
+	}
+	return names
+}
+
+// writeTopicDescribe prints topics exactly like Kafka 4's kafka-topics
+// --describe: a header line per topic, then one tab-indented line per
+// partition. It is pure so it can be tested with synthetic values. live
+// is the set of brokers in the metadata response (used for
+// --unavailable-partitions).
+func writeTopicDescribe(w io.Writer, topics []topicView, configs kadm.ResourceConfigs, live kadm.BrokerDetails, f describeFilter) {
 	liveIDs := make(map[int32]bool, len(live))
 	for _, b := range live {
 		liveIDs[b.NodeID] = true
 	}
-	for _, td := range topics.Sorted() {
-		cfgs := topicConfigs(configs, td.Topic)
+	for _, tv := range topics {
+		cfgs := topicConfigs(configs, tv.Name)
 		if !f.active() {
-			fmt.Fprintln(w, topicHeaderLine(td, cfgs))
+			fmt.Fprintln(w, topicHeaderLine(tv, cfgs))
 		}
 		minISR := minInsyncReplicas(cfgs)
-		for _, pd := range td.Partitions.Sorted() {
-			if !f.active() || f.matches(pd, minISR, liveIDs) {
-				fmt.Fprintln(w, partitionLine(pd))
+		for _, pv := range tv.Partitions {
+			if !f.active() || f.matches(pv, minISR, liveIDs) {
+				fmt.Fprintln(w, partitionLine(tv.Name, pv))
 			}
 		}
 	}
 }
 
 // matches reports whether the partition is selected by any active flag.
-func (f describeFilter) matches(pd kadm.PartitionDetail, minISR int, live map[int32]bool) bool {
-	underReplicated := len(pd.ISR) < len(pd.Replicas)
-	underMinISR := len(pd.ISR) < minISR
-	unavailable := pd.Leader < 0 || !live[pd.Leader]
+func (f describeFilter) matches(pv partitionView, minISR int, live map[int32]bool) bool {
+	underReplicated := len(pv.ISR) < len(pv.Replicas)
+	underMinISR := pv.Leader < 0 || len(pv.ISR) < minISR
+	unavailable := pv.Leader < 0 || !live[pv.Leader]
 	return (f.UnderReplicated && underReplicated) ||
 		(f.UnderMinISR && underMinISR) ||
 		(f.Unavailable && unavailable)
 }
 
-// topicHeaderLine is the per-topic summary line.
-func topicHeaderLine(td kadm.TopicDetail, cfgs []kadm.Config) string {
-	return fmt.Sprintf("Topic: %s\tTopicId: %s\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s",
-		td.Topic, kafkaUUID(td.ID), len(td.Partitions), replicationFactor(td), overriddenConfigs(cfgs))
+// topicHeaderLine is the per-topic summary line; the id is left out when
+// unknown (zero), as Kafka does.
+func topicHeaderLine(tv topicView, cfgs []kadm.Config) string {
+	var b strings.Builder
+	b.WriteString("Topic: " + tv.Name)
+	if tv.ID != ([16]byte{}) {
+		b.WriteString("\tTopicId: " + kafkaUUID(tv.ID))
+	}
+	fmt.Fprintf(&b, "\tPartitionCount: %d\tReplicationFactor: %d\tConfigs: %s",
+		len(tv.Partitions), replicationFactor(tv), overriddenConfigs(cfgs))
+	return b.String()
 }
 
 // partitionLine is the per-partition line, indented by a tab.
-func partitionLine(pd kadm.PartitionDetail) string {
+func partitionLine(topic string, pv partitionView) string {
 	leader := "none"
-	if pd.Leader >= 0 {
-		leader = strconv.Itoa(int(pd.Leader))
+	if pv.Leader >= 0 {
+		leader = strconv.Itoa(int(pv.Leader))
 	}
-	return fmt.Sprintf("\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s",
-		pd.Topic, pd.Partition, leader, joinInt32s(pd.Replicas), joinInt32s(pd.ISR))
+	elr, lastKnown := "N/A", "N/A"
+	if pv.ELRKnown {
+		elr, lastKnown = joinInt32s(pv.ELR), joinInt32s(pv.LastKnownELR)
+	}
+	return fmt.Sprintf("\tTopic: %s\tPartition: %d\tLeader: %s\tReplicas: %s\tIsr: %s\tElr: %s\tLastKnownElr: %s",
+		topic, pv.Partition, leader, joinInt32s(pv.Replicas), joinInt32s(pv.ISR), elr, lastKnown)
 }
 
 // kafkaUUID renders a topic ID the way Kafka's Uuid.toString does:
 // URL-safe base64 without padding (22 characters).
-func kafkaUUID(id kadm.TopicID) string {
+func kafkaUUID(id [16]byte) string {
 	return base64.RawURLEncoding.EncodeToString(id[:])
 }
 
 // replicationFactor is the replica count of the lowest-numbered partition.
-func replicationFactor(td kadm.TopicDetail) int {
-	ps := td.Partitions.Sorted()
-	if len(ps) == 0 {
+func replicationFactor(tv topicView) int {
+	if len(tv.Partitions) == 0 {
 		return 0
 	}
-	return len(ps[0].Replicas)
+	return len(tv.Partitions[0].Replicas)
 }
 
 func joinInt32s(xs []int32) string {
@@ -419,12 +613,13 @@ func topicConfigs(rcs kadm.ResourceConfigs, topic string) []kadm.Config {
 	return nil
 }
 
-// overriddenConfigs lists the topic-level overrides (source
-// DYNAMIC_TOPIC_CONFIG) as k=v joined by commas, sorted by key.
+// overriddenConfigs lists, as kafka-topics does, every config whose value
+// does not come from the default (source other than DEFAULT_CONFIG: topic
+// overrides and broker settings) as k=v joined by commas, sorted by key.
 func overriddenConfigs(cfgs []kadm.Config) string {
 	var kvs []string
 	for _, c := range cfgs {
-		if c.Source != kmsg.ConfigSourceDynamicTopicConfig {
+		if c.Source == kmsg.ConfigSourceDefaultConfig {
 			continue
 		}
 		v := c.MaybeValue()

@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"errors"
+	"slices"
 	"strings"
 	"testing"
 
@@ -12,36 +13,40 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func part(topic string, p, leader int32, replicas, isr []int32) kadm.PartitionDetail {
-	return kadm.PartitionDetail{Topic: topic, Partition: p, Leader: leader, Replicas: replicas, ISR: isr}
+func part(p, leader int32, replicas, isr []int32) partitionView {
+	return partitionView{Partition: p, Leader: leader, Replicas: replicas, ISR: isr}
 }
 
-func topicDetail(name string, id byte, parts ...kadm.PartitionDetail) kadm.TopicDetail {
-	td := kadm.TopicDetail{Topic: name, Partitions: kadm.PartitionDetails{}}
-	td.ID[15] = id
-	for _, p := range parts {
-		td.Partitions[p.Partition] = p
-	}
-	return td
+// withELR marks a partition as described by DescribeTopicPartitions.
+func withELR(pv partitionView, elr, lastKnown []int32) partitionView {
+	pv.ELRKnown, pv.ELR, pv.LastKnownELR = true, elr, lastKnown
+	return pv
+}
+
+func topicOf(name string, id byte, parts ...partitionView) topicView {
+	tv := topicView{Name: name, Partitions: parts}
+	tv.ID[15] = id
+	return tv
 }
 
 func cfg(key, value string, src kmsg.ConfigSource) kadm.Config {
 	return kadm.Config{Key: key, Value: kadm.StringPtr(value), Source: src}
 }
 
-// fixture: topic "a" (RF 3, min.insync.replicas=2 override) with one healthy
-// partition, one under-replicated, one under min ISR, one leaderless and one
-// led by a dead broker; topic "b" (RF 1, no overrides).
-func describeFixture() (kadm.TopicDetails, kadm.ResourceConfigs, kadm.BrokerDetails) {
-	topics := kadm.TopicDetails{
-		"b": topicDetail("b", 2, part("b", 0, 1, []int32{1}, []int32{1})),
-		"a": topicDetail("a", 1,
-			part("a", 4, 4, []int32{4, 1, 2}, []int32{4}),
-			part("a", 0, 1, []int32{1, 2, 3}, []int32{1, 2, 3}),
-			part("a", 1, 2, []int32{2, 3, 1}, []int32{2, 3}),
-			part("a", 2, 3, []int32{3, 1, 2}, []int32{3}),
-			part("a", 3, -1, []int32{1, 2, 3}, []int32{}),
+// fixture: topic "a" (RF 3, min.insync.replicas=2 override, described
+// with ELRs) with one healthy partition, one under-replicated, one under
+// min ISR, one leaderless and one led by a dead broker; topic "b" (RF 1,
+// no overrides, from Metadata: no ELR).
+func describeFixture() ([]topicView, kadm.ResourceConfigs, kadm.BrokerDetails) {
+	topics := []topicView{
+		topicOf("a", 1,
+			withELR(part(0, 1, []int32{1, 2, 3}, []int32{1, 2, 3}), nil, nil),
+			withELR(part(1, 2, []int32{2, 3, 1}, []int32{2, 3}), nil, nil),
+			withELR(part(2, 3, []int32{3, 1, 2}, []int32{3}), []int32{1}, nil),
+			withELR(part(3, -1, []int32{1, 2, 3}, []int32{1}), []int32{2, 3}, []int32{1}),
+			withELR(part(4, 4, []int32{4, 1, 2}, []int32{4}), []int32{}, []int32{}),
 		),
+		topicOf("b", 2, part(0, 1, []int32{1}, []int32{1})),
 	}
 	configs := kadm.ResourceConfigs{
 		{Name: "a", Configs: []kadm.Config{
@@ -57,43 +62,21 @@ func describeFixture() (kadm.TopicDetails, kadm.ResourceConfigs, kadm.BrokerDeta
 }
 
 func TestWriteTopicDescribe(t *testing.T) {
-	idA := "AAAAAAAAAAAAAAAAAAAAAQ"
-	idB := "AAAAAAAAAAAAAAAAAAAAAg"
 	tests := []struct {
-		name   string
+		golden string
 		filter describeFilter
-		want   string
 	}{
-		{"all", describeFilter{}, "" +
-			"Topic: a\tTopicId: " + idA + "\tPartitionCount: 5\tReplicationFactor: 3\tConfigs: min.insync.replicas=2,retention.ms=3600000\n" +
-			"\tTopic: a\tPartition: 0\tLeader: 1\tReplicas: 1,2,3\tIsr: 1,2,3\n" +
-			"\tTopic: a\tPartition: 1\tLeader: 2\tReplicas: 2,3,1\tIsr: 2,3\n" +
-			"\tTopic: a\tPartition: 2\tLeader: 3\tReplicas: 3,1,2\tIsr: 3\n" +
-			"\tTopic: a\tPartition: 3\tLeader: none\tReplicas: 1,2,3\tIsr: \n" +
-			"\tTopic: a\tPartition: 4\tLeader: 4\tReplicas: 4,1,2\tIsr: 4\n" +
-			"Topic: b\tTopicId: " + idB + "\tPartitionCount: 1\tReplicationFactor: 1\tConfigs: \n" +
-			"\tTopic: b\tPartition: 0\tLeader: 1\tReplicas: 1\tIsr: 1\n"},
-		{"under-replicated", describeFilter{UnderReplicated: true}, "" +
-			"\tTopic: a\tPartition: 1\tLeader: 2\tReplicas: 2,3,1\tIsr: 2,3\n" +
-			"\tTopic: a\tPartition: 2\tLeader: 3\tReplicas: 3,1,2\tIsr: 3\n" +
-			"\tTopic: a\tPartition: 3\tLeader: none\tReplicas: 1,2,3\tIsr: \n" +
-			"\tTopic: a\tPartition: 4\tLeader: 4\tReplicas: 4,1,2\tIsr: 4\n"},
-		{"under-min-isr", describeFilter{UnderMinISR: true}, "" +
-			"\tTopic: a\tPartition: 2\tLeader: 3\tReplicas: 3,1,2\tIsr: 3\n" +
-			"\tTopic: a\tPartition: 3\tLeader: none\tReplicas: 1,2,3\tIsr: \n" +
-			"\tTopic: a\tPartition: 4\tLeader: 4\tReplicas: 4,1,2\tIsr: 4\n"},
-		{"unavailable", describeFilter{Unavailable: true}, "" +
-			"\tTopic: a\tPartition: 3\tLeader: none\tReplicas: 1,2,3\tIsr: \n" +
-			"\tTopic: a\tPartition: 4\tLeader: 4\tReplicas: 4,1,2\tIsr: 4\n"},
+		{"topic_describe.golden", describeFilter{}},
+		{"topic_describe_under_replicated.golden", describeFilter{UnderReplicated: true}},
+		{"topic_describe_under_min_isr.golden", describeFilter{UnderMinISR: true}},
+		{"topic_describe_unavailable.golden", describeFilter{Unavailable: true}},
 	}
 	for _, tt := range tests {
-		t.Run(tt.name, func(t *testing.T) {
+		t.Run(tt.golden, func(t *testing.T) {
 			topics, configs, brokers := describeFixture()
 			var buf bytes.Buffer
 			writeTopicDescribe(&buf, topics, configs, brokers, tt.filter)
-			if got := buf.String(); got != tt.want {
-				t.Errorf("got:\n%s\nwant:\n%s", got, tt.want)
-			}
+			checkGolden(t, tt.golden, buf.Bytes())
 		})
 	}
 }
@@ -102,16 +85,24 @@ func TestWriteTopicDescribeWithoutConfigs(t *testing.T) {
 	topics, _, brokers := describeFixture()
 	var buf bytes.Buffer
 	// Without configs min.insync.replicas counts as 1: only the
-	// leaderless partition (empty ISR) is under min ISR.
+	// leaderless partition is under min ISR.
 	writeTopicDescribe(&buf, topics, nil, brokers, describeFilter{UnderMinISR: true})
-	want := "\tTopic: a\tPartition: 3\tLeader: none\tReplicas: 1,2,3\tIsr: \n"
+	want := "\tTopic: a\tPartition: 3\tLeader: none\tReplicas: 1,2,3\tIsr: 1\tElr: 2,3\tLastKnownElr: 1\n"
 	if buf.String() != want {
 		t.Errorf("got %q, want %q", buf.String(), want)
 	}
 }
 
+// As Kafka's TopicCommand: no TopicId field for an unknown (zero) id.
+func TestTopicHeaderLineWithoutID(t *testing.T) {
+	got := topicHeaderLine(topicView{Name: "x", Partitions: []partitionView{part(0, 1, []int32{1, 2}, nil)}}, nil)
+	if want := "Topic: x\tPartitionCount: 1\tReplicationFactor: 2\tConfigs: "; got != want {
+		t.Errorf("got %q, want %q", got, want)
+	}
+}
+
 func TestKafkaUUID(t *testing.T) {
-	var id kadm.TopicID
+	var id [16]byte
 	if got := kafkaUUID(id); got != "AAAAAAAAAAAAAAAAAAAAAA" {
 		t.Errorf("zero id: %q", got)
 	}
@@ -123,15 +114,18 @@ func TestKafkaUUID(t *testing.T) {
 	}
 }
 
+// Like kafka-topics, every config not at its default is listed: topic
+// overrides and broker settings alike.
 func TestOverriddenConfigs(t *testing.T) {
 	sensitive := kadm.Config{Key: "secret", Sensitive: true, Source: kmsg.ConfigSourceDynamicTopicConfig}
 	cfgs := []kadm.Config{
 		cfg("z", "1", kmsg.ConfigSourceDynamicTopicConfig),
 		cfg("a", "x,y", kmsg.ConfigSourceDynamicTopicConfig),
 		cfg("b", "2", kmsg.ConfigSourceDynamicBrokerConfig),
+		cfg("c", "3", kmsg.ConfigSourceDefaultConfig),
 		sensitive,
 	}
-	if got, want := overriddenConfigs(cfgs), "a=x,y,secret=<sensitive>,z=1"; got != want {
+	if got, want := overriddenConfigs(cfgs), "a=x,y,b=2,secret=<sensitive>,z=1"; got != want {
 		t.Errorf("got %q, want %q", got, want)
 	}
 }
@@ -153,23 +147,23 @@ func TestMinInsyncReplicas(t *testing.T) {
 }
 
 func TestUsableTopics(t *testing.T) {
-	all := kadm.TopicDetails{
-		"ok":       topicDetail("ok", 1),
-		"missing":  {Topic: "missing", Err: kerr.UnknownTopicOrPartition},
-		"internal": {Topic: "internal", IsInternal: true},
+	all := []topicView{
+		topicOf("ok", 1),
+		{Name: "missing", Err: kerr.UnknownTopicOrPartition},
+		{Name: "internal", Internal: true},
 	}
 	got, err := usableTopics(all, topicDescribeOpts{excludeInternal: true})
 	if err == nil || !strings.Contains(err.Error(), "topic 'missing' does not exist") {
 		t.Errorf("want missing-topic error, got %v", err)
 	}
-	if _, ok := got["internal"]; ok {
-		t.Errorf("internal topic not excluded")
+	if names := topicNames(got); !slices.Equal(names, []string{"ok"}) {
+		t.Errorf("exclude-internal: %v", names)
 	}
 	got, err = usableTopics(all, topicDescribeOpts{ifExists: true})
-	if err != nil || len(got) != 2 {
-		t.Errorf("--if-exists: got %v, %v", got.Names(), err)
+	if names := topicNames(got); err != nil || !slices.Equal(names, []string{"internal", "ok"}) {
+		t.Errorf("--if-exists: got %v, %v", names, err)
 	}
-	all["broken"] = kadm.TopicDetail{Topic: "broken", Err: kerr.LeaderNotAvailable}
+	all = append(all, topicView{Name: "broken", Err: kerr.LeaderNotAvailable})
 	if _, err := usableTopics(all, topicDescribeOpts{ifExists: true}); !errors.Is(err, kerr.LeaderNotAvailable) {
 		t.Errorf("want LeaderNotAvailable, got %v", err)
 	}

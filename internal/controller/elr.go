@@ -22,6 +22,15 @@ import (
 // from every ISR and ELR at registration, so that a replica that still
 // has the acknowledged records leads instead — unless it is the only
 // replica left that may have them, which then stays eligible.
+//
+// The last known ELR is kept as Kafka's PartitionChangeBuilder keeps it
+// with ELR enabled (its default "last known leader" use): when a change
+// leaves a partition without a leader because no ISR or ELR member is
+// usable — in Kafka the change that empties the ISR — it records the
+// leader the partition had; once the partition has a leader again it is
+// cleared. It is informational (DescribeTopicPartitions, `fjord topic
+// describe`): elections do not read it, since the last ISR member stays
+// in Fjord's ISR and is re-elected from there.
 
 // effectiveMinISR is min.insync.replicas capped at the replication
 // factor, as partition leaders apply it.
@@ -30,9 +39,10 @@ func (c *Controller) effectiveMinISR(topic string, replicas int) int {
 	return min(n, replicas)
 }
 
-// maintainELR fills in the ELR of every partition change in recs that
-// does not set it explicitly, following the ISR change it makes. recs are
-// about to be committed as one entry on top of the current image.
+// maintainELR fills in the ELR and the last known ELR of every partition
+// change in recs that does not set them explicitly, following the ISR
+// and leader change it makes. recs are about to be committed as one entry
+// on top of the current image.
 func (c *Controller) maintainELR(recs []metadata.Record) []metadata.Record {
 	img := c.image()
 	type key struct {
@@ -54,15 +64,25 @@ func (c *Controller) maintainELR(recs []metadata.Record) []metadata.Record {
 		if !seen {
 			p = t.Partitions[ch.Partition]
 		}
-		if ch.ELR == nil {
-			if elr, changed := nextELR(p, ch, c.effectiveMinISR(t.Name, len(p.Replicas))); changed {
-				ch.ELR = &elr
-				recs[i] = ch
-			}
-		}
-		state[k] = applied(p, ch)
+		recs[i], state[k] = c.followELR(t.Name, p, ch)
 	}
 	return recs
+}
+
+// followELR fills in ch's ELR and last known ELR where ch leaves them to
+// the controller, and returns ch with the partition as it leaves it.
+func (c *Controller) followELR(topic string, p metadata.PartitionImage, ch metadata.PartitionChange) (metadata.PartitionChange, metadata.PartitionImage) {
+	if ch.ELR == nil {
+		if elr, changed := nextELR(p, ch, c.effectiveMinISR(topic, len(p.Replicas))); changed {
+			ch.ELR = &elr
+		}
+	}
+	if ch.LastKnownELR == nil {
+		if last, changed := nextLastKnownELR(p, ch); changed {
+			ch.LastKnownELR = &last
+		}
+	}
+	return ch, applied(p, ch)
 }
 
 // nextELR computes the ELR after ch and reports whether it differs from
@@ -93,7 +113,25 @@ func nextELR(p metadata.PartitionImage, ch metadata.PartitionChange, minISR int)
 	return elr, true
 }
 
-// applied returns p with ch's leader, ISR, ELR and replicas.
+// nextLastKnownELR computes the last known ELR after ch and reports
+// whether it differs from p's: the leader p had when ch leaves it without
+// one, nothing once it has a leader (Kafka's maybeUpdateLastKnownLeader).
+func nextLastKnownELR(p metadata.PartitionImage, ch metadata.PartitionChange) ([]int32, bool) {
+	leader := p.Leader
+	if ch.Leader != nil {
+		leader = *ch.Leader
+	}
+	switch {
+	case leader < 0 && p.Leader >= 0 && !slices.Equal(p.LastKnownELR, []int32{p.Leader}):
+		return []int32{p.Leader}, true
+	case leader >= 0 && len(p.LastKnownELR) > 0:
+		return []int32{}, true
+	}
+	return nil, false
+}
+
+// applied returns p with ch's leader, ISR, ELR, last known ELR and
+// replicas.
 func applied(p metadata.PartitionImage, ch metadata.PartitionChange) metadata.PartitionImage {
 	if ch.Leader != nil {
 		p.Leader = *ch.Leader
@@ -103,6 +141,9 @@ func applied(p metadata.PartitionImage, ch metadata.PartitionChange) metadata.Pa
 	}
 	if ch.ELR != nil {
 		p.ELR = *ch.ELR
+	}
+	if ch.LastKnownELR != nil {
+		p.LastKnownELR = *ch.LastKnownELR
 	}
 	if ch.Replicas != nil {
 		p.Replicas = ch.Replicas

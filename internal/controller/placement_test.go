@@ -245,9 +245,9 @@ func TestPlacementIsDeterministicForASeed(t *testing.T) {
 	run := func() [][]int32 {
 		h := newHarness(t, 4, nil)
 		createTopic(t, h, "x", 3, 2, nil)
-		top := createTopic(t, h, "t", 40, 3, nil)
+		createTopic(t, h, "t", 40, 3, nil)
 		h.c.CreatePartitions(context.Background(), []CreatePartitions{{Name: "t", Count: 60}})
-		top, _ = h.latest().Topic("t")
+		top, _ := h.latest().Topic("t")
 		var out [][]int32
 		for _, p := range top.Partitions {
 			out = append(out, p.Replicas)

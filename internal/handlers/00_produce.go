@@ -17,6 +17,14 @@ package handlers
 //     REQUEST_TIMED_OUT after TimeoutMillis, NOT_LEADER_OR_FOLLOWER if
 //     leadership is lost meanwhile. Appended data is never rolled back.
 //
+// KIP-951 (v10+): a partition answering NOT_LEADER_OR_FOLLOWER carries
+// CurrentLeader (leader id and epoch from the current metadata image), and
+// the response's Brokers (NodeEndpoints) lists those leaders' endpoints on
+// the listener the request came in on, as Metadata would name them
+// (unfenced brokers only), so that clients move without a metadata round
+// trip. Looking a partition up costs two map reads; each leader is listed
+// once.
+//
 // Authorization (as Kafka): a request carrying transactional batches needs
 // a transactional id and WRITE on it, else every partition gets
 // TRANSACTIONAL_ID_AUTHORIZATION_FAILED; otherwise each topic needs WRITE,
@@ -80,7 +88,7 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	return h.produceReply(ctx, r, resp, pending, failed)
+	return h.produceReply(ctx, req.Listener, r, resp, pending, failed)
 }
 
 // produceDenied returns the topics the request may not write to and the
@@ -122,19 +130,41 @@ func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition,
 	return p, res.LastOffset + 1, err
 }
 
-func (h *Handlers) produceReply(ctx context.Context, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, pending []pendingAck, failed bool) server.Reply {
+func (h *Handlers) produceReply(ctx context.Context, listener string, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, pending []pendingAck, failed bool) server.Reply {
 	switch {
 	case r.Acks == 0:
 		return server.Reply{Close: failed}
 	case len(pending) == 0:
+		h.produceLeaderHints(listener, resp)
 		return server.Reply{Response: resp}
 	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {
 		h.awaitAcks(ctx, time.Duration(r.TimeoutMillis)*time.Millisecond, pending)
+		h.produceLeaderHints(listener, resp)
 		ch <- resp
 	}()
 	return server.Reply{Wait: ch}
+}
+
+// produceLeaderHints fills KIP-951's CurrentLeader and Brokers (v10+).
+func (h *Handlers) produceLeaderHints(listener string, resp *kmsg.ProduceResponse) {
+	if resp.Version < 10 {
+		return
+	}
+	hints := newLeaderHints(h.d.Image(), listener)
+	for i := range resp.Topics {
+		t := &resp.Topics[i]
+		for j := range t.Partitions {
+			p := &t.Partitions[j]
+			if needsLeaderHint(p.ErrorCode) {
+				p.CurrentLeader.LeaderID, p.CurrentLeader.LeaderEpoch = hints.leader(t.Topic, p.Partition)
+			}
+		}
+	}
+	hints.endpoints(func(id int32, ep metadata.Endpoint, rack *string) {
+		resp.Brokers = append(resp.Brokers, kmsg.ProduceResponseBroker{NodeID: id, Host: ep.Host, Port: ep.Port, Rack: rack})
+	})
 }
 
 // awaitAcks waits, up to timeout overall, for every pending partition's
@@ -149,5 +179,63 @@ func (h *Handlers) awaitAcks(ctx context.Context, timeout time.Duration, pending
 			}
 			pa.out.ErrorCode = errorCode(err)
 		}
+	}
+}
+
+// leaderHints gathers KIP-951's leader discovery hints of one response
+// (Produce v10+, Fetch v16+) from one metadata image: each partition's
+// current leader and epoch, and the endpoints of those leaders on the
+// request's listener. Each lookup is O(1); each leader is listed once.
+type leaderHints struct {
+	img      *metadata.Image
+	listener string
+	leaders  []int32 // in first-seen order
+	seen     map[int32]bool
+}
+
+func newLeaderHints(img *metadata.Image, listener string) *leaderHints {
+	return &leaderHints{img: img, listener: listener, seen: map[int32]bool{}}
+}
+
+// needsLeaderHint reports whether a partition error tells the client its
+// leader moved (Kafka fills the hints for these two).
+func needsLeaderHint(code int16) bool {
+	return code == kerr.NotLeaderForPartition.Code || code == kerr.FencedLeaderEpoch.Code
+}
+
+// leader returns the partition's current leader and leader epoch (-1, -1
+// when the image lacks the partition) and notes the leader for endpoints.
+func (l *leaderHints) leader(topic string, idx int32) (id, epoch int32) {
+	t, ok := l.img.Topic(topic)
+	if !ok || idx < 0 || int(idx) >= len(t.Partitions) {
+		return -1, -1
+	}
+	p := t.Partitions[idx]
+	if p.Leader >= 0 && !l.seen[p.Leader] {
+		l.seen[p.Leader] = true
+		l.leaders = append(l.leaders, p.Leader)
+	}
+	return p.Leader, p.LeaderEpoch
+}
+
+// endpoints calls add with each noted leader that is registered, unfenced
+// and listening on the listener (as Metadata lists brokers), with its rack
+// (nil when unset).
+func (l *leaderHints) endpoints(add func(id int32, ep metadata.Endpoint, rack *string)) {
+	for _, id := range l.leaders {
+		b, ok := l.img.Brokers[id]
+		if !ok || b.Fenced {
+			continue
+		}
+		ep, ok := b.Endpoint(l.listener)
+		if !ok {
+			continue
+		}
+		var rack *string
+		if b.Rack != "" {
+			r := b.Rack
+			rack = &r
+		}
+		add(id, ep, rack)
 	}
 }

@@ -1,6 +1,6 @@
 package handlers
 
-// Fetch (key 1), versions 4-12, for consumers (ReplicaID -1).
+// Fetch (key 1), versions 4-16, for consumers (replica id -1).
 //
 // Reads each partition from its fetch offset up to the high watermark,
 // within the partition's and the request's MaxBytes; the first batch of
@@ -11,7 +11,19 @@ package handlers
 // (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Batches are served as
 // stored.
 //
-// Followers (ReplicaID >= 0) read up to the log end; their fetch offsets
+// Versions: v13+ name topics by id (KIP-516), in the request and the
+// response; an id the metadata image does not know gets UNKNOWN_TOPIC_ID
+// on each of its partitions. v14 adds only an error Fjord never returns
+// (OFFSET_MOVED_TO_TIERED_STORAGE). v15 (KIP-903) carries the replica id
+// in ReplicaState; its ReplicaEpoch (the follower's broker epoch) is not
+// checked, as when a follower sends -1 — the ISR rules check
+// registrations against the metadata image. v16 (KIP-951): a partition
+// answering NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH carries
+// CurrentLeader (leader id and epoch from the current metadata image) and
+// the response's Brokers (NodeEndpoints) lists those leaders' endpoints on
+// the request's listener (see leaderHints in 00_produce.go).
+//
+// Followers (replica id >= 0) read up to the log end; their fetch offsets
 // tell the leader their progress (which moves the HW and the ISR), and a
 // LastFetchedEpoch that diverges from the leader's epoch cache is answered
 // with DivergingEpoch and no records (KIP-320). Long polls wake on log-end
@@ -21,12 +33,12 @@ package handlers
 // needs CLUSTER_ACTION on the cluster, else every partition gets
 // TOPIC_AUTHORIZATION_FAILED; a consumer needs READ on each topic, else its
 // partitions get TOPIC_AUTHORIZATION_FAILED, before the topic is looked up
-// (its existence is not revealed). Topic ids (v13+) are not served, so no
-// name is ever resolved from an id.
+// (its existence is not revealed). A topic id is resolved before READ is
+// checked (an unknown id is UNKNOWN_TOPIC_ID): ids reveal no names.
 //
 // Not implemented yet: incremental fetch sessions (KIP-227; every response
-// carries session id 0, so clients send full requests), topic ids (v13+),
-// and read_committed (there are no transactions, so LSO == HW).
+// carries session id 0, so clients send full requests; ForgottenTopics is
+// ignored), and read_committed (there are no transactions, so LSO == HW).
 
 import (
 	"context"
@@ -42,32 +54,64 @@ import (
 func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
 	denied := h.fetchDenied(req, r)
-	resp, size, parts := h.readAll(r, denied)
+	resp, size, parts := h.readAll(req.Listener, r, denied)
 	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp) || len(parts) == 0 {
 		return respond(req, resp)
 	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {
-		ch <- h.longPoll(ctx, r, parts, denied)
+		ch <- h.longPoll(ctx, req.Listener, r, parts, denied)
 	}()
 	return server.Reply{Wait: ch}
 }
 
-// fetchDenied returns the topics the request may not read.
-func (h *Handlers) fetchDenied(req *server.Request, r *kmsg.FetchRequest) map[string]bool {
-	topics := namesOf(r.Topics, func(t kmsg.FetchRequestTopic) string { return t.Topic })
-	if r.ReplicaID < 0 {
-		return h.deniedTopics(req, metadata.ACLOpRead, topics)
+// fetchReplica is the fetching replica's id: -1 for consumers.
+func fetchReplica(r *kmsg.FetchRequest) int32 {
+	if r.Version >= 15 {
+		return r.ReplicaState.ID
 	}
-	if !h.authorizeCluster(req, metadata.ACLOpClusterAction) {
-		return allTopics(topics)
+	return r.ReplicaID
+}
+
+// fetchTopicName is a requested topic's name: as given before v13, else
+// the name of its id in img (false when img has no such id).
+func fetchTopicName(img *metadata.Image, version int16, t *kmsg.FetchRequestTopic) (string, bool) {
+	if version < 13 {
+		return t.Topic, true
 	}
-	return nil
+	ti, ok := img.Topics[metadata.UUID(t.TopicID)]
+	if !ok {
+		return "", false
+	}
+	return ti.Name, true
+}
+
+// fetchDenial is what a Fetch may not read: everything (a follower fetch
+// without CLUSTER_ACTION) or the named topics.
+type fetchDenial struct {
+	all    bool
+	topics map[string]bool
+}
+
+// fetchDenied decides the request's authorization.
+func (h *Handlers) fetchDenied(req *server.Request, r *kmsg.FetchRequest) fetchDenial {
+	if fetchReplica(r) >= 0 {
+		return fetchDenial{all: !h.authorizeCluster(req, metadata.ACLOpClusterAction)}
+	}
+	img := h.d.Image()
+	names := func(yield func(string) bool) {
+		for i := range r.Topics {
+			if n, ok := fetchTopicName(img, r.Version, &r.Topics[i]); ok && !yield(n) {
+				return
+			}
+		}
+	}
+	return fetchDenial{topics: h.deniedTopics(req, metadata.ACLOpRead, names)}
 }
 
 // longPoll waits until MinBytes are available or MaxWaitMillis passes,
 // re-reading whenever a watched partition's high watermark moves.
-func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*partition.Partition, denied map[string]bool) kmsg.Response {
+func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchRequest, parts []*partition.Partition, denied fetchDenial) kmsg.Response {
 	w := partition.NewWatcher()
 	for _, p := range parts {
 		p.Watch(w)
@@ -82,12 +126,12 @@ func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*
 	for {
 		select {
 		case <-w.C:
-			resp, size, _ := h.readAll(r, denied)
+			resp, size, _ := h.readAll(listener, r, denied)
 			if size >= int(r.MinBytes) || hasError(resp) {
 				return resp
 			}
 		case <-timer.C:
-			resp, _, _ := h.readAll(r, denied)
+			resp, _, _ := h.readAll(listener, r, denied)
 			return resp
 		case <-ctx.Done():
 			return nil
@@ -96,9 +140,8 @@ func (h *Handlers) longPoll(ctx context.Context, r *kmsg.FetchRequest, parts []*
 }
 
 // readAll reads every requested partition once and returns the response,
-// the bytes it carries, and the partitions read (for watching). Partitions
-// of denied topics get TOPIC_AUTHORIZATION_FAILED.
-func (h *Handlers) readAll(r *kmsg.FetchRequest, denied map[string]bool) (*kmsg.FetchResponse, int, []*partition.Partition) {
+// the bytes it carries, and the partitions read (for watching).
+func (h *Handlers) readAll(listener string, r *kmsg.FetchRequest, denied fetchDenial) (*kmsg.FetchResponse, int, []*partition.Partition) {
 	resp := kmsg.NewPtrFetchResponse()
 	resp.SetVersion(r.Version)
 	budget := int(r.MaxBytes)
@@ -108,24 +151,72 @@ func (h *Handlers) readAll(r *kmsg.FetchRequest, denied map[string]bool) (*kmsg.
 	total := 0
 	var parts []*partition.Partition
 	img := h.d.Image()
-	for _, t := range r.Topics {
+	hints := fetchLeaderHints(img, listener, r.Version)
+	for i := range r.Topics {
+		t := &r.Topics[i]
 		rt := kmsg.NewFetchResponseTopic()
-		rt.Topic = t.Topic
+		rt.Topic, rt.TopicID = t.Topic, t.TopicID
+		name, known := fetchTopicName(img, r.Version, t)
 		for _, tp := range t.Partitions {
-			if denied[t.Topic] {
-				rt.Partitions = append(rt.Partitions, fetchError(tp.Partition, kerr.TopicAuthorizationFailed))
+			if err := fetchTopicError(denied, name, known); err != nil {
+				rt.Partitions = append(rt.Partitions, fetchError(tp.Partition, err))
 				continue
 			}
-			out, p := h.readOne(r.ReplicaID, t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
+			out, p := h.readOne(fetchReplica(r), name, hasPartition(img, name, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
 			total += len(out.RecordBatches)
 			if p != nil {
 				parts = append(parts, p)
 			}
+			hints.fetchPartition(name, &out)
 			rt.Partitions = append(rt.Partitions, out)
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
+	hints.fetchBrokers(resp)
 	return resp, total, parts
+}
+
+// fetchTopicError is the error of every partition of a requested topic
+// before it is read, or nil: TOPIC_AUTHORIZATION_FAILED for a follower
+// without CLUSTER_ACTION, UNKNOWN_TOPIC_ID for an unknown id, then
+// TOPIC_AUTHORIZATION_FAILED for a topic the consumer may not read.
+func fetchTopicError(denied fetchDenial, name string, known bool) *kerr.Error {
+	switch {
+	case denied.all:
+		return kerr.TopicAuthorizationFailed
+	case !known:
+		return kerr.UnknownTopicID
+	case denied.topics[name]:
+		return kerr.TopicAuthorizationFailed
+	}
+	return nil
+}
+
+// fetchLeaderHints returns the KIP-951 hints of a Fetch response, nil
+// before v16.
+func fetchLeaderHints(img *metadata.Image, listener string, version int16) *leaderHints {
+	if version < 16 {
+		return nil
+	}
+	return newLeaderHints(img, listener)
+}
+
+// fetchPartition fills a partition's CurrentLeader when it answers
+// NOT_LEADER_OR_FOLLOWER or FENCED_LEADER_EPOCH.
+func (l *leaderHints) fetchPartition(topic string, out *kmsg.FetchResponseTopicPartition) {
+	if l != nil && needsLeaderHint(out.ErrorCode) {
+		out.CurrentLeader.LeaderID, out.CurrentLeader.LeaderEpoch = l.leader(topic, out.Partition)
+	}
+}
+
+// fetchBrokers lists the hinted leaders' endpoints in resp.Brokers.
+func (l *leaderHints) fetchBrokers(resp *kmsg.FetchResponse) {
+	if l == nil {
+		return
+	}
+	l.endpoints(func(id int32, ep metadata.Endpoint, rack *string) {
+		resp.Brokers = append(resp.Brokers, kmsg.FetchResponseBroker{NodeID: id, Host: ep.Host, Port: ep.Port, Rack: rack})
+	})
 }
 
 // fetchError is a partition's answer carrying only an error.

@@ -80,7 +80,7 @@ func errName(code int16) string {
 }
 
 // dataCases: Produce, Fetch, ListOffsets, OffsetForLeaderEpoch, Metadata,
-// InitProducerId.
+// DescribeTopicPartitions, InitProducerId.
 func dataCases() []authzCase {
 	return []authzCase{
 		{name: "produce/write topic", need: acls(topicGrant("t", opWrite)),
@@ -107,6 +107,8 @@ func dataCases() []authzCase {
 			req: func() kmsg.Request { return metadataReq(true, "new") }, code: metadataCode, want: kerr.TopicAuthorizationFailed},
 		{name: "metadata/auto-create with create on cluster", need: acls(clusterGrant(opCreate)), others: acls(topicGrant("new", opDescribe)),
 			req: func() kmsg.Request { return metadataReq(true, "new") }, code: metadataCode, want: kerr.TopicAuthorizationFailed},
+		{name: "describe topic partitions/describe topic", need: acls(topicGrant("t", opDescribe)),
+			req: func() kmsg.Request { return describeReq(10, nil, "t") }, code: describeTopicCode, want: kerr.TopicAuthorizationFailed},
 		{name: "init producer id/idempotent write on cluster", need: acls(clusterGrant(opIdemWrite)),
 			req: func() kmsg.Request { return initPIDReq(nil) }, code: initPIDCode, want: kerr.ClusterAuthorizationFailed},
 		{name: "init producer id/write on some topic", need: acls(topicGrant("other", opWrite)),

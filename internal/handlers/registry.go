@@ -26,7 +26,7 @@ var registry, controllerRegistry map[kmsg.Key]api
 func init() {
 	registry = map[kmsg.Key]api{
 		kmsg.Produce:                      {3, 12, (*Handlers).produce, false},
-		kmsg.Fetch:                        {4, 12, (*Handlers).fetch, false},
+		kmsg.Fetch:                        {4, 16, (*Handlers).fetch, false},
 		kmsg.ListOffsets:                  {1, 7, (*Handlers).listOffsets, false},
 		kmsg.Metadata:                     {0, 12, (*Handlers).metadata, false},
 		kmsg.ApiVersions:                  {0, 4, (*Handlers).apiVersions, false},
@@ -58,6 +58,7 @@ func init() {
 		kmsg.DeleteACLs:                   {0, 3, (*Handlers).deleteACLs, true},
 		kmsg.DescribeUserSCRAMCredentials: {0, 0, (*Handlers).describeUserScram, false},
 		kmsg.AlterUserSCRAMCredentials:    {0, 0, (*Handlers).alterUserScram, true},
+		kmsg.DescribeTopicPartitions:      {0, 0, (*Handlers).describeTopicPartitions, false},
 	}
 	controllerRegistry = map[kmsg.Key]api{
 		kmsg.ApiVersions:         {0, 4, (*Handlers).apiVersions, false},

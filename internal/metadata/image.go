@@ -41,6 +41,11 @@ type PartitionImage struct {
 	Leader         int32
 	LeaderEpoch    int32
 	PartitionEpoch int32
+	// LastKnownELR (KIP-966, as Kafka fills it) names the partition's
+	// last leader while no ISR or ELR member can lead: it is set when the
+	// partition loses its leader for want of a usable ISR or ELR member,
+	// and cleared once it has a leader again.
+	LastKnownELR []int32
 }
 
 // TopicImage is one topic. Partitions[i] is partition i.

@@ -67,6 +67,9 @@ type Partition struct {
 	Leader         int32   `json:"leader"`
 	LeaderEpoch    int32   `json:"leaderEpoch"`
 	PartitionEpoch int32   `json:"partitionEpoch"`
+	// LastKnownELR is KIP-966's last known leader of a partition that no
+	// ISR or ELR member can lead (PartitionImage.LastKnownELR).
+	LastKnownELR []int32 `json:"lastKnownElr,omitempty"`
 }
 
 // PartitionChange changes a partition's leader, ISR or replicas. Nil
@@ -83,6 +86,9 @@ type PartitionChange struct {
 	Replicas []int32  `json:"replicas,omitempty"`
 	// Unclean marks a leader chosen outside the ISR.
 	Unclean bool `json:"unclean,omitempty"`
+	// LastKnownELR, if not nil, replaces the last known ELR (an empty
+	// list clears it).
+	LastKnownELR *[]int32 `json:"lastKnownElr,omitempty"`
 }
 
 // RemoveTopic deletes a topic and its partitions.

@@ -136,7 +136,7 @@ func (b *builder) createPartition(r Partition) error {
 	}
 	t.Partitions = append(t.Partitions, PartitionImage{
 		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), ELR: slices.Clone(r.ELR),
-		Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
+		LastKnownELR: slices.Clone(r.LastKnownELR), Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
 	})
 	b.touch(r.TopicID, r.Partition)
 	return nil
@@ -159,10 +159,10 @@ func (b *builder) changePartition(r PartitionChange) error {
 		p.ISR = slices.Clone(r.ISR)
 	}
 	if r.ELR != nil {
-		p.ELR = slices.Clone(*r.ELR)
-		if len(p.ELR) == 0 {
-			p.ELR = nil
-		}
+		p.ELR = replaced(*r.ELR)
+	}
+	if r.LastKnownELR != nil {
+		p.LastKnownELR = replaced(*r.LastKnownELR)
 	}
 	if r.Replicas != nil {
 		p.Replicas = slices.Clone(r.Replicas)
@@ -171,6 +171,14 @@ func (b *builder) changePartition(r PartitionChange) error {
 	t.Partitions[r.Partition] = p
 	b.touch(r.TopicID, r.Partition)
 	return nil
+}
+
+// replaced is a copy of a replacing list, nil when empty.
+func replaced(xs []int32) []int32 {
+	if len(xs) == 0 {
+		return nil
+	}
+	return slices.Clone(xs)
 }
 
 func (b *builder) removeTopic(r RemoveTopic) error {

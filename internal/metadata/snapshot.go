@@ -40,7 +40,7 @@ func topicRecords(t *TopicImage) []Record {
 	for i, p := range t.Partitions {
 		recs = append(recs, Partition{
 			TopicID: t.ID, Partition: int32(i), Replicas: p.Replicas, ISR: p.ISR, ELR: p.ELR,
-			Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+			LastKnownELR: p.LastKnownELR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
 		})
 	}
 	return recs
