@@ -328,3 +328,26 @@ func TestProducerIDBlocksAreUniqueAcrossFailover(t *testing.T) {
 		t.Errorf("replayed next producer id %d", img.NextProducerID)
 	}
 }
+
+func TestCreateTopicsCommitsOneEntry(t *testing.T) {
+	h := newHarness(t, 3, nil)
+	before := len(h.log.entries)
+	res, err := h.c.CreateTopics(context.Background(), []CreateTopic{
+		{Name: "a", NumPartitions: 30, ReplicationFactor: 3},
+		{Name: "b", NumPartitions: 2, ReplicationFactor: 2},
+		{Name: "a", NumPartitions: 1, ReplicationFactor: 1},
+		{Name: "bad/name", NumPartitions: 1, ReplicationFactor: 1},
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if res[0].Err != nil || res[1].Err != nil || !errors.Is(res[2].Err, kerr.InvalidRequest) || res[3].Err == nil {
+		t.Fatalf("results: %+v", res)
+	}
+	if n := len(h.log.entries) - before; n != 1 {
+		t.Errorf("CreateTopics committed %d entries, want one", n)
+	}
+	if a, ok := h.latest().Topic("a"); !ok || len(a.Partitions) != 30 {
+		t.Errorf("topic a: %+v", a)
+	}
+}

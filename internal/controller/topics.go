@@ -33,25 +33,35 @@ type TopicResult struct {
 	Err               error
 }
 
-// CreateTopics creates topics, each independently.
+// CreateTopics creates topics: each is validated on its own, and every
+// valid one is committed in one metadata entry (one Raft round for the
+// whole request). A name given twice in one request is created once; the
+// other mentions get INVALID_REQUEST.
 func (c *Controller) CreateTopics(ctx context.Context, reqs []CreateTopic) ([]TopicResult, error) {
 	return activeCmd(ctx, c, func() []TopicResult {
 		out := make([]TopicResult, len(reqs))
+		var recs []metadata.Record
+		var created []int
+		seen := map[string]bool{}
 		for i, r := range reqs {
-			out[i] = c.createTopic(r)
+			out[i].Name = r.Name
+			if seen[r.Name] {
+				out[i].Err = fmt.Errorf("%w: topic %q given more than once", kerr.InvalidRequest, r.Name)
+				continue
+			}
+			seen[r.Name] = true
+			rs, err := c.topicRecords(r, &out[i])
+			if out[i].Err = err; err == nil && !r.ValidateOnly {
+				recs, created = append(recs, rs...), append(created, i)
+			}
+		}
+		if _, err := c.commit(context.Background(), recs); err != nil {
+			for _, i := range created {
+				out[i].Err = err
+			}
 		}
 		return out
 	})
-}
-
-func (c *Controller) createTopic(r CreateTopic) TopicResult {
-	res := TopicResult{Name: r.Name}
-	recs, err := c.topicRecords(r, &res)
-	if err == nil && !r.ValidateOnly {
-		_, err = c.commit(context.Background(), recs)
-	}
-	res.Err = err
-	return res
 }
 
 func (c *Controller) topicRecords(r CreateTopic, res *TopicResult) ([]metadata.Record, error) {
