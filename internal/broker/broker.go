@@ -131,6 +131,11 @@ func (b *Broker) open() error {
 	if err := b.openStorage(); err != nil {
 		return err
 	}
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		b.meta.run(b.stop)
+	}()
 	if err := b.listen(all); err != nil {
 		return err
 	}

@@ -102,7 +102,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	}
 	b.quorum = q
 	b.ctrl = controller.New(controller.Options{
-		NodeID: b.nodeID, Config: b.cfg, Log: q, Image: b.meta.Image, Logger: b.logger,
+		NodeID: b.nodeID, Config: b.cfg, Log: q, Image: b.meta.Applied, Logger: b.logger,
 		NewID: randomID, Now: b.now, ClusterID: b.clusterID, TickInterval: 250 * time.Millisecond,
 		OnUnclean:  func(n int) { b.metrics.unclean.Add(float64(n)) },
 		OnActivate: b.suspectAll,

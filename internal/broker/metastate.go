@@ -10,28 +10,43 @@ import (
 )
 
 // metaState is the node's replica of the metadata: the quorum's state
-// machine. It replays committed entries into images, hands each new image
-// and its delta to the reconciler, and then publishes the image.
+// machine. It replays committed entries into images on the quorum's apply
+// goroutine (pure, in memory) and hands each new image and its delta to
+// the reconciler goroutine, which turns them into local replica changes
+// (disk IO: logs opened, created, removed) off the Raft loop and then
+// publishes the image. A busy reconciler never holds up Raft: deltas that
+// queue up meanwhile are merged and reconciled against the latest image.
 //
-// Apply, Snapshot and Restore are called from the quorum's apply
-// goroutine only; Image and WaitOffset from anywhere.
+// Two images: Applied is the state machine's (the controller decides on
+// it, and a commit returns once it holds the change); Image is the
+// published one, which this broker has reconciled: handlers serve it, so a
+// client that sees a topic or a leader in Metadata finds the replica
+// ready. Apply, Snapshot and Restore are called from the quorum's apply
+// goroutine only; everything else from anywhere.
 type metaState struct {
 	logger    *slog.Logger
 	reconcile func(img *metadata.Image, delta *metadata.Delta)
+	applied   atomic.Pointer[metadata.Image]
 	img       atomic.Pointer[metadata.Image]
 
 	mu      sync.Mutex
-	changed chan struct{} // closed and replaced on every new image
+	pending []*metadata.Delta // applied but not yet reconciled, in order
+	wake    chan struct{}     // signalled when pending grows (capacity 1)
+	changed chan struct{}     // closed and replaced on every published image
 }
 
 func newMetaState(logger *slog.Logger, reconcile func(*metadata.Image, *metadata.Delta)) *metaState {
-	m := &metaState{logger: logger, reconcile: reconcile, changed: make(chan struct{})}
+	m := &metaState{logger: logger, reconcile: reconcile, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
 	m.img.Store(metadata.Empty())
+	m.applied.Store(metadata.Empty())
 	return m
 }
 
-// Image returns the latest image.
+// Image returns the latest published (reconciled) image.
 func (m *metaState) Image() *metadata.Image { return m.img.Load() }
+
+// Applied returns the latest applied image, which may be ahead of Image.
+func (m *metaState) Applied() *metadata.Image { return m.applied.Load() }
 
 // Apply replays one committed entry. An entry that does not decode or fit
 // the image is skipped, identically on every node (they all replay the
@@ -43,17 +58,17 @@ func (m *metaState) Apply(index uint64, data []byte) {
 		m.logger.Error("undecodable metadata entry skipped", "offset", index, "err", err)
 		return
 	}
-	img, delta, err := m.Image().Apply(int64(index), recs)
+	img, delta, err := m.Applied().Apply(int64(index), recs)
 	if err != nil {
 		m.logger.Error("inconsistent metadata entry skipped", "offset", index, "err", err)
 		return
 	}
-	m.publish(img, delta)
+	m.enqueue(img, delta)
 }
 
-// Snapshot serializes the latest image.
+// Snapshot serializes the latest applied image.
 func (m *metaState) Snapshot() ([]byte, error) {
-	return metadata.EncodeBatch(m.Image().Records())
+	return metadata.EncodeBatch(m.Applied().Records())
 }
 
 // Restore replaces the image with a snapshot taken at index and
@@ -67,12 +82,50 @@ func (m *metaState) Restore(index uint64, data []byte) error {
 	if err != nil {
 		return err
 	}
-	m.publish(img, restoreDelta(m.Image(), img))
+	m.enqueue(img, restoreDelta(m.Applied(), img))
 	return nil
 }
 
-func (m *metaState) publish(img *metadata.Image, delta *metadata.Delta) {
-	m.reconcile(img, delta)
+// enqueue makes img the applied image and queues its delta; it never
+// blocks on the reconciler.
+func (m *metaState) enqueue(img *metadata.Image, delta *metadata.Delta) {
+	m.mu.Lock()
+	m.applied.Store(img)
+	m.pending = append(m.pending, delta)
+	m.mu.Unlock()
+	select {
+	case m.wake <- struct{}{}:
+	default:
+	}
+}
+
+// run reconciles queued deltas until stop closes.
+func (m *metaState) run(stop <-chan struct{}) {
+	for {
+		select {
+		case <-m.wake:
+			m.reconcilePending()
+		case <-stop:
+			return
+		}
+	}
+}
+
+// reconcilePending reconciles every queued delta, merged, against the
+// applied image of that moment, and publishes that image.
+func (m *metaState) reconcilePending() {
+	m.mu.Lock()
+	img, deltas := m.Applied(), m.pending
+	m.pending = nil
+	m.mu.Unlock()
+	if len(deltas) == 0 {
+		return
+	}
+	m.reconcile(img, metadata.MergeDeltas(deltas))
+	m.publish(img)
+}
+
+func (m *metaState) publish(img *metadata.Image) {
 	m.img.Store(img)
 	m.mu.Lock()
 	close(m.changed)
@@ -80,7 +133,8 @@ func (m *metaState) publish(img *metadata.Image, delta *metadata.Delta) {
 	m.mu.Unlock()
 }
 
-// WaitOffset blocks until the image has reached offset (or ctx ends).
+// WaitOffset blocks until the published image has reached offset (or ctx
+// ends).
 func (m *metaState) WaitOffset(ctx context.Context, offset int64) error {
 	for {
 		m.mu.Lock()

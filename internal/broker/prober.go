@@ -73,7 +73,7 @@ func (b *Broker) onControllerConnClosed(sess *server.Session) {
 // suspectAll queues a probe of every unfenced broker (on activation; it
 // runs on the controller's event loop, so it only queues).
 func (b *Broker) suspectAll() {
-	for id, br := range b.meta.Image().Brokers {
+	for id, br := range b.meta.Applied().Brokers {
 		if !br.Fenced {
 			b.suspectBroker(suspect{id: id, epoch: br.Epoch})
 		}
@@ -82,7 +82,7 @@ func (b *Broker) suspectAll() {
 
 // probe fences the registration if every listener it names refuses.
 func (b *Broker) probe(s suspect) {
-	br, ok := b.meta.Image().Brokers[s.id]
+	br, ok := b.meta.Applied().Brokers[s.id]
 	if !ok || br.Epoch != s.epoch || br.Fenced || len(br.Endpoints) == 0 {
 		return
 	}

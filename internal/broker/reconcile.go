@@ -14,15 +14,19 @@ import (
 	"github.com/fjordlog/fjord/internal/storage"
 )
 
-// reconcile is called with every new metadata image, in log order, on the
-// quorum's apply goroutine, before the image is published: a client that
-// sees a topic in Metadata can produce to it.
+// reconcile is called on the metadata reconciler goroutine with a new
+// image and the delta (possibly several entries' merged) since the last
+// one reconciled, before the image is published: a client that sees a
+// topic in Metadata can produce to it.
 func (b *Broker) reconcile(img *metadata.Image, delta *metadata.Delta) {
 	for id, t := range delta.DeletedTopics {
 		b.deleteTopic(id, t)
 	}
 	for id, parts := range delta.ChangedPartitions {
 		t := img.Topics[id]
+		if t == nil { // created and deleted again within a merged delta
+			continue
+		}
 		for p := range parts {
 			b.reconcilePartition(img, t, p)
 		}

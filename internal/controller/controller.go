@@ -208,6 +208,11 @@ func (c *Controller) IsActive() bool {
 	return leader == c.o.NodeID
 }
 
+// AppliedOffset returns the offset of the metadata image the controller
+// decides on (applied by this node's quorum; it may be ahead of what the
+// node's broker has reconciled).
+func (c *Controller) AppliedOffset() int64 { return c.image().Offset }
+
 // ActiveID returns the node id of the active controller, -1 if unknown.
 func (c *Controller) ActiveID() int32 {
 	leader, _ := c.o.Log.Leader()

@@ -258,7 +258,9 @@ func partitionMetadata(img *metadata.Image, idx int32, p metadata.PartitionImage
 // request), or for this node itself when as is nil (internal topics).
 func (h *Handlers) createForAutoCreate(ctx context.Context, as *server.Session, reqs []controller.CreateTopic) ([]controller.TopicResult, error) {
 	if h.controllerIsLocal() {
-		return h.d.Controller.CreateTopics(ctx, reqs)
+		res, err := h.d.Controller.CreateTopics(ctx, reqs)
+		h.awaitPublished(ctx)
+		return res, err
 	}
 	cr := kmsg.NewPtrCreateTopicsRequest()
 	cr.SetVersion(7)

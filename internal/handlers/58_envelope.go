@@ -54,7 +54,7 @@ func (h *Handlers) envelope(ctx context.Context, req *server.Request) server.Rep
 		return respond(req, resp)
 	}
 	resp.ResponseData = reply.Response.AppendTo(nil)
-	resp.UnknownTags.Set(offsetTag, binary.BigEndian.AppendUint64(nil, uint64(h.d.Image().Offset)))
+	resp.UnknownTags.Set(offsetTag, binary.BigEndian.AppendUint64(nil, uint64(h.d.Controller.AppliedOffset())))
 	return respond(req, resp)
 }
 

@@ -227,6 +227,7 @@ func (c *fakeController) AllocateProducerIDs(context.Context, int32, int64) (int
 
 func (c *fakeController) IsActive() bool  { return true }
 func (c *fakeController) ActiveID() int32 { return 1 }
+func (c *fakeController) AppliedOffset() int64 { return 0 }
 
 // fakeGroups coordinates every group: requests are answered without error;
 // an OffsetFetch of every offset answers committed offsets of topics t and

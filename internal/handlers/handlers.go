@@ -52,6 +52,9 @@ type Controller interface {
 	IsActive() bool
 	// ActiveID is the active controller's node id, -1 if unknown.
 	ActiveID() int32
+	// AppliedOffset is the offset of the metadata the controller has
+	// applied; this node's published image (Deps.Image) may lag it.
+	AppliedOffset() int64
 }
 
 // ProducerIDs hands out cluster-unique producer ids.

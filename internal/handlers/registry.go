@@ -87,9 +87,13 @@ func (h *Handlers) Handle(ctx context.Context, req *server.Request) server.Reply
 	}
 	start := time.Now()
 	var reply server.Reply
-	if a.admin && !h.controllerIsLocal() {
+	switch {
+	case a.admin && !h.controllerIsLocal():
 		reply = h.forward(ctx, req)
-	} else {
+	case a.admin:
+		reply = a.serve(h, ctx, req)
+		h.awaitPublished(ctx)
+	default:
 		reply = a.serve(h, ctx, req)
 	}
 	if h.d.Observe != nil {
@@ -124,4 +128,17 @@ func (h *Handlers) observe(api string, start time.Time, reply server.Reply) serv
 func respond(req *server.Request, resp kmsg.Response) server.Reply {
 	resp.SetVersion(req.Body.GetVersion())
 	return server.Reply{Response: resp}
+}
+
+// awaitPublished waits (bounded) until this node's published image holds
+// what its controller has applied, so that an admin change answered here
+// is visible to the client's next request here, as a forwarded one is
+// (forward.go).
+func (h *Handlers) awaitPublished(ctx context.Context) {
+	if h.d.Controller == nil || h.d.WaitMetadata == nil {
+		return
+	}
+	ctx, cancel := context.WithTimeout(ctx, forwardTimeout)
+	defer cancel()
+	_ = h.d.WaitMetadata(ctx, h.d.Controller.AppliedOffset())
 }

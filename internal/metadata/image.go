@@ -169,3 +169,31 @@ func (img *Image) shallowCopy() *Image {
 	c.Configs = maps.Clone(img.Configs)
 	return &c
 }
+
+// MergeDeltas returns one delta that changes what the given deltas, in
+// order, change together: reconciling it against the image after the last
+// of them does what reconciling each against its own image would end in.
+// A topic created and deleted within them is listed as deleted and
+// changed; the changed partitions of topics absent from that image are to
+// be skipped. The inputs are not modified.
+func MergeDeltas(ds []*Delta) *Delta {
+	if len(ds) == 1 {
+		return ds[0]
+	}
+	out := newDelta()
+	for _, d := range ds {
+		for id, parts := range d.ChangedPartitions {
+			m := out.ChangedPartitions[id]
+			if m == nil {
+				m = map[int32]bool{}
+				out.ChangedPartitions[id] = m
+			}
+			maps.Copy(m, parts)
+		}
+		maps.Copy(out.DeletedTopics, d.DeletedTopics)
+		maps.Copy(out.ChangedConfigs, d.ChangedConfigs)
+		maps.Copy(out.ChangedBrokers, d.ChangedBrokers)
+		out.ChangedSecurity = out.ChangedSecurity || d.ChangedSecurity
+	}
+	return out
+}

@@ -170,3 +170,27 @@ func TestSnapshotRecordsRebuildImage(t *testing.T) {
 		t.Errorf("snapshot does not rebuild the image:\n got %+v\nwant %+v", rebuilt, img)
 	}
 }
+
+func TestMergeDeltas(t *testing.T) {
+	img1, d1, err := Empty().Apply(1, sampleRecords()[:6])
+	if err != nil {
+		t.Fatal(err)
+	}
+	img2, d2, err := img1.Apply(2, []Record{PartitionChange{TopicID: topicA, Partition: 1, ISR: []int32{2}}, RemoveTopic{TopicID: topicA}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := MergeDeltas([]*Delta{d1, d2})
+	if !m.ChangedPartitions[topicA][0] || !m.ChangedPartitions[topicA][1] {
+		t.Errorf("merged changed partitions %v", m.ChangedPartitions)
+	}
+	if _, ok := m.DeletedTopics[topicA]; !ok || img2.Topics[topicA] != nil {
+		t.Errorf("merged deleted topics %v", m.DeletedTopics)
+	}
+	if !m.ChangedBrokers[1] || !m.ChangedBrokers[2] || !m.ChangedConfigs[ConfigKey{ResourceTopic, "a"}] {
+		t.Errorf("merged brokers %v configs %v", m.ChangedBrokers, m.ChangedConfigs)
+	}
+	if len(d1.DeletedTopics) != 0 {
+		t.Error("merging modified an input")
+	}
+}

@@ -1,0 +1,497 @@
+package chaos
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// FailoverFaults are the faults `fjord bench failover` measures:
+// SIGKILL, SIGSTOP or network isolation (from the other nodes and the
+// clients; needs network namespaces, so root) of a broker that is not the
+// active controller and leads partitions, or SIGKILL of the active
+// controller (itself a broker leading partitions).
+var FailoverFaults = []string{"kill-broker", "pause-broker", "isolate-broker", "kill-controller"}
+
+// FailoverConfig is one `fjord bench failover`.
+type FailoverConfig struct {
+	Bin        string   // the fjord binary
+	Dir        string   // node data and logs; "" = a temp dir, removed at the end
+	Nodes      int      // 3 if 0
+	Partitions int      // of the topic (RF = min(3, Nodes)); 1000 if 0
+	Faults     []string // from FailoverFaults, each run Runs times
+	Runs       int      // 1 if 0
+	Overrides  []string // node properties key=value; none = the default configuration
+	// Interval between two records to one partition (0: 20 ms, more
+	// above 400 partitions so that the whole load stays at 20,000
+	// records/s: 50 ms for 1,000, 500 ms for 10,000); Poll between two
+	// Metadata requests to one survivor (0: 20 ms, more above 4,000
+	// partitions); Bound on how long one fault is measured (0: 60 s plus
+	// twice the session timeout).
+	Interval, Poll, Bound time.Duration
+	// ClientTimeouts leaves the load client to find out by its own
+	// timeouts that a paused or cut-off victim answers nothing. By
+	// default the harness cuts the client's connections to the victim at
+	// the fault (see cutDialer), so that the windows measure the cluster.
+	ClientTimeouts bool
+	OnRun          func(r FailoverRun, runs int)    // called as each run ends
+	Log            func(format string, args ...any) // progress
+}
+
+const failoverTopic = "failover"
+
+func (cfg *FailoverConfig) defaults() error {
+	if cfg.Nodes == 0 {
+		cfg.Nodes = 3
+	}
+	if cfg.Partitions == 0 {
+		cfg.Partitions = 1000
+	}
+	if cfg.Runs == 0 {
+		cfg.Runs = 1
+	}
+	if cfg.Interval == 0 {
+		cfg.Interval = max(20*time.Millisecond, time.Duration(cfg.Partitions)*50*time.Microsecond)
+	}
+	if cfg.Poll == 0 {
+		cfg.Poll = max(20*time.Millisecond, time.Duration(cfg.Partitions)*5*time.Microsecond)
+	}
+	if cfg.Bound == 0 {
+		cfg.Bound = time.Minute + 2*sessionOf(cfg.Overrides)
+	}
+	if cfg.Log == nil {
+		cfg.Log = func(string, ...any) {}
+	}
+	if cfg.OnRun == nil {
+		cfg.OnRun = func(FailoverRun, int) {}
+	}
+	switch {
+	case cfg.Nodes < 2:
+		return errors.New("a failover needs at least 2 nodes")
+	case cfg.Partitions < 1 || cfg.Runs < 1:
+		return errors.New("partitions and runs must be positive")
+	case len(cfg.Faults) == 0:
+		return errors.New("no fault given")
+	}
+	for _, f := range cfg.Faults {
+		if !slices.Contains(FailoverFaults, f) {
+			return fmt.Errorf("unknown fault %q (known: %s)", f, strings.Join(FailoverFaults, ", "))
+		}
+	}
+	return nil
+}
+
+// sessionOf is broker.session.timeout.ms from overrides, or its default.
+func sessionOf(overrides []string) time.Duration {
+	d := 9 * time.Second
+	for _, o := range overrides {
+		if v, ok := strings.CutPrefix(o, "broker.session.timeout.ms="); ok {
+			if n, err := strconv.Atoi(v); err == nil && n > 0 {
+				d = time.Duration(n) * time.Millisecond
+			}
+		}
+	}
+	return d
+}
+
+// failover is one bench's cluster and load.
+type failover struct {
+	cfg  FailoverConfig
+	c    *Cluster
+	load *failoverLoad
+	rf   int
+
+	mu      sync.Mutex
+	nodeCls map[int32]*kgo.Client // see nodeClient
+}
+
+// RunFailover starts a cluster, creates the topic, keeps an acks=all load
+// on every partition, and injects each fault cfg.Runs times, healing the
+// victim and waiting for full ISRs in between. It returns the report so
+// far with an error if the harness could not go on (the cluster never
+// came up or did not heal within its bound). It stops and removes
+// everything it started.
+func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, error) {
+	if err := cfg.defaults(); err != nil {
+		return nil, err
+	}
+	netns := slices.Contains(cfg.Faults, "isolate-broker")
+	dir := cfg.Dir
+	if dir == "" {
+		var err error
+		if dir, err = os.MkdirTemp("", "fjord-failover-"); err != nil {
+			return nil, err
+		}
+		defer os.RemoveAll(dir)
+	}
+	newCluster := NewCluster
+	if netns {
+		if err := NetnsAvailable(); err != nil {
+			return nil, fmt.Errorf("isolate-broker runs every node in its own network namespace: %w", err)
+		}
+		newCluster = NewNetCluster
+	}
+	c, err := newCluster(cfg.Bin, dir, cfg.Nodes, cfg.Overrides)
+	if err != nil {
+		return nil, err
+	}
+	defer c.Close()
+	f := &failover{cfg: cfg, c: c, rf: min(3, cfg.Nodes)}
+	defer f.closeNodeClients()
+	rep := &FailoverReport{Nodes: cfg.Nodes, Partitions: cfg.Partitions, RF: f.rf, Overrides: cfg.Overrides,
+		Netns: netns, ClientTimeouts: cfg.ClientTimeouts, IntervalMs: cfg.Interval.Milliseconds(), PollMs: cfg.Poll.Milliseconds()}
+	fail := func(err error) (*FailoverReport, error) {
+		err = fmt.Errorf("%w\n%s", err, c.tails(15))
+		rep.Err = err.Error()
+		return rep, err
+	}
+	cfg.Log("starting %d nodes under %s", cfg.Nodes, dir)
+	if err := c.Start(); err != nil {
+		return fail(err)
+	}
+	created, err := f.setup(ctx)
+	if err != nil {
+		return fail(err)
+	}
+	rep.CreateMs = created.Milliseconds()
+	cfg.Log("topic %s: %d partitions RF=%d with full ISRs %d ms after CreateTopics", failoverTopic, cfg.Partitions, f.rf, rep.CreateMs)
+	f.load, err = startLoad(c, failoverTopic, cfg.Partitions, cfg.Interval, cfg.Bound)
+	if err != nil {
+		return fail(err)
+	}
+	defer f.load.Close()
+	for _, fault := range cfg.Faults {
+		fr := &FaultResult{Fault: fault}
+		rep.Faults = append(rep.Faults, fr)
+		for i := 1; i <= cfg.Runs; i++ {
+			if err := f.prepare(ctx); err != nil {
+				fr.Summary = summarise(fr.Runs)
+				return fail(fmt.Errorf("before %s run %d: %w", fault, i, err))
+			}
+			r, heal := f.inject(ctx, fault, i)
+			fr.Runs = append(fr.Runs, r)
+			cfg.OnRun(r, cfg.Runs)
+			if heal != nil {
+				if err := heal(); err != nil {
+					fr.Summary = summarise(fr.Runs)
+					return fail(fmt.Errorf("healing %s run %d: %w", fault, i, err))
+				}
+			}
+			if ctx.Err() != nil {
+				fr.Summary = summarise(fr.Runs)
+				return fail(ctx.Err())
+			}
+		}
+		fr.Summary = summarise(fr.Runs)
+	}
+	if err := f.prepare(ctx); err != nil { // the last victim is back
+		return fail(fmt.Errorf("after the last run: %w", err))
+	}
+	return rep, nil
+}
+
+// cutClient cuts the load client off from a silent victim, unless
+// cfg.ClientTimeouts.
+func (f *failover) cutClient(victim *Node) {
+	if !f.cfg.ClientTimeouts {
+		f.load.dialer.cut(victim.Addr)
+	}
+}
+
+// healBound is how long the cluster may take to have full ISRs again.
+func (f *failover) healBound() time.Duration {
+	return 2*time.Minute + time.Duration(f.cfg.Partitions)*20*time.Millisecond
+}
+
+// setup waits for the brokers, creates the topic and waits for full ISRs,
+// returning how long the creation took.
+func (f *failover) setup(ctx context.Context) (time.Duration, error) {
+	err := waitUntil(ctx, time.Minute, func() string {
+		md, err := f.c.Metadata(ctx)
+		if err != nil {
+			return err.Error()
+		}
+		if len(md.Brokers) != f.cfg.Nodes {
+			return fmt.Sprintf("%d of %d brokers registered", len(md.Brokers), f.cfg.Nodes)
+		}
+		return ""
+	})
+	if err != nil {
+		return 0, fmt.Errorf("cluster did not come up: %w", err)
+	}
+	start := time.Now()
+	err = waitUntil(ctx, f.healBound(), func() string {
+		cl, err := kgo.NewClient(kgo.SeedBrokers(f.c.Addrs()...), kgo.DialTimeout(time.Second),
+			kgo.RequestTimeoutOverhead(5*time.Second), kgo.RetryTimeout(10*time.Second))
+		if err != nil {
+			return err.Error()
+		}
+		defer cl.Close()
+		adm := kadm.NewClient(cl)
+		adm.SetTimeoutMillis(int32(min(f.healBound(), 10*time.Minute).Milliseconds()))
+		cctx, cancel := context.WithTimeout(ctx, f.healBound())
+		defer cancel()
+		resp, err := adm.CreateTopic(cctx, int32(f.cfg.Partitions), int16(f.rf), nil, failoverTopic)
+		if err == nil {
+			err = resp.Err
+		}
+		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
+			return "creating the topic: " + err.Error()
+		}
+		return ""
+	})
+	if err != nil {
+		return 0, err
+	}
+	err = waitUntil(ctx, f.healBound(), func() string { return f.c.Healthy(ctx, failoverTopic, f.cfg.Partitions) })
+	return time.Since(start), err
+}
+
+// prepare waits until every node shows full ISRs, moves leaderships back
+// to the preferred replicas and waits until every partition takes writes.
+func (f *failover) prepare(ctx context.Context) error {
+	err := waitUntil(ctx, f.healBound(), func() string {
+		v, why := f.view(ctx)
+		if why != "" {
+			return why
+		}
+		if n := v.notFull(); n > 0 {
+			return fmt.Sprintf("%d partitions without a full ISR", n)
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("no full ISRs within %v: %w", f.healBound(), err)
+	}
+	err = waitUntil(ctx, time.Minute, func() string {
+		v, why := f.view(ctx)
+		if why != "" {
+			return why
+		}
+		off := kadm.TopicsSet{}
+		for p, pv := range v.parts {
+			if len(pv.replicas) > 0 && pv.leader != pv.replicas[0] {
+				off.Add(failoverTopic, int32(p))
+			}
+		}
+		if len(off) == 0 {
+			return ""
+		}
+		adm, done, err := f.c.Admin()
+		if err != nil {
+			return err.Error()
+		}
+		defer done()
+		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+		defer cancel()
+		_, _ = adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, off)
+		return fmt.Sprintf("%d partitions not led by their preferred replica", len(off[failoverTopic]))
+	})
+	if err != nil {
+		f.cfg.Log("preferred leaders not restored (measuring anyway): %v", err)
+	}
+	steady := time.Now()
+	err = waitUntil(ctx, time.Minute, func() string {
+		if n := f.load.book.ackedSince(steady); n < f.cfg.Partitions {
+			return fmt.Sprintf("%d of %d partitions took an acknowledged write", n, f.cfg.Partitions)
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Errorf("the load is not steady: %w", err)
+	}
+	return nil
+}
+
+// inject runs one fault: picks the victim, injects, measures until every
+// partition took a write again and every survivor applied the fence (and,
+// for kill-controller, a new controller served), or the bound passes. It
+// returns the run and how to heal the victim.
+func (f *failover) inject(ctx context.Context, fault string, run int) (FailoverRun, func() error) {
+	r := FailoverRun{Run: run, Fault: fault, Partitions: f.cfg.Partitions, FenceMs: -1, AppliedMs: -1, SpreadMs: -1, WrittenMs: -1}
+	var v clusterView
+	err := waitUntil(ctx, 10*time.Second, func() (why string) {
+		v, why = f.view(ctx)
+		return why
+	})
+	if err != nil {
+		r.Err = "the nodes' metadata differ: " + err.Error()
+		return r, nil
+	}
+	r.Controller = v.controller
+	led := map[int32]int{}
+	for _, pv := range v.parts {
+		led[pv.leader]++
+	}
+	if fault == "kill-controller" {
+		r.Victim = v.controller
+	} else {
+		var cands []int32
+		for _, nd := range f.c.Nodes {
+			if nd.ID != v.controller && led[nd.ID] > 0 {
+				cands = append(cands, nd.ID)
+			}
+		}
+		if len(cands) == 0 {
+			r.Err = "no broker but the controller leads a partition"
+			return r, nil
+		}
+		r.Victim = cands[(run-1)%len(cands)]
+	}
+	victim := f.c.Node(r.Victim)
+	if victim == nil {
+		r.Err = fmt.Sprintf("no node %d (active controller %d)", r.Victim, v.controller)
+		return r, nil
+	}
+	class := make([]byte, f.cfg.Partitions) // 'l' led, 'f' followed, 0 neither
+	for p, pv := range v.parts {
+		switch {
+		case pv.leader == r.Victim:
+			class[p], r.Led = 'l', r.Led+1
+		case slices.Contains(pv.isr, r.Victim):
+			class[p], r.Followed = 'f', r.Followed+1
+		}
+	}
+	errs0 := f.load.errs.Load()
+
+	// The fault.
+	var t0 time.Time
+	var heal func() error
+	switch fault {
+	case "kill-broker", "kill-controller":
+		t0 = time.Now()
+		f.load.book.arm(t0)
+		victim.Kill()
+		heal = victim.Start
+	case "pause-broker":
+		t0 = time.Now()
+		f.load.book.arm(t0)
+		victim.Pause()
+		heal = func() error { victim.Resume(); return nil }
+		f.cutClient(victim)
+	case "isolate-broker":
+		nt := f.c.Net
+		peers := []string{nt.ClientAddr()}
+		for _, nd := range survivorsOf(f.c, r.Victim) {
+			peers = append(peers, nt.Addr(nd.ID))
+		}
+		heal = nt.Heal
+		if err := nt.Drop(r.Victim, peers, peers); err != nil {
+			r.Err = err.Error()
+			return r, heal
+		}
+		t0 = time.Now()
+		f.load.book.arm(t0)
+		f.cutClient(victim)
+	}
+	if heal != nil {
+		heal0 := heal
+		heal = func() error { f.load.dialer.restore(); return heal0() }
+	}
+
+	// The measurement.
+	mctx, cancel := context.WithTimeout(ctx, f.cfg.Bound)
+	defer cancel()
+	survivors := survivorsOf(f.c, r.Victim)
+	wantCtl := fault == "kill-controller"
+	watches := make([]*nodeWatch, len(survivors))
+	var wg sync.WaitGroup
+	for i, nd := range survivors {
+		watches[i] = &nodeWatch{node: nd.ID, victim: r.Victim, ledBefore: r.Led, controller: -1}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			watchNode(mctx, nd, failoverTopic, f.cfg.Partitions, f.cfg.Poll, watches[i], wantCtl)
+		}()
+	}
+	var served time.Time
+	if wantCtl {
+		var addrs []string
+		for _, nd := range survivors {
+			addrs = append(addrs, nd.Addr)
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			served = probeController(mctx, addrs, fmt.Sprintf("failover-probe-%d", run))
+		}()
+	}
+	watched := make(chan struct{})
+	go func() { wg.Wait(); close(watched) }()
+	tick := time.NewTicker(20 * time.Millisecond)
+	defer tick.Stop()
+	for waiting := true; waiting; {
+		select {
+		case <-mctx.Done():
+			waiting = false
+		case <-tick.C:
+			if f.load.book.pending() > 0 {
+				continue
+			}
+			select {
+			case <-watched:
+				waiting = false
+			default:
+			}
+		}
+	}
+	cancel()
+	<-watched
+
+	// The figures.
+	ws := f.load.book.windows()
+	var lw, fw []time.Duration
+	for p, w := range ws {
+		switch class[p] {
+		case 'l':
+			lw = append(lw, w)
+		case 'f':
+			fw = append(fw, w)
+		}
+	}
+	r.LedWindow, r.FollowedWindow, r.AllWindow = windowStats(lw), windowStats(fw), windowStats(ws)
+	var fence, applied, ctl time.Time
+	allApplied := true
+	for _, w := range watches {
+		r.Nodes = append(r.Nodes, w.times(t0))
+		if !w.fencedAt.IsZero() && (fence.IsZero() || w.fencedAt.Before(fence)) {
+			fence = w.fencedAt
+		}
+		if w.appliedAt.IsZero() {
+			allApplied = false
+		} else if w.appliedAt.After(applied) {
+			applied = w.appliedAt
+		}
+		if !w.ctlAt.IsZero() && (ctl.IsZero() || w.ctlAt.Before(ctl)) {
+			ctl, r.NewController = w.ctlAt, w.ctlID
+		}
+	}
+	r.FenceMs = since(t0, fence)
+	if r.FenceMs >= 0 && r.Led > 0 && r.LedWindow.Missing == 0 {
+		r.WrittenMs = r.LedWindow.Max - r.FenceMs
+	}
+	if allApplied {
+		r.AppliedMs = since(t0, applied)
+		if !fence.IsZero() {
+			r.SpreadMs = applied.Sub(fence).Milliseconds()
+		}
+	}
+	if wantCtl {
+		r.NewControllerMs, r.ServesMs = since(t0, ctl), since(t0, served)
+		if ctl.IsZero() {
+			r.NewController = -1
+		}
+	}
+	r.SendErrors = f.load.errs.Load() - errs0
+	return r, heal
+}
