@@ -225,8 +225,8 @@ func (c *fakeController) AllocateProducerIDs(context.Context, int32, int64) (int
 	return 1000, 1000, nil
 }
 
-func (c *fakeController) IsActive() bool  { return true }
-func (c *fakeController) ActiveID() int32 { return 1 }
+func (c *fakeController) IsActive() bool       { return true }
+func (c *fakeController) ActiveID() int32      { return 1 }
 func (c *fakeController) AppliedOffset() int64 { return 0 }
 
 // fakeGroups coordinates every group: requests are answered without error;
