@@ -63,6 +63,9 @@ func TestAppendOnFullDisk(t *testing.T) {
 		t.Skipf("cannot mount a tmpfs (needs root): %v", err)
 	}
 	defer syscall.Unmount(d, syscall.MNT_DETACH)
+	// Space the test gives back before reopening.
+	filler := filepath.Join(d, "filler")
+	must(t, os.WriteFile(filler, make([]byte, 64<<10), 0o644))
 	m := openManager(t, d)
 	tp := TopicPartition{"t", 0}
 	l, err := m.Load(tp, [16]byte{}, smallConfig())
@@ -91,6 +94,7 @@ func TestAppendOnFullDisk(t *testing.T) {
 		t.Fatalf("append after the failure: %v, want the sticky ErrLogFailed", err)
 	}
 	_ = m.Close(nil)
+	must(t, os.Remove(filler))
 	reopened := openManager(t, d) // unclean: recovery cuts any partial batch
 	l2, err := reopened.Load(tp, [16]byte{}, smallConfig())
 	must(t, err)

@@ -157,6 +157,7 @@ func (l *Log) loadIndexes(i int) error {
 	if pos, err := s.rebuild(l.cfg.IndexIntervalBytes, s.base, false); err != nil {
 		return fmt.Errorf("segment %d unreadable at position %d: %w", s.base, pos, err)
 	}
+	s.sealTimeIndex() // never the active segment (see the callers)
 	s.offIdx.stale, s.timeIdx.stale = true, true
 	return s.persistIndexes(0, true)
 }
@@ -223,6 +224,13 @@ func (l *Log) recover(rp int64) error {
 				return err
 			}
 			break
+		}
+		if i < len(l.segs)-1 {
+			// Below the active segment: the next load trusts its
+			// indexes, so the time index must end with its largest
+			// timestamp, as it does after a roll (Kafka's recovery
+			// appends this entry too).
+			l.segs[i].sealTimeIndex()
 		}
 	}
 	for i := first; i < len(l.segs); i++ {

@@ -114,7 +114,10 @@ func (s *segment) write(b []byte) error {
 
 // sealTimeIndex adds a final time index entry for the largest timestamp,
 // as Kafka does when a segment stops being active, so a reload learns the
-// segment's largest timestamp from the index alone.
+// segment's largest timestamp from the index alone: every segment but the
+// active one is loaded without a scan (tryLoadIndexes) once it lies below
+// the recovery point or after a clean shutdown, and OffsetForTimestamp
+// skips a segment whose largest timestamp is below the one asked for.
 func (s *segment) sealTimeIndex() {
 	if s.maxTs >= 0 {
 		s.timeIdx.maybeAppend(s.maxTs, int32(s.maxTsOff-s.base))
@@ -194,6 +197,9 @@ func (s *segment) replayTail(interval int64) error {
 // CRC-checking each when validate is set. It stops at the first batch that
 // is torn, corrupt or whose offsets go backwards (from minOffset on) and
 // returns that position with the data error; the caller truncates there.
+// Like indexBatch, it adds time index entries only every
+// index.interval.bytes: a caller rebuilding a segment that is not the
+// active one must seal it (sealTimeIndex) before persisting the indexes.
 func (s *segment) rebuild(interval, minOffset int64, validate bool) (int64, error) {
 	s.offIdx.reset()
 	s.timeIdx.reset()
