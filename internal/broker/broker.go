@@ -59,8 +59,12 @@ type Broker struct {
 	addrs       []Listener
 	authz       *auth.Authorizer // nil: no authorizer configured
 	suspects    chan suspect     // brokers to probe (prober.go); nil on broker-only nodes
-	brokerOpts  []kgo.Opt        // security of the inter-broker listener, for follower fetchers
-	ctlOpts     []kgo.Opt        // security of the controller listener, for controller RPCs
+
+	alterMu    sync.Mutex
+	alterQueue []pendingAlter // ISR changes for the next AlterPartition (isr.go)
+	alterWake  chan struct{}
+	brokerOpts []kgo.Opt // security of the inter-broker listener, for follower fetchers
+	ctlOpts    []kgo.Opt // security of the controller listener, for controller RPCs
 
 	epoch          atomic.Int64
 	registered     atomic.Bool  // a registration of this process succeeded (see registration)
@@ -101,7 +105,7 @@ func Start(cfg *config.Broker, logger *slog.Logger) (*Broker, error) {
 
 // StartWith is Start with Options.
 func StartWith(cfg *config.Broker, logger *slog.Logger, o Options) (*Broker, error) {
-	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, skew: o.ClockSkew, stop: make(chan struct{}), ready: make(chan struct{})}
+	b := &Broker{cfg: cfg, nodeID: int32(cfg.Int("node.id")), logger: logger, skew: o.ClockSkew, stop: make(chan struct{}), ready: make(chan struct{}), alterWake: make(chan struct{}, 1)}
 	if b.skew != 0 {
 		logger.Warn("node clock skewed", "skew", b.skew.String())
 	}
@@ -131,11 +135,12 @@ func (b *Broker) open() error {
 	if err := b.openStorage(); err != nil {
 		return err
 	}
-	b.wg.Add(1)
+	b.wg.Add(2)
 	go func() {
 		defer b.wg.Done()
 		b.meta.run(b.stop)
 	}()
+	go b.alterLoop()
 	if err := b.listen(all); err != nil {
 		return err
 	}
