@@ -92,6 +92,9 @@ func runBenchFailover(cmd *cobra.Command, o benchFailoverOpts) error {
 		}
 	}
 	if runErr != nil {
+		if rep != nil { // the report says why, with the nodes' warnings
+			return fmt.Errorf("stopped early: %w", runErr)
+		}
 		return runErr
 	}
 	if n := rep.Unrecovered(); n > 0 {

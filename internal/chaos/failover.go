@@ -16,6 +16,30 @@ import (
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
+// `fjord bench failover` (issue 11): how long partitions are unavailable
+// when a broker or the active controller fails, and how fast the fence
+// reaches every survivor. It reuses the chaos Cluster (processes; network
+// namespaces for isolate-broker) and measures only through the Kafka
+// protocol:
+//
+//   - failoverLoad: one non-idempotent acks=all franz-go client writes a
+//     small record to every partition every Interval (at most maxInflight
+//     outstanding per partition); ackBook keeps, per partition, the first
+//     acknowledged write of a record sent at or after the fault. That
+//     time minus the fault time is the partition's window.
+//   - nodeWatch: every survivor is asked alone for the topic's Metadata
+//     every Poll; the fence is seen on a node when the victim is gone
+//     from its brokers (fenced) or leads none of the partitions it led,
+//     and applied when both hold. The fence decision is the earliest
+//     node's time; "applied on all survivors" is the latest minus it.
+//   - probeController (kill-controller): CreateTopics through the
+//     survivors until one is committed; nodeWatch also notes when a
+//     survivor names a live active controller.
+//
+// The victim is healed (restarted, resumed, reconnected), every node must
+// show full ISRs, the preferred leaders are elected back and every
+// partition must take writes again before the next run.
+
 // FailoverFaults are the faults `fjord bench failover` measures:
 // SIGKILL, SIGSTOP or network isolation (from the other nodes and the
 // clients; needs network namespaces, so root) of a broker that is not the
@@ -44,8 +68,12 @@ type FailoverConfig struct {
 	// default the harness cuts the client's connections to the victim at
 	// the fault (see cutDialer), so that the windows measure the cluster.
 	ClientTimeouts bool
-	OnRun          func(r FailoverRun, runs int)    // called as each run ends
-	Log            func(format string, args ...any) // progress
+	// Heal bounds each wait for the cluster to be whole (every node
+	// showing full ISRs; also the topic's creation and a steady load);
+	// 0: 2 min plus 20 ms a partition.
+	Heal  time.Duration
+	OnRun func(r FailoverRun, runs int)    // called as each run ends
+	Log   func(format string, args ...any) // progress
 }
 
 const failoverTopic = "failover"
@@ -68,6 +96,9 @@ func (cfg *FailoverConfig) defaults() error {
 	}
 	if cfg.Bound == 0 {
 		cfg.Bound = time.Minute + 2*sessionOf(cfg.Overrides)
+	}
+	if cfg.Heal == 0 {
+		cfg.Heal = 2*time.Minute + time.Duration(cfg.Partitions)*20*time.Millisecond
 	}
 	if cfg.Log == nil {
 		cfg.Log = func(string, ...any) {}
@@ -151,8 +182,7 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 	rep := &FailoverReport{Nodes: cfg.Nodes, Partitions: cfg.Partitions, RF: f.rf, Overrides: cfg.Overrides,
 		Netns: netns, ClientTimeouts: cfg.ClientTimeouts, IntervalMs: cfg.Interval.Milliseconds(), PollMs: cfg.Poll.Milliseconds()}
 	fail := func(err error) (*FailoverReport, error) {
-		err = fmt.Errorf("%w\n%s", err, c.tails(15))
-		rep.Err = err.Error()
+		rep.Err = fmt.Sprintf("%v\n%s", err, warnings(c, 10))
 		return rep, err
 	}
 	cfg.Log("starting %d nodes under %s", cfg.Nodes, dir)
@@ -209,9 +239,7 @@ func (f *failover) cutClient(victim *Node) {
 }
 
 // healBound is how long the cluster may take to have full ISRs again.
-func (f *failover) healBound() time.Duration {
-	return 2*time.Minute + time.Duration(f.cfg.Partitions)*20*time.Millisecond
-}
+func (f *failover) healBound() time.Duration { return f.cfg.Heal }
 
 // setup waits for the brokers, creates the topic and waits for full ISRs,
 // returning how long the creation took.
@@ -254,7 +282,10 @@ func (f *failover) setup(ctx context.Context) (time.Duration, error) {
 		return 0, err
 	}
 	err = waitUntil(ctx, f.healBound(), func() string { return f.c.Healthy(ctx, failoverTopic, f.cfg.Partitions) })
-	return time.Since(start), err
+	if err != nil {
+		return 0, fmt.Errorf("the new topic has no full ISRs within %v: %w", f.healBound(), err)
+	}
+	return time.Since(start), nil
 }
 
 // prepare waits until every node shows full ISRs, moves leaderships back
@@ -301,7 +332,7 @@ func (f *failover) prepare(ctx context.Context) error {
 		f.cfg.Log("preferred leaders not restored (measuring anyway): %v", err)
 	}
 	steady := time.Now()
-	err = waitUntil(ctx, time.Minute, func() string {
+	err = waitUntil(ctx, f.healBound(), func() string {
 		if n := f.load.book.ackedSince(steady); n < f.cfg.Partitions {
 			return fmt.Sprintf("%d of %d partitions took an acknowledged write", n, f.cfg.Partitions)
 		}
@@ -423,7 +454,7 @@ func (f *failover) inject(ctx context.Context, fault string, run int) (FailoverR
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			served = probeController(mctx, addrs, fmt.Sprintf("failover-probe-%d", run))
+			served = probeController(mctx, addrs, fmt.Sprintf("failover-probe-%d", t0.UnixNano()))
 		}()
 	}
 	watched := make(chan struct{})
@@ -494,4 +525,20 @@ func (f *failover) inject(ctx context.Context, fault string, run int) (FailoverR
 	}
 	r.SendErrors = f.load.errs.Load() - errs0
 	return r, heal
+}
+
+// warnings returns the last n warnings and errors of every node's current
+// (or last) run.
+func warnings(c *Cluster, n int) string {
+	var b strings.Builder
+	for _, nd := range c.Nodes {
+		var ws []string
+		for _, line := range strings.Split(nd.Tail(100000), "\n") {
+			if strings.Contains(line, "level=WARN") || strings.Contains(line, "level=ERROR") {
+				ws = append(ws, line)
+			}
+		}
+		fmt.Fprintf(&b, "--- node %d: last warnings of run %d ---\n%s\n", nd.ID, nd.Run(), strings.Join(ws[max(0, len(ws)-n):], "\n"))
+	}
+	return b.String()
 }

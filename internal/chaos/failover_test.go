@@ -233,8 +233,9 @@ func TestFailoverConfigDefaults(t *testing.T) {
 	if err := cfg.defaults(); err != nil {
 		t.Fatal(err)
 	}
-	if cfg.Interval != 500*time.Millisecond || cfg.Poll != 50*time.Millisecond || cfg.Bound != 66*time.Second {
-		t.Errorf("10,000 partitions, 3 s sessions: interval %v poll %v bound %v", cfg.Interval, cfg.Poll, cfg.Bound)
+	if cfg.Interval != 500*time.Millisecond || cfg.Poll != 50*time.Millisecond || cfg.Bound != 66*time.Second ||
+		cfg.Heal != 5*time.Minute+20*time.Second {
+		t.Errorf("10,000 partitions, 3 s sessions: interval %v poll %v bound %v heal %v", cfg.Interval, cfg.Poll, cfg.Bound, cfg.Heal)
 	}
 	for _, bad := range []FailoverConfig{{Faults: []string{"kill-leader"}}, {}, {Faults: []string{"kill-broker"}, Nodes: 1}} {
 		if err := bad.defaults(); err == nil {
@@ -382,10 +383,10 @@ func TestBenchFailoverKillBroker(t *testing.T) {
 	var lines []string
 	rep, err := RunFailover(ctx, FailoverConfig{Bin: fjordBin, Dir: t.TempDir(), Partitions: 30, Runs: 1,
 		Faults: []string{"kill-broker"}, Overrides: []string{"broker.session.timeout.ms=3000"},
-		Bound: 30 * time.Second, Log: t.Logf,
+		Bound: 20 * time.Second, Heal: 30 * time.Second, Log: t.Logf,
 		OnRun: func(r FailoverRun, runs int) { lines = append(lines, r.Line(runs)) }})
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\n%s\n%s", err, strings.Join(lines, "\n"), rep.Err)
 	}
 	var b bytes.Buffer
 	rep.WriteText(&b)
