@@ -27,10 +27,26 @@ const (
 	probeTimeout = 250 * time.Millisecond
 )
 
-// suspect is a broker registration to probe.
+// probeRetries are the delays of the probes after the first that did not
+// prove the process gone. A dying process closes its connections before
+// the kernel has closed all of its sockets (a process with thousands of
+// open log files takes a while): until its listening socket goes, the
+// kernel still completes connections to it. So one accepted probe right
+// after the heartbeat connection ended proves nothing; the probes go on
+// for a couple of seconds.
+var probeRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second}
+
+// suspect is a broker registration to probe; tries counts the probes done.
 type suspect struct {
 	id    int32
 	epoch int64
+	tries int
+}
+
+// retry is a suspect to probe again at due.
+type retry struct {
+	s   suspect
+	due time.Time
 }
 
 // startProber starts the probing goroutine of a controller node.
@@ -39,15 +55,63 @@ func (b *Broker) startProber() {
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
-		for {
-			select {
-			case s := <-b.suspects:
-				b.probe(s)
-			case <-b.stop:
-				return
-			}
-		}
+		b.probeLoop()
 	}()
+}
+
+// probeLoop probes suspects as they come and again as their retries fall
+// due, until stop.
+func (b *Broker) probeLoop() {
+	var retries []retry
+	timer := time.NewTimer(time.Hour)
+	defer timer.Stop()
+	for {
+		select {
+		case s := <-b.suspects:
+			retries = b.probeOrRetry(s, retries)
+		case <-timer.C:
+			now := time.Now()
+			var due []retry
+			due, retries = splitDue(retries, now)
+			for _, r := range due {
+				retries = b.probeOrRetry(r.s, retries)
+			}
+		case <-b.stop:
+			return
+		}
+		timer.Reset(nextDue(retries))
+	}
+}
+
+// probeOrRetry probes s and schedules its next probe when it proved
+// nothing and tries remain.
+func (b *Broker) probeOrRetry(s suspect, retries []retry) []retry {
+	if b.probe(s) || s.tries >= len(probeRetries) {
+		return retries
+	}
+	next := suspect{id: s.id, epoch: s.epoch, tries: s.tries + 1}
+	return append(retries, retry{s: next, due: time.Now().Add(probeRetries[s.tries])})
+}
+
+// splitDue separates the retries due by now from the others.
+func splitDue(rs []retry, now time.Time) (due, later []retry) {
+	for _, r := range rs {
+		if r.due.After(now) {
+			later = append(later, r)
+		} else {
+			due = append(due, r)
+		}
+	}
+	return due, later
+}
+
+// nextDue returns how long until the earliest retry (an hour if none).
+func nextDue(rs []retry) time.Duration {
+	d := time.Hour
+	for _, r := range rs {
+		d = min(d, max(time.Until(r.due), 0))
+	}
+	return d
 }
 
 // suspectBroker queues a probe without blocking (a full queue drops it:
@@ -80,15 +144,17 @@ func (b *Broker) suspectAll() {
 	}
 }
 
-// probe fences the registration if every listener it names refuses.
-func (b *Broker) probe(s suspect) {
+// probe fences the registration if every listener it names refuses. It
+// reports whether the question is settled: the registration is gone,
+// fenced or replaced, or was fenced now.
+func (b *Broker) probe(s suspect) bool {
 	br, ok := b.meta.Applied().Brokers[s.id]
 	if !ok || br.Epoch != s.epoch || br.Fenced || len(br.Endpoints) == 0 {
-		return
+		return true
 	}
 	for _, e := range br.Endpoints {
 		if !refused(net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port)))) {
-			return
+			return false
 		}
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
@@ -96,6 +162,7 @@ func (b *Broker) probe(s suspect) {
 	if _, err := b.ctrl.FenceGone(ctx, s.id, s.epoch); err != nil {
 		b.logger.Warn("fencing a gone broker failed; its session will expire", "broker", s.id, "err", err)
 	}
+	return true
 }
 
 // refused reports whether a TCP connection to addr is refused: nothing
