@@ -34,7 +34,10 @@ const (
 // kernel still completes connections to it. So one accepted probe right
 // after the heartbeat connection ended proves nothing; the probes go on
 // for a couple of seconds.
-var probeRetries = []time.Duration{50 * time.Millisecond, 200 * time.Millisecond, 500 * time.Millisecond, time.Second}
+var probeRetries = []time.Duration{
+	10 * time.Millisecond, 20 * time.Millisecond, 40 * time.Millisecond, 80 * time.Millisecond,
+	160 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond, 1280 * time.Millisecond,
+}
 
 // suspect is a broker registration to probe; tries counts the probes done.
 type suspect struct {
