@@ -118,8 +118,9 @@ type assignment struct {
 	epoch  int32
 	f      *fetcher
 
-	until   time.Time // backed off until then
-	stopped bool      // fenced or failed: wait for a new assignment
+	until    time.Time     // backed off until then
+	stopped  bool          // fenced or failed: wait for a new assignment
+	notReady time.Duration // the last wait for a leader not ready yet
 }
 
 // NewManager returns a Manager with no fetchers.
@@ -223,6 +224,9 @@ func (m *Manager) settle(a *assignment, o outcome) {
 	switch o {
 	case backOff:
 		a.until = time.Now().Add(m.o.Backoff)
+	case soon: // leaderNotReadyWait, doubling while the leader stays unready
+		a.notReady = min(max(2*a.notReady, leaderNotReadyWait), m.o.Backoff)
+		a.until = time.Now().Add(a.notReady)
 	case stop:
 		a.stopped = true
 	}

@@ -356,18 +356,25 @@ func TestUnreachableLeaderRetries(t *testing.T) {
 	waitInSync(t, lp, fp)
 }
 
-// TestErrorsBackOff: a leader answering NOT_LEADER_OR_FOLLOWER is asked
-// again only after Backoff each time, never in a tight loop.
+// TestErrorsBackOff: a leader answering NOT_LEADER_OR_FOLLOWER (it has
+// not applied the metadata that made it leader yet) is asked again soon,
+// after leaderNotReadyWait, then after doubling waits up to Backoff, never
+// in a tight loop; another error waits Backoff each time.
 func TestErrorsBackOff(t *testing.T) {
-	leader, _, _, c := setup(t, openLog(t), openLog(t))
-	leader.setError(tp0, kerr.NotLeaderForPartition.Code)
-	m := c.manager(t)
-	start := time.Now()
-	m.Assign(tp0, 2, 5)
-	time.Sleep(10 * testBackoff)
-	n := leader.fetchCount(tp0)
-	if limit := int(time.Since(start)/testBackoff) + 1; n < 1 || n > limit {
-		t.Fatalf("%d fetches in %v with backoff %v", n, time.Since(start), testBackoff)
+	for _, tc := range []struct {
+		code     int16
+		firstGap time.Duration
+	}{{kerr.NotLeaderForPartition.Code, leaderNotReadyWait}, {kerr.KafkaStorageError.Code, testBackoff}} {
+		leader, _, _, c := setup(t, openLog(t), openLog(t))
+		leader.setError(tp0, tc.code)
+		m := c.manager(t)
+		start := time.Now()
+		m.Assign(tp0, 2, 5)
+		time.Sleep(10 * testBackoff)
+		n := leader.fetchCount(tp0)
+		if limit := int(time.Since(start)/tc.firstGap) + 1; n < 2 || n > limit {
+			t.Fatalf("error %d: %d fetches in %v (first gap %v, backoff %v)", tc.code, n, time.Since(start), tc.firstGap, testBackoff)
+		}
 	}
 }
 

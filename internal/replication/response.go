@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/fjordlog/fjord/internal/record"
@@ -18,7 +19,15 @@ const (
 	again   outcome = iota // fetch again in the next round
 	backOff                // wait Backoff first
 	stop                   // wait for a new assignment
+	soon                   // the leader is about to be ready: wait leaderNotReadyWait, doubling up to Backoff
 )
+
+// leaderNotReadyWait is the wait after a leader answered that it does not
+// lead our epoch yet (it has not applied the metadata that made it leader:
+// nodes apply an entry milliseconds apart). Backing off the whole
+// replica.fetch.backoff.ms there would hold the high watermark of every
+// moved partition, and so acks=all writes, for a second after a failover.
+const leaderNotReadyWait = 25 * time.Millisecond
 
 // ListOffsets timestamps: a replica asking for "latest" gets the leader's
 // log end offset.
@@ -62,8 +71,8 @@ func (f *fetcher) handlePartition(in inflight, rp *kmsg.FetchResponseTopicPartit
 		return stop
 	case err == kerr.NotLeaderForPartition || err == kerr.UnknownLeaderEpoch || err == kerr.UnknownTopicOrPartition:
 		// The leader has not applied the metadata that made it leader yet.
-		f.plog(in).Debug("leader not ready for our epoch; backing off", "err", err, "leaderEpoch", in.a.epoch)
-		return backOff
+		f.plog(in).Debug("leader not ready for our epoch; retrying soon", "err", err, "leaderEpoch", in.a.epoch)
+		return soon
 	default:
 		f.plog(in).Warn("partition fetch failed; backing off", "err", err, "backoff", f.o.Backoff)
 		return backOff
