@@ -24,6 +24,8 @@ import (
 type quorumLog interface {
 	controller.Log
 	Close() error
+	// LeaderGone: see quorum.Raft.LeaderGone.
+	LeaderGone(node int32, term uint64)
 }
 
 // ParseVoters parses controller.quorum.voters: "1@host:port,2@host:port".
@@ -96,6 +98,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	if _, ok := b.voters[b.nodeID]; !ok {
 		return fmt.Errorf("node.id %d is not in controller.quorum.voters", b.nodeID)
 	}
+	b.suspects = make(chan suspect, probeQueue) // before the quorum, which may suspect its leader
 	q, err := b.openQuorum()
 	if err != nil {
 		return err
@@ -118,7 +121,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 func (b *Broker) openQuorum() (quorumLog, error) {
 	cfg := quorum.RaftConfig{
 		NodeID: b.nodeID, Voters: b.voters, Dir: b.metaDir, ClusterID: b.clusterID,
-		Logger: b.logger,
+		Logger: b.logger, OnLeaderConnLost: b.onLeaderConnLost,
 	}
 	if b.controllerSecured() {
 		cfg.Dial = b.dialQuorum

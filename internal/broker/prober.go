@@ -39,10 +39,12 @@ var probeRetries = []time.Duration{
 	160 * time.Millisecond, 320 * time.Millisecond, 640 * time.Millisecond, 1280 * time.Millisecond,
 }
 
-// suspect is a broker registration to probe; tries counts the probes done.
+// suspect is a broker registration to probe, or (term > 0) the quorum
+// leader id of term; tries counts the probes done.
 type suspect struct {
 	id    int32
 	epoch int64
+	term  uint64
 	tries int
 }
 
@@ -54,7 +56,6 @@ type retry struct {
 
 // startProber starts the probing goroutine of a controller node.
 func (b *Broker) startProber() {
-	b.suspects = make(chan suspect, probeQueue)
 	b.wg.Add(1)
 	go func() {
 		defer b.wg.Done()
@@ -92,7 +93,8 @@ func (b *Broker) probeOrRetry(s suspect, retries []retry) []retry {
 	if b.probe(s) || s.tries >= len(probeRetries) {
 		return retries
 	}
-	next := suspect{id: s.id, epoch: s.epoch, tries: s.tries + 1}
+	next := s
+	next.tries++
 	return append(retries, retry{s: next, due: time.Now().Add(probeRetries[s.tries])})
 }
 
@@ -151,6 +153,9 @@ func (b *Broker) suspectAll() {
 // reports whether the question is settled: the registration is gone,
 // fenced or replaced, or was fenced now.
 func (b *Broker) probe(s suspect) bool {
+	if s.term > 0 {
+		return b.probeLeader(s)
+	}
 	br, ok := b.meta.Applied().Brokers[s.id]
 	if !ok || br.Epoch != s.epoch || br.Fenced || len(br.Endpoints) == 0 {
 		return true
@@ -165,6 +170,34 @@ func (b *Broker) probe(s suspect) bool {
 	if _, err := b.ctrl.FenceGone(ctx, s.id, s.epoch); err != nil {
 		b.logger.Warn("fencing a gone broker failed; its session will expire", "broker", s.id, "err", err)
 	}
+	return true
+}
+
+// onLeaderConnLost is the quorum's OnLeaderConnLost: a connection from
+// the quorum leader ended. It only queues a probe.
+func (b *Broker) onLeaderConnLost(leader int32, term uint64) {
+	b.suspectBroker(suspect{id: leader, term: term})
+}
+
+// probeLeader tells the quorum its leader is gone when the leader's
+// controller listener and every listener its broker registered refuse.
+// The question is settled once that is proven or the leader changed.
+func (b *Broker) probeLeader(s suspect) bool {
+	if leader, term := b.quorum.Leader(); leader != s.id || term != s.term {
+		return true
+	}
+	addrs := []string{b.voters[s.id]}
+	if br, ok := b.meta.Applied().Brokers[s.id]; ok {
+		for _, e := range br.Endpoints {
+			addrs = append(addrs, net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
+		}
+	}
+	for _, a := range addrs {
+		if !refused(a) {
+			return false
+		}
+	}
+	b.quorum.LeaderGone(s.id, s.term)
 	return true
 }
 

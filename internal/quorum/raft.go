@@ -45,6 +45,11 @@ type RaftConfig struct {
 	SnapshotEvery  uint64                                                   // snapshot and compact the log every N applied entries; default 10000
 	Logger         *slog.Logger                                             // nil = slog.Default()
 	Dial           func(ctx context.Context, addr string) (net.Conn, error) // nil = net.Dialer on tcp
+	// OnLeaderConnLost, if set, is called when an inbound connection from
+	// the node this follower knows as leader (in term) ends. It runs on a
+	// transport goroutine and must not block; the callee may probe the
+	// node and call LeaderGone (leadergone.go).
+	OnLeaderConnLost func(leader int32, term uint64)
 }
 
 // LeaderState is who leads the quorum in which term. Leader is -1 when
@@ -106,20 +111,24 @@ type Raft struct {
 	peers map[uint64]*peer
 
 	// Owned by the loop goroutine (and by StartRaft before the loop starts).
-	rn        *raft.RawNode
-	storage   *raft.MemoryStorage
-	wal       *wal
-	confState raftpb.ConfState
-	applied   uint64
-	snapIndex uint64      // index of the newest durable snapshot
-	snapTried uint64      // applied index at the last snapshot attempt
-	accepted  []*proposal // proposed this iteration; indexes assigned from the next Ready
-	waiters   map[uint64]*proposal
-	deferred  []report // transport failures to report after Advance
+	rn            *raft.RawNode
+	storage       *raft.MemoryStorage
+	wal           *wal
+	confState     raftpb.ConfState
+	applied       uint64
+	snapIndex     uint64      // index of the newest durable snapshot
+	snapTried     uint64      // applied index at the last snapshot attempt
+	accepted      []*proposal // proposed this iteration; indexes assigned from the next Ready
+	waiters       map[uint64]*proposal
+	deferred      []report    // transport failures to report after Advance
+	campaignTimer *time.Timer // campaign after LeaderGone; nil until the first
+	campaignTerm  uint64      // the term LeaderGone was about
+	goneLeader    gone        // the leader LeaderGone declared dead, in its term
 
 	propc    chan *proposal
 	recvc    chan raftpb.Message
 	reportc  chan report
+	gonec    chan gone
 	stopc    chan struct{} // closed by Close
 	done     chan struct{} // closed when the loop has exited
 	stopPeer context.CancelFunc
@@ -250,6 +259,7 @@ func newRaft(cfg RaftConfig, sm StateMachine) *Raft {
 		propc:   make(chan *proposal),
 		recvc:   make(chan raftpb.Message, 256),
 		reportc: make(chan report, 256),
+		gonec:   make(chan gone, 4),
 		stopc:   make(chan struct{}),
 		done:    make(chan struct{}),
 		status:  LeaderState{Leader: -1},

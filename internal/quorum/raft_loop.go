@@ -37,12 +37,18 @@ func (r *Raft) run() {
 			return
 		case <-ticker.C:
 			r.rn.Tick()
+		case <-r.campaignDue():
+			r.scheduledCampaign()
 		case m := <-r.recvc:
-			_ = r.rn.Step(m) // errors concern only this message (stale, unknown peer)
+			if !r.fromGoneLeader(m) {
+				_ = r.rn.Step(m) // errors concern only this message (stale, unknown peer)
+			}
 		case p := <-r.propc:
 			r.propose(p)
 		case rep := <-r.reportc:
 			r.report(rep)
+		case g := <-r.gonec:
+			r.leaderGone(g)
 		}
 	}
 }

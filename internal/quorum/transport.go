@@ -25,6 +25,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"sync/atomic"
 	"time"
 
 	"go.etcd.io/raft/v3"
@@ -103,6 +104,9 @@ type peer struct {
 	bw   *bufio.Writer
 	stop func() bool // unregisters the conn's close-on-shutdown hook
 	down bool        // the last attempt failed (logged once per outage)
+
+	seq   uint64        // numbers the connections (writer goroutine)
+	ended atomic.Uint64 // the seq of the connection whose end watchClose saw
 }
 
 func newPeer(r *Raft, node int32, addr string) *peer {
@@ -201,6 +205,9 @@ func (p *peer) run(ctx context.Context) {
 			return
 		case m = <-p.q:
 		}
+		if p.conn != nil && p.ended.Load() == p.seq {
+			p.disconnect()
+		}
 		if p.conn == nil {
 			if err := p.connect(ctx); err != nil {
 				p.noteError(err)
@@ -258,7 +265,25 @@ func (p *peer) connect(ctx context.Context) error {
 		p.down = false
 	}
 	p.conn, p.stop, p.bw = conn, stop, bufio.NewWriterSize(conn, 64<<10)
+	p.seq++
+	p.watchClose(conn, p.seq)
 	return nil
+}
+
+// watchClose notices the end of an outbound connection at once. The
+// receiver never writes after the handshake, so a read returns only when
+// the connection ends (the peer's process died or restarted); the next
+// message then redials instead of going into a dead socket, where the
+// first write after a peer's restart would be lost without an error
+// (a lost vote would cost an election timeout).
+func (p *peer) watchClose(conn net.Conn, seq uint64) {
+	p.r.wg.Add(1)
+	go func() {
+		defer p.r.wg.Done()
+		var b [1]byte
+		conn.Read(b[:])
+		p.ended.Store(seq)
+	}()
 }
 
 func (p *peer) handshake(conn net.Conn) error {
@@ -392,8 +417,12 @@ func (r *Raft) ServeConn(conn net.Conn) {
 		return
 	}
 	r.replaceInbound(conn, from)
-	if err := r.readFrames(conn, from); err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
+	err = r.readFrames(conn, from)
+	if err != nil && !errors.Is(err, net.ErrClosed) && !errors.Is(err, io.EOF) {
 		r.log.Debug("quorum: transport connection ended", "peer", from, "err", err)
+	}
+	if !r.isClosed() {
+		r.leaderConnLost(from)
 	}
 }
 

@@ -52,8 +52,8 @@ type logDir struct {
 // partition logs on disk, opens them with their checkpointed recovery
 // point and log start offset, places new ones, and writes the per-dir
 // checkpoint files and clean-shutdown markers. Its methods are safe for
-// concurrent use. Lock order: Manager.mu before a Log's mutex (Load, Remove
-// and Close open or close logs under Manager.mu); a Log never calls the
+// concurrent use. Lock order: Manager.mu before a Log's mutex (Remove and
+// Close close logs under Manager.mu; Load opens them without it); a Log never calls the
 // Manager.
 type Manager struct {
 	logger *slog.Logger
@@ -64,10 +64,11 @@ type Manager struct {
 	failed   chan error
 	failOnce sync.Once
 
-	mu    sync.Mutex
-	dirs  []*logDir
-	logs  map[TopicPartition]*Log
-	where map[TopicPartition]*logDir
+	mu      sync.Mutex
+	dirs    []*logDir
+	logs    map[TopicPartition]*Log
+	where   map[TopicPartition]*logDir
+	loading map[TopicPartition]chan struct{} // loads in progress; closed when done
 }
 
 // OpenManager opens (creating when missing) the log directories: it notes
@@ -83,7 +84,7 @@ func OpenManager(dirs []string, logger *slog.Logger, now func() time.Time) (*Man
 		now = time.Now
 	}
 	m := &Manager{logger: logger, now: now, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{},
-		failed: make(chan error, 1)}
+		loading: map[TopicPartition]chan struct{}{}, failed: make(chan error, 1)}
 	for _, path := range dirs {
 		d, err := m.openDir(path)
 		if err != nil {
@@ -232,24 +233,74 @@ func (m *Manager) HighWatermark(tp TopicPartition) int64 {
 // file recording topicID. When both the stored and the given topic id are
 // non-zero and differ, Load fails: the directory belongs to an older topic
 // of the same name.
+//
+// The file work (creation, recovery) runs without the Manager's lock, so
+// the logs of many partitions load concurrently; concurrent Loads of one
+// partition wait for the first, and Remove and Close wait for loads in
+// progress.
 func (m *Manager) Load(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, error) {
 	m.mu.Lock()
-	defer m.mu.Unlock()
+	for m.loading[tp] != nil {
+		m.waitLoad(tp)
+	}
 	if l := m.logs[tp]; l != nil {
+		m.mu.Unlock()
 		return l, nil
 	}
 	d := m.where[tp]
 	if d == nil {
 		d = m.leastLoaded()
 	}
-	path := filepath.Join(d.path, tp.String())
+	existed := d.parts[tp]
+	opts := Options{
+		Config: cfg, RecoveryPoint: d.recovery[tp], LogStartOffset: d.logStart[tp],
+		Clean: d.clean && existed, Now: m.now, Logger: m.logger, OnFailure: m.fail,
+	}
+	done := make(chan struct{})
+	m.loading[tp], d.parts[tp] = done, true // counted at once, for leastLoaded
+	m.mu.Unlock()
+
+	l, err := m.open(filepath.Join(d.path, tp.String()), topicID, opts)
+
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	delete(m.loading, tp)
+	close(done)
+	if err != nil {
+		d.parts[tp] = existed
+		return nil, err
+	}
+	l.SetCleanerCheckpoint(d.cleaner[tp])
+	m.where[tp], m.logs[tp] = d, l
+	return l, nil
+}
+
+// waitLoad waits, with m.mu held (released while waiting), until tp's load
+// in progress ends.
+func (m *Manager) waitLoad(tp TopicPartition) {
+	done := m.loading[tp]
+	m.mu.Unlock()
+	<-done
+	m.mu.Lock()
+}
+
+// waitLoads waits, with m.mu held, until no load is in progress.
+func (m *Manager) waitLoads() {
+	for len(m.loading) > 0 {
+		for tp := range m.loading {
+			m.waitLoad(tp)
+			break
+		}
+	}
+}
+
+// open opens the log at path and records its topic id; it runs without
+// m.mu.
+func (m *Manager) open(path string, topicID [16]byte, opts Options) (*Log, error) {
 	if err := checkPartitionMetadata(path, topicID); err != nil {
 		return nil, err
 	}
-	l, err := Open(path, Options{
-		Config: cfg, RecoveryPoint: d.recovery[tp], LogStartOffset: d.logStart[tp],
-		Clean: d.clean && d.parts[tp], Now: m.now, Logger: m.logger, OnFailure: m.fail,
-	})
+	l, err := Open(path, opts)
 	if err != nil {
 		return nil, m.failIO(err)
 	}
@@ -257,8 +308,6 @@ func (m *Manager) Load(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 		l.Close()
 		return nil, m.failIO(fmt.Errorf("storage: %s: %w", path, err))
 	}
-	l.SetCleanerCheckpoint(d.cleaner[tp])
-	d.parts[tp], m.where[tp], m.logs[tp] = true, d, l
 	return l, nil
 }
 
@@ -328,6 +377,9 @@ func writePartitionMetadata(dir string, topicID [16]byte) error {
 func (m *Manager) Remove(tp TopicPartition) error {
 	m.mu.Lock()
 	defer m.mu.Unlock()
+	for m.loading[tp] != nil {
+		m.waitLoad(tp)
+	}
 	d := m.where[tp]
 	if d == nil {
 		return nil
@@ -468,6 +520,7 @@ func (d *logDir) only(offsets map[TopicPartition]int64) map[TopicPartition]int64
 // The Manager must not be used afterwards.
 func (m *Manager) Close(hws map[TopicPartition]int64) error {
 	m.mu.Lock()
+	m.waitLoads()
 	failed := map[*logDir]bool{}
 	var errs []error
 	for tp, l := range m.logs {

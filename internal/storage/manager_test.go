@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+	"sync"
 	"testing"
 )
 
@@ -229,5 +230,43 @@ func TestManagerMarkerNeedsEveryLogRecovered(t *testing.T) {
 	must(t, m.Close(nil))
 	if _, err := os.Stat(filepath.Join(d, cleanShutdownFile)); err != nil {
 		t.Fatal("no marker after a full clean shutdown")
+	}
+}
+
+// Loads run concurrently: many partitions at once, and the same partition
+// from several goroutines (one log, created once), with a Remove racing
+// them that waits for the load in progress.
+func TestManagerConcurrentLoads(t *testing.T) {
+	dir := t.TempDir()
+	m := openManager(t, dir)
+	var wg sync.WaitGroup
+	got := make([]*Log, 16)
+	for i := range got {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			tp := TopicPartition{Topic: "t", Partition: int32(i % 4)}
+			l, err := m.Load(tp, [16]byte{7}, Config{})
+			if err != nil {
+				t.Error(err)
+			}
+			got[i] = l
+		}()
+	}
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		if err := m.Remove(TopicPartition{Topic: "t", Partition: 9}); err != nil {
+			t.Error(err)
+		}
+	}()
+	wg.Wait()
+	for i, l := range got {
+		if want := m.Get(TopicPartition{Topic: "t", Partition: int32(i % 4)}); l != want || l == nil {
+			t.Fatalf("load %d returned %p, manager holds %p", i, l, want)
+		}
+	}
+	if n := len(dirsIn(t, dir)); n != 4 {
+		t.Fatalf("%d partition dirs, want 4", n)
 	}
 }

@@ -1,0 +1,71 @@
+package quorum
+
+import (
+	"testing"
+	"time"
+)
+
+// After the leader dies, its followers learn of it from the ended
+// connection (OnLeaderConnLost); once told it is gone (LeaderGone, here
+// at once, in the node by a refused probe) they elect a new leader without
+// waiting out the election timeout, which this test sets to 10 s.
+func TestRaftLeaderGoneElectsAtOnce(t *testing.T) {
+	lost := make(chan gone, 16)
+	c := newCluster(t, 3, func(cfg *RaftConfig) {
+		cfg.ElectionTicks = 500 // 10 s
+		cfg.OnLeaderConnLost = func(leader int32, term uint64) { lost <- gone{leader, term} }
+	})
+	for _, nd := range c.nodes {
+		c.start(nd.id)
+	}
+	c.raft(0).Campaign()
+	old := c.waitLeader(all3...)
+	c.propose("before", all3...)
+	term := c.raft(old).Term()
+	c.stop(old)
+	rest := others(all3, old)
+	deadline := time.After(4 * time.Second) // well under the 10 s election timeout
+	select { // the first report; the test, playing the prober, tells every survivor
+	case g := <-lost:
+		if g.node != old || g.term != term {
+			t.Fatalf("lost connection reported for %d in term %d, want %d in %d", g.node, g.term, old, term)
+		}
+		for _, i := range rest {
+			c.raft(i).LeaderGone(g.node, g.term)
+		}
+	case <-deadline:
+		t.Fatal("no lost leader connection reported")
+	}
+	for {
+		if l, ok := c.agreedLeader(rest); ok {
+			if c.raft(l).Term() <= term {
+				t.Fatalf("new leader %d in term %d, old term %d", l, c.raft(l).Term(), term)
+			}
+			break
+		}
+		select {
+		case <-deadline:
+			t.Fatal("no new leader before the election timeout")
+		case <-time.After(10 * time.Millisecond):
+		}
+	}
+	c.propose("after", rest...)
+}
+
+// LeaderGone about a node that does not lead the follower's current term
+// changes nothing.
+func TestRaftLeaderGoneStale(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *RaftConfig) { cfg.ElectionTicks = 500 })
+	c.startAll()
+	c.raft(0).Campaign()
+	leader := c.waitLeader(all3...)
+	term := c.raft(leader).Term()
+	for _, i := range others(all3, leader) {
+		c.raft(i).LeaderGone(leader, term-1)
+		c.raft(i).LeaderGone(i, term)
+	}
+	c.propose("still", all3...)
+	if l, ok := c.agreedLeader(all3); !ok || l != leader || c.raft(l).Term() != term {
+		t.Fatalf("leader %d term %d after stale LeaderGone, want %d term %d", l, c.raft(l).Term(), leader, term)
+	}
+}
