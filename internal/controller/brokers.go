@@ -55,7 +55,42 @@ func (c *Controller) sessionTimeout() time.Duration {
 
 func (c *Controller) expired(id int32) bool {
 	s, ok := c.sessions[id]
-	return !ok || c.o.Now().Sub(s.lastContact) > c.sessionTimeout()
+	if !ok {
+		return true
+	}
+	last := s.lastContact
+	if r, ok := c.receipt(id); ok && r.at.After(last) {
+		last = r.at
+	}
+	return c.o.Now().Sub(last) > c.sessionTimeout()
+}
+
+// contact is when a heartbeat of a broker registration arrived.
+type contact struct {
+	epoch int64
+	at    time.Time
+}
+
+// noteContact records a heartbeat's arrival; it runs on the caller's
+// goroutine, before the heartbeat waits for the event loop.
+func (c *Controller) noteContact(id int32, epoch int64) {
+	now := c.o.Now()
+	c.contactMu.Lock()
+	defer c.contactMu.Unlock()
+	c.contacts[id] = contact{epoch: epoch, at: now}
+}
+
+// receipt returns when the latest heartbeat of broker id's current
+// registration arrived.
+func (c *Controller) receipt(id int32) (contact, bool) {
+	b, ok := c.image().Brokers[id]
+	if !ok {
+		return contact{}, false
+	}
+	c.contactMu.Lock()
+	r, ok := c.contacts[id]
+	c.contactMu.Unlock()
+	return r, ok && r.epoch == b.Epoch
 }
 
 // Registration is a broker's request to join (BrokerRegistration, api 62).
@@ -157,7 +192,12 @@ type HeartbeatResult struct {
 // replayed the metadata up to its own registration, and drives controlled
 // shutdown: leadership moves away first, and the broker is told to shut
 // down only when it leads nothing.
+//
+// The heartbeat's arrival counts for the session at once, even while the
+// event loop is busy with bulk work (a large CreateTopics): a controller
+// never fences a broker for its own slowness.
 func (c *Controller) BrokerHeartbeat(ctx context.Context, h Heartbeat) (HeartbeatResult, error) {
+	c.noteContact(h.ID, h.Epoch)
 	type result struct {
 		r   HeartbeatResult
 		err error

@@ -16,6 +16,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
@@ -84,6 +85,16 @@ type Controller struct {
 	sessions      map[int32]*session // broker sessions, rebuilt on activation
 	lastRebalance time.Time          // last preferred-leader rebalance check
 	lastTick      time.Time          // when Run last ticked (see noticeStall)
+	// unsettled is set when a commit failed without a verdict (timeout,
+	// lost leadership): its entry may still commit, so the next activation
+	// first commits a barrier (settle).
+	unsettled bool
+
+	// Heartbeat receipts, written by the callers' goroutines (see
+	// BrokerHeartbeat): sessions are judged on when heartbeats arrived,
+	// not on when the event loop got round to them.
+	contactMu sync.Mutex
+	contacts  map[int32]contact
 }
 
 // New creates a controller; Run starts its event loop.
@@ -97,7 +108,7 @@ func New(o Options) *Controller {
 	return &Controller{
 		o: o, logger: o.Logger.With("component", "controller"),
 		cmds: make(chan func()), done: make(chan struct{}), stopped: make(chan struct{}),
-		sessions: map[int32]*session{},
+		sessions: map[int32]*session{}, contacts: map[int32]contact{},
 	}
 }
 
@@ -187,6 +198,9 @@ func (c *Controller) activate(ctx context.Context) error {
 	if _, err := c.o.Log.LeaderReady(ctx); err != nil {
 		return fmt.Errorf("%w: %v", kerr.NotController, err)
 	}
+	if err := c.settle(ctx); err != nil {
+		return err
+	}
 	if c.image().ClusterID == "" && c.o.ClusterID != "" {
 		if _, err := c.commit(ctx, []metadata.Record{metadata.ClusterID{ID: c.o.ClusterID}}); err != nil {
 			return err
@@ -219,6 +233,28 @@ func (c *Controller) ActiveID() int32 {
 	return leader
 }
 
+// settle commits an empty entry after a commit that failed without a
+// verdict. The log commits in order, so once the barrier is applied the
+// earlier entry is applied too or never will be: a command retried after
+// a timeout (a CreateTopics) is then decided on an image that holds the
+// first attempt's records, and never commits them twice.
+func (c *Controller) settle(ctx context.Context) error {
+	if !c.unsettled {
+		return nil
+	}
+	data, err := metadata.EncodeBatch(nil)
+	if err != nil {
+		return err
+	}
+	ctx, cancel := context.WithTimeout(ctx, commitTimeout)
+	defer cancel()
+	if _, err := c.o.Log.Propose(ctx, data); err != nil {
+		return fmt.Errorf("%w: metadata commit failed: %v", kerr.NotController, err)
+	}
+	c.unsettled = false
+	return nil
+}
+
 // commit proposes the records as one entry. On success the change is in
 // this node's image when commit returns.
 func (c *Controller) commit(ctx context.Context, recs []metadata.Record) (uint64, error) {
@@ -235,7 +271,7 @@ func (c *Controller) commit(ctx context.Context, recs []metadata.Record) (uint64
 	defer cancel()
 	off, err := c.o.Log.Propose(ctx, data)
 	if err != nil {
-		c.activeTerm = 0
+		c.activeTerm, c.unsettled = 0, true
 		return 0, fmt.Errorf("%w: metadata commit failed: %v", kerr.NotController, err)
 	}
 	if n := countUnclean(recs); n > 0 && c.o.OnUnclean != nil {

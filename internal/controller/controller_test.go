@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"sync"
 	"testing"
 	"time"
 
@@ -22,12 +23,40 @@ type memLog struct {
 	leader  int32
 	term    uint64
 	publish func(*metadata.Image)
+	// limboNext makes the next Propose time out while its entry stays in
+	// the log (limbo): it commits just before the following entry.
+	limboNext bool
+	limbo     [][]byte
+	// gate, if set, holds every Propose until it is closed; entered (if
+	// set) is closed when the first Propose starts waiting.
+	gate, entered chan struct{}
 }
 
-func (m *memLog) Propose(_ context.Context, data []byte) (uint64, error) {
+func (m *memLog) Propose(ctx context.Context, data []byte) (uint64, error) {
+	if m.gate != nil {
+		if m.entered != nil {
+			close(m.entered)
+			m.entered = nil
+		}
+		<-m.gate
+	}
 	if m.err != nil {
 		return 0, m.err
 	}
+	if m.limboNext {
+		m.limboNext, m.limbo = false, append(m.limbo, data)
+		return 0, context.DeadlineExceeded
+	}
+	for _, e := range m.limbo {
+		if _, err := m.append(e); err != nil {
+			return 0, err
+		}
+	}
+	m.limbo = nil
+	return m.append(data)
+}
+
+func (m *memLog) append(data []byte) (uint64, error) {
 	m.entries = append(m.entries, data)
 	off := uint64(len(m.entries))
 	recs, err := metadata.DecodeBatch(data)
@@ -46,11 +75,23 @@ func (m *memLog) Propose(_ context.Context, data []byte) (uint64, error) {
 func (m *memLog) Leader() (int32, uint64)                     { return m.leader, m.term }
 func (m *memLog) LeaderReady(context.Context) (uint64, error) { return uint64(len(m.entries)), nil }
 
-// fakeClock is a settable clock.
-type fakeClock struct{ t time.Time }
+// fakeClock is a settable clock, safe for concurrent use.
+type fakeClock struct {
+	mu sync.Mutex
+	t  time.Time
+}
 
-func (f *fakeClock) Now() time.Time          { return f.t }
-func (f *fakeClock) Advance(d time.Duration) { f.t = f.t.Add(d) }
+func (f *fakeClock) Now() time.Time {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.t
+}
+
+func (f *fakeClock) Advance(d time.Duration) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.t = f.t.Add(d)
+}
 
 type harness struct {
 	c      *Controller
