@@ -25,7 +25,7 @@ func TestRaftLeaderGoneElectsAtOnce(t *testing.T) {
 	c.stop(old)
 	rest := others(all3, old)
 	deadline := time.After(4 * time.Second) // well under the 10 s election timeout
-	select { // the first report; the test, playing the prober, tells every survivor
+	select {                                // the first report; the test, playing the prober, tells every survivor
 	case g := <-lost:
 		if g.node != old || g.term != term {
 			t.Fatalf("lost connection reported for %d in term %d, want %d in %d", g.node, g.term, old, term)
