@@ -34,6 +34,8 @@ func (b *Broker) watchFailures() {
 		select {
 		case err := <-b.logs.Failed():
 			b.halt(fmt.Errorf("log dir failed: %w", err))
+		case err := <-b.meta.Failed():
+			b.halt(fmt.Errorf("cannot read the metadata log: %w", err))
 		case <-quorumDone:
 			if err := rq.Err(); !errors.Is(err, quorum.ErrClosed) {
 				b.halt(fmt.Errorf("metadata quorum stopped: %w", err))

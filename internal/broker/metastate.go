@@ -2,6 +2,8 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -33,10 +35,14 @@ type metaState struct {
 	pending []*metadata.Delta // applied but not yet reconciled, in order
 	wake    chan struct{}     // signalled when pending grows (capacity 1)
 	changed chan struct{}     // closed and replaced on every published image
+
+	failed   chan error // the first entry this node cannot read (see Failed)
+	failOnce sync.Once
 }
 
 func newMetaState(logger *slog.Logger, reconcile func(*metadata.Image, *metadata.Delta)) *metaState {
-	m := &metaState{logger: logger, reconcile: reconcile, changed: make(chan struct{}), wake: make(chan struct{}, 1)}
+	m := &metaState{logger: logger, reconcile: reconcile, changed: make(chan struct{}), wake: make(chan struct{}, 1),
+		failed: make(chan error, 1)}
 	m.img.Store(metadata.Empty())
 	m.applied.Store(metadata.Empty())
 	return m
@@ -54,6 +60,10 @@ func (m *metaState) Applied() *metadata.Image { return m.applied.Load() }
 // come from a bug.
 func (m *metaState) Apply(index uint64, data []byte) {
 	recs, err := metadata.DecodeBatch(data)
+	if errors.Is(err, metadata.ErrNewerVersion) {
+		m.fail(fmt.Errorf("metadata entry at offset %d: %w", index, err))
+		return
+	}
 	if err != nil {
 		m.logger.Error("undecodable metadata entry skipped", "offset", index, "err", err)
 		return
@@ -68,13 +78,23 @@ func (m *metaState) Apply(index uint64, data []byte) {
 
 // Snapshot serializes the latest applied image.
 func (m *metaState) Snapshot() ([]byte, error) {
-	return metadata.EncodeBatch(m.Applied().Records())
+	return metadata.EncodeSnapshot(m.Applied())
+}
+
+// Failed receives the first metadata entry this node cannot read because
+// a newer release wrote it. Skipping it would leave this node's image
+// behind every other's, so the node halts (as Kafka's metadata loader
+// faults); the quorum keeps the entry for a node that can read it.
+func (m *metaState) Failed() <-chan error { return m.failed }
+
+func (m *metaState) fail(err error) {
+	m.failOnce.Do(func() { m.failed <- err })
 }
 
 // Restore replaces the image with a snapshot taken at index and
 // reconciles every partition against it.
 func (m *metaState) Restore(index uint64, data []byte) error {
-	recs, err := metadata.DecodeBatch(data)
+	recs, err := metadata.DecodeSnapshot(data)
 	if err != nil {
 		return err
 	}

@@ -138,9 +138,25 @@ func (ClusterID) recordType() string                { return "ClusterId" }
 // ErrUnknownRecord is returned when decoding a record of an unknown type.
 var ErrUnknownRecord = errors.New("metadata: unknown record type")
 
+// RecordVersion is the version of the record formats this code writes.
+// Every record carries it ("v"); records written before versions existed
+// read as version 0, whose layout version 1 kept. A record of a newer
+// version than a node knows is not guessed at: decoding it fails with
+// ErrNewerVersion and the node stops (a newer release wrote the log; run
+// that release here too).
+//
+// Version history: 0 (no "v"): the formats of the first releases; 1: the
+// same fields, now versioned.
+const RecordVersion = 1
+
+// ErrNewerVersion is returned for a record or snapshot written in a
+// version newer than this code reads.
+var ErrNewerVersion = errors.New("metadata: written by a newer version")
+
 type envelope struct {
-	Type string          `json:"type"`
-	Data json.RawMessage `json:"data"`
+	Type    string          `json:"type"`
+	Version int16           `json:"v,omitempty"`
+	Data    json.RawMessage `json:"data"`
 }
 
 // Encode serializes one record.
@@ -149,7 +165,7 @@ func Encode(r Record) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	return json.Marshal(envelope{Type: r.recordType(), Data: data})
+	return json.Marshal(envelope{Type: r.recordType(), Version: RecordVersion, Data: data})
 }
 
 // EncodeBatch serializes the records of one metadata log entry. The
@@ -188,6 +204,9 @@ func Decode(b []byte) (Record, error) {
 	var env envelope
 	if err := json.Unmarshal(b, &env); err != nil {
 		return nil, fmt.Errorf("metadata: decode: %w", err)
+	}
+	if env.Version > RecordVersion {
+		return nil, fmt.Errorf("%w: %s record of version %d (this node reads up to %d)", ErrNewerVersion, env.Type, env.Version, RecordVersion)
 	}
 	r := newRecord(env.Type)
 	if r == nil {

@@ -2,11 +2,61 @@ package metadata
 
 import (
 	"bytes"
+	"encoding/json"
+	"fmt"
 	"maps"
 	"slices"
 	"sort"
 	"strings"
 )
+
+// SnapshotVersion is the version of the snapshot format this code
+// writes: {"v": 1, "records": [...]} (version 0, before versions existed,
+// was the bare record list). Newer versions fail with ErrNewerVersion.
+const SnapshotVersion = 1
+
+type snapshotFile struct {
+	Version int16             `json:"v"`
+	Records []json.RawMessage `json:"records"`
+}
+
+// EncodeSnapshot serializes img as a snapshot (its Records).
+func EncodeSnapshot(img *Image) ([]byte, error) {
+	recs := img.Records()
+	out := snapshotFile{Version: SnapshotVersion, Records: make([]json.RawMessage, len(recs))}
+	for i, r := range recs {
+		b, err := Encode(r)
+		if err != nil {
+			return nil, err
+		}
+		out.Records[i] = b
+	}
+	return json.Marshal(out)
+}
+
+// DecodeSnapshot parses a snapshot written by EncodeSnapshot (or by a
+// version 0 node) into records that rebuild the image from Empty.
+func DecodeSnapshot(data []byte) ([]Record, error) {
+	if t := bytes.TrimLeft(data, " \t\r\n"); len(t) > 0 && t[0] == '[' {
+		return DecodeBatch(data) // version 0
+	}
+	var f snapshotFile
+	if err := json.Unmarshal(data, &f); err != nil {
+		return nil, fmt.Errorf("metadata: decode snapshot: %w", err)
+	}
+	if f.Version > SnapshotVersion {
+		return nil, fmt.Errorf("%w: snapshot of version %d (this node reads up to %d)", ErrNewerVersion, f.Version, SnapshotVersion)
+	}
+	recs := make([]Record, len(f.Records))
+	for i, raw := range f.Records {
+		r, err := Decode(raw)
+		if err != nil {
+			return nil, err
+		}
+		recs[i] = r
+	}
+	return recs, nil
+}
 
 // Records returns records that rebuild img from the empty image when
 // applied as one entry at img.Offset: the content of a metadata snapshot.
