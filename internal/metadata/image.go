@@ -161,12 +161,10 @@ func (img *Image) Apply(offset int64, recs []Record) (*Image, *Delta, error) {
 	return b.img, b.delta, nil
 }
 
+// shallowCopy copies the Image struct; its maps are shared until the
+// builder's first write to each.
 func (img *Image) shallowCopy() *Image {
 	c := *img
-	c.Brokers = maps.Clone(img.Brokers)
-	c.Topics = maps.Clone(img.Topics)
-	c.TopicsByName = maps.Clone(img.TopicsByName)
-	c.Configs = maps.Clone(img.Configs)
 	return &c
 }
 

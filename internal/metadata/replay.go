@@ -10,14 +10,47 @@ import (
 // ErrInconsistent is returned when a record contradicts the image.
 var ErrInconsistent = errors.New("record inconsistent with image")
 
-// builder applies records to a private copy of an image. Topics are
-// copied on first write so the source image is never modified.
+// builder applies records to a private copy of an image. Each top-level
+// map and each topic is copied on its first write within the entry, so
+// the source image is never modified and an entry costs what it changes:
+// a heartbeat's fence copies the brokers, a leader change the topics map
+// and the changed topics, never every map of the image.
 type builder struct {
 	img    *Image
 	delta  *Delta
 	copied map[UUID]bool
+	// Which of img's maps are already private copies.
+	brokersCopied, topicsCopied, byNameCopied, configsCopied bool
 	// Copy-on-write of the security state within one entry.
 	securityCopied, aclsCopied, scramCopied bool
+}
+
+func (b *builder) brokers() map[int32]BrokerInfo {
+	if !b.brokersCopied {
+		b.img.Brokers, b.brokersCopied = maps.Clone(b.img.Brokers), true
+	}
+	return b.img.Brokers
+}
+
+func (b *builder) topics() map[UUID]*TopicImage {
+	if !b.topicsCopied {
+		b.img.Topics, b.topicsCopied = maps.Clone(b.img.Topics), true
+	}
+	return b.img.Topics
+}
+
+func (b *builder) topicsByName() map[string]UUID {
+	if !b.byNameCopied {
+		b.img.TopicsByName, b.byNameCopied = maps.Clone(b.img.TopicsByName), true
+	}
+	return b.img.TopicsByName
+}
+
+func (b *builder) configs() map[ConfigKey]map[string]string {
+	if !b.configsCopied {
+		b.img.Configs, b.configsCopied = maps.Clone(b.img.Configs), true
+	}
+	return b.img.Configs
 }
 
 func (b *builder) apply(off int64, r Record) error {
@@ -29,7 +62,7 @@ func (b *builder) apply(off int64, r Record) error {
 	case BrokerRegistrationChange:
 		return b.changeBroker(r)
 	case UnregisterBroker:
-		delete(b.img.Brokers, r.ID)
+		delete(b.brokers(), r.ID)
 		b.delta.ChangedBrokers[r.ID] = true
 	case Topic:
 		return b.createTopic(r)
@@ -62,7 +95,7 @@ func (b *builder) registerBroker(off int64, r RegisterBroker) {
 	if epoch == 0 {
 		epoch = off
 	}
-	b.img.Brokers[r.ID] = BrokerInfo{
+	b.brokers()[r.ID] = BrokerInfo{
 		ID: r.ID, Epoch: epoch, Incarnation: r.Incarnation, Endpoints: slices.Clone(r.Endpoints),
 		Rack: r.Rack, Fenced: r.Fenced,
 	}
@@ -80,7 +113,7 @@ func (b *builder) changeBroker(r BrokerRegistrationChange) error {
 	if r.InControlledShutdown != nil {
 		br.InControlledShutdown = *r.InControlledShutdown
 	}
-	b.img.Brokers[r.ID] = br
+	b.brokers()[r.ID] = br
 	b.delta.ChangedBrokers[r.ID] = true
 	return nil
 }
@@ -92,8 +125,8 @@ func (b *builder) createTopic(r Topic) error {
 	if _, ok := b.img.Topics[r.ID]; ok {
 		return fmt.Errorf("%w: topic id %s exists", ErrInconsistent, r.ID)
 	}
-	b.img.Topics[r.ID] = &TopicImage{Name: r.Name, ID: r.ID}
-	b.img.TopicsByName[r.Name] = r.ID
+	b.topics()[r.ID] = &TopicImage{Name: r.Name, ID: r.ID}
+	b.topicsByName()[r.Name] = r.ID
 	b.copied[r.ID] = true
 	b.touch(r.ID, -1)
 	return nil
@@ -109,7 +142,7 @@ func (b *builder) topic(id UUID) (*TopicImage, error) {
 		c := *t
 		c.Partitions = slices.Clone(t.Partitions)
 		t = &c
-		b.img.Topics[id] = t
+		b.topics()[id] = t
 		b.copied[id] = true
 	}
 	return t, nil
@@ -186,9 +219,9 @@ func (b *builder) removeTopic(r RemoveTopic) error {
 	if !ok {
 		return fmt.Errorf("%w: unknown topic id %s", ErrInconsistent, r.TopicID)
 	}
-	delete(b.img.Topics, r.TopicID)
-	delete(b.img.TopicsByName, t.Name)
-	delete(b.img.Configs, ConfigKey{ResourceTopic, t.Name})
+	delete(b.topics(), r.TopicID)
+	delete(b.topicsByName(), t.Name)
+	delete(b.configs(), ConfigKey{ResourceTopic, t.Name})
 	delete(b.delta.ChangedPartitions, r.TopicID)
 	b.delta.DeletedTopics[r.TopicID] = t
 	b.delta.ChangedConfigs[ConfigKey{ResourceTopic, t.Name}] = true
@@ -207,9 +240,9 @@ func (b *builder) setConfig(r Config) {
 		m[r.Name] = *r.Value
 	}
 	if len(m) == 0 {
-		delete(b.img.Configs, key)
+		delete(b.configs(), key)
 	} else {
-		b.img.Configs[key] = m
+		b.configs()[key] = m
 	}
 	b.delta.ChangedConfigs[key] = true
 }
