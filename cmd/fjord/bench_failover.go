@@ -19,6 +19,7 @@ type benchFailoverOpts struct {
 	faults                  string
 	configs                 []string
 	interval, poll, bound   time.Duration
+	settle                  time.Duration
 	dir                     string
 	jsonOut, verbose        bool
 	clientTimeouts          bool
@@ -38,9 +39,13 @@ func newBenchFailoverCmd() *cobra.Command {
 			"pause-broker, isolate-broker (cut off from the other nodes and the clients; runs the\n" +
 			"nodes in network namespaces, so needs root, ip and nft) against a broker that leads\n" +
 			"partitions and is not the active controller, and kill-controller (also: time until\n" +
-			"a new active controller commits a CreateTopics). The victim is restarted or healed\n" +
-			"and the ISRs are full again before the next run. Runs the default configuration\n" +
-			"unless --config says otherwise.",
+			"a new active controller commits a CreateTopics). The victim is restarted or healed;\n" +
+			"each run also measures, from then, until the ISRs are full again and, after a preferred\n" +
+			"leader election of every partition (as kafka-leader-election would ask), until the\n" +
+			"victim leads its preferred partitions again, and with --settle watches every node's\n" +
+			"Metadata for fences, leaderless partitions and shrunk ISRs. Also reports how long the\n" +
+			"topic took to be created, led and written, and fully replicated. Runs the default\n" +
+			"configuration unless --config says otherwise.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error { return runBenchFailover(cmd, o) },
 	}
@@ -54,6 +59,8 @@ func newBenchFailoverCmd() *cobra.Command {
 		"load stays at 20,000 records/s: 50 ms for 1,000 partitions, 500 ms for 10,000)")
 	f.DurationVar(&o.poll, "poll", 0, "time between two Metadata requests to one survivor (0: 20 ms, longer above 4,000 partitions)")
 	f.DurationVar(&o.bound, "bound", 0, "how long one fault is measured at most (0: 60 s plus twice the session timeout)")
+	f.DurationVar(&o.settle, "settle", 0, "after each run, once the victim is back with full ISRs and its preferred leaderships,\n"+
+		"watch every node's Metadata this long for fenced brokers, leaderless partitions and shrunk ISRs (0: skip)")
 	f.StringVar(&o.dir, "dir", "", "keep node data and logs under this dir (default: a temp dir, removed)")
 	f.BoolVar(&o.clientTimeouts, "client-timeouts", false, "let the load client notice a paused or isolated victim by its own\n"+
 		"timeouts (1.5 s) instead of cutting its connections to it at the fault")
@@ -72,7 +79,7 @@ func runBenchFailover(cmd *cobra.Command, o benchFailoverOpts) error {
 	out, errOut := cmd.OutOrStdout(), cmd.ErrOrStderr()
 	cfg := chaos.FailoverConfig{Bin: bin, Dir: o.dir, Nodes: o.nodes, Partitions: o.partitions, Runs: o.runs,
 		Faults: strings.Split(o.faults, ","), Overrides: o.configs, Interval: o.interval, Poll: o.poll, Bound: o.bound,
-		ClientTimeouts: o.clientTimeouts}
+		ClientTimeouts: o.clientTimeouts, Settle: o.settle}
 	if !o.jsonOut {
 		cfg.OnRun = func(r chaos.FailoverRun, runs int) { fmt.Fprintln(out, r.Line(runs)) }
 	}

@@ -36,9 +36,15 @@ import (
 //     survivors until one is committed; nodeWatch also notes when a
 //     survivor names a live active controller.
 //
-// The victim is healed (restarted, resumed, reconnected), every node must
-// show full ISRs, the preferred leaders are elected back and every
-// partition must take writes again before the next run.
+// The victim is healed (restarted, resumed, reconnected); the run also
+// measures, from then, until every node shows full ISRs and, after a
+// preferred election of every partition (as an operator would ask with
+// kafka-leader-election; the controller's own rebalance waits
+// leader.imbalance.check.interval.seconds, 300 s by default), until the
+// victim leads its preferred partitions again, and may then watch every
+// node's Metadata for a while (Settle) for fences, leaderless partitions
+// and shrunk ISRs. Every partition must take writes again before the next
+// run.
 
 // FailoverFaults are the faults `fjord bench failover` measures:
 // SIGKILL, SIGSTOP or network isolation (from the other nodes and the
@@ -71,9 +77,12 @@ type FailoverConfig struct {
 	// Heal bounds each wait for the cluster to be whole (every node
 	// showing full ISRs; also the topic's creation and a steady load);
 	// 0: 2 min plus 20 ms a partition.
-	Heal  time.Duration
-	OnRun func(r FailoverRun, runs int)    // called as each run ends
-	Log   func(format string, args ...any) // progress
+	Heal time.Duration
+	// Settle is how long every node's Metadata is watched after each run
+	// once the victim is back (full ISRs, preferred leaders); 0: not.
+	Settle time.Duration
+	OnRun  func(r FailoverRun, runs int)    // called as each run ends
+	Log    func(format string, args ...any) // progress
 }
 
 const failoverTopic = "failover"
@@ -111,6 +120,8 @@ func (cfg *FailoverConfig) defaults() error {
 		return errors.New("a failover needs at least 2 nodes")
 	case cfg.Partitions < 1 || cfg.Runs < 1:
 		return errors.New("partitions and runs must be positive")
+	case cfg.Settle < 0:
+		return errors.New("settle must not be negative")
 	case len(cfg.Faults) == 0:
 		return errors.New("no fault given")
 	}
@@ -180,7 +191,8 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 	f := &failover{cfg: cfg, c: c, rf: min(3, cfg.Nodes)}
 	defer f.closeNodeClients()
 	rep := &FailoverReport{Nodes: cfg.Nodes, Partitions: cfg.Partitions, RF: f.rf, Overrides: cfg.Overrides,
-		Netns: netns, ClientTimeouts: cfg.ClientTimeouts, IntervalMs: cfg.Interval.Milliseconds(), PollMs: cfg.Poll.Milliseconds()}
+		Netns: netns, ClientTimeouts: cfg.ClientTimeouts, IntervalMs: cfg.Interval.Milliseconds(), PollMs: cfg.Poll.Milliseconds(),
+		CreateReturnMs: -1, CreateWritableMs: -1, CreateMs: -1}
 	fail := func(err error) (*FailoverReport, error) {
 		rep.Err = fmt.Sprintf("%v\n%s", err, warnings(c, 10))
 		return rep, err
@@ -189,17 +201,24 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 	if err := c.Start(); err != nil {
 		return fail(err)
 	}
-	created, err := f.setup(ctx)
+	cr, err := f.create(ctx)
 	if err != nil {
 		return fail(err)
 	}
-	rep.CreateMs = created.Milliseconds()
-	cfg.Log("topic %s: %d partitions RF=%d with full ISRs %d ms after CreateTopics", failoverTopic, cfg.Partitions, f.rf, rep.CreateMs)
+	rep.CreateReturnMs = since(cr.sent, cr.returned)
 	f.load, err = startLoad(c, failoverTopic, cfg.Partitions, cfg.Interval, cfg.Bound)
 	if err != nil {
 		return fail(err)
 	}
 	defer f.load.Close()
+	f.load.book.arm(cr.sent)
+	err = f.awaitCreated(ctx, &cr)
+	rep.CreateWritableMs, rep.CreateMs = since(cr.sent, cr.writable()), since(cr.sent, cr.full)
+	if err != nil {
+		return fail(err)
+	}
+	cfg.Log("topic %s: %d partitions RF=%d: CreateTopics returned after %d ms, every partition led and written after %d ms, with full ISRs %d ms after CreateTopics",
+		failoverTopic, cfg.Partitions, f.rf, rep.CreateReturnMs, rep.CreateWritableMs, rep.CreateMs)
 	for _, fault := range cfg.Faults {
 		fr := &FaultResult{Fault: fault}
 		rep.Faults = append(rep.Faults, fr)
@@ -209,13 +228,15 @@ func RunFailover(ctx context.Context, cfg FailoverConfig) (*FailoverReport, erro
 				return fail(fmt.Errorf("before %s run %d: %w", fault, i, err))
 			}
 			r, heal := f.inject(ctx, fault, i)
+			var healErr error
+			if heal != nil {
+				healErr = f.healAndMeasure(ctx, &r, heal)
+			}
 			fr.Runs = append(fr.Runs, r)
 			cfg.OnRun(r, cfg.Runs)
-			if heal != nil {
-				if err := heal(); err != nil {
-					fr.Summary = summarise(fr.Runs)
-					return fail(fmt.Errorf("healing %s run %d: %w", fault, i, err))
-				}
+			if healErr != nil && ctx.Err() == nil {
+				fr.Summary = summarise(fr.Runs)
+				return fail(fmt.Errorf("healing %s run %d: %w", fault, i, healErr))
 			}
 			if ctx.Err() != nil {
 				fr.Summary = summarise(fr.Runs)
@@ -241,9 +262,36 @@ func (f *failover) cutClient(victim *Node) {
 // healBound is how long the cluster may take to have full ISRs again.
 func (f *failover) healBound() time.Duration { return f.cfg.Heal }
 
-// setup waits for the brokers, creates the topic and waits for full ISRs,
-// returning how long the creation took.
-func (f *failover) setup(ctx context.Context) (time.Duration, error) {
+// creation is when the topic's creation reached each stage.
+type creation struct {
+	sent     time.Time // the first CreateTopics request
+	returned time.Time // the response of the one that created the topic (or found it)
+	led      time.Time // every partition with a leader in a node's Metadata
+	written  time.Time // every partition with an acknowledged write of the load
+	full     time.Time // every partition with a full ISR in a node's Metadata
+}
+
+// writable is when every partition was both led and written, zero if not
+// yet.
+func (cr creation) writable() time.Time {
+	if cr.led.IsZero() || cr.written.IsZero() {
+		return time.Time{}
+	}
+	return later(cr.led, cr.written)
+}
+
+// later is the later of a and b.
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
+}
+
+// create waits for the brokers and creates the topic, retrying until a
+// CreateTopics succeeds (or finds it created).
+func (f *failover) create(ctx context.Context) (creation, error) {
+	var cr creation
 	err := waitUntil(ctx, time.Minute, func() string {
 		md, err := f.c.Metadata(ctx)
 		if err != nil {
@@ -255,9 +303,8 @@ func (f *failover) setup(ctx context.Context) (time.Duration, error) {
 		return ""
 	})
 	if err != nil {
-		return 0, fmt.Errorf("cluster did not come up: %w", err)
+		return cr, fmt.Errorf("cluster did not come up: %w", err)
 	}
-	start := time.Now()
 	err = waitUntil(ctx, f.healBound(), func() string {
 		cl, err := kgo.NewClient(kgo.SeedBrokers(f.c.Addrs()...), kgo.DialTimeout(time.Second),
 			kgo.RequestTimeoutOverhead(5*time.Second), kgo.RetryTimeout(10*time.Second))
@@ -269,6 +316,9 @@ func (f *failover) setup(ctx context.Context) (time.Duration, error) {
 		adm.SetTimeoutMillis(int32(min(f.healBound(), 10*time.Minute).Milliseconds()))
 		cctx, cancel := context.WithTimeout(ctx, f.healBound())
 		defer cancel()
+		if cr.sent.IsZero() {
+			cr.sent = time.Now()
+		}
 		resp, err := adm.CreateTopic(cctx, int32(f.cfg.Partitions), int16(f.rf), nil, failoverTopic)
 		if err == nil {
 			err = resp.Err
@@ -276,22 +326,91 @@ func (f *failover) setup(ctx context.Context) (time.Duration, error) {
 		if err != nil && !errors.Is(err, kerr.TopicAlreadyExists) {
 			return "creating the topic: " + err.Error()
 		}
+		cr.returned = time.Now()
+		return ""
+	})
+	return cr, err
+}
+
+// awaitCreated waits, polling a node's Metadata every cfg.Poll, until
+// every partition of the new topic has a leader and a full ISR and the
+// load (armed at cr.sent) has had an acknowledged write on every
+// partition, noting when each happened in cr.
+func (f *failover) awaitCreated(ctx context.Context, cr *creation) error {
+	err := waitEvery(ctx, f.healBound(), f.cfg.Poll, func() string {
+		if cr.written.IsZero() && f.load.book.pending() == 0 {
+			cr.written = cr.sent.Add(slices.Max(f.load.book.windows()))
+		}
+		if cr.led.IsZero() || cr.full.IsZero() {
+			md, err := f.c.Metadata(ctx, failoverTopic)
+			if err != nil {
+				return err.Error()
+			}
+			at := time.Now()
+			leaderless, notFull := topicHealth(md.Topics[failoverTopic], f.cfg.Partitions)
+			if cr.led.IsZero() && leaderless == 0 {
+				cr.led = at
+			}
+			if cr.full.IsZero() && notFull == 0 {
+				cr.full = at
+			}
+		}
+		switch {
+		case cr.led.IsZero():
+			return "some partitions of the new topic have no leader"
+		case cr.full.IsZero():
+			return "some partitions of the new topic have no full ISR"
+		case cr.written.IsZero():
+			return fmt.Sprintf("%d partitions of the new topic without an acknowledged write", f.load.book.pending())
+		}
 		return ""
 	})
 	if err != nil {
-		return 0, err
+		return fmt.Errorf("the new topic is not led, written and with full ISRs within %v: %w", f.healBound(), err)
 	}
-	err = waitUntil(ctx, f.healBound(), func() string { return f.c.Healthy(ctx, failoverTopic, f.cfg.Partitions) })
-	if err != nil {
-		return 0, fmt.Errorf("the new topic has no full ISRs within %v: %w", f.healBound(), err)
-	}
-	return time.Since(start), nil
+	return nil
 }
 
-// prepare waits until every node shows full ISRs, moves leaderships back
-// to the preferred replicas and waits until every partition takes writes.
-func (f *failover) prepare(ctx context.Context) error {
-	err := waitUntil(ctx, f.healBound(), func() string {
+// topicHealth counts the partitions of td without a leader and those
+// without a full ISR (a partition missing from td counts in both).
+func topicHealth(td kadm.TopicDetail, partitions int) (leaderless, notFull int) {
+	for p := range partitions {
+		pd, ok := td.Partitions[int32(p)]
+		if !ok || pd.Leader < 0 || pd.Err != nil {
+			leaderless++
+		}
+		if !ok || len(pd.ISR) != len(pd.Replicas) {
+			notFull++
+		}
+	}
+	return leaderless, notFull
+}
+
+// waitEvery is waitUntil checking cond every interval.
+func waitEvery(ctx context.Context, timeout, every time.Duration, cond func() string) error {
+	deadline := time.Now().Add(timeout)
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		msg := cond()
+		if msg == "" {
+			return nil
+		}
+		if time.Now().After(deadline) || ctx.Err() != nil {
+			return errors.New(msg)
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
+
+// awaitFull waits until every node shows full ISRs, checking every
+// cfg.Poll, and returns when they did.
+func (f *failover) awaitFull(ctx context.Context) (time.Time, error) {
+	var at time.Time
+	err := waitEvery(ctx, f.healBound(), f.cfg.Poll, func() string {
 		v, why := f.view(ctx)
 		if why != "" {
 			return why
@@ -299,34 +418,136 @@ func (f *failover) prepare(ctx context.Context) error {
 		if n := v.notFull(); n > 0 {
 			return fmt.Sprintf("%d partitions without a full ISR", n)
 		}
+		at = time.Now()
 		return ""
 	})
 	if err != nil {
-		return fmt.Errorf("no full ISRs within %v: %w", f.healBound(), err)
+		return at, fmt.Errorf("no full ISRs within %v: %w", f.healBound(), err)
 	}
-	err = waitUntil(ctx, time.Minute, func() string {
+	return at, nil
+}
+
+// electPreferred asks the controller for a preferred election of the
+// partitions ps of the topic (ElectLeaders type 0), and returns how many
+// of them it could not elect for another reason than their preferred
+// replica leading already.
+func (f *failover) electPreferred(ctx context.Context, ps []int32) (int, error) {
+	adm, done, err := f.c.Admin()
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	s := kadm.TopicsSet{}
+	s.Add(failoverTopic, ps...)
+	ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
+	defer cancel()
+	res, err := adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, s)
+	if err != nil {
+		return 0, err
+	}
+	failed := 0
+	for _, r := range res[failoverTopic] {
+		if r.Err != nil && !errors.Is(r.Err, kerr.ElectionNotNeeded) {
+			failed++
+		}
+	}
+	return failed, nil
+}
+
+// healAndMeasure heals the victim (heal) and measures into r, from the heal:
+// until every node shows full ISRs; after a preferred election of every
+// partition, until the victim leads its preferred partitions again; then
+// watches the cluster for cfg.Settle and counts the partitions not led by
+// their preferred replica. It fails only if the heal does or the ISRs are
+// not full within the heal bound.
+func (f *failover) healAndMeasure(ctx context.Context, r *FailoverRun, heal func() error) error {
+	at := time.Now()
+	if err := heal(); err != nil {
+		return err
+	}
+	full, err := f.awaitFull(ctx)
+	if err != nil {
+		return err
+	}
+	r.RestartISRMs = full.Sub(at).Milliseconds()
+	back, err := f.preferBack(ctx, r)
+	if err != nil {
+		f.cfg.Log("%s run %d: node %d does not lead its preferred partitions again: %v", r.Fault, r.Run, r.Victim, err)
+	}
+	r.RestartPreferredMs = since(at, back)
+	r.Settle = f.settle(ctx)
+	r.NotPreferred = -1
+	err = waitUntil(ctx, 10*time.Second, func() string {
+		v, why := f.view(ctx)
+		if why == "" {
+			_, off := v.preferredBy(-1)
+			r.NotPreferred = len(off)
+		}
+		return why
+	})
+	if err != nil {
+		f.cfg.Log("%s run %d: the nodes' metadata differ at the end: %v", r.Fault, r.Run, err)
+	}
+	return nil
+}
+
+// preferBack asks for a preferred election of every partition of the
+// topic, as kafka-leader-election --election-type PREFERRED --topic does
+// (again every 2 s for the victim's partitions still led elsewhere), and
+// waits, checking every cfg.Poll, until every node shows the victim
+// leading each partition whose preferred replica it is. It sets
+// r.Preferred and returns when that was seen (zero if it was not within a
+// minute, with why).
+func (f *failover) preferBack(ctx context.Context, r *FailoverRun) (time.Time, error) {
+	all := make([]int32, f.cfg.Partitions)
+	for p := range all {
+		all[p] = int32(p)
+	}
+	if failed, err := f.electPreferred(ctx, all); err != nil || failed > 0 {
+		f.cfg.Log("%s run %d: preferred election: %d partitions failed (%v)", r.Fault, r.Run, failed, err)
+	}
+	asked := time.Now()
+	var back time.Time
+	err := waitEvery(ctx, time.Minute, f.cfg.Poll, func() string {
 		v, why := f.view(ctx)
 		if why != "" {
 			return why
 		}
-		off := kadm.TopicsSet{}
-		for p, pv := range v.parts {
-			if len(pv.replicas) > 0 && pv.leader != pv.replicas[0] {
-				off.Add(failoverTopic, int32(p))
-			}
+		var pref, off []int32
+		pref, off = v.preferredBy(r.Victim)
+		r.Preferred = len(pref)
+		if len(off) == 0 {
+			back = time.Now()
+			return ""
 		}
+		if time.Since(asked) >= 2*time.Second {
+			_, _ = f.electPreferred(ctx, off)
+			asked = time.Now()
+		}
+		return fmt.Sprintf("node %d leads %d of its %d preferred partitions", r.Victim, len(pref)-len(off), len(pref))
+	})
+	return back, err
+}
+
+// prepare waits until every node shows full ISRs, moves leaderships back
+// to the preferred replicas and waits until every partition takes writes.
+func (f *failover) prepare(ctx context.Context) error {
+	if _, err := f.awaitFull(ctx); err != nil {
+		return err
+	}
+	err := waitUntil(ctx, time.Minute, func() string {
+		v, why := f.view(ctx)
+		if why != "" {
+			return why
+		}
+		_, off := v.preferredBy(-1)
 		if len(off) == 0 {
 			return ""
 		}
-		adm, done, err := f.c.Admin()
-		if err != nil {
+		if _, err := f.electPreferred(ctx, off); err != nil {
 			return err.Error()
 		}
-		defer done()
-		ectx, cancel := context.WithTimeout(ctx, 10*time.Second)
-		defer cancel()
-		_, _ = adm.ElectLeaders(ectx, kadm.ElectPreferredReplica, off)
-		return fmt.Sprintf("%d partitions not led by their preferred replica", len(off[failoverTopic]))
+		return fmt.Sprintf("%d partitions not led by their preferred replica", len(off))
 	})
 	if err != nil {
 		f.cfg.Log("preferred leaders not restored (measuring anyway): %v", err)
@@ -349,7 +570,8 @@ func (f *failover) prepare(ctx context.Context) error {
 // for kill-controller, a new controller served), or the bound passes. It
 // returns the run and how to heal the victim.
 func (f *failover) inject(ctx context.Context, fault string, run int) (FailoverRun, func() error) {
-	r := FailoverRun{Run: run, Fault: fault, Partitions: f.cfg.Partitions, FenceMs: -1, AppliedMs: -1, SpreadMs: -1, WrittenMs: -1}
+	r := FailoverRun{Run: run, Fault: fault, Partitions: f.cfg.Partitions, FenceMs: -1, AppliedMs: -1, SpreadMs: -1, WrittenMs: -1,
+		ShareSpreadPct: -1, RestartISRMs: -1, RestartPreferredMs: -1, NotPreferred: -1}
 	var v clusterView
 	err := waitUntil(ctx, 10*time.Second, func() (why string) {
 		v, why = f.view(ctx)
@@ -478,6 +700,10 @@ func (f *failover) inject(ctx context.Context, fault string, run int) (FailoverR
 	}
 	cancel()
 	<-watched
+	var leaders []int32
+	if r.Led > 0 {
+		leaders = f.leadersNow(ctx, survivors)
+	}
 
 	// The figures.
 	ws := f.load.book.windows()
@@ -522,6 +748,14 @@ func (f *failover) inject(ctx context.Context, fault string, run int) (FailoverR
 		if ctl.IsZero() {
 			r.NewController = -1
 		}
+	}
+	if leaders != nil {
+		ids := make([]int32, len(survivors))
+		for i, nd := range survivors {
+			ids[i] = nd.ID
+		}
+		r.NewLeaders = newLeaders(class, leaders, ids)
+		r.ShareSpreadPct = shareSpread(r.NewLeaders)
 	}
 	r.SendErrors = f.load.errs.Load() - errs0
 	return r, heal

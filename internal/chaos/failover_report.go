@@ -20,12 +20,20 @@ type FailoverReport struct {
 	Netns      bool     `json:"netns,omitempty"`
 	// ClientTimeouts: the load client was left to notice a paused or
 	// cut-off victim by its own timeouts (FailoverConfig.ClientTimeouts).
-	ClientTimeouts bool           `json:"client_timeouts,omitempty"`
-	IntervalMs     int64          `json:"produce_interval_ms"` // between two records to one partition
-	PollMs         int64          `json:"metadata_poll_ms"`    // between two Metadata requests to one node
-	CreateMs       int64          `json:"create_ms"`           // CreateTopics until every partition has a full ISR
-	Faults         []*FaultResult `json:"faults"`
-	Err            string         `json:"error,omitempty"` // why the bench stopped early
+	ClientTimeouts bool  `json:"client_timeouts,omitempty"`
+	IntervalMs     int64 `json:"produce_interval_ms"` // between two records to one partition
+	PollMs         int64 `json:"metadata_poll_ms"`    // between two Metadata requests to one node
+	// The topic's creation, in ms after the CreateTopics request was sent
+	// (-1: not reached): until it returned (the first attempt's send to
+	// the successful one's response, should the harness have to retry),
+	// until every partition has a leader in a node's Metadata and an
+	// acknowledged write of the load (started as CreateTopics returns),
+	// and until every partition has a full ISR in a node's Metadata.
+	CreateReturnMs   int64          `json:"create_return_ms"`
+	CreateWritableMs int64          `json:"create_led_and_written_ms"`
+	CreateMs         int64          `json:"create_ms"`
+	Faults           []*FaultResult `json:"faults"`
+	Err              string         `json:"error,omitempty"` // why the bench stopped early
 }
 
 // FaultResult is one fault's runs and their summary.
@@ -75,8 +83,107 @@ type FailoverRun struct {
 	NewControllerMs int64 `json:"new_controller_ms,omitempty"`
 	ServesMs        int64 `json:"controller_serves_ms,omitempty"`
 
+	// NewLeaders: how many of the partitions the victim led each survivor
+	// leads when the fault is measured (every led partition written
+	// again, or the bound), as the first survivor that answers shows it.
+	// ShareSpreadPct = (max - min) / mean of those counts * 100, rounded
+	// (0 for one survivor); -1 when the victim led nothing or no survivor
+	// answered.
+	NewLeaders     []LeaderCount `json:"new_leaders,omitempty"`
+	ShareSpreadPct int64         `json:"share_spread_pct"`
+
+	// After the victim is restarted (kill-broker, kill-controller) or
+	// healed (resumed, reconnected), in ms from the restart or heal (-1:
+	// not measured or not within the bound): RestartISRMs → every node
+	// shows every ISR full; RestartPreferredMs → every node shows the
+	// victim leading again each of the Preferred partitions whose first
+	// replica it is (the harness asks for a preferred election of every
+	// partition of the topic once the ISRs are full, as an operator would
+	// with kafka-leader-election). NotPreferred counts the partitions not
+	// led by their preferred replica when the run ends (after Settle; -1:
+	// the nodes' metadata differed).
+	RestartISRMs       int64        `json:"restart_to_full_isr_ms"`
+	RestartPreferredMs int64        `json:"restart_to_preferred_ms"`
+	Preferred          int          `json:"victim_preferred"`
+	NotPreferred       int          `json:"not_preferred_after"`
+	Settle             *SettleStats `json:"settle_after_restart,omitempty"` // --settle
+
 	SendErrors int64  `json:"send_errors"` // records that failed for good during the run
 	Err        string `json:"error,omitempty"`
+}
+
+// LeaderCount is how many partitions a node leads.
+type LeaderCount struct {
+	Node       int32 `json:"node"`
+	Partitions int   `json:"partitions"`
+}
+
+// SettleStats is what every node's Metadata showed while the harness
+// watched the cluster for FailoverConfig.Settle after the victim was back
+// (full ISRs, preferred leaders elected). The events are transitions from
+// good to bad, counted per node's view and summed over the nodes.
+type SettleStats struct {
+	Ms            int64 `json:"ms"`             // how long it watched
+	Fences        int   `json:"fences"`         // a broker gone from a node's brokers
+	Leaderless    int   `json:"leaderless"`     // every partition led → some partition without a leader
+	MaxLeaderless int   `json:"max_leaderless"` // the most leaderless partitions in one response
+	Shrinks       int   `json:"isr_shrinks"`    // every ISR full → some ISR smaller than the replication factor
+	Errors        int   `json:"errors"`         // Metadata requests that failed or lacked partitions
+}
+
+// add folds another node's counts into s.
+func (s *SettleStats) add(o SettleStats) {
+	s.Fences += o.Fences
+	s.Leaderless += o.Leaderless
+	s.MaxLeaderless = max(s.MaxLeaderless, o.MaxLeaderless)
+	s.Shrinks += o.Shrinks
+	s.Errors += o.Errors
+}
+
+// newLeaders counts, per survivor, the partitions it leads in leaders (by
+// partition) among those the victim led (class 'l').
+func newLeaders(class []byte, leaders []int32, survivors []int32) []LeaderCount {
+	out := make([]LeaderCount, len(survivors))
+	for i, id := range survivors {
+		out[i].Node = id
+	}
+	for p, l := range leaders {
+		if p >= len(class) || class[p] != 'l' {
+			continue
+		}
+		if i := slices.Index(survivors, l); i >= 0 {
+			out[i].Partitions++
+		}
+	}
+	return out
+}
+
+// shareSpread is (max - min) / mean * 100 of the counts, rounded: 0 for
+// one count, -1 for none or a zero mean.
+func shareSpread(counts []LeaderCount) int64 {
+	if len(counts) == 0 {
+		return -1
+	}
+	lo, hi, sum := counts[0].Partitions, counts[0].Partitions, 0
+	for _, c := range counts {
+		lo, hi, sum = min(lo, c.Partitions), max(hi, c.Partitions), sum+c.Partitions
+	}
+	if sum == 0 {
+		return -1
+	}
+	mean := float64(sum) / float64(len(counts))
+	return int64(math.Round(float64(hi-lo) / mean * 100))
+}
+
+// afterWord names how the victim comes back after fault.
+func afterWord(fault string) string {
+	switch fault {
+	case "pause-broker":
+		return "resume"
+	case "isolate-broker":
+		return "heal"
+	}
+	return "restart"
 }
 
 // NodeTimes is what one survivor's Metadata showed, in ms after the fault
@@ -176,12 +283,34 @@ func summarise(runs []FailoverRun) []SummaryRow {
 		metric{"fence → metadata on all survivors", func(r FailoverRun) int64 { return r.SpreadMs }},
 		metric{"fence → every led partition written", func(r FailoverRun) int64 { return r.WrittenMs }},
 	)
+	ms = append(ms, metric{"new leaders: share spread %", func(r FailoverRun) int64 { return r.ShareSpreadPct }})
 	if slices.ContainsFunc(runs, func(r FailoverRun) bool { return r.Fault == "kill-controller" }) {
 		ms = append(ms,
 			metric{"new active controller seen", func(r FailoverRun) int64 { return r.NewControllerMs }},
 			metric{"new controller serves", func(r FailoverRun) int64 { return r.ServesMs }},
 		)
 	}
+	after := "restart"
+	if len(runs) > 0 {
+		after = afterWord(runs[0].Fault)
+	}
+	settle := func(get func(s *SettleStats) int) func(r FailoverRun) int64 {
+		return func(r FailoverRun) int64 {
+			if r.Settle == nil {
+				return -1
+			}
+			return int64(get(r.Settle))
+		}
+	}
+	ms = append(ms,
+		metric{after + " → full ISRs", func(r FailoverRun) int64 { return r.RestartISRMs }},
+		metric{after + " → preferred leaders back", func(r FailoverRun) int64 { return r.RestartPreferredMs }},
+		metric{"not led by the preferred replica", func(r FailoverRun) int64 { return int64(r.NotPreferred) }},
+		metric{"fences after " + after, settle(func(s *SettleStats) int { return s.Fences })},
+		metric{"leaderless events after " + after, settle(func(s *SettleStats) int { return s.Leaderless })},
+		metric{"max leaderless after " + after, settle(func(s *SettleStats) int { return s.MaxLeaderless })},
+		metric{"ISR shrinks after " + after, settle(func(s *SettleStats) int { return s.Shrinks })},
+	)
 	var rows []SummaryRow
 	for _, m := range ms {
 		var xs []int64
@@ -224,14 +353,63 @@ func (r FailoverRun) Line(of int) string {
 	if r.WrittenMs >= 0 {
 		fmt.Fprintf(&b, ", every led partition written %s later", ms(r.WrittenMs))
 	}
+	b.WriteString(r.leadersText())
 	if r.Fault == "kill-controller" {
 		fmt.Fprintf(&b, " | new controller %d seen %s, serves %s", r.NewController, ms(r.NewControllerMs), ms(r.ServesMs))
 	}
+	b.WriteString(r.recoveryText())
 	if r.SendErrors > 0 {
 		fmt.Fprintf(&b, " | %d send errors", r.SendErrors)
 	}
 	if r.Err != "" {
 		fmt.Fprintf(&b, " | error: %s", r.Err)
+	}
+	return b.String()
+}
+
+// leadersText is the run's new leaders of the victim's partitions for
+// Line ("" if not measured).
+func (r FailoverRun) leadersText() string {
+	if len(r.NewLeaders) == 0 {
+		return ""
+	}
+	var b strings.Builder
+	b.WriteString(" | new leaders")
+	moved := 0
+	for _, c := range r.NewLeaders {
+		fmt.Fprintf(&b, " %d:%d", c.Node, c.Partitions)
+		moved += c.Partitions
+	}
+	if r.ShareSpreadPct >= 0 {
+		fmt.Fprintf(&b, " (spread %d%%)", r.ShareSpreadPct)
+	}
+	if moved < r.Led {
+		fmt.Fprintf(&b, " (%d NOT moved)", r.Led-moved)
+	}
+	return b.String()
+}
+
+// recoveryText is what followed the victim's restart or heal for Line
+// ("" if it was not measured).
+func (r FailoverRun) recoveryText() string {
+	if r.RestartISRMs < 0 {
+		return ""
+	}
+	var b strings.Builder
+	fmt.Fprintf(&b, " | %s → full ISRs %s, its %d preferred leaderships back %s", afterWord(r.Fault), ms(r.RestartISRMs),
+		r.Preferred, ms(r.RestartPreferredMs))
+	switch {
+	case r.NotPreferred > 0:
+		fmt.Fprintf(&b, " (%d NOT led by the preferred replica at the end)", r.NotPreferred)
+	case r.NotPreferred < 0:
+		b.WriteString(" (preferred leaders at the end unknown)")
+	}
+	if s := r.Settle; s != nil {
+		fmt.Fprintf(&b, " | settle %v: %d fences, %d leaderless events (max %d partitions), %d ISR shrinks",
+			(time.Duration(s.Ms) * time.Millisecond).Round(100*time.Millisecond), s.Fences, s.Leaderless, s.MaxLeaderless, s.Shrinks)
+		if s.Errors > 0 {
+			fmt.Fprintf(&b, ", %d metadata errors", s.Errors)
+		}
 	}
 	return b.String()
 }
@@ -247,6 +425,10 @@ func ms(v int64) string {
 // WriteText writes the per-fault tables (the runs' lines are printed as
 // they finish, see FailoverConfig.OnRun).
 func (rep *FailoverReport) WriteText(w io.Writer) {
+	if rep.CreateReturnMs >= 0 {
+		fmt.Fprintf(w, "\ntopic %s created: CreateTopics returned %s, every partition led and written %s, full ISRs %s after it was sent\n",
+			failoverTopic, ms(rep.CreateReturnMs), ms(rep.CreateWritableMs), ms(rep.CreateMs))
+	}
 	for _, f := range rep.Faults {
 		fmt.Fprintf(w, "\n%s: %d runs, %d partitions RF=%d on %d nodes (ms unless a count; median and max over the runs)\n",
 			f.Fault, len(f.Runs), rep.Partitions, rep.RF, rep.Nodes)

@@ -9,6 +9,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"testing"
@@ -219,6 +220,73 @@ func TestClusterViewAgree(t *testing.T) {
 	}
 }
 
+func TestClusterViewPreferredBy(t *testing.T) {
+	v, why := viewFrom(metadataResponse(1, []int32{1, 2, 3}, 1, 2, 3, 2), "failover", 4)
+	if why != "" {
+		t.Fatal(why)
+	}
+	// Replicas are [leader 3 2]: partition 3 prefers 2 and 2 leads it.
+	v.parts[1].leader, v.parts[3].leader = 3, 1 // 2's preferred partitions led elsewhere
+	all, off := v.preferredBy(2)
+	if !slices.Equal(all, []int32{1, 3}) || !slices.Equal(off, []int32{1, 3}) {
+		t.Errorf("preferredBy(2) = %v, %v", all, off)
+	}
+	all, off = v.preferredBy(-1)
+	if len(all) != 4 || !slices.Equal(off, []int32{1, 3}) {
+		t.Errorf("preferredBy(-1) = %v, %v", all, off)
+	}
+	if got := v.leaders(); !slices.Equal(got, []int32{1, 3, 3, 1}) {
+		t.Errorf("leaders = %v", got)
+	}
+}
+
+func TestFailoverNewLeadersShare(t *testing.T) {
+	class := []byte{'l', 'f', 'l', 'l', 'l', 'l', 0}
+	leaders := []int32{2, 2, 3, 2, -1, 1, 3} // partition 4 has no leader, 5 is still the victim's
+	got := newLeaders(class, leaders, []int32{2, 3})
+	if want := []LeaderCount{{2, 2}, {3, 1}}; !slices.Equal(got, want) {
+		t.Errorf("newLeaders = %v, want %v", got, want)
+	}
+	for _, tc := range []struct {
+		counts []int
+		want   int64
+	}{{[]int{1667, 1666}, 0}, {[]int{2, 1}, 67}, {[]int{100, 100, 100}, 0}, {[]int{300, 0}, 200},
+		{[]int{5}, 0}, {[]int{0, 0}, -1}, {nil, -1}} {
+		var cs []LeaderCount
+		for i, n := range tc.counts {
+			cs = append(cs, LeaderCount{Node: int32(i + 1), Partitions: n})
+		}
+		if got := shareSpread(cs); got != tc.want {
+			t.Errorf("shareSpread(%v) = %d, want %d", tc.counts, got, tc.want)
+		}
+	}
+}
+
+func TestFailoverSettleWatch(t *testing.T) {
+	w := newSettleWatch([]int32{1, 2, 3}, 3)
+	good := metadataResponse(1, []int32{1, 2, 3}, 1, 2, 3)
+	w.observe(good, "failover", 3)
+	if w.s != (SettleStats{}) {
+		t.Fatalf("a good view counted: %+v", w.s)
+	}
+	fenced := metadataResponse(1, []int32{1, 3}, 1, -1, -1)
+	fenced.Topics[0].Partitions[1].ISR = []int32{3, 1}
+	w.observe(fenced, "failover", 3)
+	w.observe(fenced, "failover", 3)                                      // still bad: no new event
+	w.observe(metadataResponse(1, []int32{1, 3}, 1, 2, 3), "failover", 3) // led again, broker 2 still gone
+	w.observe(metadataResponse(1, []int32{1, 2, 3}, 1, -1, 3), "failover", 3)
+	w.observe(metadataResponse(1, []int32{1, 2, 3}, 1, 2), "failover", 3) // a partition missing
+	if want := (SettleStats{Fences: 1, Leaderless: 2, MaxLeaderless: 2, Shrinks: 1, Errors: 1}); w.s != want {
+		t.Errorf("stats = %+v, want %+v", w.s, want)
+	}
+	var sum SettleStats
+	sum.add(w.s)
+	sum.add(SettleStats{Fences: 2, MaxLeaderless: 1, Errors: 1})
+	if want := (SettleStats{Fences: 3, Leaderless: 2, MaxLeaderless: 2, Shrinks: 1, Errors: 2}); sum != want {
+		t.Errorf("sum = %+v, want %+v", sum, want)
+	}
+}
+
 func TestFailoverConfigDefaults(t *testing.T) {
 	cfg := FailoverConfig{Faults: []string{"kill-broker"}}
 	if err := cfg.defaults(); err != nil {
@@ -237,7 +305,8 @@ func TestFailoverConfigDefaults(t *testing.T) {
 		cfg.Heal != 5*time.Minute+20*time.Second {
 		t.Errorf("10,000 partitions, 3 s sessions: interval %v poll %v bound %v heal %v", cfg.Interval, cfg.Poll, cfg.Bound, cfg.Heal)
 	}
-	for _, bad := range []FailoverConfig{{Faults: []string{"kill-leader"}}, {}, {Faults: []string{"kill-broker"}, Nodes: 1}} {
+	for _, bad := range []FailoverConfig{{Faults: []string{"kill-leader"}}, {}, {Faults: []string{"kill-broker"}, Nodes: 1},
+		{Faults: []string{"kill-broker"}, Settle: -time.Second}} {
 		if err := bad.defaults(); err == nil {
 			t.Errorf("%+v accepted", bad)
 		}
@@ -314,7 +383,10 @@ func goldenReport() *FailoverReport {
 			AllWindow:      WindowStats{N: 1000, P50: fenced + 60, P99: ledMax - 6, Max: ledMax},
 			FenceMs:        fenced, AppliedMs: fenced + spread, SpreadMs: spread, WrittenMs: ledMax - fenced,
 			Nodes: []NodeTimes{{Node: 1, FencedMs: fenced, AppliedMs: fenced, Controller: 3},
-				{Node: 3, FencedMs: fenced + spread, AppliedMs: fenced + spread, Controller: 3}}}
+				{Node: 3, FencedMs: fenced + spread, AppliedMs: fenced + spread, Controller: 3}},
+			NewLeaders:     []LeaderCount{{Node: 2, Partitions: 167}, {Node: 3, Partitions: 166}},
+			ShareSpreadPct: 1, RestartISRMs: 3000 + spread*10, RestartPreferredMs: 3400 + spread*10, Preferred: 333,
+			Settle: &SettleStats{Ms: 20003}}
 		return r
 	}
 	kb := []FailoverRun{run("kill-broker", 1, 1, 9012, 14, 9630), run("kill-broker", 2, 2, 9240, 31, 9911),
@@ -322,10 +394,17 @@ func goldenReport() *FailoverReport {
 	kb[2].LedWindow.Missing, kb[2].AllWindow.Missing, kb[2].WrittenMs = 2, 2, -1
 	kb[2].AppliedMs, kb[2].SpreadMs, kb[2].Nodes[1].AppliedMs = -1, -1, -1
 	kb[1].SendErrors = 12
+	kb[1].NewLeaders, kb[1].ShareSpreadPct = []LeaderCount{{Node: 1, Partitions: 233}, {Node: 3, Partitions: 100}}, 80
+	kb[1].Settle = &SettleStats{Ms: 20010, Fences: 2, Leaderless: 1, MaxLeaderless: 170, Shrinks: 3, Errors: 4}
+	kb[1].NotPreferred = 12
+	kb[2].NewLeaders[1].Partitions, kb[2].ShareSpreadPct, kb[2].RestartPreferredMs, kb[2].NotPreferred = 160, 4, -1, -1
 	kc := []FailoverRun{run("kill-controller", 1, 3, 9700, 20, 10150), run("kill-controller", 2, 1, 9650, 12, 10010)}
 	kc[0].NewController, kc[0].NewControllerMs, kc[0].ServesMs = 1, 1210, 1302
 	kc[1].NewController, kc[1].NewControllerMs, kc[1].ServesMs, kc[1].Err = 2, 980, -1, "something failed"
-	return &FailoverReport{Nodes: 3, Partitions: 1000, RF: 3, IntervalMs: 50, PollMs: 20, CreateMs: 4765,
+	kc[1].NewLeaders, kc[1].ShareSpreadPct, kc[1].RestartISRMs, kc[1].RestartPreferredMs = nil, -1, -1, -1
+	kc[1].NotPreferred, kc[1].Settle = -1, nil
+	return &FailoverReport{Nodes: 3, Partitions: 1000, RF: 3, IntervalMs: 50, PollMs: 20,
+		CreateReturnMs: 812, CreateWritableMs: 1450, CreateMs: 4765,
 		Faults: []*FaultResult{{Fault: "kill-broker", Runs: kb, Summary: summarise(kb)},
 			{Fault: "kill-controller", Runs: kc, Summary: summarise(kc)}}}
 }
@@ -383,7 +462,7 @@ func TestBenchFailoverKillBroker(t *testing.T) {
 	var lines []string
 	rep, err := RunFailover(ctx, FailoverConfig{Bin: fjordBin, Dir: t.TempDir(), Partitions: 30, Runs: 1,
 		Faults: []string{"kill-broker"}, Overrides: []string{"broker.session.timeout.ms=3000"},
-		Bound: 20 * time.Second, Heal: 30 * time.Second, Log: t.Logf,
+		Bound: 20 * time.Second, Heal: 30 * time.Second, Settle: 2 * time.Second, Log: t.Logf,
 		OnRun: func(r FailoverRun, runs int) { lines = append(lines, r.Line(runs)) }})
 	if err != nil {
 		t.Fatalf("%v\n%s\n%s", err, strings.Join(lines, "\n"), rep.Err)
@@ -406,5 +485,22 @@ func TestBenchFailoverKillBroker(t *testing.T) {
 	}
 	if r.FenceMs < 0 || r.AppliedMs < 0 {
 		t.Errorf("the fence was not seen on every survivor: %+v", r.Nodes)
+	}
+	if rep.CreateReturnMs < 0 || rep.CreateWritableMs < rep.CreateReturnMs || rep.CreateMs < rep.CreateReturnMs {
+		t.Errorf("creation: returned %d ms, led and written %d ms, full ISRs %d ms", rep.CreateReturnMs, rep.CreateWritableMs, rep.CreateMs)
+	}
+	moved := 0
+	for _, c := range r.NewLeaders {
+		moved += c.Partitions
+	}
+	if len(r.NewLeaders) != 2 || moved != r.Led || r.ShareSpreadPct < 0 {
+		t.Errorf("new leaders %+v (spread %d%%) of %d led partitions", r.NewLeaders, r.ShareSpreadPct, r.Led)
+	}
+	if r.RestartISRMs < 0 || r.RestartPreferredMs < r.RestartISRMs || r.Preferred == 0 || r.NotPreferred < 0 {
+		t.Errorf("after the restart: full ISRs %d ms, %d preferred leaderships back %d ms, %d not preferred",
+			r.RestartISRMs, r.Preferred, r.RestartPreferredMs, r.NotPreferred)
+	}
+	if r.Settle == nil || r.Settle.Ms < 2000 {
+		t.Errorf("settle: %+v", r.Settle)
 	}
 }

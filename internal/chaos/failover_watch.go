@@ -215,6 +215,31 @@ func (v clusterView) notFull() int {
 	return n
 }
 
+// preferredBy lists the partitions whose preferred (first) replica is
+// node (every partition for node -1), and those of them that replica does
+// not lead.
+func (v clusterView) preferredBy(node int32) (all, off []int32) {
+	for p, pv := range v.parts {
+		if len(pv.replicas) == 0 || (node >= 0 && pv.replicas[0] != node) {
+			continue
+		}
+		all = append(all, int32(p))
+		if pv.leader != pv.replicas[0] {
+			off = append(off, int32(p))
+		}
+	}
+	return all, off
+}
+
+// leaders lists the partitions' leaders.
+func (v clusterView) leaders() []int32 {
+	out := make([]int32, len(v.parts))
+	for p, pv := range v.parts {
+		out[p] = pv.leader
+	}
+	return out
+}
+
 // viewFrom reads one node's Metadata response for topic.
 func viewFrom(resp *kmsg.MetadataResponse, topic string, partitions int) (clusterView, string) {
 	v := clusterView{controller: resp.ControllerID}
@@ -276,6 +301,133 @@ func (f *failover) view(ctx context.Context) (clusterView, string) {
 		return clusterView{}, why
 	}
 	return views[0], ""
+}
+
+// leadersNow is the topic's partition leaders as the first of nodes that
+// answers shows them, nil if none does.
+func (f *failover) leadersNow(ctx context.Context, nodes []*Node) []int32 {
+	for _, nd := range nodes {
+		rctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+		resp, err := nodeMetadata(rctx, f.nodeClient(nd), failoverTopic)
+		cancel()
+		if err != nil {
+			continue
+		}
+		if v, why := viewFrom(resp, failoverTopic, f.cfg.Partitions); why == "" {
+			return v.leaders()
+		}
+	}
+	return nil
+}
+
+// settleWatch counts, for one node, the times its Metadata turned bad: a
+// broker gone from its brokers, a partition of the topic without a leader,
+// an ISR smaller than rf. It starts from a good state: every broker of
+// the cluster registered, every partition led with a full ISR.
+type settleWatch struct {
+	rf                 int
+	brokers            map[int32]bool // in the last response
+	leaderless, shrunk bool           // in the last response with the topic
+	s                  SettleStats
+}
+
+func newSettleWatch(brokers []int32, rf int) *settleWatch {
+	w := &settleWatch{rf: rf, brokers: map[int32]bool{}}
+	for _, id := range brokers {
+		w.brokers[id] = true
+	}
+	return w
+}
+
+// observe folds one Metadata response into w.
+func (w *settleWatch) observe(resp *kmsg.MetadataResponse, topic string, partitions int) {
+	now := map[int32]bool{}
+	for _, b := range resp.Brokers {
+		now[b.NodeID] = true
+	}
+	for id := range w.brokers {
+		if !now[id] {
+			w.s.Fences++
+		}
+	}
+	w.brokers = now
+	v, why := viewFrom(resp, topic, partitions)
+	if why != "" {
+		w.s.Errors++
+		return
+	}
+	leaderless, shrunk := 0, 0
+	for _, pv := range v.parts {
+		if pv.leader < 0 {
+			leaderless++
+		}
+		if len(pv.isr) < w.rf {
+			shrunk++
+		}
+	}
+	w.s.MaxLeaderless = max(w.s.MaxLeaderless, leaderless)
+	if leaderless > 0 && !w.leaderless {
+		w.s.Leaderless++
+	}
+	if shrunk > 0 && !w.shrunk {
+		w.s.Shrinks++
+	}
+	w.leaderless, w.shrunk = leaderless > 0, shrunk > 0
+}
+
+// settleNode asks the node behind cl for the topic's metadata every poll
+// until ctx ends, folding every answer into w (a failed request counts as
+// an error).
+func settleNode(ctx context.Context, cl *kgo.Client, topic string, partitions int, poll time.Duration, w *settleWatch) {
+	t := time.NewTicker(poll)
+	defer t.Stop()
+	for ctx.Err() == nil {
+		rctx, cancel := context.WithTimeout(ctx, 3*time.Second)
+		resp, err := nodeMetadata(rctx, cl, topic)
+		cancel()
+		switch {
+		case err == nil:
+			w.observe(resp, topic, partitions)
+		case ctx.Err() == nil:
+			w.s.Errors++
+		}
+		select {
+		case <-ctx.Done():
+		case <-t.C:
+		}
+	}
+}
+
+// settle watches every node's Metadata for cfg.Settle (nil if 0) and
+// returns what turned bad meanwhile.
+func (f *failover) settle(ctx context.Context) *SettleStats {
+	if f.cfg.Settle <= 0 {
+		return nil
+	}
+	sctx, cancel := context.WithTimeout(ctx, f.cfg.Settle)
+	defer cancel()
+	ids := make([]int32, len(f.c.Nodes))
+	for i, nd := range f.c.Nodes {
+		ids[i] = nd.ID
+	}
+	start := time.Now()
+	ws := make([]*settleWatch, len(f.c.Nodes))
+	var wg sync.WaitGroup
+	for i, nd := range f.c.Nodes {
+		ws[i] = newSettleWatch(ids, f.rf)
+		cl := f.nodeClient(nd)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			settleNode(sctx, cl, failoverTopic, f.cfg.Partitions, f.cfg.Poll, ws[i])
+		}()
+	}
+	wg.Wait()
+	s := &SettleStats{Ms: time.Since(start).Milliseconds()}
+	for _, w := range ws {
+		s.add(w.s)
+	}
+	return s
 }
 
 // nodeClient is a client that talks to nd alone (through its seed broker).
