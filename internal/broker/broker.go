@@ -341,10 +341,11 @@ func (b *Broker) replicationOptions() replication.Options {
 	return replication.Options{
 		NodeID: b.nodeID, Addr: b.brokerAddr, Partition: b.Partition, Logger: b.logger,
 		MaxWait: ms("replica.fetch.wait.max.ms"), MinBytes: int32(b.cfg.Int("replica.fetch.min.bytes")),
-		MaxBytes:          int32(b.cfg.Int("replica.fetch.response.max.bytes")),
-		PartitionMaxBytes: int32(b.cfg.Int("replica.fetch.max.bytes")),
-		Backoff:           ms("replica.fetch.backoff.ms"),
-		ClientOpts:        b.brokerOpts,
+		MaxBytes:            int32(b.cfg.Int("replica.fetch.response.max.bytes")),
+		PartitionMaxBytes:   int32(b.cfg.Int("replica.fetch.max.bytes")),
+		Backoff:             ms("replica.fetch.backoff.ms"),
+		ClientOpts:          b.brokerOpts,
+		OnLeaderUnreachable: b.onLeaderUnreachable,
 	}
 }
 

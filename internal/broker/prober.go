@@ -42,10 +42,11 @@ var probeRetries = []time.Duration{
 // suspect is a broker registration to probe, or (term > 0) the quorum
 // leader id of term; tries counts the probes done.
 type suspect struct {
-	id    int32
-	epoch int64
-	term  uint64
-	tries int
+	id        int32
+	epoch     int64
+	term      uint64
+	fromFetch bool // a follower fetcher's suspicion: probe only while this node's controller is active
+	tries     int
 }
 
 // retry is a suspect to probe again at due.
@@ -139,6 +140,18 @@ func (b *Broker) onControllerConnClosed(sess *server.Session) {
 	}
 }
 
+// onLeaderUnreachable is the follower fetchers' hook: a fetch from the
+// leader broker failed. On the active controller's node the broker is
+// probed as when its heartbeat connection ends (a crash ends both).
+//
+// It runs on a fetcher goroutine, which may start before the controller
+// exists; the probe loop checks that this node's controller is active.
+func (b *Broker) onLeaderUnreachable(leader int32) {
+	if br, ok := b.meta.Applied().Brokers[leader]; ok && !br.Fenced {
+		b.suspectBroker(suspect{id: leader, epoch: br.Epoch, fromFetch: true})
+	}
+}
+
 // suspectAll queues a probe of every unfenced broker (on activation; it
 // runs on the controller's event loop, so it only queues).
 func (b *Broker) suspectAll() {
@@ -155,6 +168,9 @@ func (b *Broker) suspectAll() {
 func (b *Broker) probe(s suspect) bool {
 	if s.term > 0 {
 		return b.probeLeader(s)
+	}
+	if s.fromFetch && !b.ctrl.IsActive() {
+		return true
 	}
 	br, ok := b.meta.Applied().Brokers[s.id]
 	if !ok || br.Epoch != s.epoch || br.Fenced || len(br.Endpoints) == 0 {

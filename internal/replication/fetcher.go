@@ -137,6 +137,9 @@ func (f *fetcher) fetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
 func (f *fetcher) logFailure(err error) {
 	if !f.failing {
 		f.log.Warn("replica fetcher cannot reach leader; backing off", "err", err, "backoff", f.o.Backoff)
+		if f.o.OnLeaderUnreachable != nil {
+			f.o.OnLeaderUnreachable(f.leader)
+		}
 	} else {
 		f.log.Debug("replica fetcher still failing", "err", err)
 	}

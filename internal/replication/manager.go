@@ -71,6 +71,11 @@ type Options struct {
 	// ClientOpts secure the connections to leaders (TLS, SASL) as the
 	// inter-broker listener needs.
 	ClientOpts []kgo.Opt
+	// OnLeaderUnreachable, if set, is told when a fetcher's requests to
+	// its leader start failing (the first failure of a streak). It is
+	// called on the fetcher goroutine and must not block; the node may
+	// probe the leader (fast crash detection).
+	OnLeaderUnreachable func(leader int32)
 }
 
 func (o Options) withDefaults() Options {
