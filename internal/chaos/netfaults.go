@@ -41,7 +41,43 @@ func netFaults() []Fault {
 	return []Fault{
 		netFault{who: "leader"}, netFault{who: "leader", clients: true}, netFault{who: "follower"},
 		netFault{who: "controller"}, netFault{who: "minority"}, netFault{who: "leader", oneway: true},
+		refuseFault{who: "leader"}, refuseFault{who: "follower"},
 	}
+}
+
+// refuseFault (issue 11) makes a live node refuse the other nodes: its
+// kernel resets every TCP packet from them, so its connections to the
+// controller end and a probe of its listeners is refused, exactly what
+// proves a crash to the fast crash detection. The controller fences the
+// live node at once (a false suspicion); the promise is that this costs
+// leader moves, never an acknowledged record. Heal removes the rule and
+// the node rejoins through its heartbeats. The clients still reach it.
+type refuseFault struct {
+	who string // leader or follower
+}
+
+func (f refuseFault) Name() string { return "refuse-" + f.who }
+func (refuseFault) needsNet() bool { return true }
+
+func (f refuseFault) Inject(ctx context.Context, e *Env) (string, func() error, error) {
+	nt := e.C.Net
+	if nt == nil {
+		return "", nil, errors.New(f.Name() + " needs nodes in network namespaces (--netns)")
+	}
+	nd, err := pick(ctx, e, f.who)
+	if err != nil {
+		return "", nil, err
+	}
+	var others []string
+	for _, o := range e.C.Nodes {
+		if o.ID != nd.ID {
+			others = append(others, nt.Addr(o.ID))
+		}
+	}
+	if err := nt.Refuse(nd.ID, others); err != nil {
+		return "", nt.Heal, err
+	}
+	return fmt.Sprintf("node %d alive but refusing the other nodes (a false crash)", nd.ID), nt.Heal, nil
 }
 
 func (f netFault) Inject(ctx context.Context, e *Env) (string, func() error, error) {

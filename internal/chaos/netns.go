@@ -201,6 +201,18 @@ func (n *Net) Drop(id int32, from, to []string) error {
 	return shIn([]byte(script.String()), "ip", "netns", "exec", n.NS[id-1], "nft", "-f", "-")
 }
 
+// Refuse makes node id answer every TCP packet from the addresses in from
+// with a reset: new connections from them are refused and established
+// ones end at their next packet, while the process lives on (as when its
+// listeners are restarted).
+func (n *Net) Refuse(id int32, from []string) error {
+	if len(from) == 0 {
+		return nil
+	}
+	script := fmt.Sprintf("add rule inet chaos in ip saddr { %s } meta l4proto tcp reject with tcp reset\n", strings.Join(from, ", "))
+	return shIn([]byte(script), "ip", "netns", "exec", n.NS[id-1], "nft", "-f", "-")
+}
+
 // Heal removes every drop rule of every node.
 func (n *Net) Heal() error {
 	var errs []error
