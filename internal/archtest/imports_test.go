@@ -37,6 +37,7 @@ var allowed = map[string][]string{
 		"internal/controller", "internal/record", "internal/group", "internal/coordinator", "internal/auth", "internal/sasl"},
 	"internal/chaos":     {"internal/tlsconf", "internal/clientsec"},
 	"internal/tlsconf":   {},
+	"internal/fakeclock": {},
 	"internal/clientsec": {"internal/tlsconf", "internal/sasl"},
 	"internal/broker":    {"*"},
 	"cmd/fjord":          {"*"},

@@ -284,17 +284,7 @@ func setup(ctx context.Context, c *Cluster, cfg Config) error {
 // waitUntil polls cond (which returns "" when it holds, or why not) until
 // it holds or timeout passes.
 func waitUntil(ctx context.Context, timeout time.Duration, cond func() string) error {
-	deadline := time.Now().Add(timeout)
-	for {
-		msg := cond()
-		if msg == "" {
-			return nil
-		}
-		if time.Now().After(deadline) || ctx.Err() != nil {
-			return errors.New(msg)
-		}
-		time.Sleep(250 * time.Millisecond)
-	}
+	return waitEvery(ctx, timeout, 250*time.Millisecond, cond)
 }
 
 // tails returns the last n lines of every node's log.

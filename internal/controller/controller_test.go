@@ -5,11 +5,11 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/config"
+	"github.com/fjordlog/fjord/internal/fakeclock"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
@@ -75,23 +75,8 @@ func (m *memLog) append(data []byte) (uint64, error) {
 func (m *memLog) Leader() (int32, uint64)                     { return m.leader, m.term }
 func (m *memLog) LeaderReady(context.Context) (uint64, error) { return uint64(len(m.entries)), nil }
 
-// fakeClock is a settable clock, safe for concurrent use.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
-
-func (f *fakeClock) Now() time.Time {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	return f.t
-}
-
-func (f *fakeClock) Advance(d time.Duration) {
-	f.mu.Lock()
-	defer f.mu.Unlock()
-	f.t = f.t.Add(d)
-}
+// fakeClock is a settable clock.
+type fakeClock = fakeclock.Clock
 
 type harness struct {
 	c      *Controller
@@ -109,7 +94,7 @@ func newHarness(t *testing.T, brokers int, props map[string]string) *harness {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h := &harness{clock: &fakeClock{t: time.Unix(1000, 0)}, epochs: map[int32]int64{}}
+	h := &harness{clock: fakeclock.New(time.Unix(1000, 0)), epochs: map[int32]int64{}}
 	h.log = &memLog{img: metadata.Empty(), leader: 1, term: 1, publish: func(img *metadata.Image) { h.images = append(h.images, img) }}
 	n := byte(0)
 	h.c = New(Options{

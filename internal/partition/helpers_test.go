@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/fakeclock"
 	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/storage"
 	"go.uber.org/goleak"
@@ -28,24 +29,9 @@ var discard = slog.New(slog.DiscardHandler)
 const lag = 10 * time.Second
 
 // fakeClock is a manually advanced clock.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
+type fakeClock = fakeclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{now: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
+func newClock() *fakeClock { return fakeclock.New(time.UnixMilli(1_700_000_000_000)) }
 
 func testConfig(minISR int) Config {
 	return Config{

@@ -6,10 +6,10 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"sync"
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/fakeclock"
 	"github.com/fjordlog/fjord/internal/record"
 )
 
@@ -60,26 +60,9 @@ func putHeader(b []byte, base int64, n int, ts int64) {
 }
 
 // fakeClock is an injectable clock.
-type fakeClock struct {
-	mu sync.Mutex
-	t  time.Time
-}
+type fakeClock = fakeclock.Clock
 
-func newClock() *fakeClock { return &fakeClock{t: time.UnixMilli(1_700_000_000_000)} }
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.t
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	c.t = c.t.Add(d)
-}
-
-func (c *fakeClock) Ms() int64 { return c.Now().UnixMilli() }
+func newClock() *fakeClock { return fakeclock.New(time.UnixMilli(1_700_000_000_000)) }
 
 var discard = slog.New(slog.NewTextHandler(io.Discard, nil))
 

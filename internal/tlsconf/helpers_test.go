@@ -147,23 +147,6 @@ func peerSerial(t *testing.T, o outcome) string {
 	return o.cli.state.PeerCertificates[0].SerialNumber.String()
 }
 
-// fakeClock is a settable clock for the reload pacing.
-type fakeClock struct {
-	mu  sync.Mutex
-	now time.Time
-}
-
-func (c *fakeClock) Now() time.Time {
-	c.mu.Lock()
-	defer c.mu.Unlock()
-	return c.now
-}
-
-func (c *fakeClock) Advance(d time.Duration) {
-	c.mu.Lock()
-	c.now = c.now.Add(d)
-	c.mu.Unlock()
-}
 
 // errorLog collects onError reports.
 type errorLog struct {

@@ -8,6 +8,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/fakeclock"
 )
 
 func TestServerVerifiedByClient(t *testing.T) {
@@ -207,7 +209,7 @@ func splitPEM(t *testing.T, data []byte) (chain, key string) {
 
 func TestReloadKeyStore(t *testing.T) {
 	pki, ca := testPKI(t)
-	clock := &fakeClock{now: time.Unix(1e9, 0)}
+	clock := fakeclock.New(time.Unix(1e9, 0))
 	var errs errorLog
 	srv, err := newServer(props(serverProps(pki, "")), errs.add, clock.Now)
 	if err != nil {
@@ -247,7 +249,7 @@ func TestReloadKeyStore(t *testing.T) {
 func TestReloadTrustStore(t *testing.T) {
 	pki, _ := testPKI(t)
 	other, _ := testPKI(t)
-	clock := &fakeClock{now: time.Unix(1e9, 0)}
+	clock := fakeclock.New(time.Unix(1e9, 0))
 	var errs errorLog
 	srv, err := newServer(props(serverProps(pki, "required")), errs.add, clock.Now)
 	if err != nil {
