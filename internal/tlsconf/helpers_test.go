@@ -147,7 +147,6 @@ func peerSerial(t *testing.T, o outcome) string {
 	return o.cli.state.PeerCertificates[0].SerialNumber.String()
 }
 
-
 // errorLog collects onError reports.
 type errorLog struct {
 	mu   sync.Mutex
