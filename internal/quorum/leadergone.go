@@ -34,6 +34,11 @@ import (
 const (
 	campaignDelay   = 50 * time.Millisecond
 	campaignStagger = 250 * time.Millisecond
+	// goneFor bounds how long the messages of a leader declared gone are
+	// ignored: long enough for the survivors' campaigns, short enough that
+	// a leader wrongly declared gone (alive, but its listeners refused for
+	// a moment) that keeps its quorum gets this follower back.
+	goneFor = 2 * time.Second
 )
 
 // gone is a LeaderGone call waiting for the loop (node -1: a Campaign call).
@@ -78,7 +83,7 @@ func (r *Raft) leaderGone(g gone) {
 		return
 	}
 	r.log.Info("quorum: leader's process is gone; electing a new leader now", "leader", g.node, "term", g.term)
-	r.goneLeader = g
+	r.goneLeader, r.goneUntil = g, time.Now().Add(goneFor)
 	delay := campaignDelay + time.Duration(r.survivorRank(g.node))*campaignStagger
 	r.campaignTerm = g.term
 	if r.campaignTimer == nil {
@@ -90,12 +95,13 @@ func (r *Raft) leaderGone(g gone) {
 
 // fromGoneLeader reports whether m is a leader's message (append,
 // heartbeat, snapshot) sent in the term of the leader LeaderGone declared
-// dead, by that leader: it was in flight when the follower forgot its
-// leader, and stepping it would make the follower adopt the dead leader
-// again (and refuse pre-votes for another election timeout).
+// dead, by that leader, within goneFor of the declaration: it was in
+// flight when the follower forgot its leader, and stepping it would make
+// the follower adopt the dead leader again (and refuse pre-votes for
+// another election timeout).
 func (r *Raft) fromGoneLeader(m raftpb.Message) bool {
 	g := r.goneLeader
-	if g.term == 0 || m.From != raftID(g.node) || m.Term != g.term {
+	if g.term == 0 || m.From != raftID(g.node) || m.Term != g.term || time.Now().After(r.goneUntil) {
 		return false
 	}
 	switch m.Type {

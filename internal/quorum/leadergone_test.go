@@ -1,6 +1,7 @@
 package quorum
 
 import (
+	"context"
 	"testing"
 	"time"
 )
@@ -67,5 +68,29 @@ func TestRaftLeaderGoneStale(t *testing.T) {
 	c.propose("still", all3...)
 	if l, ok := c.agreedLeader(all3); !ok || l != leader || c.raft(l).Term() != term {
 		t.Fatalf("leader %d term %d after stale LeaderGone, want %d term %d", l, c.raft(l).Term(), leader, term)
+	}
+}
+
+// A leader wrongly declared gone by one follower (it lives and keeps its
+// quorum with the other) gets that follower back: the follower's campaign
+// fails (the other follower is in the leader's lease), and after goneFor
+// it takes the leader's messages again and applies what was committed
+// meanwhile.
+func TestRaftLeaderGoneFalseSuspicionRecovers(t *testing.T) {
+	c := newCluster(t, 3, func(cfg *RaftConfig) { cfg.ElectionTicks = 500 })
+	c.startAll()
+	c.raft(0).Campaign()
+	leader := c.waitLeader(all3...)
+	term := c.raft(leader).Term()
+	wrong := others(all3, leader)[0]
+	c.raft(wrong).LeaderGone(leader, term)
+	idx := c.propose("during", all3...)
+	ctx, cancel := context.WithTimeout(context.Background(), 3*goneFor)
+	defer cancel()
+	if err := c.raft(wrong).WaitApplied(ctx, idx); err != nil {
+		t.Fatalf("the wrongly suspecting follower applied %d, want %d: %v", c.raft(wrong).AppliedIndex(), idx, err)
+	}
+	if l, ok := c.agreedLeader(all3); !ok || l != leader {
+		t.Fatalf("leader %d (agreed %v), want %d still", l, ok, leader)
 	}
 }

@@ -124,6 +124,7 @@ type Raft struct {
 	campaignTimer *time.Timer // campaign after LeaderGone; nil until the first
 	campaignTerm  uint64      // the term LeaderGone was about
 	goneLeader    gone        // the leader LeaderGone declared dead, in its term
+	goneUntil     time.Time   // until when its messages are ignored
 
 	propc    chan *proposal
 	recvc    chan raftpb.Message
