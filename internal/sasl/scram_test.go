@@ -170,7 +170,11 @@ func flipProof(final string) string {
 
 func flipNonce(final string) string {
 	i := strings.Index(final, ",r=") + 3
-	return final[:i] + "X" + final[i+1:]
+	c := "X"
+	if final[i] == 'X' { // the random nonce may start with X (1 in 64)
+		c = "Y"
+	}
+	return final[:i] + c + final[i+1:]
 }
 
 // addExtension inserts an extension, which is signed: the proof no longer
