@@ -25,32 +25,23 @@ type builder struct {
 	securityCopied, aclsCopied, scramCopied bool
 }
 
-func (b *builder) brokers() map[int32]BrokerInfo {
-	if !b.brokersCopied {
-		b.img.Brokers, b.brokersCopied = maps.Clone(b.img.Brokers), true
+// own returns *m for writing, replacing it by a private copy on the
+// entry's first write; copied says whether it already is one.
+func own[K comparable, V any](m *map[K]V, copied *bool) map[K]V {
+	if !*copied {
+		*m, *copied = maps.Clone(*m), true
 	}
-	return b.img.Brokers
+	return *m
 }
 
-func (b *builder) topics() map[UUID]*TopicImage {
-	if !b.topicsCopied {
-		b.img.Topics, b.topicsCopied = maps.Clone(b.img.Topics), true
-	}
-	return b.img.Topics
-}
+func (b *builder) brokers() map[int32]BrokerInfo { return own(&b.img.Brokers, &b.brokersCopied) }
 
-func (b *builder) topicsByName() map[string]UUID {
-	if !b.byNameCopied {
-		b.img.TopicsByName, b.byNameCopied = maps.Clone(b.img.TopicsByName), true
-	}
-	return b.img.TopicsByName
-}
+func (b *builder) topics() map[UUID]*TopicImage { return own(&b.img.Topics, &b.topicsCopied) }
+
+func (b *builder) topicsByName() map[string]UUID { return own(&b.img.TopicsByName, &b.byNameCopied) }
 
 func (b *builder) configs() map[ConfigKey]map[string]string {
-	if !b.configsCopied {
-		b.img.Configs, b.configsCopied = maps.Clone(b.img.Configs), true
-	}
-	return b.img.Configs
+	return own(&b.img.Configs, &b.configsCopied)
 }
 
 func (b *builder) apply(off int64, r Record) error {

@@ -85,7 +85,6 @@ func (r *Raft) leaderGone(g gone) {
 	r.log.Info("quorum: leader's process is gone; electing a new leader now", "leader", g.node, "term", g.term)
 	r.goneLeader, r.goneUntil = g, time.Now().Add(goneFor)
 	delay := campaignDelay + time.Duration(r.survivorRank(g.node))*campaignStagger
-	r.campaignTerm = g.term
 	if r.campaignTimer == nil {
 		r.campaignTimer = time.NewTimer(delay)
 	} else {
@@ -136,7 +135,7 @@ func (r *Raft) campaignDue() <-chan time.Time {
 // is still no leader in that term.
 func (r *Raft) scheduledCampaign() {
 	st := r.rn.BasicStatus()
-	if st.Lead == raft.None && st.Term == r.campaignTerm && st.RaftState != raft.StateLeader {
+	if st.Lead == raft.None && st.Term == r.goneLeader.term && st.RaftState != raft.StateLeader {
 		_ = r.rn.Campaign()
 	}
 }

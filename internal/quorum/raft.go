@@ -122,7 +122,6 @@ type Raft struct {
 	waiters       map[uint64]*proposal
 	deferred      []report    // transport failures to report after Advance
 	campaignTimer *time.Timer // campaign after LeaderGone; nil until the first
-	campaignTerm  uint64      // the term LeaderGone was about
 	goneLeader    gone        // the leader LeaderGone declared dead, in its term
 	goneUntil     time.Time   // until when its messages are ignored
 
