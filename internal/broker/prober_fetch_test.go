@@ -4,6 +4,7 @@ import (
 	"context"
 	"log/slog"
 	"net"
+	"strings"
 	"testing"
 
 	"github.com/fjordlog/fjord/internal/controller"
@@ -32,8 +33,12 @@ func TestFetchFailureSuspectsLeader(t *testing.T) {
 	meta := newMetaState(slog.New(slog.DiscardHandler), func(*metadata.Image, *metadata.Delta) {})
 	meta.Apply(7, mustBatch(t, metadata.RegisterBroker{ID: 2,
 		Endpoints: []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: int32(addr.Port)}}}))
-	b := &Broker{nodeID: 1, meta: meta, suspects: make(chan suspect, 1),
-		ctrl: controller.New(controller.Options{NodeID: 1, Log: otherLeads{}})}
+	var logs strings.Builder
+	ctrl := controller.New(controller.Options{NodeID: 1, Log: otherLeads{}})
+	go ctrl.Run()
+	defer ctrl.Stop()
+	b := &Broker{nodeID: 1, meta: meta, suspects: make(chan suspect, 1), ctrl: ctrl,
+		logger: slog.New(slog.NewTextHandler(&logs, nil))}
 
 	b.onLeaderUnreachable(2)
 	s := <-b.suspects
@@ -42,6 +47,9 @@ func TestFetchFailureSuspectsLeader(t *testing.T) {
 	}
 	if !b.probe(s) {
 		t.Fatal("probe on an inactive controller's node left the question open")
+	}
+	if strings.Contains(logs.String(), "fencing") {
+		t.Fatalf("the inactive controller's node tried to fence: %s", logs.String())
 	}
 	b.onLeaderUnreachable(9) // unknown broker: nothing to probe
 	select {
