@@ -100,10 +100,7 @@ func (l *Log) assignEpoch(epoch int32, start int64) error {
 		l.logger.Warn("storage: epoch older than the cache's latest; truncating the cache", "epoch", epoch, "start", start, "latest", last.epoch)
 	}
 	l.epochs.assign(epoch, start)
-	if err := l.epochs.persist(); err != nil {
-		return l.fail("write leader-epoch-checkpoint", err)
-	}
-	return nil
+	return l.persistEpochs("append")
 }
 
 // AssignEpoch records that epoch starts at the current log end offset, as
@@ -126,6 +123,11 @@ func (l *Log) AssignEpoch(epoch int32) error {
 // write call; a roll between batches splits the write.
 func (l *Log) appendValidated(data []byte) (AppendInfo, error) {
 	info := AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, LogAppendTime: -1}
+	if len(data) > 0 {
+		if err := l.materialize(); err != nil {
+			return info, err
+		}
+	}
 	now := l.nowMs()
 	pending := 0 // data[pending:pos] is indexed but not yet written
 	for pos := 0; pos < len(data); {

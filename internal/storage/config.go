@@ -124,4 +124,15 @@ type Options struct {
 	// wrapping ErrLogFailed) once, when it happens. It is called with the
 	// log's mutex held: it must not call the Log, and must not block.
 	OnFailure func(err error)
+	// Lazy opens a log whose directory does not exist yet without
+	// creating anything on disk: the log is empty at LogStartOffset, and
+	// its directory, first segment and epoch checkpoint are created (with
+	// OnCreate first) just before its first batch is written (see
+	// Log.materialize). A partition that never receives a record then
+	// costs no file, and creating thousands of partitions costs no IO.
+	Lazy bool
+	// OnCreate, if set, runs right after a lazy log's directory is made
+	// and before any other file of it is created (the Manager writes
+	// partition.metadata there). An error fails the log.
+	OnCreate func(dir string) error
 }

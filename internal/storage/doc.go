@@ -31,5 +31,8 @@
 // it and from then on every call returns an error wrapping ErrLogFailed.
 //
 // A Manager owns the log directories of one node and their per-directory
-// checkpoint files and clean-shutdown markers.
+// checkpoint files and clean-shutdown markers. It opens the log of a
+// partition new to the node lazily (lazy.go): no directory or file exists
+// until the first batch is written, so creating thousands of partitions
+// costs no disk work and an idle partition no file descriptor.
 package storage

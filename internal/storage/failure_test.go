@@ -27,6 +27,7 @@ func TestManagerReportsLogFailure(t *testing.T) {
 	m := openManager(t, t.TempDir())
 	l, err := m.Load(TopicPartition{"t", 0}, [16]byte{}, smallConfig())
 	must(t, err)
+	appendN(t, l, 1, 1, 10, 0, 0) // its files exist from the first batch on
 	l.active().f.Close()
 	if _, err := l.AppendAsLeader(makeBatch(0, 1, 10, 0), 0); !errors.Is(err, ErrLogFailed) {
 		t.Fatalf("append: %v, want ErrLogFailed", err)
@@ -104,9 +105,9 @@ func TestAppendOnFullDisk(t *testing.T) {
 	must(t, reopened.Close(nil))
 }
 
-// A log that cannot be created (here: its partition.metadata file) is a
-// log dir failure, not just an offline partition (needs root for the
-// tmpfs).
+// A log whose files cannot be created (here: its directory, made with its
+// first batch) is a log dir failure, not just an offline partition; the
+// batch is not acknowledged (needs root for the tmpfs).
 func TestLoadOnFullDiskIsReported(t *testing.T) {
 	d := t.TempDir()
 	if err := syscall.Mount("tmpfs", d, "tmpfs", 0, "size=64k"); err != nil {
@@ -120,8 +121,13 @@ func TestLoadOnFullDiskIsReported(t *testing.T) {
 		_, err = f.Write(make([]byte, 4096))
 	}
 	f.Close()
-	if _, err := m.Load(TopicPartition{"t", 0}, [16]byte{1}, smallConfig()); !errors.Is(err, syscall.ENOSPC) {
-		t.Fatalf("Load: %v, want ENOSPC", err)
+	l, err := m.Load(TopicPartition{"t", 0}, [16]byte{1}, smallConfig())
+	must(t, err) // lazily: nothing on disk yet
+	if _, err := l.AppendAsLeader(makeBatch(0, 1, 10, 0), 0); !errors.Is(err, ErrLogFailed) || !errors.Is(err, syscall.ENOSPC) {
+		t.Fatalf("first append: %v, want ErrLogFailed wrapping ENOSPC", err)
+	}
+	if l.LogEndOffset() != 0 {
+		t.Fatalf("LEO %d after the failed first append", l.LogEndOffset())
 	}
 	if err := failure(t, m); !errors.Is(err, syscall.ENOSPC) {
 		t.Fatalf("reported %v, want ENOSPC", err)

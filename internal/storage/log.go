@@ -31,6 +31,11 @@ type Log struct {
 	epochs    *epochCache
 	lastFlush int64 // ms
 	closed    bool
+	// unborn is set while a lazily opened log has no files (Options.Lazy):
+	// it is empty, its one segment has no file, and epoch changes are kept
+	// in memory until materialize writes them with the first batch.
+	unborn   bool
+	onCreate func(dir string) error
 
 	// Readable without mu.
 	leo           atomic.Int64
@@ -62,6 +67,13 @@ func Open(dir string, opts Options) (*Log, error) {
 		l.now = time.Now
 	}
 	l.lastFlush = l.nowMs()
+	if opts.Lazy {
+		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+			l.onCreate = opts.OnCreate
+			l.initUnborn(max(opts.LogStartOffset, 0))
+			return l, nil
+		}
+	}
 	if err := os.MkdirAll(dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
@@ -197,6 +209,10 @@ func (l *Log) Flush() error {
 }
 
 func (l *Log) flushLocked() error {
+	if l.unborn { // nothing on disk, nothing to flush
+		l.lastFlush = l.nowMs()
+		return nil
+	}
 	for i := l.segmentFor(l.RecoveryPoint()); i < len(l.segs); i++ {
 		if err := l.syncSegment(l.segs[i], i == len(l.segs)-1); err != nil {
 			return l.fail("flush", err)
@@ -257,6 +273,9 @@ func (l *Log) Close() error {
 }
 
 func (l *Log) closeCleanly() error {
+	if l.unborn {
+		return nil
+	}
 	a := l.active()
 	a.sealTimeIndex()
 	if err := a.persistIndexes(0, true); err != nil {
@@ -268,6 +287,9 @@ func (l *Log) closeCleanly() error {
 // closeFiles closes every segment file; mu must be held (or l unpublished).
 func (l *Log) closeFiles() {
 	for _, s := range l.segs {
+		if s.f == nil { // an unborn log's segment
+			continue
+		}
 		if err := s.f.Close(); err != nil && !errors.Is(err, os.ErrClosed) {
 			l.logger.Warn("storage: closing segment", "base", s.base, "err", err)
 		}

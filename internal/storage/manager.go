@@ -228,9 +228,10 @@ func (m *Manager) HighWatermark(tp TopicPartition) int64 {
 
 // Load returns tp's log, opening it on first use: an existing directory is
 // opened with its dir's checkpointed recovery point and log start offset
-// and clean-shutdown flag (recovering when unclean); a new one is created
-// in the log dir holding the fewest partitions, with a partition.metadata
-// file recording topicID. When both the stored and the given topic id are
+// and clean-shutdown flag (recovering when unclean); a new one goes to the
+// log dir holding the fewest partitions and is opened lazily (Options.Lazy):
+// its directory, with a partition.metadata file recording topicID, and its
+// files are created with its first batch. When both the stored and the given topic id are
 // non-zero and differ, Load fails: the directory belongs to an older topic
 // of the same name.
 //
@@ -300,9 +301,14 @@ func (m *Manager) open(path string, topicID [16]byte, opts Options) (*Log, error
 	if err := checkPartitionMetadata(path, topicID); err != nil {
 		return nil, err
 	}
+	opts.Lazy = true
+	opts.OnCreate = func(dir string) error { return writePartitionMetadata(dir, topicID) }
 	l, err := Open(path, opts)
 	if err != nil {
 		return nil, m.failIO(err)
+	}
+	if l.Unborn() {
+		return l, nil
 	}
 	if err := writePartitionMetadata(path, topicID); err != nil {
 		l.Close()

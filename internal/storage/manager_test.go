@@ -158,6 +158,7 @@ func TestManagerNoMarkerAfterFailure(t *testing.T) {
 	m := openManager(t, d)
 	l, err := m.Load(TopicPartition{"t", 0}, [16]byte{}, smallConfig())
 	must(t, err)
+	appendN(t, l, 1, 1, 10, 0, 0)
 	l.active().f.Close()
 	if _, err := l.AppendAsLeader(makeBatch(0, 1, 10, 0), 0); err == nil {
 		t.Fatal("append to closed file succeeded")
@@ -265,6 +266,9 @@ func TestManagerConcurrentLoads(t *testing.T) {
 		if want := m.Get(TopicPartition{Topic: "t", Partition: int32(i % 4)}); l != want || l == nil {
 			t.Fatalf("load %d returned %p, manager holds %p", i, l, want)
 		}
+	}
+	for _, l := range got[:4] {
+		appendN(t, l, 1, 1, 10, 0, 0)
 	}
 	if n := len(dirsIn(t, dir)); n != 4 {
 		t.Fatalf("%d partition dirs, want 4", n)

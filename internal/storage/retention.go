@@ -37,9 +37,7 @@ func (l *Log) TruncateTo(offset int64) error {
 // Called with mu held.
 func (l *Log) dropEpochsFrom(end int64) error {
 	if l.epochs.truncateFromEnd(end) {
-		if err := l.epochs.persist(); err != nil {
-			return l.fail("truncate", err)
-		}
+		return l.persistEpochs("truncate")
 	}
 	return nil
 }
@@ -89,6 +87,10 @@ func (l *Log) TruncateFullyAndStartAt(offset int64) error {
 
 // restartAt replaces all segments by one empty segment at offset.
 func (l *Log) restartAt(offset int64) error {
+	if l.unborn { // still no files: stay so, empty at offset
+		l.initUnborn(offset)
+		return nil
+	}
 	old := l.segs
 	l.segs = nil
 	for _, s := range old {
@@ -130,9 +132,7 @@ func (l *Log) SetLogStartOffset(offset int64) error {
 func (l *Log) afterStartMoved() error {
 	l.recoveryPoint.Store(max(l.RecoveryPoint(), l.LogStartOffset()))
 	if l.epochs.truncateFromStart(l.LogStartOffset()) {
-		if err := l.epochs.persist(); err != nil {
-			return l.fail("write leader-epoch-checkpoint", err)
-		}
+		return l.persistEpochs("log start")
 	}
 	return nil
 }

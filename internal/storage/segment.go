@@ -52,17 +52,28 @@ func newSegment(dir string, base int64, f *os.File, cfg Config) *segment {
 // createSegment creates an empty segment at base with preallocated index
 // files, replacing any files of that name.
 func createSegment(dir string, base int64, cfg Config) (*segment, error) {
-	f, err := os.OpenFile(segmentPath(dir, base, logSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return nil, err
-	}
-	s := newSegment(dir, base, f, cfg)
-	s.offIdx.stale, s.timeIdx.stale = true, true // clear leftovers of the same name
-	if err := s.persistIndexes(cfg.SegmentIndexBytes, false); err != nil {
-		f.Close()
+	s := newSegment(dir, base, nil, cfg)
+	if err := s.createFiles(cfg); err != nil {
 		return nil, err
 	}
 	return s, nil
+}
+
+// createFiles creates the files of an empty segment that has none yet
+// (s.f is nil): the .log file and preallocated index files, replacing any
+// files of those names.
+func (s *segment) createFiles(cfg Config) error {
+	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	if err != nil {
+		return err
+	}
+	s.offIdx.stale, s.timeIdx.stale = true, true // clear leftovers of the same name
+	if err := s.persistIndexes(cfg.SegmentIndexBytes, false); err != nil {
+		f.Close()
+		return err
+	}
+	s.f = f
+	return nil
 }
 
 // openSegment opens an existing .log file; its indexes still need loading.
@@ -146,7 +157,10 @@ func (s *segment) sync() error {
 
 // remove closes the segment and deletes its files.
 func (s *segment) remove() error {
-	err := s.f.Close()
+	var err error
+	if s.f != nil {
+		err = s.f.Close()
+	}
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
 		if rerr := os.Remove(s.path(suffix)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
 			err = rerr
