@@ -37,22 +37,16 @@ type AlterPartitionResult struct {
 // (INVALID_REQUEST), an ineligible member (INELIGIBLE_REPLICA). Valid
 // changes of one request are committed in one entry.
 func (c *Controller) AlterPartition(ctx context.Context, broker int32, brokerEpoch int64, items []AlterPartitionItem) ([]AlterPartitionResult, error) {
-	type result struct {
-		out []AlterPartitionResult
-		err error
-	}
-	res, err := activeCmd(ctx, c, func() result {
-		out, err := c.alterPartition(broker, brokerEpoch, items)
-		return result{out, err}
+	return decide(ctx, c, func(t *txn) ([]AlterPartitionResult, error) {
+		return alterPartition(t, broker, brokerEpoch, items)
 	})
-	if err == nil {
-		err = res.err
-	}
-	return res.out, err
 }
 
-func (c *Controller) alterPartition(broker int32, brokerEpoch int64, items []AlterPartitionItem) ([]AlterPartitionResult, error) {
-	img := c.image()
+// alterPartition decides the valid items' ISR changes and answers each
+// with the partition's state on the image they leave (the epochs Apply
+// computes there are those the committed entry gets).
+func alterPartition(t *txn, broker int32, brokerEpoch int64, items []AlterPartitionItem) ([]AlterPartitionResult, error) {
+	img := t.image()
 	if b, ok := img.Brokers[broker]; !ok || b.Epoch != brokerEpoch {
 		return nil, fmt.Errorf("%w: broker %d epoch %d", kerr.StaleBrokerEpoch, broker, brokerEpoch)
 	}
@@ -65,10 +59,8 @@ func (c *Controller) alterPartition(broker int32, brokerEpoch int64, items []Alt
 		}
 		recs = append(recs, metadata.PartitionChange{TopicID: it.TopicID, Partition: it.Partition, ISR: slices.Clone(it.ISR)})
 	}
-	if _, err := c.commit(context.Background(), recs); err != nil {
-		return nil, err
-	}
-	img = c.image()
+	t.add(recs...)
+	img = t.image()
 	for i, it := range items {
 		if out[i].Err == nil {
 			p := img.Topics[it.TopicID].Partitions[it.Partition]

@@ -3,6 +3,7 @@ package controller
 import (
 	"context"
 	"fmt"
+	"math"
 	"slices"
 	"time"
 
@@ -53,13 +54,15 @@ func (c *Controller) sessionTimeout() time.Duration {
 	return time.Duration(c.o.Config.Int("broker.session.timeout.ms")) * time.Millisecond
 }
 
-func (c *Controller) expired(id int32) bool {
+// expired reports whether the session of broker id's registration in img
+// has expired.
+func (c *Controller) expired(img *metadata.Image, id int32) bool {
 	s, ok := c.sessions[id]
 	if !ok {
 		return true
 	}
 	last := s.lastContact
-	if r, ok := c.receipt(id); ok && r.at.After(last) {
+	if r, ok := c.receipt(img, id); ok && r.at.After(last) {
 		last = r.at
 	}
 	return c.o.Now().Sub(last) > c.sessionTimeout()
@@ -80,10 +83,10 @@ func (c *Controller) noteContact(id int32, epoch int64) {
 	c.contacts[id] = contact{epoch: epoch, at: now}
 }
 
-// receipt returns when the latest heartbeat of broker id's current
-// registration arrived.
-func (c *Controller) receipt(id int32) (contact, bool) {
-	b, ok := c.image().Brokers[id]
+// receipt returns when the latest heartbeat of broker id's registration
+// in img arrived.
+func (c *Controller) receipt(img *metadata.Image, id int32) (contact, bool) {
+	b, ok := img.Brokers[id]
 	if !ok {
 		return contact{}, false
 	}
@@ -111,55 +114,51 @@ type Registration struct {
 // offset of the registration). A new incarnation replaces the old
 // registration at once when the old process is certainly gone (see
 // oldProcessGone): the old registration is fenced, moving its leaderships
-// away, in the same step. A new incarnation with other endpoints while the
+// away, in the entry that registers the new one. A new incarnation with other endpoints while the
 // old session is alive is refused (DUPLICATE_BROKER_REGISTRATION): two
 // live processes with one node id.
 func (c *Controller) RegisterBroker(ctx context.Context, r Registration) (int64, error) {
-	type result struct {
-		epoch int64
-		err   error
-	}
-	res, err := activeCmd(ctx, c, func() result {
-		epoch, err := c.register(r)
-		return result{epoch, err}
-	})
-	if err == nil {
-		err = res.err
-	}
-	return res.epoch, err
-}
-
-func (c *Controller) register(r Registration) (int64, error) {
-	img := c.image()
-	if r.ClusterID != "" && img.ClusterID != "" && r.ClusterID != img.ClusterID {
-		return 0, fmt.Errorf("%w: cluster id %s, expected %s", kerr.InconsistentClusterID, r.ClusterID, img.ClusterID)
-	}
-	if old, ok := img.Brokers[r.ID]; ok {
-		if old.Incarnation != r.Incarnation && !old.Fenced && !c.expired(r.ID) && !c.oldProcessGone(old, r) {
-			return 0, fmt.Errorf("%w: broker %d is registered by another live process", kerr.DuplicateBrokerRegistration, r.ID)
-		}
-		if !old.Fenced {
-			if _, err := c.commit(context.Background(), c.fenceRecords(r.ID)); err != nil {
-				return 0, err
-			}
-		}
-	}
-	var recs []metadata.Record
-	if r.UncleanShutdown {
-		recs = c.uncleanShutdownRecords(r.ID)
-		c.logger.Warn("broker restarted after an unclean shutdown; removing it from ISRs and ELRs where others hold the committed records",
-			"broker", r.ID, "partitions", len(recs))
-	}
-	recs = append(recs, metadata.RegisterBroker{
-		ID: r.ID, Incarnation: r.Incarnation, Endpoints: r.Endpoints, Rack: r.Rack, Fenced: true,
-	})
-	off, err := c.commit(context.Background(), recs)
-	if err != nil {
+	var epoch int64 // set once committed: the entry's offset
+	if _, err := decide(ctx, c, func(t *txn) (struct{}, error) {
+		return struct{}{}, c.register(t, r, &epoch)
+	}); err != nil {
 		return 0, err
 	}
-	c.sessions[r.ID] = &session{lastContact: c.o.Now(), metadataOffset: -1}
-	c.logger.Info("broker registered", "broker", r.ID, "epoch", off)
-	return int64(off), nil
+	return epoch, nil
+}
+
+// register decides a registration: the fence of a live old registration,
+// then, on the image that fence leaves, the unclean-shutdown records and
+// the registration itself, all in one entry. *epoch, the session and the
+// log line wait for the commit: the epoch is the entry's offset.
+func (c *Controller) register(t *txn, r Registration, epoch *int64) error {
+	img := t.image()
+	if r.ClusterID != "" && img.ClusterID != "" && r.ClusterID != img.ClusterID {
+		return fmt.Errorf("%w: cluster id %s, expected %s", kerr.InconsistentClusterID, r.ClusterID, img.ClusterID)
+	}
+	if old, ok := img.Brokers[r.ID]; ok {
+		if old.Incarnation != r.Incarnation && !old.Fenced && !c.expired(img, r.ID) && !c.oldProcessGone(old, r) {
+			return fmt.Errorf("%w: broker %d is registered by another live process", kerr.DuplicateBrokerRegistration, r.ID)
+		}
+		if !old.Fenced {
+			t.add(c.fenceRecords(img, r.ID)...)
+		}
+	}
+	if r.UncleanShutdown {
+		recs := uncleanShutdownRecords(t.image(), r.ID)
+		c.logger.Warn("broker restarted after an unclean shutdown; removing it from ISRs and ELRs where others hold the committed records",
+			"broker", r.ID, "partitions", len(recs))
+		t.add(recs...)
+	}
+	t.add(metadata.RegisterBroker{
+		ID: r.ID, Incarnation: r.Incarnation, Endpoints: r.Endpoints, Rack: r.Rack, Fenced: true,
+	})
+	t.committed(func(off uint64) {
+		*epoch = int64(off)
+		c.sessions[r.ID] = &session{lastContact: c.o.Now(), metadataOffset: -1}
+		c.logger.Info("broker registered", "broker", r.ID, "epoch", off)
+	})
+	return nil
 }
 
 // oldProcessGone reports whether a new incarnation proves the registered
@@ -198,22 +197,15 @@ type HeartbeatResult struct {
 // never fences a broker for its own slowness.
 func (c *Controller) BrokerHeartbeat(ctx context.Context, h Heartbeat) (HeartbeatResult, error) {
 	c.noteContact(h.ID, h.Epoch)
-	type result struct {
-		r   HeartbeatResult
-		err error
-	}
-	res, err := activeCmd(ctx, c, func() result {
-		r, err := c.heartbeat(h)
-		return result{r, err}
-	})
-	if err == nil {
-		err = res.err
-	}
-	return res.r, err
+	return decide(ctx, c, func(t *txn) (HeartbeatResult, error) { return c.heartbeat(t, h) })
 }
 
-func (c *Controller) heartbeat(h Heartbeat) (HeartbeatResult, error) {
-	b, ok := c.image().Brokers[h.ID]
+// heartbeat renews the session and decides the fence, unfence or
+// controlled-shutdown step the heartbeat asks for; IsFenced is the
+// broker's state once that step is committed.
+func (c *Controller) heartbeat(t *txn, h Heartbeat) (HeartbeatResult, error) {
+	img := t.image()
+	b, ok := img.Brokers[h.ID]
 	if !ok || b.Epoch != h.Epoch {
 		return HeartbeatResult{}, fmt.Errorf("%w: broker %d epoch %d", kerr.StaleBrokerEpoch, h.ID, h.Epoch)
 	}
@@ -224,24 +216,20 @@ func (c *Controller) heartbeat(h Heartbeat) (HeartbeatResult, error) {
 	}
 	s.lastContact, s.metadataOffset = c.o.Now(), h.MetadataOffset
 	caughtUp := h.MetadataOffset >= b.Epoch
-	var err error
 	switch {
 	case h.WantShutDown:
-		return c.controlledShutdown(b, caughtUp, s)
+		return c.controlledShutdown(t, b, caughtUp, s), nil
 	case h.WantFence && !b.Fenced:
-		_, err = c.commit(context.Background(), c.fenceRecords(h.ID))
+		t.add(c.fenceRecords(img, h.ID)...)
 	case !h.WantFence && b.Fenced && caughtUp && !b.InControlledShutdown:
 		// A broker fenced by its controlled shutdown comes back only by
 		// registering again (a new process): a regular heartbeat still in
 		// flight from the stopping process must not unfence it, or the
 		// restarted process is refused until that session expires.
-		_, err = c.commit(context.Background(), c.unfenceRecords(h.ID))
-		if err == nil {
-			c.logger.Info("broker unfenced", "broker", h.ID, "epoch", b.Epoch)
-		}
+		t.add(c.unfenceRecords(img, h.ID)...)
+		t.committed(func(uint64) { c.logger.Info("broker unfenced", "broker", h.ID, "epoch", b.Epoch) })
 	}
-	b = c.image().Brokers[h.ID]
-	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: b.Fenced}, err
+	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: t.image().Brokers[h.ID].Fenced}, nil
 }
 
 // controlledShutdown marks the broker as shutting down, moving every
@@ -250,35 +238,38 @@ func (c *Controller) heartbeat(h Heartbeat) (HeartbeatResult, error) {
 // active broker has reported (in its heartbeats) that it has seen that
 // change, so that clients asking any of them find the new leaders
 // (reference §4); it is then fenced.
-func (c *Controller) controlledShutdown(b metadata.BrokerInfo, caughtUp bool, s *session) (HeartbeatResult, error) {
+//
+// The heartbeat that adds the mark cannot have been answered by the
+// others yet (its offset is known only once committed): it is told to
+// wait, unless there are no others, in which case the fence joins the
+// mark in the same entry.
+func (c *Controller) controlledShutdown(t *txn, b metadata.BrokerInfo, caughtUp bool, s *session) HeartbeatResult {
+	seenAt := s.shutdownOffset
 	if !b.InControlledShutdown && !b.Fenced {
 		yes := true
 		recs := []metadata.Record{metadata.BrokerRegistrationChange{ID: b.ID, Epoch: b.Epoch, InControlledShutdown: &yes}}
-		recs = append(recs, c.partitionsWithout(b.ID, false)...)
-		off, err := c.commit(context.Background(), recs)
-		if err != nil {
-			return HeartbeatResult{}, err
-		}
-		s.shutdownOffset = int64(off)
+		t.add(append(recs, c.partitionsWithout(t.image(), b.ID, false)...)...)
+		t.committed(func(off uint64) { s.shutdownOffset = int64(off) })
+		seenAt = math.MaxInt64 // beyond any offset a broker has reported
+	} else if seenAt == 0 { // begun under another active controller
+		seenAt = t.image().Offset
+		s.shutdownOffset = seenAt
 	}
-	if s.shutdownOffset == 0 { // begun under another active controller
-		s.shutdownOffset = c.image().Offset
+	img := t.image()
+	if !c.othersHaveSeen(img, b.ID, seenAt) || leads(img, b.ID) {
+		return HeartbeatResult{IsCaughtUp: caughtUp}
 	}
-	if c.leads(b.ID) || !c.othersHaveSeen(b.ID, s.shutdownOffset) {
-		return HeartbeatResult{IsCaughtUp: caughtUp}, nil
+	if !img.Brokers[b.ID].Fenced {
+		t.add(c.fenceRecords(img, b.ID)...)
 	}
-	if !c.image().Brokers[b.ID].Fenced {
-		if _, err := c.commit(context.Background(), c.fenceRecords(b.ID)); err != nil {
-			return HeartbeatResult{}, err
-		}
-	}
-	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: true, ShouldShutDown: true}, nil
+	return HeartbeatResult{IsCaughtUp: caughtUp, IsFenced: true, ShouldShutDown: true}
 }
 
-// othersHaveSeen reports whether every unfenced broker other than id that
-// is not shutting down has reported a metadata offset of at least offset.
-func (c *Controller) othersHaveSeen(id int32, offset int64) bool {
-	for other, b := range c.image().Brokers {
+// othersHaveSeen reports whether every unfenced broker of img other than
+// id that is not shutting down has reported a metadata offset of at least
+// offset.
+func (c *Controller) othersHaveSeen(img *metadata.Image, id int32, offset int64) bool {
+	for other, b := range img.Brokers {
 		if other == id || b.Fenced || b.InControlledShutdown {
 			continue
 		}
@@ -289,8 +280,9 @@ func (c *Controller) othersHaveSeen(id int32, offset int64) bool {
 	return true
 }
 
-func (c *Controller) leads(id int32) bool {
-	for _, t := range c.image().Topics {
+// leads reports whether broker id leads a partition in img.
+func leads(img *metadata.Image, id int32) bool {
+	for _, t := range img.Topics {
 		for _, p := range t.Partitions {
 			if p.Leader == id {
 				return true
@@ -300,7 +292,8 @@ func (c *Controller) leads(id int32) bool {
 	return false
 }
 
-// Tick fences every unfenced broker whose session expired. Run calls it
+// Tick fences every unfenced broker whose session expired and runs the
+// preferred-leader rebalance when due, each as one entry. Run calls it
 // every TickInterval; tests call it after moving the clock.
 func (c *Controller) Tick(ctx context.Context) error {
 	res, err := activeCmd(ctx, c, func() error {
@@ -332,20 +325,24 @@ func (c *Controller) tick(ctx context.Context) {
 	}
 }
 
+// fenceExpired fences every unfenced broker whose session expired, in one
+// entry: each broker's fence is decided on the image the earlier ones
+// leave, so no partition is handed to a broker fenced in the same tick.
 func (c *Controller) fenceExpired() error {
-	img := c.image()
-	ids := make([]int32, 0, len(img.Brokers))
-	for id, b := range img.Brokers {
-		if !b.Fenced && c.expired(id) {
-			ids = append(ids, id)
+	_, err := decideOn(c, func(t *txn) (struct{}, error) {
+		img := t.image()
+		ids := make([]int32, 0, len(img.Brokers))
+		for id, b := range img.Brokers {
+			if !b.Fenced && c.expired(img, id) {
+				ids = append(ids, id)
+			}
 		}
-	}
-	slices.Sort(ids)
-	for _, id := range ids {
-		c.logger.Warn("broker session expired; fencing it", "broker", id, "sessionTimeout", c.sessionTimeout())
-		if _, err := c.commit(context.Background(), c.fenceRecords(id)); err != nil {
-			return err
+		slices.Sort(ids)
+		for _, id := range ids {
+			c.logger.Warn("broker session expired; fencing it", "broker", id, "sessionTimeout", c.sessionTimeout())
+			t.add(c.fenceRecords(t.image(), id)...)
 		}
-	}
-	return nil
+		return struct{}{}, nil
+	})
+	return err
 }

@@ -39,25 +39,34 @@ type AlterConfigs struct {
 }
 
 // AlterConfigs applies config changes to topics. Each resource succeeds or
-// fails as a whole.
+// fails as a whole; the changes of every resource, with the unclean
+// elections they enable, are committed in one entry. Each resource is
+// decided on the image the earlier ones leave (a topic named twice gets
+// both changes, in order).
 func (c *Controller) AlterConfigs(ctx context.Context, reqs []AlterConfigs) ([]error, error) {
-	return activeCmd(ctx, c, func() []error {
+	return decide(ctx, c, func(t *txn) ([]error, error) {
 		out := make([]error, len(reqs))
 		for i, r := range reqs {
-			out[i] = c.alterConfigs(r)
+			n := len(t.recs)
+			if out[i] = c.alterConfigs(t, r); out[i] == nil && len(t.recs) > n {
+				t.failsWith(&out[i])
+			}
 		}
-		return out
+		return out, nil
 	})
 }
 
-func (c *Controller) alterConfigs(r AlterConfigs) error {
+// alterConfigs decides one resource's change and, on the image with the
+// new config, the unclean elections it enables.
+func (c *Controller) alterConfigs(t *txn, r AlterConfigs) error {
 	if r.ResourceType != metadata.ResourceTopic {
 		return fmt.Errorf("%w: dynamic broker configs are not supported yet; set them in server.properties", kerr.InvalidRequest)
 	}
-	if _, ok := c.image().Topic(r.ResourceName); !ok {
+	img := t.image()
+	if _, ok := img.Topic(r.ResourceName); !ok {
 		return fmt.Errorf("%w: topic %q", kerr.UnknownTopicOrPartition, r.ResourceName)
 	}
-	old := c.image().TopicConfig(r.ResourceName)
+	old := img.TopicConfig(r.ResourceName)
 	next, err := applyOps(old, r)
 	if err != nil {
 		return err
@@ -68,20 +77,18 @@ func (c *Controller) alterConfigs(r AlterConfigs) error {
 	if r.ValidateOnly {
 		return nil
 	}
-	if _, err := c.commit(context.Background(), diffConfigs(r.ResourceName, old, next)); err != nil {
-		return err
-	}
-	return c.electUncleanNow(r.ResourceName)
+	t.add(diffConfigs(r.ResourceName, old, next)...)
+	t.add(c.electUncleanNow(t.image(), r.ResourceName)...)
+	return nil
 }
 
 // electUncleanNow makes unclean.leader.election.enable take effect at once:
-// when it is now true, every leaderless partition of the topic with a
+// when it is true in img, every leaderless partition of the topic with a
 // usable replica gets a leader.
-func (c *Controller) electUncleanNow(topic string) error {
-	if !c.uncleanEnabled(topic) {
+func (c *Controller) electUncleanNow(img *metadata.Image, topic string) []metadata.Record {
+	if !c.uncleanEnabled(img, topic) {
 		return nil
 	}
-	img := c.image()
 	t, _ := img.Topic(topic)
 	ok := usable(img, -1)
 	var recs []metadata.Record
@@ -93,8 +100,7 @@ func (c *Controller) electUncleanNow(topic string) error {
 			recs = append(recs, ch)
 		}
 	}
-	_, err := c.commit(context.Background(), recs)
-	return err
+	return recs
 }
 
 func applyOps(old map[string]string, r AlterConfigs) (map[string]string, error) {

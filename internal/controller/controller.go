@@ -4,6 +4,19 @@
 // the result by replay: the controller never edits an image itself, so
 // every node that replays the same log holds the same image.
 //
+// Each command has Kafka's ControllerResult shape: it decides its records
+// and its reply against an image and proposes nothing itself; decide
+// (decide.go) then commits the records as one metadata entry per command,
+// the single place that proposes commands' records (activate proposes the
+// controller's own bookkeeping: settle's barrier, the cluster id). A
+// command of several steps (fence the old registration, then register;
+// fence broker A, then broker B) decides each step on a scratch image, the
+// command's image with its earlier records applied (txn), so that a later
+// step sees what an earlier one changed although nothing is committed yet.
+// The scratch image is never published: this node's image changes only by
+// replaying the committed entry. Effects on the controller's own state
+// (sessions, the epoch in a reply) wait for the commit.
+//
 // A controller runs on every controller node but acts only while its node
 // leads the metadata quorum (the active controller); elsewhere commands
 // fail with NOT_CONTROLLER. All commands run on one event-loop goroutine,
@@ -161,7 +174,8 @@ func run[T any](ctx context.Context, c *Controller, fn func() T) (T, error) {
 }
 
 // activeCmd runs fn on the event loop once this controller is active; it
-// fails with NOT_CONTROLLER elsewhere.
+// fails with NOT_CONTROLLER elsewhere. Commands go through decide, which
+// builds on it; fn itself must not commit.
 func activeCmd[T any](ctx context.Context, c *Controller, fn func() T) (T, error) {
 	var zero T
 	type res struct {
@@ -255,13 +269,16 @@ func (c *Controller) settle(ctx context.Context) error {
 	return nil
 }
 
-// commit proposes the records as one entry. On success the change is in
-// this node's image when commit returns.
+// commit proposes the records as one entry: it is called by decide, for
+// every command, and by activate for the cluster id (the controller's own
+// bookkeeping, as is settle's barrier). The records are final: their ELR
+// was maintained as each was decided (txn.add). On success the change is
+// in this node's image when commit returns; with no records nothing is
+// proposed and the offset is the image's.
 func (c *Controller) commit(ctx context.Context, recs []metadata.Record) (uint64, error) {
 	if len(recs) == 0 {
 		return uint64(max(c.image().Offset, 0)), nil
 	}
-	recs = c.maintainELR(recs)
 	c.warnUnclean(recs)
 	data, err := metadata.EncodeBatch(recs)
 	if err != nil {

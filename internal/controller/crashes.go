@@ -25,21 +25,14 @@ import (
 // fenced; a registration of another epoch, an already fenced broker and an
 // unknown one are left alone.
 func (c *Controller) FenceGone(ctx context.Context, id int32, epoch int64) (bool, error) {
-	type result struct {
-		fenced bool
-		err    error
-	}
-	res, err := activeCmd(ctx, c, func() result {
-		b, ok := c.image().Brokers[id]
+	return decide(ctx, c, func(t *txn) (bool, error) {
+		img := t.image()
+		b, ok := img.Brokers[id]
 		if !ok || b.Epoch != epoch || b.Fenced {
-			return result{}
+			return false, nil
 		}
 		c.logger.Warn("broker's listeners refuse connections: its process is gone; fencing it at once", "broker", id, "epoch", epoch)
-		_, err := c.commit(context.Background(), c.fenceRecords(id))
-		return result{fenced: err == nil, err: err}
+		t.add(c.fenceRecords(img, id)...)
+		return true, nil
 	})
-	if err == nil {
-		err = res.err
-	}
-	return res.fenced, err
 }

@@ -48,27 +48,27 @@ func electUnclean(replicas []int32, ok usableFunc) int32 {
 	return -1
 }
 
-// fenceRecords fences broker id and moves its partitions away in the same
-// entry: one batch of records for all its partitions.
-func (c *Controller) fenceRecords(id int32) []metadata.Record {
-	b := c.image().Brokers[id]
+// fenceRecords fences broker id of img and moves its partitions away in
+// the same entry: one batch of records for all its partitions.
+func (c *Controller) fenceRecords(img *metadata.Image, id int32) []metadata.Record {
+	b := img.Brokers[id]
 	yes := true
 	recs := []metadata.Record{metadata.BrokerRegistrationChange{ID: id, Epoch: b.Epoch, Fenced: &yes}}
-	return append(recs, c.partitionsWithout(id, true)...)
+	return append(recs, c.partitionsWithout(img, id, true)...)
 }
 
-// partitionsWithout removes broker id from every ISR (a sole member stays,
-// as the ISR of a now leaderless partition) and re-elects where it led.
-// fence is false for controlled shutdown, where no unclean election is
-// made: the broker is still alive and its data will be back.
-func (c *Controller) partitionsWithout(id int32, fence bool) []metadata.Record {
-	img := c.image()
+// partitionsWithout removes broker id from every ISR of img (a sole member
+// stays, as the ISR of a now leaderless partition) and re-elects where it
+// led, among the brokers usable in img. fence is false for controlled
+// shutdown, where no unclean election is made: the broker is still alive
+// and its data will be back.
+func (c *Controller) partitionsWithout(img *metadata.Image, id int32, fence bool) []metadata.Record {
 	ok := usable(img, id)
 	var recs []metadata.Record
 	for _, name := range img.TopicNames() {
 		tid := img.TopicsByName[name]
 		t := img.Topics[tid]
-		unclean := c.uncleanEnabled(t.Name)
+		unclean := c.uncleanEnabled(img, t.Name)
 		for i, p := range t.Partitions {
 			if !slices.Contains(p.ISR, id) && p.Leader != id {
 				continue
@@ -121,11 +121,10 @@ func elect(p metadata.PartitionImage, isr []int32, ok usableFunc, unclean bool) 
 	return -1, isr, false
 }
 
-// unfenceRecords unfences broker id and elects it where partitions are
-// leaderless and it is in the ISR (or, with unclean election enabled, a
-// replica at all).
-func (c *Controller) unfenceRecords(id int32) []metadata.Record {
-	img := c.image()
+// unfenceRecords unfences broker id of img and elects it where partitions
+// are leaderless and it is in the ISR (or, with unclean election enabled,
+// a replica at all).
+func (c *Controller) unfenceRecords(img *metadata.Image, id int32) []metadata.Record {
 	no := false
 	recs := []metadata.Record{metadata.BrokerRegistrationChange{ID: id, Epoch: img.Brokers[id].Epoch, Fenced: &no}}
 	ok := func(r int32) bool { return r == id || usable(img, -1)(r) }
@@ -136,7 +135,7 @@ func (c *Controller) unfenceRecords(id int32) []metadata.Record {
 			if p.Leader != -1 || !slices.Contains(p.Replicas, id) {
 				continue
 			}
-			if ch, changed := electLeaderless(tid, int32(i), p, ok, c.uncleanEnabled(t.Name)); changed {
+			if ch, changed := electLeaderless(tid, int32(i), p, ok, c.uncleanEnabled(img, t.Name)); changed {
 				recs = append(recs, ch)
 			}
 		}
@@ -158,7 +157,7 @@ func electLeaderless(tid metadata.UUID, idx int32, p metadata.PartitionImage, ok
 	return ch, true
 }
 
-// uncleanEnabled reads the topic's unclean.leader.election.enable.
-func (c *Controller) uncleanEnabled(topic string) bool {
-	return config.NewTopic(c.image().TopicConfig(topic), c.o.Config).Bool("unclean.leader.election.enable")
+// uncleanEnabled reads the topic's unclean.leader.election.enable in img.
+func (c *Controller) uncleanEnabled(img *metadata.Image, topic string) bool {
+	return config.NewTopic(img.TopicConfig(topic), c.o.Config).Bool("unclean.leader.election.enable")
 }

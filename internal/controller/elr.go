@@ -32,19 +32,18 @@ import (
 // describe`): elections do not read it, since the last ISR member stays
 // in Fjord's ISR and is re-elected from there.
 
-// effectiveMinISR is min.insync.replicas capped at the replication
-// factor, as partition leaders apply it.
-func (c *Controller) effectiveMinISR(topic string, replicas int) int {
-	n := int(config.NewTopic(c.image().TopicConfig(topic), c.o.Config).Int("min.insync.replicas"))
+// effectiveMinISR is min.insync.replicas of the topic in img capped at
+// the replication factor, as partition leaders apply it.
+func (c *Controller) effectiveMinISR(img *metadata.Image, topic string, replicas int) int {
+	n := int(config.NewTopic(img.TopicConfig(topic), c.o.Config).Int("min.insync.replicas"))
 	return min(n, replicas)
 }
 
 // maintainELR fills in the ELR and the last known ELR of every partition
 // change in recs that does not set them explicitly, following the ISR
-// and leader change it makes. recs are about to be committed as one entry
-// on top of the current image.
-func (c *Controller) maintainELR(recs []metadata.Record) []metadata.Record {
-	img := c.image()
+// and leader change it makes. recs are one step of a command (txn.add),
+// decided on img: the image the command's earlier steps leave.
+func (c *Controller) maintainELR(img *metadata.Image, recs []metadata.Record) []metadata.Record {
 	type key struct {
 		t metadata.UUID
 		p int32
@@ -64,16 +63,17 @@ func (c *Controller) maintainELR(recs []metadata.Record) []metadata.Record {
 		if !seen {
 			p = t.Partitions[ch.Partition]
 		}
-		recs[i], state[k] = c.followELR(t.Name, p, ch)
+		recs[i], state[k] = c.followELR(img, t.Name, p, ch)
 	}
 	return recs
 }
 
 // followELR fills in ch's ELR and last known ELR where ch leaves them to
-// the controller, and returns ch with the partition as it leaves it.
-func (c *Controller) followELR(topic string, p metadata.PartitionImage, ch metadata.PartitionChange) (metadata.PartitionChange, metadata.PartitionImage) {
+// the controller (the topic's config is read in img), and returns ch with
+// the partition as it leaves it.
+func (c *Controller) followELR(img *metadata.Image, topic string, p metadata.PartitionImage, ch metadata.PartitionChange) (metadata.PartitionChange, metadata.PartitionImage) {
 	if ch.ELR == nil {
-		if elr, changed := nextELR(p, ch, c.effectiveMinISR(topic, len(p.Replicas))); changed {
+		if elr, changed := nextELR(p, ch, c.effectiveMinISR(img, topic, len(p.Replicas))); changed {
 			ch.ELR = &elr
 		}
 	}
@@ -152,12 +152,13 @@ func applied(p metadata.PartitionImage, ch metadata.PartitionChange) metadata.Pa
 }
 
 // uncleanShutdownRecords removes broker id, which restarted after an
-// unclean shutdown, from every ISR and ELR where another replica is known
-// to hold the committed records. As the sole ISR member it hands
+// unclean shutdown, from every ISR and ELR of img where another replica is
+// known to hold the committed records. As the sole ISR member it hands
 // eligibility to the ELR members (they become the ISR of the leaderless
-// partition); with no ELR either, it stays: it is the best copy left.
-func (c *Controller) uncleanShutdownRecords(id int32) []metadata.Record {
-	img := c.image()
+// partition); with no ELR either, it stays: it is the best copy left. img
+// must have its old registration fenced (register decides this on the
+// image its fence leaves), so that it leads nothing.
+func uncleanShutdownRecords(img *metadata.Image, id int32) []metadata.Record {
 	var recs []metadata.Record
 	for _, name := range img.TopicNames() {
 		tid := img.TopicsByName[name]

@@ -6,6 +6,7 @@ import (
 	"math/rand/v2"
 	"slices"
 
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 )
 
@@ -63,11 +64,11 @@ func newPlacer(rackOf map[int32]string) *placer {
 	return pl
 }
 
-// usablePlacer returns a placer over the unfenced brokers that are not
-// shutting down.
-func (c *Controller) usablePlacer() *placer {
+// usablePlacer returns a placer over the brokers of img that are unfenced
+// and not shutting down.
+func usablePlacer(img *metadata.Image) *placer {
 	rackOf := map[int32]string{}
-	for id, b := range c.image().Brokers {
+	for id, b := range img.Brokers {
 		if !b.Fenced && !b.InControlledShutdown {
 			rackOf[id] = b.Rack
 		}

@@ -37,22 +37,12 @@ type ElectResult struct {
 // the ISR (ELIGIBLE_LEADERS_NOT_AVAILABLE when none, ELECTION_NOT_NEEDED
 // when it has a leader). All changes go in one entry.
 func (c *Controller) ElectLeaders(ctx context.Context, typ int8, tps []TopicPartition) ([]ElectResult, error) {
-	type result struct {
-		out []ElectResult
-		err error
-	}
-	res, err := activeCmd(ctx, c, func() result {
-		out, err := c.electLeaders(typ, tps)
-		return result{out, err}
-	})
-	if err == nil {
-		err = res.err
-	}
-	return res.out, err
+	return decide(ctx, c, func(t *txn) ([]ElectResult, error) { return electLeaders(t, typ, tps), nil })
 }
 
-func (c *Controller) electLeaders(typ int8, tps []TopicPartition) ([]ElectResult, error) {
-	img := c.image()
+// electLeaders decides the elections on t's image, all in one step.
+func electLeaders(t *txn, typ int8, tps []TopicPartition) []ElectResult {
+	img := t.image()
 	if tps == nil {
 		tps = allPartitions(img)
 	}
@@ -68,8 +58,8 @@ func (c *Controller) electLeaders(typ int8, tps []TopicPartition) ([]ElectResult
 		}
 		recs = append(recs, ch)
 	}
-	_, err := c.commit(context.Background(), recs)
-	return out, err
+	t.add(recs...)
+	return out
 }
 
 func allPartitions(img *metadata.Image) []TopicPartition {
@@ -125,7 +115,7 @@ const leaderImbalancePercentage = 10
 
 // maybeRebalance runs preferred elections for brokers whose leader
 // imbalance exceeds the threshold (auto.leader.rebalance.enable), at most
-// every leader.imbalance.check.interval.seconds.
+// every leader.imbalance.check.interval.seconds, in one entry.
 func (c *Controller) maybeRebalance() error {
 	if !c.o.Config.Bool("auto.leader.rebalance.enable") {
 		return nil
@@ -136,25 +126,26 @@ func (c *Controller) maybeRebalance() error {
 		return nil
 	}
 	c.lastRebalance = now
-	tps := c.imbalanced()
-	if len(tps) == 0 {
-		return nil
-	}
-	res, err := c.electLeaders(ElectPreferred, tps)
-	moved := 0
-	for _, r := range res {
-		if r.Err == nil {
-			moved++
+	_, err := decideOn(c, func(t *txn) (struct{}, error) {
+		tps := imbalanced(t.image())
+		if len(tps) == 0 {
+			return struct{}{}, nil
 		}
-	}
-	c.logger.Info("preferred leader rebalance", "candidates", len(tps), "moved", moved)
+		moved := 0
+		for _, r := range electLeaders(t, ElectPreferred, tps) {
+			if r.Err == nil {
+				moved++
+			}
+		}
+		t.committed(func(uint64) { c.logger.Info("preferred leader rebalance", "candidates", len(tps), "moved", moved) })
+		return struct{}{}, nil
+	})
 	return err
 }
 
-// imbalanced lists the partitions not led by their preferred replica, of
-// brokers whose imbalance ratio is above the threshold.
-func (c *Controller) imbalanced() []TopicPartition {
-	img := c.image()
+// imbalanced lists the partitions of img not led by their preferred
+// replica, of brokers whose imbalance ratio is above the threshold.
+func imbalanced(img *metadata.Image) []TopicPartition {
 	total, off := map[int32]int{}, map[int32][]TopicPartition{}
 	for _, tp := range allPartitions(img) {
 		t, _ := img.Topic(tp.Topic)

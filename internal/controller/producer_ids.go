@@ -17,22 +17,15 @@ const ProducerIDBlockSize = 1000
 // the metadata log (a ProducerIds record), so a new active controller
 // continues after the last block ever handed out.
 func (c *Controller) AllocateProducerIDs(ctx context.Context, broker int32, brokerEpoch int64) (int64, int32, error) {
-	type result struct {
-		start int64
-		err   error
-	}
-	res, err := activeCmd(ctx, c, func() result {
-		b, ok := c.image().Brokers[broker]
+	start, err := decide(ctx, c, func(t *txn) (int64, error) {
+		img := t.image()
+		b, ok := img.Brokers[broker]
 		if !ok || b.Epoch != brokerEpoch || b.Fenced {
-			return result{err: fmt.Errorf("%w: broker %d epoch %d", kerr.StaleBrokerEpoch, broker, brokerEpoch)}
+			return 0, fmt.Errorf("%w: broker %d epoch %d", kerr.StaleBrokerEpoch, broker, brokerEpoch)
 		}
-		start := c.image().NextProducerID
-		rec := metadata.ProducerIDs{BrokerID: broker, BrokerEpoch: brokerEpoch, NextID: start + ProducerIDBlockSize}
-		_, err := c.commit(context.Background(), []metadata.Record{rec})
-		return result{start, err}
+		start := img.NextProducerID
+		t.add(metadata.ProducerIDs{BrokerID: broker, BrokerEpoch: brokerEpoch, NextID: start + ProducerIDBlockSize})
+		return start, nil
 	})
-	if err == nil {
-		err = res.err
-	}
-	return res.start, ProducerIDBlockSize, err
+	return start, ProducerIDBlockSize, err
 }

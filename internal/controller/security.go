@@ -17,9 +17,10 @@ import (
 // fresh id. An ACL identical to an existing one is not added twice (as
 // Kafka's AclControlManager). It returns the commit's error for all.
 func (c *Controller) CreateACLs(ctx context.Context, acls []metadata.ACL) error {
-	commitErr, err := activeCmd(ctx, c, func() error {
+	_, err := decide(ctx, c, func(t *txn) (struct{}, error) {
+		img := t.image()
 		existing := map[metadata.ACL]bool{}
-		for _, a := range c.image().ACLSet().ByID {
+		for _, a := range img.ACLSet().ByID {
 			existing[a] = true
 		}
 		var recs []metadata.Record
@@ -28,22 +29,19 @@ func (c *Controller) CreateACLs(ctx context.Context, acls []metadata.ACL) error 
 				continue
 			}
 			existing[a] = true
-			recs = append(recs, metadata.AccessControlEntry{ID: c.newACLID(), ACL: a})
+			recs = append(recs, metadata.AccessControlEntry{ID: c.newACLID(img), ACL: a})
 		}
-		_, err := c.commit(ctx, recs)
-		return err
+		t.add(recs...)
+		return struct{}{}, nil
 	})
-	if err == nil {
-		err = commitErr
-	}
 	return err
 }
 
-// newACLID returns an id no ACL of the image has.
-func (c *Controller) newACLID() metadata.UUID {
+// newACLID returns an id no ACL of img has.
+func (c *Controller) newACLID(img *metadata.Image) metadata.UUID {
 	for {
 		id := metadata.UUID(c.o.NewID())
-		if _, taken := c.image().ACLSet().ByID[id]; !taken && !id.IsZero() {
+		if _, taken := img.ACLSet().ByID[id]; !taken && !id.IsZero() {
 			return id
 		}
 	}
@@ -52,28 +50,19 @@ func (c *Controller) newACLID() metadata.UUID {
 // DeleteACLs removes the ACLs with the ids in one entry and returns those
 // it removed (ids already gone are skipped).
 func (c *Controller) DeleteACLs(ctx context.Context, ids []metadata.UUID) ([]metadata.UUID, error) {
-	type res struct {
-		removed []metadata.UUID
-		err     error
-	}
-	r, err := activeCmd(ctx, c, func() res {
-		var out res
-		var recs []metadata.Record
+	return decide(ctx, c, func(t *txn) ([]metadata.UUID, error) {
+		byID := t.image().ACLSet().ByID
+		var removed []metadata.UUID
 		seen := map[metadata.UUID]bool{}
 		for _, id := range ids {
-			if _, ok := c.image().ACLSet().ByID[id]; ok && !seen[id] {
+			if _, ok := byID[id]; ok && !seen[id] {
 				seen[id] = true
-				recs = append(recs, metadata.RemoveAccessControlEntry{ID: id})
-				out.removed = append(out.removed, id)
+				t.add(metadata.RemoveAccessControlEntry{ID: id})
+				removed = append(removed, id)
 			}
 		}
-		_, out.err = c.commit(ctx, recs)
-		return out
+		return removed, nil
 	})
-	if err == nil {
-		err = r.err
-	}
-	return r.removed, err
 }
 
 // ScramChange is one AlterUserScramCredentials item: an upsertion
@@ -84,30 +73,27 @@ type ScramChange struct {
 }
 
 // AlterScram applies credential changes in one entry. A deletion of a
-// credential that does not exist fails with RESOURCE_NOT_FOUND; the other
-// items still apply. The result has one error (or nil) per change.
+// credential that does not exist (in the image the request started from;
+// the handler refuses a key named twice) fails with RESOURCE_NOT_FOUND;
+// the other items still apply. The result has one error (or nil) per
+// change.
 func (c *Controller) AlterScram(ctx context.Context, changes []ScramChange) ([]error, error) {
-	return activeCmd(ctx, c, func() []error {
+	return decide(ctx, c, func(t *txn) ([]error, error) {
+		img := t.image()
 		out := make([]error, len(changes))
-		var recs []metadata.Record
 		for i, ch := range changes {
 			if ch.Credential != nil {
-				recs = append(recs, *ch.Credential)
+				t.add(*ch.Credential)
+				t.failsWith(&out[i])
 				continue
 			}
-			if _, ok := c.image().ScramCredential(ch.Key.User, ch.Key.Mechanism); !ok {
+			if _, ok := img.ScramCredential(ch.Key.User, ch.Key.Mechanism); !ok {
 				out[i] = fmt.Errorf("%w: attempt to delete a user credential that does not exist", kerr.ResourceNotFound)
 				continue
 			}
-			recs = append(recs, metadata.RemoveScramCredential{User: ch.Key.User, Mechanism: ch.Key.Mechanism})
+			t.add(metadata.RemoveScramCredential{User: ch.Key.User, Mechanism: ch.Key.Mechanism})
+			t.failsWith(&out[i])
 		}
-		if _, err := c.commit(ctx, recs); err != nil {
-			for i := range out {
-				if out[i] == nil {
-					out[i] = err
-				}
-			}
-		}
-		return out
+		return out, nil
 	})
 }

@@ -73,7 +73,7 @@ func TestHeartbeatsJudgedOnReceipt(t *testing.T) {
 	}
 	for id := int32(1); id <= 3; id++ {
 		for { // the heartbeats are waiting for the loop; wait until each has arrived
-			if r, ok := h.c.receipt(id); ok && r.at.Equal(h.clock.Now()) {
+			if r, ok := h.c.receipt(h.latest(), id); ok && r.at.Equal(h.clock.Now()) {
 				break
 			}
 			time.Sleep(time.Millisecond)

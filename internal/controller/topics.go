@@ -36,12 +36,14 @@ type TopicResult struct {
 // CreateTopics creates topics: each is validated on its own, and every
 // valid one is committed in one metadata entry (one Raft round for the
 // whole request). A name given twice in one request is created once; the
-// other mentions get INVALID_REQUEST.
+// other mentions get INVALID_REQUEST. Every topic is decided on the image
+// the request started from: an earlier topic of the request changes
+// nothing a later one's validation or placement reads (brokers), names
+// aside, which seen covers; so no scratch image is built for it.
 func (c *Controller) CreateTopics(ctx context.Context, reqs []CreateTopic) ([]TopicResult, error) {
-	return activeCmd(ctx, c, func() []TopicResult {
+	return decide(ctx, c, func(t *txn) ([]TopicResult, error) {
+		img := t.image()
 		out := make([]TopicResult, len(reqs))
-		var recs []metadata.Record
-		var created []int
 		seen := map[string]bool{}
 		for i, r := range reqs {
 			out[i].Name = r.Name
@@ -50,31 +52,28 @@ func (c *Controller) CreateTopics(ctx context.Context, reqs []CreateTopic) ([]To
 				continue
 			}
 			seen[r.Name] = true
-			rs, err := c.topicRecords(r, &out[i])
+			rs, err := c.topicRecords(img, r, &out[i])
 			if out[i].Err = err; err == nil && !r.ValidateOnly {
-				recs, created = append(recs, rs...), append(created, i)
+				t.add(rs...)
+				t.failsWith(&out[i].Err)
 			}
 		}
-		if _, err := c.commit(context.Background(), recs); err != nil {
-			for _, i := range created {
-				out[i].Err = err
-			}
-		}
-		return out
+		return out, nil
 	})
 }
 
-func (c *Controller) topicRecords(r CreateTopic, res *TopicResult) ([]metadata.Record, error) {
+// topicRecords validates one topic against img and returns its records.
+func (c *Controller) topicRecords(img *metadata.Image, r CreateTopic, res *TopicResult) ([]metadata.Record, error) {
 	if err := ValidateTopicName(r.Name); err != nil {
 		return nil, err
 	}
-	if _, ok := c.image().Topic(r.Name); ok {
+	if _, ok := img.Topic(r.Name); ok {
 		return nil, fmt.Errorf("%w: topic %q already exists", kerr.TopicAlreadyExists, r.Name)
 	}
 	if err := config.ValidateTopic(r.Configs); err != nil {
 		return nil, fmt.Errorf("%w: %v", kerr.InvalidConfig, err)
 	}
-	assign, err := c.assignment(r)
+	assign, err := c.assignment(img, r)
 	if err != nil {
 		return nil, err
 	}
@@ -108,13 +107,13 @@ func configRecords(topic string, cfgs map[string]string) []metadata.Record {
 	return recs
 }
 
-// assignment returns the replicas of every partition.
-func (c *Controller) assignment(r CreateTopic) ([][]int32, error) {
+// assignment returns the replicas of every partition, on img's brokers.
+func (c *Controller) assignment(img *metadata.Image, r CreateTopic) ([][]int32, error) {
 	if len(r.Assignments) > 0 {
 		if r.NumPartitions != -1 || r.ReplicationFactor != -1 {
 			return nil, fmt.Errorf("%w: both partition count/replication factor and replica assignments were given", kerr.InvalidRequest)
 		}
-		return r.Assignments, c.checkAssignments(r.Assignments)
+		return r.Assignments, checkAssignments(img, r.Assignments)
 	}
 	n, rf := r.NumPartitions, r.ReplicationFactor
 	if n == -1 {
@@ -129,17 +128,19 @@ func (c *Controller) assignment(r CreateTopic) ([][]int32, error) {
 	if rf <= 0 {
 		return nil, fmt.Errorf("%w: replication factor must be larger than 0", kerr.InvalidReplicationFactor)
 	}
-	return c.usablePlacer().placeNew(c.placementRand(), int(n), int(rf))
+	return usablePlacer(img).placeNew(c.placementRand(), int(n), int(rf))
 }
 
-func (c *Controller) checkAssignments(as [][]int32) error {
+// checkAssignments checks that every partition has as many replicas as
+// the first, each a distinct broker registered in img.
+func checkAssignments(img *metadata.Image, as [][]int32) error {
 	for p, replicas := range as {
 		if len(replicas) == 0 || len(replicas) != len(as[0]) {
 			return fmt.Errorf("%w: partition %d has %d replicas", kerr.InvalidReplicaAssignment, p, len(replicas))
 		}
 		seen := map[int32]bool{}
 		for _, b := range replicas {
-			if _, ok := c.image().Brokers[b]; !ok || seen[b] {
+			if _, ok := img.Brokers[b]; !ok || seen[b] {
 				return fmt.Errorf("%w: partition %d: broker %d unknown or repeated", kerr.InvalidReplicaAssignment, p, b)
 			}
 			seen[b] = true
@@ -167,21 +168,27 @@ func ValidateTopicName(name string) error {
 	return nil
 }
 
-// DeleteTopics deletes topics by name; unknown ones get UNKNOWN_TOPIC_OR_PARTITION.
+// DeleteTopics deletes topics by name, in one entry; unknown ones get
+// UNKNOWN_TOPIC_OR_PARTITION. Names are looked up in the image the request
+// started from; a name given twice is deleted once, and its second mention
+// finds it gone (as when each deletion was an entry of its own).
 func (c *Controller) DeleteTopics(ctx context.Context, names []string) ([]TopicResult, error) {
-	return activeCmd(ctx, c, func() []TopicResult {
+	return decide(ctx, c, func(t *txn) ([]TopicResult, error) {
+		img := t.image()
 		out := make([]TopicResult, len(names))
+		removed := map[string]bool{}
 		for i, name := range names {
 			out[i] = TopicResult{Name: name}
-			t, ok := c.image().Topic(name)
-			if !ok {
+			top, ok := img.Topic(name)
+			if !ok || removed[name] {
 				out[i].Err = kerr.UnknownTopicOrPartition
 				continue
 			}
-			out[i].ID = t.ID
-			_, out[i].Err = c.commit(context.Background(), []metadata.Record{metadata.RemoveTopic{TopicID: t.ID}})
+			removed[name], out[i].ID = true, top.ID
+			t.add(metadata.RemoveTopic{TopicID: top.ID})
+			t.failsWith(&out[i].Err)
 		}
-		return out
+		return out, nil
 	})
 }
 
@@ -193,44 +200,52 @@ type CreatePartitions struct {
 	ValidateOnly bool
 }
 
-// CreatePartitions adds partitions to existing topics.
+// CreatePartitions adds partitions to existing topics, in one entry. Each
+// item is decided on the image the earlier ones leave (a topic named twice
+// grows twice, or the second fails as no increase).
 func (c *Controller) CreatePartitions(ctx context.Context, reqs []CreatePartitions) ([]TopicResult, error) {
-	return activeCmd(ctx, c, func() []TopicResult {
+	return decide(ctx, c, func(t *txn) ([]TopicResult, error) {
 		out := make([]TopicResult, len(reqs))
 		for i, r := range reqs {
-			out[i] = TopicResult{Name: r.Name, Err: c.createPartitions(r)}
+			n := len(t.recs)
+			out[i] = TopicResult{Name: r.Name, Err: c.createPartitions(t, r)}
+			if len(t.recs) > n {
+				t.failsWith(&out[i].Err)
+			}
 		}
-		return out
+		return out, nil
 	})
 }
 
-func (c *Controller) createPartitions(r CreatePartitions) error {
-	t, ok := c.image().Topic(r.Name)
+// createPartitions decides one item on t's current image.
+func (c *Controller) createPartitions(t *txn, r CreatePartitions) error {
+	img := t.image()
+	top, ok := img.Topic(r.Name)
 	if !ok {
 		return kerr.UnknownTopicOrPartition
 	}
-	have := int32(len(t.Partitions))
+	have := int32(len(top.Partitions))
 	if r.Count <= have {
 		return fmt.Errorf("%w: topic currently has %d partitions, %d would not be an increase", kerr.InvalidPartitions, have, r.Count)
 	}
-	rf := len(t.Partitions[0].Replicas)
+	rf := len(top.Partitions[0].Replicas)
 	var assign [][]int32
 	var err error
 	if len(r.Assignments) > 0 {
 		if int32(len(r.Assignments)) != r.Count-have {
 			return fmt.Errorf("%w: %d assignments for %d new partitions", kerr.InvalidReplicaAssignment, len(r.Assignments), r.Count-have)
 		}
-		assign, err = r.Assignments, c.checkAssignments(r.Assignments)
+		assign, err = r.Assignments, checkAssignments(img, r.Assignments)
 	} else {
-		assign, err = c.usablePlacer().placeMore(c.placementRand(), int(have), int(r.Count-have), rf, t.Partitions[0].Replicas[0])
+		assign, err = usablePlacer(img).placeMore(c.placementRand(), int(have), int(r.Count-have), rf, top.Partitions[0].Replicas[0])
 	}
 	if err != nil || r.ValidateOnly {
 		return err
 	}
 	recs := make([]metadata.Record, 0, len(assign))
 	for i, replicas := range assign {
-		recs = append(recs, newPartition(t.ID, have+int32(i), replicas))
+		recs = append(recs, newPartition(top.ID, have+int32(i), replicas))
 	}
-	_, err = c.commit(context.Background(), recs)
-	return err
+	t.add(recs...)
+	return nil
 }
