@@ -72,20 +72,28 @@ func TestExpiredBrokersFencedInOneEntry(t *testing.T) {
 	}
 }
 
-// A new incarnation of a broker whose session is alive, with the same
-// endpoints, replaces it in one entry: the fence of the old registration
-// (its leaderships move away) and the new registration, whose epoch is
-// that entry's offset.
-func TestLiveReRegistrationIsOneEntry(t *testing.T) {
+// liveBroker4 returns a 3-broker harness with a fourth broker registered
+// (incarnation "a") and unfenced, and that broker's endpoints.
+func liveBroker4(t *testing.T) (*harness, []metadata.Endpoint) {
+	t.Helper()
 	h := newHarness(t, 3, nil)
-	ctx := context.Background()
 	eps := []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9094}}
-	old, err := h.c.RegisterBroker(ctx, Registration{ID: 4, Incarnation: "a", Endpoints: eps})
+	old, err := h.c.RegisterBroker(context.Background(), Registration{ID: 4, Incarnation: "a", Endpoints: eps})
 	if err != nil {
 		t.Fatal(err)
 	}
 	h.epochs[4] = old
 	h.beat(t, 4)
+	return h, eps
+}
+
+// A new incarnation of a broker whose session is alive, with the same
+// endpoints, replaces it in one entry: the fence of the old registration
+// (its leaderships move away) and the new registration, whose epoch is
+// that entry's offset.
+func TestLiveReRegistrationIsOneEntry(t *testing.T) {
+	h, eps := liveBroker4(t)
+	ctx := context.Background()
 	createTopicOn(t, h, "t", [][]int32{{4, 1, 2}}, nil)
 	from := len(h.log.entries)
 	epoch, err := h.c.RegisterBroker(ctx, Registration{ID: 4, Incarnation: "b", Endpoints: eps})
@@ -113,15 +121,8 @@ func TestLiveReRegistrationIsOneEntry(t *testing.T) {
 // ISR member, it hands leadership to the ELR member 1 and joins the ELR;
 // the unclean shutdown then takes it out of the ELR again.
 func TestUncleanReRegistrationDecidesOnTheFencedImage(t *testing.T) {
-	h := newHarness(t, 3, nil)
+	h, eps := liveBroker4(t)
 	ctx := context.Background()
-	eps := []metadata.Endpoint{{Name: "PLAINTEXT", Host: "127.0.0.1", Port: 9094}}
-	old, err := h.c.RegisterBroker(ctx, Registration{ID: 4, Incarnation: "a", Endpoints: eps})
-	if err != nil {
-		t.Fatal(err)
-	}
-	h.epochs[4] = old
-	h.beat(t, 4)
 	createTopicOn(t, h, "t", [][]int32{{4, 1, 2}}, map[string]string{"min.insync.replicas": "2"})
 	h.shrinkTo(t, "t", 4) // ELR [1 2]
 	from := len(h.log.entries)
