@@ -231,9 +231,9 @@ func (m *Manager) HighWatermark(tp TopicPartition) int64 {
 // and clean-shutdown flag (recovering when unclean); a new one goes to the
 // log dir holding the fewest partitions and is opened lazily (Options.Lazy):
 // its directory, with a partition.metadata file recording topicID, and its
-// files are created with its first batch. When both the stored and the given topic id are
-// non-zero and differ, Load fails: the directory belongs to an older topic
-// of the same name.
+// files are created with its first batch. When both the stored and the
+// given topic id are non-zero and differ, Load fails: the directory
+// belongs to an older topic of the same name.
 //
 // The file work (creation, recovery) runs without the Manager's lock, so
 // the logs of many partitions load concurrently; concurrent Loads of one
