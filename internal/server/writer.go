@@ -92,6 +92,9 @@ func (c *conn) writeResponse(p pending, resp kmsg.Response) error {
 	}
 	buf := getEncodeBuf()
 	defer putEncodeBuf(buf)
+	if need := responseSizeHint(resp) + 9; need > cap(*buf) {
+		*buf = make([]byte, 0, need)
+	}
 	b := append((*buf)[:0], 0, 0, 0, 0)
 	b = binary.BigEndian.AppendUint32(b, uint32(p.correlationID))
 	if resp.IsFlexible() && resp.Key() != apiVersionsKey {
