@@ -6,6 +6,10 @@ import "github.com/twmb/franz-go/pkg/kmsg"
 // the encoded fields around the record bytes (a partition's index, error
 // code, offsets, aborted transactions header, lengths, tags).
 const (
+	// responseHeaderMax is the frame's size field, the correlation id and
+	// the response header's empty tagged fields.
+	responseHeaderMax = 4 + 4 + 1
+
 	hintPerResponse  = 64
 	hintPerTopic     = 32
 	hintPerPartition = 128

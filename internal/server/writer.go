@@ -92,7 +92,7 @@ func (c *conn) writeResponse(p pending, resp kmsg.Response) error {
 	}
 	buf := getEncodeBuf()
 	defer putEncodeBuf(buf)
-	if need := responseSizeHint(resp) + 9; need > cap(*buf) {
+	if need := responseSizeHint(resp) + responseHeaderMax; need > cap(*buf) {
 		*buf = make([]byte, 0, need)
 	}
 	b := append((*buf)[:0], 0, 0, 0, 0)
