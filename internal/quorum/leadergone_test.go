@@ -53,14 +53,21 @@ func TestRaftLeaderGoneElectsAtOnce(t *testing.T) {
 	c.propose("after", rest...)
 }
 
-// LeaderGone about a node that does not lead the follower's current term
-// changes nothing.
-func TestRaftLeaderGoneStale(t *testing.T) {
+// ledCluster starts three nodes with a 10 s election timeout, has node 0
+// campaign, and returns the cluster with its leader and term.
+func ledCluster(t *testing.T) (*cluster, int32, uint64) {
+	t.Helper()
 	c := newCluster(t, 3, func(cfg *RaftConfig) { cfg.ElectionTicks = 500 })
 	c.startAll()
 	c.raft(0).Campaign()
 	leader := c.waitLeader(all3...)
-	term := c.raft(leader).Term()
+	return c, leader, c.raft(leader).Term()
+}
+
+// LeaderGone about a node that does not lead the follower's current term
+// changes nothing.
+func TestRaftLeaderGoneStale(t *testing.T) {
+	c, leader, term := ledCluster(t)
 	for _, i := range others(all3, leader) {
 		c.raft(i).LeaderGone(leader, term-1)
 		c.raft(i).LeaderGone(i, term)
@@ -77,11 +84,7 @@ func TestRaftLeaderGoneStale(t *testing.T) {
 // it takes the leader's messages again and applies what was committed
 // meanwhile.
 func TestRaftLeaderGoneFalseSuspicionRecovers(t *testing.T) {
-	c := newCluster(t, 3, func(cfg *RaftConfig) { cfg.ElectionTicks = 500 })
-	c.startAll()
-	c.raft(0).Campaign()
-	leader := c.waitLeader(all3...)
-	term := c.raft(leader).Term()
+	c, leader, term := ledCluster(t)
 	wrong := others(all3, leader)[0]
 	c.raft(wrong).LeaderGone(leader, term)
 	idx := c.propose("during", all3...)
