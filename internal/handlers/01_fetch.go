@@ -9,7 +9,7 @@ package handlers
 // to MaxWaitMillis, woken when any requested partition's high watermark
 // moves (no polling). CurrentLeaderEpoch (v9+) is checked
 // (FENCED_LEADER_EPOCH / UNKNOWN_LEADER_EPOCH). Batches are served as
-// stored.
+// stored, sent from the segment files (server.FetchResponse).
 //
 // Versions: v13+ name topics by id (KIP-516), in the request and the
 // response; an id the metadata image does not know gets UNKNOWN_TOPIC_ID
@@ -55,7 +55,7 @@ func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply 
 	r := req.Body.(*kmsg.FetchRequest)
 	denied := h.fetchDenied(req, r)
 	resp, size, parts := h.readAll(req.Listener, r, denied)
-	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp) || len(parts) == 0 {
+	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp.FetchResponse) || len(parts) == 0 {
 		return respond(req, resp)
 	}
 	ch := make(chan kmsg.Response, 1)
@@ -127,7 +127,7 @@ func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchR
 		select {
 		case <-w.C:
 			resp, size, _ := h.readAll(listener, r, denied)
-			if size >= int(r.MinBytes) || hasError(resp) {
+			if size >= int(r.MinBytes) || hasError(resp.FetchResponse) {
 				return resp
 			}
 		case <-timer.C:
@@ -140,9 +140,11 @@ func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchR
 }
 
 // readAll reads every requested partition once and returns the response,
-// the bytes it carries, and the partitions read (for watching).
-func (h *Handlers) readAll(listener string, r *kmsg.FetchRequest, denied fetchDenial) (*kmsg.FetchResponse, int, []*partition.Partition) {
-	resp := kmsg.NewPtrFetchResponse()
+// the bytes it carries, and the partitions read (for watching). The
+// records stay in their files (server.FetchResponse): a read costs no copy,
+// so a long poll's re-reads are cheap.
+func (h *Handlers) readAll(listener string, r *kmsg.FetchRequest, denied fetchDenial) (*server.FetchResponse, int, []*partition.Partition) {
+	resp := &server.FetchResponse{FetchResponse: kmsg.NewPtrFetchResponse()}
 	resp.SetVersion(r.Version)
 	budget := int(r.MaxBytes)
 	if budget <= 0 {
@@ -162,8 +164,11 @@ func (h *Handlers) readAll(listener string, r *kmsg.FetchRequest, denied fetchDe
 				rt.Partitions = append(rt.Partitions, fetchError(tp.Partition, err))
 				continue
 			}
-			out, p := h.readOne(fetchReplica(r), name, hasPartition(img, name, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
-			total += len(out.RecordBatches)
+			out, rec, p := h.readOne(fetchReplica(r), name, hasPartition(img, name, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
+			if rec.Len > 0 {
+				resp.Files = append(resp.Files, server.PartitionFile{Topic: len(resp.Topics), Partition: len(rt.Partitions), FileRecords: rec})
+				total += rec.Len
+			}
 			if p != nil {
 				parts = append(parts, p)
 			}
@@ -172,7 +177,7 @@ func (h *Handlers) readAll(listener string, r *kmsg.FetchRequest, denied fetchDe
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
-	hints.fetchBrokers(resp)
+	hints.fetchBrokers(resp.FetchResponse)
 	return resp, total, parts
 }
 
@@ -231,32 +236,31 @@ func fetchError(idx int32, err *kerr.Error) kmsg.FetchResponseTopicPartition {
 	return out
 }
 
-func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, *partition.Partition) {
+// readOne reads one partition: its answer without records, and where its
+// records are.
+func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, server.FileRecords, *partition.Partition) {
 	if !known {
-		return fetchError(tp.Partition, kerr.UnknownTopicOrPartition), nil
+		return fetchError(tp.Partition, kerr.UnknownTopicOrPartition), server.FileRecords{}, nil
 	}
 	p := h.d.Partitions.Partition(topic, tp.Partition)
 	if p == nil {
-		return fetchError(tp.Partition, kerr.NotLeaderForPartition), nil
+		return fetchError(tp.Partition, kerr.NotLeaderForPartition), server.FileRecords{}, nil
 	}
 	out := fetchError(tp.Partition, nil)
 	if replica >= 0 {
-		readForFollower(&out, p, replica, tp, maxBytes)
-		return out, p
+		rec := readForFollower(&out, p, replica, tp, maxBytes)
+		return out, rec, p
 	}
 	res, err := p.Fetch(tp.FetchOffset, max(maxBytes, 0), first, tp.CurrentLeaderEpoch)
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 	out.ErrorCode = errorCode(err)
-	if res.Records != nil {
-		out.RecordBatches = res.Records
-	}
-	return out, p
+	return out, server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size}, p
 }
 
 // readForFollower serves a follower's fetch (ReplicaID >= 0): it reads up
 // to the log end, records the follower's progress on the leader, and
 // reports where the follower's log diverges (DivergingEpoch, v12).
-func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partition, replica int32, tp kmsg.FetchRequestTopicPartition, maxBytes int) {
+func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partition, replica int32, tp kmsg.FetchRequestTopicPartition, maxBytes int) server.FileRecords {
 	res, err := p.ReadForFollower(partition.FollowerFetch{
 		ReplicaID: replica, FetchOffset: tp.FetchOffset, LogStartOffset: tp.LogStartOffset,
 		CurrentEpoch: tp.CurrentLeaderEpoch, LastFetchedEpoch: tp.LastFetchedEpoch, MaxBytes: max(maxBytes, 0),
@@ -266,9 +270,7 @@ func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partiti
 	if res.Diverging != nil {
 		out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = res.Diverging.Epoch, res.Diverging.EndOffset
 	}
-	if res.Records != nil {
-		out.RecordBatches = res.Records
-	}
+	return server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size}
 }
 
 // hasError reports whether any partition carries an error or a diverging

@@ -7,6 +7,7 @@ package handlers
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"slices"
 	"sync"
@@ -346,3 +347,19 @@ func (fakeMetadataLog) ReadMetadata(context.Context, uint64, int, time.Duration)
 }
 
 func (fakeMetadataLog) Applied() uint64 { return 1 }
+
+// fetchOf returns a Fetch answer as a plain kmsg response, its records
+// read from their files.
+func fetchOf(r kmsg.Response) *kmsg.FetchResponse {
+	switch f := r.(type) {
+	case *kmsg.FetchResponse:
+		return f
+	case *server.FetchResponse:
+		plain, err := f.Materialize()
+		if err != nil {
+			panic(err)
+		}
+		return plain
+	}
+	panic(fmt.Sprintf("not a fetch response: %T", r))
+}

@@ -26,7 +26,7 @@ func fetchCodes(t *testing.T, n *authzNode, principal string, topics ...string) 
 		r.Topics = append(r.Topics, kmsg.FetchRequestTopic{Topic: name, Partitions: []kmsg.FetchRequestTopicPartition{p}})
 	}
 	out := map[string]int16{}
-	for _, rt := range n.call(t, principal, false, r).(*kmsg.FetchResponse).Topics {
+	for _, rt := range fetchOf(n.call(t, principal, false, r)).Topics {
 		out[rt.Topic] = rt.Partitions[0].ErrorCode
 	}
 	return out

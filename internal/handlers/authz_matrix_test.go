@@ -93,7 +93,7 @@ func dataCases() []authzCase {
 		{name: "fetch/replica cluster action", need: acls(clusterGrant(opClusterAc)), others: acls(topicGrant("t", opRead)),
 			req: func() kmsg.Request { return fetchReq(2) }, code: fetchPartCode, want: kerr.TopicAuthorizationFailed},
 		{name: "fetch/metadata log cluster action", ctrl: true, need: acls(clusterGrant(opClusterAc)),
-			req: metadataFetchReq, code: func(r kmsg.Response) int16 { return r.(*kmsg.FetchResponse).ErrorCode },
+			req: metadataFetchReq, code: func(r kmsg.Response) int16 { return fetchOf(r).ErrorCode },
 			want: kerr.ClusterAuthorizationFailed},
 		{name: "list offsets/describe topic", need: acls(topicGrant("t", opDescribe)),
 			req: listOffsetsReq, code: listOffsetsCode, want: kerr.TopicAuthorizationFailed},

@@ -62,7 +62,7 @@ func metadataFetchReq() kmsg.Request {
 }
 
 func fetchPartCode(r kmsg.Response) int16 {
-	for _, t := range r.(*kmsg.FetchResponse).Topics {
+	for _, t := range fetchOf(r).Topics {
 		for _, p := range t.Partitions {
 			return p.ErrorCode
 		}

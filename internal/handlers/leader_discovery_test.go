@@ -101,6 +101,9 @@ func serve(t *testing.T, h *Handlers, body kmsg.Request) kmsg.Response {
 	if resp == nil {
 		t.Fatalf("no response (close %v)", reply.Close)
 	}
+	if _, ok := resp.(*server.FetchResponse); ok {
+		resp = fetchOf(resp)
+	}
 	decoded := kmsg.ResponseForKey(body.Key())
 	decoded.SetVersion(body.GetVersion())
 	if err := decoded.ReadFrom(resp.AppendTo(nil)); err != nil {
@@ -196,7 +199,7 @@ func fetchTopic(name string, id metadata.UUID, epoch int32, parts ...int32) kmsg
 func TestFetchLeaderDiscovery(t *testing.T) {
 	h := leadersNode(t)
 	for _, v := range []int16{12, 13, 15, 16} {
-		resp := serve(t, h, fetchByID(v, fetchTopic("moved", movedID, -1, 0, 1, 2, 3, 4), fetchTopic("local", localID, 1, 0))).(*kmsg.FetchResponse)
+		resp := fetchOf(serve(t, h, fetchByID(v, fetchTopic("moved", movedID, -1, 0, 1, 2, 3, 4), fetchTopic("local", localID, 1, 0))))
 		var got []leaderOf
 		for _, p := range resp.Topics[0].Partitions {
 			if p.ErrorCode != kerr.NotLeaderForPartition.Code {
@@ -236,7 +239,7 @@ func TestFetchByTopicID(t *testing.T) {
 	}
 	unknown := metadata.UUID{99}
 	for _, v := range []int16{13, 14, 15, 16} {
-		resp := serve(t, h, fetchByID(v, fetchTopic("", localID, 2, 0), fetchTopic("", unknown, -1, 0, 1))).(*kmsg.FetchResponse)
+		resp := fetchOf(serve(t, h, fetchByID(v, fetchTopic("", localID, 2, 0), fetchTopic("", unknown, -1, 0, 1))))
 		local, gone := resp.Topics[0], resp.Topics[1]
 		if local.TopicID != localID || local.Partitions[0].ErrorCode != 0 || local.Partitions[0].HighWatermark != 1 || len(local.Partitions[0].RecordBatches) == 0 {
 			t.Errorf("v%d: local by id: %+v", v, local)
@@ -275,7 +278,7 @@ func TestFetchReplicaStateAndIDsAuthorized(t *testing.T) {
 		t.Errorf("v15 consumer with READ: %s", errName(got))
 	}
 	secret := fetchByID(16, fetchTopic("", testTopicIDs["secret"], -1, 0), fetchTopic("", metadata.UUID{99}, -1, 0))
-	resp := n.call(t, alice, false, decoded(secret)).(*kmsg.FetchResponse)
+	resp := fetchOf(n.call(t, alice, false, decoded(secret)))
 	if got := resp.Topics[0].Partitions[0].ErrorCode; got != kerr.TopicAuthorizationFailed.Code {
 		t.Errorf("v16 topic id without READ: %s", errName(got))
 	}

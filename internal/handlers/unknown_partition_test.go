@@ -62,7 +62,7 @@ func TestUnknownPartitionVersusNotLeader(t *testing.T) {
 		fp.Partition, fp.PartitionMaxBytes = tc.partition, 1<<20
 		fetch.Topics = []kmsg.FetchRequestTopic{{Topic: tc.topic, Partitions: []kmsg.FetchRequestTopicPartition{fp}}}
 		fetch.MaxWaitMillis, fetch.MinBytes = 0, 0
-		fr := h.Handle(ctx, &server.Request{Body: fetch}).Response.(*kmsg.FetchResponse)
+		fr := fetchOf(h.Handle(ctx, &server.Request{Body: fetch}).Response)
 		if got := fr.Topics[0].Partitions[0].ErrorCode; got != tc.want.Code {
 			t.Errorf("fetch %s/%d: %d, want %d", tc.topic, tc.partition, got, tc.want.Code)
 		}

@@ -21,7 +21,7 @@ func TestEmptyLedEpochDoesNotDivergeForever(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := follower.p.AppendFromLeader(0, res.Records, res.HighWatermark, res.LogStartOffset); err != nil {
+	if err := follower.p.AppendFromLeader(0, bytesOf(t, res.Records), res.HighWatermark, res.LogStartOffset); err != nil {
 		t.Fatal(err)
 	}
 	follower.lead(1, 1, replicas, []int32{3}) // leads epoch 1, appends nothing

@@ -43,16 +43,16 @@ func TestFollowerCopiesLeaderBatches(t *testing.T) {
 	l.produce(1, 1)
 	l.produce(5, 1)
 	res := replicate(t, l, f) // the follower gets every batch; the leader learns it is at 0
-	if len(batches(t, res.Records)) != 3 || res.HighWatermark != 0 {
-		t.Fatalf("leader answered %v HW %d", batches(t, res.Records), res.HighWatermark)
+	if len(batches(t, bytesOf(t, res.Records))) != 3 || res.HighWatermark != 0 {
+		t.Fatalf("leader answered %v HW %d", batches(t, bytesOf(t, res.Records)), res.HighWatermark)
 	}
 	f.wantLEO(9)
 	f.wantHW(0)
 	wantSameLogs(t, l, f)
 
 	res = replicate(t, l, f) // the leader learns the follower is at 9: HW 9
-	if len(res.Records) != 0 || res.HighWatermark != 9 {
-		t.Fatalf("leader answered %d bytes HW %d", len(res.Records), res.HighWatermark)
+	if res.Records.Size != 0 || res.HighWatermark != 9 {
+		t.Fatalf("leader answered %d bytes HW %d", res.Records.Size, res.HighWatermark)
 	}
 	l.wantHW(9)
 	f.wantHW(9)
@@ -84,7 +84,7 @@ func TestFollowerHighWatermark(t *testing.T) {
 		records          []byte
 		leaderHW, wantHW int64
 	}{
-		{name: "leader HW above our LEO", records: res.Records, leaderHW: 10, wantHW: 3},
+		{name: "leader HW above our LEO", records: bytesOf(t, res.Records), leaderHW: 10, wantHW: 3},
 		{name: "leader HW below our LEO", leaderHW: 2, wantHW: 2},
 		{name: "follows the leader down", leaderHW: 1, wantHW: 1},
 		{name: "never below the log start", leaderHW: -5, wantHW: 0},
@@ -102,7 +102,7 @@ func TestFollowerHighWatermark(t *testing.T) {
 func TestFollowerStaleEpoch(t *testing.T) {
 	l, f := pair(t)
 	l.produceBatches(2)
-	recs := l.fetch(2, 0).Records
+	recs := bytesOf(t, l.fetch(2, 0).Records)
 	f.follow(1, 2, 2, []int32{1, 2}, []int32{1, 2}) // the epoch moved on while the fetch was out
 	calls := map[string]func() error{
 		"AppendFromLeader": func() error { return f.p.AppendFromLeader(1, bytes.Clone(recs), 2, 0) },
@@ -142,8 +142,8 @@ func TestFollowerStaleEpoch(t *testing.T) {
 func TestFollowerRejectsNonContiguousBatches(t *testing.T) {
 	l, f := pair(t)
 	l.produceBatches(3)
-	all := l.fetch(2, 0).Records
-	rest := l.fetch(2, 1).Records // from offset 1
+	all := bytesOf(t, l.fetch(2, 0).Records)
+	rest := bytesOf(t, l.fetch(2, 1).Records) // from offset 1
 	if err := f.p.AppendFromLeader(1, bytes.Clone(rest), 3, 0); err == nil {
 		t.Fatal("appended batches starting at 1 to an empty log")
 	}
@@ -178,7 +178,7 @@ func TestTruncateOnDivergenceEndToEnd(t *testing.T) {
 		t.Fatalf("fetch state %+v", st)
 	}
 	res := replicate(t, b, a)
-	if res.Diverging == nil || *res.Diverging != (Diverging{Epoch: 1, EndOffset: 3}) || len(res.Records) != 0 {
+	if res.Diverging == nil || *res.Diverging != (Diverging{Epoch: 1, EndOffset: 3}) || res.Records.Size != 0 {
 		t.Fatalf("leader answered %+v", res)
 	}
 	a.wantLEO(3)

@@ -1,7 +1,6 @@
 package partition
 
 import (
-	"bytes"
 	"fmt"
 	"log/slog"
 	"path/filepath"
@@ -253,7 +252,7 @@ func replicate(t *testing.T, l, f *env) FollowerFetchResult {
 		}
 		return res
 	}
-	if err := f.p.AppendFromLeader(st.LeaderEpoch, bytes.Clone(res.Records), res.HighWatermark, res.LogStartOffset); err != nil {
+	if err := f.p.AppendFromLeader(st.LeaderEpoch, bytesOf(t, res.Records), res.HighWatermark, res.LogStartOffset); err != nil {
 		t.Fatal(err)
 	}
 	return res
@@ -265,7 +264,7 @@ func catchUp(t *testing.T, l, f *env) {
 	t.Helper()
 	for range 100 {
 		res := replicate(t, l, f)
-		if res.Diverging == nil && len(res.Records) == 0 &&
+		if res.Diverging == nil && res.Records.Size == 0 &&
 			f.p.HighWatermark() == res.HighWatermark && l.p.HighWatermark() == res.HighWatermark {
 			return
 		}
@@ -291,4 +290,14 @@ func waitWatchers(t *testing.T, p *Partition, n int) {
 		}
 		runtime.Gosched()
 	}
+}
+
+// bytesOf reads a read's located batches.
+func bytesOf(t testing.TB, r storage.Range) []byte {
+	t.Helper()
+	b, err := r.Bytes()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
 }

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"slices"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/storage"
 )
 
 // Leader-side replication (reference/kafka-replication.md §1): the leader
@@ -151,7 +153,7 @@ type Diverging struct {
 
 // FollowerFetchResult is the leader's answer.
 type FollowerFetchResult struct {
-	Records        []byte
+	Records        storage.Range // see FetchResult.Records
 	HighWatermark  int64
 	LogStartOffset int64
 	Diverging      *Diverging
@@ -168,11 +170,11 @@ func (p *Partition) ReadForFollower(r FollowerFetch) (FollowerFetchResult, error
 	if done || err != nil {
 		return res, err
 	}
-	info, err := p.log.Read(r.FetchOffset, r.MaxBytes, p.log.LogEndOffset(), true)
+	rg, err := p.log.ReadRange(r.FetchOffset, r.MaxBytes, p.log.LogEndOffset(), true)
 	if err != nil {
 		return res, p.readError(err)
 	}
-	res.Records = info.Bytes
+	res.Records = rg
 	return res, nil
 }
 

@@ -271,11 +271,11 @@ func TestReadForFollowerDivergenceAndFencing(t *testing.T) {
 				(res.Diverging != nil && *res.Diverging != *tt.wantDiverging) {
 				t.Fatalf("diverging %+v, want %+v", res.Diverging, tt.wantDiverging)
 			}
-			if (len(res.Records) > 0) != tt.wantRecords {
-				t.Fatalf("%d record bytes, want records %v", len(res.Records), tt.wantRecords)
+			if (res.Records.Size > 0) != tt.wantRecords {
+				t.Fatalf("%d record bytes, want records %v", res.Records.Size, tt.wantRecords)
 			}
-			if tt.wantRecords && batches(t, res.Records)[0].base > tt.offset {
-				t.Fatalf("records start at %d, want <= %d", batches(t, res.Records)[0].base, tt.offset)
+			if tt.wantRecords && batches(t, bytesOf(t, res.Records))[0].base > tt.offset {
+				t.Fatalf("records start at %d, want <= %d", batches(t, bytesOf(t, res.Records))[0].base, tt.offset)
 			}
 			// An error or a divergence records no progress: had the
 			// follower's offset been taken, the HW would have moved.
@@ -297,7 +297,7 @@ func TestDivergingFetchRecordsNoProgress(t *testing.T) {
 	e.clk.Advance(lag + time.Second)
 	for range 3 {
 		res, err := e.p.ReadForFollower(FollowerFetch{ReplicaID: 2, FetchOffset: 3, CurrentEpoch: 3, LastFetchedEpoch: 2, MaxBytes: 1 << 20})
-		if err != nil || res.Diverging == nil || len(res.Records) != 0 {
+		if err != nil || res.Diverging == nil || res.Records.Size != 0 {
 			t.Fatalf("fetch: %+v, %v; want a divergence without records", res, err)
 		}
 	}

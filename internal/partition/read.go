@@ -5,6 +5,7 @@ import (
 	"fmt"
 
 	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/storage"
 )
 
 // Watcher is woken (non-blocking send on C) whenever a watched partition's
@@ -44,7 +45,9 @@ func (p *Partition) notify() {
 
 // FetchResult is what a read returns for one partition.
 type FetchResult struct {
-	Records          []byte
+	// Records locates the batches to send; the caller reads them (see
+	// storage.Range for what may happen to them meanwhile).
+	Records          storage.Range
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64
@@ -60,11 +63,11 @@ func (p *Partition) Fetch(offset int64, maxBytes int, minOneBatch bool, currentE
 	if err != nil {
 		return res, err
 	}
-	info, err := p.log.Read(offset, maxBytes, res.HighWatermark, minOneBatch)
+	r, err := p.log.ReadRange(offset, maxBytes, res.HighWatermark, minOneBatch)
 	if err != nil {
 		return res, p.readError(err)
 	}
-	res.Records = info.Bytes
+	res.Records = r
 	return res, nil
 }
 

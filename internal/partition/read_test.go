@@ -54,7 +54,7 @@ func TestConsumerFetchBelowHW(t *testing.T) {
 				t.Fatalf("Fetch: %v, want %v", err, tt.wantErr)
 			}
 			var got []int64
-			for _, b := range batches(t, res.Records) {
+			for _, b := range batches(t, bytesOf(t, res.Records)) {
 				got = append(got, b.base)
 			}
 			if !slices.Equal(got, tt.wantBatches) {
@@ -186,7 +186,7 @@ func TestStorageFailureStopsReplica(t *testing.T) {
 	t.Run("follower", func(t *testing.T) {
 		l, f := pair(t)
 		l.produceBatches(2)
-		recs := l.fetch(2, 0).Records
+		recs := bytesOf(t, l.fetch(2, 0).Records)
 		if err := f.p.Log().Close(); err != nil {
 			t.Fatal(err)
 		}

@@ -12,6 +12,7 @@ import (
 	"os"
 	"sync"
 	"sync/atomic"
+	"syscall"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -63,15 +64,22 @@ type conn struct {
 	sizeBuf  [4]byte
 	clientID string // last client id seen, reused while unchanged
 
-	bw *bufio.Writer
+	bw     *bufio.Writer
+	raw    syscall.RawConn // the plain TCP socket, for sendfile; nil on TLS
+	lenBuf [binary.MaxVarintLen64]byte
 }
 
 func newConn(s *Server, nc net.Conn, listener string, sec Security) *conn {
 	ctx, cancel := context.WithCancel(s.ctx)
+	var raw syscall.RawConn
+	if tc, ok := nc.(*net.TCPConn); ok && sec.TLS == nil {
+		raw, _ = tc.SyscallConn()
+	}
 	if sec.TLS != nil {
 		nc = tls.Server(nc, sec.TLS)
 	}
 	return &conn{
+		raw:      raw,
 		srv:      s,
 		nc:       nc,
 		listener: listener,

@@ -23,8 +23,13 @@ const (
 // allocation instead of growing by doubling (which copied every byte
 // about twice and was the largest CPU cost of consuming; issue 12).
 func responseSizeHint(resp kmsg.Response) int {
-	f, ok := resp.(*kmsg.FetchResponse)
-	if !ok {
+	var f *kmsg.FetchResponse
+	switch r := resp.(type) {
+	case *kmsg.FetchResponse:
+		f = r
+	case *FetchResponse:
+		f = r.FetchResponse
+	default:
 		return 0
 	}
 	n := hintPerResponse

@@ -81,7 +81,8 @@ func (c *conn) await(p pending) (resp kmsg.Response, closeAfter, ok bool) {
 }
 
 // writeResponse encodes resp (size, correlation id, header tags for
-// flexible responses except ApiVersions, body) into the write buffer.
+// flexible responses except ApiVersions, body) into the write buffer;
+// a FetchResponse's file-backed records follow their encoded parts.
 func (c *conn) writeResponse(p pending, resp kmsg.Response) error {
 	if p.rawToken {
 		return c.writeRawToken(resp)
@@ -90,8 +91,18 @@ func (c *conn) writeResponse(p pending, resp kmsg.Response) error {
 		c.log.Error("handler returned a bad response; closing connection", "err", err)
 		return err
 	}
+	if fr, ok := resp.(*FetchResponse); ok && len(fr.Files) > 0 {
+		return c.writeFetch(p, fr)
+	}
 	buf := getEncodeBuf()
 	defer putEncodeBuf(buf)
+	_, err := c.bw.Write(c.encode(p, resp, buf))
+	return err
+}
+
+// encode encodes resp with its frame size and response header into buf,
+// sized up front from responseSizeHint, and returns the bytes.
+func (c *conn) encode(p pending, resp kmsg.Response, buf *[]byte) []byte {
 	if need := responseSizeHint(resp) + responseHeaderMax; need > cap(*buf) {
 		*buf = make([]byte, 0, need)
 	}
@@ -103,8 +114,7 @@ func (c *conn) writeResponse(p pending, resp kmsg.Response) error {
 	b = resp.AppendTo(b)
 	binary.BigEndian.PutUint32(b, uint32(len(b)-4))
 	*buf = b
-	_, err := c.bw.Write(b)
-	return err
+	return b
 }
 
 // checkResponse enforces the Reply contract: the response answers the

@@ -153,6 +153,21 @@ func (x *offsetIndex) lookup(rel int32) int64 {
 	return pos
 }
 
+// lastWithin returns the position of the last indexed batch that starts
+// at or before pos and whose last offset is below rel, or 0. Entries
+// increase in both, so the batches before it satisfy both bounds too.
+func (x *offsetIndex) lastWithin(pos, rel int64) int64 {
+	i := sort.Search(x.count(), func(i int) bool {
+		r, p := x.entry(i)
+		return p > pos || int64(r) >= rel
+	})
+	if i == 0 {
+		return 0
+	}
+	_, p := x.entry(i - 1)
+	return p
+}
+
 // lastPos returns the position of the last indexed batch, or 0.
 func (x *offsetIndex) lastPos() int64 {
 	if x.count() == 0 {

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"os"
 
 	"github.com/fjordlog/fjord/internal/record"
 )
@@ -13,6 +14,38 @@ type ReadInfo struct {
 	// Bytes holds whole batches, concatenated, exactly as stored. The
 	// caller owns it.
 	Bytes []byte
+}
+
+// Range is whole batches of one segment file, exactly as stored: Size
+// bytes at Pos of File. It lets a fetch response send stored bytes
+// straight from the file (sendfile) after the log's lock is released, so
+// its reader must expect what may happen meanwhile:
+//
+//   - the segment is deleted or replaced (retention, compaction, the
+//     partition leaving the node) and File closed: reads fail with
+//     os.ErrClosed (the fetch's connection closes, as Kafka's does);
+//   - the log is truncated (only when a leader becomes a follower): the
+//     bytes may be shorter than Size, or be the new log's batches at those
+//     positions, the last one possibly cut short. Followers and consumers
+//     drop a trailing partial batch, as Kafka's do.
+//
+// Appends never change bytes inside a Range. The zero Range is empty.
+type Range struct {
+	File *os.File
+	Pos  int64
+	Size int
+}
+
+// Bytes reads the range into a new slice.
+func (r Range) Bytes() ([]byte, error) {
+	if r.Size == 0 {
+		return nil, nil
+	}
+	b := make([]byte, r.Size)
+	if _, err := r.File.ReadAt(b, r.Pos); err != nil {
+		return nil, err
+	}
+	return b, nil
 }
 
 // Read returns whole batches starting with the batch that contains offset,
@@ -28,42 +61,87 @@ type ReadInfo struct {
 func (l *Log) Read(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (ReadInfo, error) {
 	l.mu.RLock()
 	defer l.mu.RUnlock()
-	if err := l.usable(); err != nil {
+	r, err := l.rangeLocked(offset, maxBytes, maxOffset, minOneBatch)
+	if err != nil || r.Size == 0 {
 		return ReadInfo{}, err
+	}
+	b, err := r.Bytes()
+	if err != nil {
+		return ReadInfo{}, l.fail("read", err)
+	}
+	return ReadInfo{Bytes: b}, nil
+}
+
+// ReadRange is Read without reading: it locates the batches Read would
+// return and leaves reading them to the caller (see Range). Its cost does
+// not grow with the bytes located: an offset index lookup and a few
+// batch headers at each end.
+func (l *Log) ReadRange(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (Range, error) {
+	l.mu.RLock()
+	defer l.mu.RUnlock()
+	return l.rangeLocked(offset, maxBytes, maxOffset, minOneBatch)
+}
+
+// rangeLocked is ReadRange with l.mu held.
+func (l *Log) rangeLocked(offset int64, maxBytes int, maxOffset int64, minOneBatch bool) (Range, error) {
+	if err := l.usable(); err != nil {
+		return Range{}, err
 	}
 	leo := l.LogEndOffset()
 	if offset < l.LogStartOffset() || offset > leo {
-		return ReadInfo{}, fmt.Errorf("%w: offset %d, log [%d, %d]", ErrOffsetOutOfRange, offset, l.LogStartOffset(), leo)
+		return Range{}, fmt.Errorf("%w: offset %d, log [%d, %d]", ErrOffsetOutOfRange, offset, l.LogStartOffset(), leo)
 	}
 	maxOffset = min(maxOffset, leo)
 	if offset >= maxOffset {
-		return ReadInfo{}, nil
+		return Range{}, nil
 	}
 	for i := l.segmentFor(offset); i < len(l.segs); i++ {
-		b, found, err := l.readSegment(l.segs[i], offset, maxBytes, maxOffset, minOneBatch)
+		r, found, err := l.rangeInSegment(l.segs[i], offset, maxBytes, maxOffset, minOneBatch)
 		if err != nil || found {
-			return ReadInfo{Bytes: b}, err
+			return r, err
 		}
 	}
-	return ReadInfo{}, nil
+	return Range{}, nil
 }
 
-// readSegment reads from one segment; found is false when no batch of the
-// segment reaches offset (the caller moves to the next segment).
-func (l *Log) readSegment(s *segment, offset int64, maxBytes int, maxOffset int64, minOne bool) ([]byte, bool, error) {
+// rangeInSegment locates a read in one segment; found is false when no
+// batch of the segment reaches offset (the caller moves to the next one).
+func (l *Log) rangeInSegment(s *segment, offset int64, maxBytes int, maxOffset int64, minOne bool) (Range, bool, error) {
 	start, h, found, err := l.locate(s, offset)
 	if err != nil || !found {
-		return nil, found, err
+		return Range{}, found, err
 	}
 	if h.LastOffset() >= maxOffset || (h.Size() > maxBytes && !minOne) {
-		return nil, true, nil
+		return Range{}, true, nil
 	}
-	want := max(min(int64(maxBytes), s.size-start), int64(h.Size()))
-	buf := make([]byte, want)
-	if _, err := s.f.ReadAt(buf, start); err != nil {
-		return nil, true, l.fail("read", err)
+	limit := start + max(int64(maxBytes), int64(h.Size()))
+	end, err := l.batchesEnd(s, start, limit, maxOffset)
+	if err != nil {
+		return Range{}, true, err
 	}
-	return buf[:wholeBatches(buf, maxOffset)], true, nil
+	return Range{File: s.f, Pos: start, Size: int(end - start)}, true, nil
+}
+
+// batchesEnd returns the end of the whole batches from start (a batch
+// boundary) that end at or before limit and whose last offsets are below
+// maxOffset. It starts walking headers at the last offset index entry
+// that satisfies both bounds, so it reads at most about one index
+// interval of headers plus a batch.
+func (l *Log) batchesEnd(s *segment, start, limit, maxOffset int64) (int64, error) {
+	from := max(start, s.offIdx.lastWithin(limit, maxOffset-s.base))
+	sc := newHeaderScanner(s.f, from, s.size)
+	defer sc.release()
+	for {
+		pos, h, _, err := sc.next()
+		switch {
+		case err == io.EOF:
+			return pos, nil
+		case err != nil:
+			return 0, l.fail("read", fmt.Errorf("segment %d position %d: %w", s.base, pos, err))
+		case h.LastOffset() >= maxOffset || pos+int64(h.Size()) > limit:
+			return pos, nil
+		}
+	}
 }
 
 // locate finds the first batch of s whose last offset is >= offset: it
@@ -87,21 +165,6 @@ func (l *Log) locate(s *segment, offset int64) (int64, record.Header, bool, erro
 			return pos, h, true, nil
 		}
 	}
-}
-
-// wholeBatches returns the length of the prefix of b made of whole batches
-// whose last offset is < maxOffset. b starts at a batch boundary and its
-// first batch is whole.
-func wholeBatches(b []byte, maxOffset int64) int {
-	n := 0
-	for n < len(b) {
-		h, err := record.ParseHeader(b[n:])
-		if err != nil || n+h.Size() > len(b) || (n > 0 && h.LastOffset() >= maxOffset) {
-			break
-		}
-		n += h.Size()
-	}
-	return n
 }
 
 // OffsetForTimestamp returns the earliest offset whose record timestamp
