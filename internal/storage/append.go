@@ -188,18 +188,14 @@ func (l *Log) needsRoll(s *segment, pending int64, h record.Header, now int64) b
 		h.LastOffset()-s.base > maxRelativeOffset
 }
 
-// roll seals the active segment — final time index entry, trimmed and
-// fsynced index files, fsynced .log — and starts a new one at base. Since
-// everything below base is now on disk, the recovery point moves to base.
-// (Kafka fsyncs the old segment in the background; we do it here, which
-// delays the append that triggers the roll.)
+// roll seals the active segment — final time index entry, trimmed index
+// files — and starts a new one at base. The fsyncs that move the recovery
+// point to base run in the background (rollflush.go), as Kafka's do, so
+// the append that triggers the roll does not wait for them.
 func (l *Log) roll(base int64) error {
 	old := l.active()
 	old.sealTimeIndex()
-	if err := old.persistIndexes(0, true); err != nil {
-		return l.fail("roll", err)
-	}
-	if err := old.sync(); err != nil {
+	if err := old.persistIndexes(0, false); err != nil {
 		return l.fail("roll", err)
 	}
 	s, err := createSegment(l.dir, base, l.cfg)
@@ -207,12 +203,7 @@ func (l *Log) roll(base int64) error {
 		return l.fail("roll", err)
 	}
 	l.segs = append(l.segs, s)
-	if err := syncDir(l.dir); err != nil {
-		return l.fail("roll", err)
-	}
-	// Every earlier segment was fsynced when it rolled, by Flush, or
-	// before this process opened it.
-	l.recoveryPoint.Store(max(l.RecoveryPoint(), base))
+	l.flushRolledAsync(base)
 	l.logger.Debug("storage: rolled segment", "base", base, "previous", old.base, "previous_bytes", old.size)
 	return nil
 }

@@ -454,6 +454,7 @@ func (l *Log) installCleaned(t, last cleanTarget, ns *segment) (cleanOutcome, er
 	if err != nil {
 		return segmentKept, err
 	}
+	l.reshapes++
 	if ns.size == 0 && i > 0 {
 		l.segs = append(l.segs[:i], l.segs[i+1:]...)
 		if err := t.s.remove(); err != nil {

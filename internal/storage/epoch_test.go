@@ -86,7 +86,7 @@ func TestEpochCachePersistence(t *testing.T) {
 	if e, end := l.EndOffsetForEpoch(5); e != 5 || end != 10 {
 		t.Fatalf("EndOffsetForEpoch(5) = %d, %d", e, end)
 	}
-	l.closeFiles() // crash
+	crashLog(l) // crash
 	l = openLog(t, dir, Options{})
 	defer l.Close()
 	// Like Kafka, loading drops entries starting at or after the LEO:

@@ -154,3 +154,12 @@ func fileSize(t testing.TB, path string) int64 {
 	}
 	return st.Size()
 }
+
+// crashLog closes l's files without flushing anything, as a crash would
+// leave them, and waits for background flushes, which then give up.
+func crashLog(l *Log) {
+	l.mu.Lock()
+	l.closeFiles()
+	l.mu.Unlock()
+	l.flushes.Wait()
+}

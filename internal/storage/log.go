@@ -45,6 +45,12 @@ type Log struct {
 	onFailure     func(error) // Options.OnFailure
 
 	cleaner cleanerState // log compaction (compact.go); not guarded by mu
+
+	// reshapes counts the changes that rewrite or drop segment bytes
+	// (truncation, restart, compaction swaps), under mu; flushes tracks
+	// the background flushes of rolled segments (rollflush.go).
+	reshapes uint64
+	flushes  sync.WaitGroup
 }
 
 // Open opens or creates the log in dir (dir is <log.dir>/<topic>-<partition>).
@@ -259,6 +265,7 @@ func (l *Log) maybeFlush() error {
 // closes its files without flushing and returns the failure. Later calls
 // return ErrClosed.
 func (l *Log) Close() error {
+	defer l.flushes.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if l.closed {
@@ -300,6 +307,7 @@ func (l *Log) closeFiles() {
 // Delete closes the log without flushing and removes its directory. For a
 // log a Manager loaded, use Manager.Remove, which also forgets it.
 func (l *Log) Delete() error {
+	defer l.flushes.Wait()
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	if !l.closed {

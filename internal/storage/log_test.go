@@ -2,7 +2,9 @@ package storage
 
 import (
 	"errors"
+	"math/rand/v2"
 	"os"
+	"slices"
 	"testing"
 	"time"
 
@@ -141,6 +143,7 @@ func TestRollBySize(t *testing.T) {
 	if got := fileSize(t, idx[len(idx)-1]); got != 1024 {
 		t.Fatalf("active index size %d, want preallocated 1024", got)
 	}
+	l.flushes.Wait() // the rolled segments' background flush
 	if l.RecoveryPoint() != segs[len(segs)-1].BaseOffset {
 		t.Fatalf("recovery point %d, want active base %d", l.RecoveryPoint(), segs[len(segs)-1].BaseOffset)
 	}
@@ -460,5 +463,79 @@ func TestFlushPolicies(t *testing.T) {
 	appendN(t, l, 1, 1, 10, 0, 0)
 	if l.RecoveryPoint() != 8 {
 		t.Fatalf("flush.ms: rp %d, want 8", l.RecoveryPoint())
+	}
+}
+
+// ReadRange (and Read, which reads what it locates) agrees with a walk of
+// every stored batch header, for random reads over segments of batches of
+// random sizes with dense offset indexes: the first batch reaching the
+// offset, then whole batches of its segment below maxOffset within
+// maxBytes (the first one whole with minOneBatch).
+func TestReadRangeMatchesHeaderWalk(t *testing.T) {
+	cfg := DefaultConfig()
+	cfg.SegmentBytes, cfg.IndexIntervalBytes, cfg.RetentionMs = 64<<10, 512, -1
+	l := openLog(t, t.TempDir(), Options{Config: cfg})
+	defer l.Close()
+	rng := rand.New(rand.NewPCG(7, 8))
+	for range 400 {
+		appendN(t, l, 1, 1+rng.IntN(8), rng.IntN(2000), 1, 0)
+	}
+	type stored struct {
+		seg       int
+		base, end int64 // offsets [base, end]
+		size      int
+	}
+	var all []stored
+	for i, s := range l.segs {
+		sc := newHeaderScanner(s.f, 0, s.size)
+		for {
+			_, h, _, err := sc.next()
+			if err != nil {
+				break
+			}
+			all = append(all, stored{i, h.BaseOffset, h.LastOffset(), h.Size()})
+		}
+		sc.release()
+	}
+	leo := l.LogEndOffset()
+	for range 5000 {
+		off, maxOff := rng.Int64N(leo+1), rng.Int64N(leo+10)
+		maxBytes, minOne := rng.IntN(40<<10), rng.IntN(2) == 0
+		var want []int64
+		for i, b := range all {
+			if b.end < off {
+				continue
+			}
+			if b.end >= maxOff || (b.size > maxBytes && !minOne) {
+				break
+			}
+			limit, used := max(maxBytes, b.size), 0
+			for _, c := range all[i:] {
+				if c.seg != b.seg || c.end >= maxOff || used+c.size > limit {
+					break
+				}
+				want, used = append(want, c.base), used+c.size
+			}
+			break
+		}
+		r, err := l.ReadRange(off, maxBytes, maxOff, minOne)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := r.Bytes()
+		if err != nil {
+			t.Fatal(err)
+		}
+		var gotBases []int64
+		for len(got) > 0 {
+			h, err := record.Validate(got)
+			if err != nil {
+				t.Fatal(err)
+			}
+			gotBases, got = append(gotBases, h.BaseOffset), got[h.Size():]
+		}
+		if !slices.Equal(gotBases, want) {
+			t.Fatalf("ReadRange(%d, %d, %d, %v): batches at %v, want %v", off, maxBytes, maxOff, minOne, gotBases, want)
+		}
 	}
 }

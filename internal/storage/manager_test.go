@@ -87,6 +87,7 @@ func TestManagerRecoveryUsesCheckpoints(t *testing.T) {
 	l, err := m.Load(tp, [16]byte{}, smallConfig())
 	must(t, err)
 	appendN(t, l, 30, 2, 200, 1, 0)
+	l.flushes.Wait() // the rolled segments' background flush
 	must(t, l.SetLogStartOffset(10))
 	must(t, m.Checkpoint(map[TopicPartition]int64{tp: 50}))
 	rp := l.RecoveryPoint()
@@ -94,7 +95,7 @@ func TestManagerRecoveryUsesCheckpoints(t *testing.T) {
 		t.Fatal("recovery point never moved")
 	}
 	// Crash: no Close, no marker.
-	l.closeFiles()
+	crashLog(l)
 	got, err := readOffsetCheckpoint(filepath.Join(d, recoveryPointFile))
 	must(t, err)
 	if got[tp] != rp {
@@ -212,7 +213,7 @@ func TestManagerMarkerNeedsEveryLogRecovered(t *testing.T) {
 		l, err := m.Load(TopicPartition{"t", p}, [16]byte{}, smallConfig())
 		must(t, err)
 		appendN(t, l, 2, 1, 10, 0, 0)
-		l.closeFiles() // crash
+		crashLog(l) // crash
 	}
 	// Unclean start; only partition 0 is loaded (and recovered) this run.
 	m = openManager(t, d)

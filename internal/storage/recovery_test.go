@@ -18,7 +18,7 @@ func crashedLog(t *testing.T) (string, string) {
 	if n := len(l.Segments()); n < 3 {
 		t.Fatalf("want several segments, got %d", n)
 	}
-	l.closeFiles() // no flush, no trimmed indexes: a crash
+	crashLog(l) // no flush, no trimmed indexes: a crash
 	logs := segFiles(t, dir, ".log")
 	return dir, logs[len(logs)-1]
 }
@@ -101,7 +101,7 @@ func TestRecoveryStartsAtRecoveryPoint(t *testing.T) {
 	if l.LogEndOffset() != 60 {
 		t.Fatalf("LEO %d: segments below the recovery point were scanned", l.LogEndOffset())
 	}
-	l.closeFiles()
+	crashLog(l)
 	// ...but a scan from 0 finds it.
 	l = openLog(t, dir, Options{RecoveryPoint: 0})
 	defer l.Close()
@@ -123,7 +123,7 @@ func TestCleanShutdownSkipsScan(t *testing.T) {
 	if l.LogEndOffset() != 60 {
 		t.Fatalf("clean open scanned: LEO %d", l.LogEndOffset())
 	}
-	l.closeFiles()
+	crashLog(l)
 	l = openLog(t, dir, Options{Clean: false, RecoveryPoint: 0})
 	defer l.Close()
 	if l.LogEndOffset() != 58 {

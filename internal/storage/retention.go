@@ -45,6 +45,7 @@ func (l *Log) dropEpochsFrom(end int64) error {
 // truncateSegments deletes the segments starting at or after offset (the
 // first segment always stays) and cuts the one holding offset.
 func (l *Log) truncateSegments(offset int64) error {
+	l.reshapes++
 	for len(l.segs) > 1 && l.active().base >= offset {
 		s := l.active()
 		l.segs = l.segs[:len(l.segs)-1]
@@ -91,6 +92,7 @@ func (l *Log) restartAt(offset int64) error {
 		l.initUnborn(offset)
 		return nil
 	}
+	l.reshapes++
 	old := l.segs
 	l.segs = nil
 	for _, s := range old {

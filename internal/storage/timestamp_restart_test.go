@@ -97,7 +97,7 @@ func TestOffsetForTimestampAcrossRestarts(t *testing.T) {
 						must(t, l.Close())
 						rp = l.RecoveryPoint()
 					} else {
-						l.closeFiles()
+						crashLog(l)
 					}
 					l = openLog(t, dir, Options{Config: cfg, RecoveryPoint: rp, Clean: clean})
 					checkOffsetsForTimestamps(t, l, recs, lo-1, hi+1, "after reopen")
