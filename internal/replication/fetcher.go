@@ -35,6 +35,12 @@ type fetcher struct {
 	cancel context.CancelFunc
 	wake   chan struct{} // a partition was assigned
 	parts  map[TopicPartition]*assignment
+	// While a Fetch is in flight, abort cancels it and inFlight holds the
+	// partitions it may carry (both guarded by Manager.mu; nil between
+	// rounds): a partition assigned meanwhile must not wait for the
+	// leader's long poll to end (assigned).
+	abort    context.CancelFunc
+	inFlight map[TopicPartition]bool
 
 	cl      *kgo.Client
 	addr    string
@@ -62,6 +68,20 @@ func (f *fetcher) poke() {
 	select {
 	case f.wake <- struct{}{}:
 	default:
+	}
+}
+
+// assigned tells the fetcher that tp was assigned to it; called with
+// Manager.mu held. A Fetch in flight without tp is aborted (its
+// connection is dropped, which ends the leader's long poll), so tp joins
+// the next request at once instead of after replica.fetch.wait.max.ms:
+// after a failover the new leader's high watermark, and so every acks=all
+// write, waits for its followers' first fetch of the partition.
+func (f *fetcher) assigned(tp TopicPartition) {
+	f.poke()
+	if f.abort != nil && !f.inFlight[tp] {
+		f.abort()
+		f.abort, f.inFlight = nil, nil
 	}
 }
 
@@ -101,12 +121,21 @@ func (f *fetcher) sleep(d time.Duration, wakeable bool) {
 // response. It returns how long to wait before the next round, and
 // whether a new assignment may cut that wait short.
 func (f *fetcher) round() (time.Duration, bool) {
-	req, parts, wait := f.buildRequest()
+	ctx, cancel := context.WithCancel(f.ctx)
+	defer f.endRound(cancel)
+	req, parts, wait := f.buildRequest(cancel)
 	if len(parts) == 0 {
 		return wait, true
 	}
-	resp, err := f.fetch(req)
-	if err != nil {
+	resp, err := f.fetch(ctx, req)
+	switch {
+	case err != nil && f.ctx.Err() == nil && ctx.Err() != nil:
+		// Aborted for a new partition: the connection still carries the
+		// abandoned long poll, so the next request needs a new one.
+		f.log.Debug("fetch aborted for a newly assigned partition")
+		f.closeClient()
+		return 0, false
+	case err != nil:
 		if f.ctx.Err() == nil {
 			f.logFailure(err)
 		}
@@ -117,13 +146,21 @@ func (f *fetcher) round() (time.Duration, bool) {
 	return 0, false
 }
 
+// endRound forgets the round's abort and releases its context.
+func (f *fetcher) endRound(cancel context.CancelFunc) {
+	f.m.mu.Lock()
+	f.abort, f.inFlight = nil, nil
+	f.m.mu.Unlock()
+	cancel()
+}
+
 // fetch sends req to the leader.
-func (f *fetcher) fetch(req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
+func (f *fetcher) fetch(ctx context.Context, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
 	cl, err := f.client()
 	if err != nil {
 		return nil, err
 	}
-	kresp, err := seed(cl).Request(f.ctx, req)
+	kresp, err := seed(cl).Request(ctx, req)
 	if err != nil {
 		return nil, err
 	}
@@ -187,19 +224,23 @@ func (f *fetcher) closeClient() {
 }
 
 // snapshot returns the assignments ready to fetch now, and how long until
-// the first backed-off one is (idle if none).
-func (f *fetcher) snapshot() ([]*assignment, time.Duration) {
+// the first backed-off one is (idle if none). In the same critical section
+// it arms abort for the round (see assigned), so no assignment falls
+// between the snapshot and the abort.
+func (f *fetcher) snapshot(abort context.CancelFunc) ([]*assignment, time.Duration) {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	now, wait := time.Now(), idle
 	ready := make([]*assignment, 0, len(f.parts))
-	for _, a := range f.parts {
+	f.abort, f.inFlight = abort, make(map[TopicPartition]bool, len(f.parts))
+	for tp, a := range f.parts {
 		switch {
 		case a.stopped:
 		case a.until.After(now):
 			wait = min(wait, a.until.Sub(now))
 		default:
 			ready = append(ready, a)
+			f.inFlight[tp] = true
 		}
 	}
 	return ready, wait
@@ -208,8 +249,8 @@ func (f *fetcher) snapshot() ([]*assignment, time.Duration) {
 // buildRequest builds the Fetch for the ready partitions whose replica
 // still follows our leader in the assigned epoch. A partition skipped for
 // that is looked at again after Backoff at most.
-func (f *fetcher) buildRequest() (*kmsg.FetchRequest, []inflight, time.Duration) {
-	ready, wait := f.snapshot()
+func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []inflight, time.Duration) {
+	ready, wait := f.snapshot(abort)
 	req := f.newRequest()
 	parts := make([]inflight, 0, len(ready))
 	topics := map[string]int{}

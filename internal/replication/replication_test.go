@@ -445,3 +445,35 @@ func deadAddr(t *testing.T) string {
 	ln.Close()
 	return addr
 }
+
+// A partition assigned while the fetcher's long poll is in flight joins
+// the next request at once: the in-flight Fetch is dropped, so the new
+// partition does not wait out replica.fetch.wait.max.ms (here 10 s).
+func TestAssignDuringLongPollFetchesAtOnce(t *testing.T) {
+	leader, lp, fp, c := setup(t, openLog(t), openLog(t))
+	tp1 := TopicPartition{Topic: "u", Partition: 0}
+	at := func(id int32, l *storage.Log) *partition.Partition {
+		return partition.New(partition.Options{Topic: tp1.Topic, Index: tp1.Partition, LocalID: id, Log: l, Logger: discard,
+			Config: partition.Config{MinInsyncReplicas: 1, MaxMessageBytes: 1 << 20, ReplicaLagTimeMax: time.Minute, Storage: storage.DefaultConfig()}})
+	}
+	lp1, fp1 := at(2, openLog(t)), at(1, openLog(t))
+	lp1.SetState(partition.State{Leader: 2, LeaderEpoch: 5, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
+	fp1.SetState(partition.State{Leader: 2, LeaderEpoch: 5, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
+	leader.add(tp1, lp1)
+	c.mu.Lock()
+	c.replicas[tp1] = fp1
+	c.mu.Unlock()
+	m := NewManager(Options{NodeID: 1, Addr: c.addr, Partition: c.partition, MaxWait: 10 * time.Second, Backoff: testBackoff, Logger: discard})
+	t.Cleanup(m.Close)
+	produce(t, lp, 3, "a")
+	m.Assign(tp0, 2, 5)
+	waitInSync(t, lp, fp)
+	time.Sleep(50 * time.Millisecond) // the next long poll is in flight
+	produce(t, lp1, 2, "b")
+	start := time.Now()
+	m.Assign(tp1, 2, 5)
+	waitInSync(t, lp1, fp1)
+	if took := time.Since(start); took > 2*time.Second {
+		t.Fatalf("new partition replicated after %v: it waited for the long poll", took)
+	}
+}
