@@ -109,10 +109,15 @@ func (h *Handlers) fetchDenied(req *server.Request, r *kmsg.FetchRequest) fetchD
 	return fetchDenial{topics: h.deniedTopics(req, metadata.ACLOpRead, names)}
 }
 
+// beforeLongPollWatch is a test hook: it runs between a fetch's first read
+// and the registration of its long poll's watcher.
+var beforeLongPollWatch = func() {}
+
 // longPoll waits until MinBytes are available or MaxWaitMillis passes,
 // re-reading whenever a watched partition's high watermark moves.
 func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchRequest, parts []*partition.Partition, denied fetchDenial) kmsg.Response {
 	w := partition.NewWatcher()
+	beforeLongPollWatch()
 	for _, p := range parts {
 		p.Watch(w)
 	}
@@ -123,6 +128,13 @@ func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchR
 	}()
 	timer := time.NewTimer(time.Duration(r.MaxWaitMillis) * time.Millisecond)
 	defer timer.Stop()
+	// Read once more now that the watcher is registered: an append
+	// between the first read and the registration woke nobody, and an
+	// acks=all producer waiting on this follower would append nothing
+	// more until the long poll timed out.
+	if resp, size, _ := h.readAll(listener, r, denied); size >= int(r.MinBytes) || hasError(resp.FetchResponse) {
+		return resp
+	}
 	for {
 		select {
 		case <-w.C:

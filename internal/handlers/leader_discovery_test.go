@@ -286,3 +286,24 @@ func TestFetchReplicaStateAndIDsAuthorized(t *testing.T) {
 		t.Errorf("v16 unknown topic id: %s", errName(got))
 	}
 }
+
+// A record appended between a fetch's first read and its long poll's
+// watcher registration wakes the long poll (it reads again once
+// registered). The lost wake-up held acks=all writes behind a follower's
+// long poll until it timed out: RF=3 at 5 MB/s had a p50 of 250 ms.
+func TestFetchLongPollSeesAppendBeforeWatch(t *testing.T) {
+	h := leadersNode(t)
+	p := h.d.Partitions.Partition("local", 0)
+	beforeLongPollWatch = func() {
+		if _, err := p.AppendAsLeader(oneRecord(t), 1); err != nil {
+			t.Error(err)
+		}
+	}
+	t.Cleanup(func() { beforeLongPollWatch = func() {} })
+	r := fetchByID(13, fetchTopic("", localID, 2, 0))
+	r.MaxWaitMillis, r.MinBytes = 60000, 1
+	resp := fetchOf(serve(t, h, r)) // serve fails after 5 s without an answer
+	if len(resp.Topics[0].Partitions[0].RecordBatches) == 0 {
+		t.Fatal("the long poll answered without the appended record")
+	}
+}
