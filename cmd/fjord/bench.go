@@ -559,6 +559,11 @@ func partitionsToEnd(ctx context.Context, topic string) (map[int32]int64, error)
 		return nil, err
 	}
 	defer adm.Close()
+	return topicEnds(ctx, adm, topic)
+}
+
+// topicEnds is partitionsToEnd with the admin client given.
+func topicEnds(ctx context.Context, adm *kadm.Client, topic string) (map[int32]int64, error) {
 	ctx, cancel := context.WithTimeout(ctx, 30*time.Second)
 	defer cancel()
 	starts, err := adm.ListStartOffsets(ctx, topic)
