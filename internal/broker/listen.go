@@ -193,8 +193,26 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	if rq, ok := b.quorum.(raftQuorum); ok {
 		deps.MetadataLog = rq
 	}
+	overrides, err := server.ResolveIPOverrides(context.Background(), b.cfg.HostCounts("max.connections.per.ip.overrides"))
+	if err != nil {
+		return err
+	}
+	perIP := int(b.cfg.Int("max.connections.per.ip"))
+	if perIP == 0 { // Kafka's 0: only the overrides' addresses may connect
+		if len(overrides) == 0 {
+			return errors.New("max.connections.per.ip can be set to zero only if max.connections.per.ip.overrides is set")
+		}
+		perIP = -1
+	}
+	perListener := map[string]int{} // listener.name.<l>.max.connections, else max.connections, as in Kafka
+	for _, l := range b.addrs {
+		perListener[l.Name], _ = strconv.Atoi(b.cfg.ForListener(l.Name, "max.connections"))
+	}
 	srvCfg := server.Config{MaxRequestBytes: int32(b.cfg.Int("socket.request.max.bytes")), Logger: b.logger,
-		IdleTimeout: time.Duration(b.cfg.Int("connections.max.idle.ms")) * time.Millisecond}
+		IdleTimeout:    time.Duration(b.cfg.Int("connections.max.idle.ms")) * time.Millisecond,
+		MaxConnections: int(b.cfg.Int("max.connections")), MaxListenerConnections: perListener,
+		InterBrokerListener: b.cfg.String("inter.broker.listener.name"),
+		MaxConnectionsPerIP: perIP, MaxConnectionsPerIPOverrides: overrides}
 	b.srv = server.New(srvCfg, handlers.New(deps))
 	ctrlHandlers := handlers.NewController(deps)
 	ctrlCfg := srvCfg

@@ -37,6 +37,15 @@ var brokerDefs = []Def{
 	{Name: "group.max.session.timeout.ms", Type: TypeInt, Default: "1800000", Check: atLeast(0)},
 	{Name: "socket.request.max.bytes", Type: TypeInt, Default: "104857600", Check: atLeast(1)},
 	{Name: "connections.max.idle.ms", Type: TypeLong, Default: "600000"},
+	// Connection limits (Kafka's ConnectionQuotas). Kafka accepts
+	// max.connections=0, which would make the broker accept nothing;
+	// Fjord refuses it.
+	{Name: "max.connections", Type: TypeInt, Default: "2147483647", PerListener: true, Check: atLeast(1),
+		Doc: "open connections allowed across all listeners (per listener as listener.name.<listener>.max.connections); at the limit new connections wait in the listen backlog"},
+	{Name: "max.connections.per.ip", Type: TypeInt, Default: "2147483647", Check: atLeast(0),
+		Doc: "open connections allowed from one address; more are closed at once. 0 admits only the addresses of max.connections.per.ip.overrides"},
+	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", Check: checkHostCounts,
+		Doc: "comma-separated host:count overrides of max.connections.per.ip, e.g. hostName:100,127.0.0.1:200"},
 	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000", Check: atLeast(1)},
 	{Name: "replica.fetch.max.bytes", Type: TypeInt, Default: "1048576", Check: atLeast(0)},
 	{Name: "replica.fetch.wait.max.ms", Type: TypeInt, Default: "500", Check: atLeast(0)},
@@ -168,6 +177,57 @@ const listenerPrefix = "listener.name."
 
 var saslMechanisms = []string{"PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"}
 
+// ParseHostCounts parses a comma-separated list of host:count entries
+// (max.connections.per.ip.overrides): host an IP address or host name
+// (split at the last colon, so IPv6 addresses need no brackets), count a
+// non-negative 32-bit integer. Blanks around entries are ignored; a host
+// listed twice is an error.
+func ParseHostCounts(v string) (map[string]int, error) {
+	out := map[string]int{}
+	for _, e := range strings.Split(v, ",") {
+		if e = strings.TrimSpace(e); e == "" {
+			continue
+		}
+		i := strings.LastIndexByte(e, ':')
+		if i < 0 {
+			return nil, fmt.Errorf("entry %q: expected host:count", e)
+		}
+		host := strings.TrimSpace(e[:i])
+		n, err := strconv.ParseInt(strings.TrimSpace(e[i+1:]), 10, 32)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("entry %q: count must be a non-negative integer", e)
+		}
+		if !validHost(host) {
+			return nil, fmt.Errorf("entry %q: %q is not a valid host name or address", e, host)
+		}
+		if _, dup := out[host]; dup {
+			return nil, fmt.Errorf("entry %q: host %s listed twice", e, host)
+		}
+		out[host] = int(n)
+	}
+	return out, nil
+}
+
+func checkHostCounts(v string) error {
+	_, err := ParseHostCounts(v)
+	return err
+}
+
+// validHost accepts what Kafka's host pattern does (letters, digits and
+// "-%._:"), but not the empty string.
+func validHost(h string) bool {
+	if h == "" {
+		return false
+	}
+	for _, r := range h {
+		ok := r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z' || strings.ContainsRune("-%._:", r)
+		if !ok {
+			return false
+		}
+	}
+	return true
+}
+
 // BrokerDefs returns every broker config definition.
 func BrokerDefs() []Def { return brokerDefs }
 
@@ -269,6 +329,13 @@ func (b *Broker) JAAS(listener, mechanism string) string {
 		return v
 	}
 	return b.ForListener(listener, "sasl.jaas.config")
+}
+
+// HostCounts returns a host:count list config (see ParseHostCounts) as a
+// map; nil if the value does not parse, which NewBroker has ruled out.
+func (b *Broker) HostCounts(name string) map[string]int {
+	m, _ := ParseHostCounts(b.String(name))
+	return m
 }
 
 // Bool returns a boolean config.

@@ -28,13 +28,23 @@
 // checks every array count against the remaining bytes times the minimum
 // wire size of one element, and every string or byte length against the
 // remaining bytes, before allocating; see TestHugeArrayClaim.
+//
+// # Connection limits
+//
+// Config.MaxConnections, MaxListenerConnections, MaxConnectionsPerIP and
+// its overrides are Kafka's max.connections, listener.name.<l>.max.connections,
+// max.connections.per.ip and max.connections.per.ip.overrides; limits.go
+// says how they apply.
 package server
 
 import (
 	"context"
 	"errors"
 	"log/slog"
+	"math"
 	"net"
+	"net/netip"
+	"strings"
 	"sync"
 	"time"
 )
@@ -64,6 +74,31 @@ type Config struct {
 	// connection has ended (its goroutines are done), on the connection's
 	// goroutine. It must not block for long.
 	OnClose func(*Session)
+
+	// MaxConnections bounds the connections open across all listeners of
+	// the Server (max.connections); at the bound, accepting pauses until
+	// one closes. Zero means 2147483647, Kafka's default.
+	MaxConnections int
+	// MaxListenerConnections bounds the connections open on one listener,
+	// by listener name, compared case-insensitively
+	// (listener.name.<l>.max.connections). Listeners not in the map, or
+	// with a value of zero or less, have only MaxConnections.
+	MaxListenerConnections map[string]int
+	// InterBrokerListener names the listener exempt from MaxConnections
+	// (inter.broker.listener.name) while the Server serves more than one
+	// listener: beyond the bound, the least recently active connection of
+	// another listener is closed to make room.
+	InterBrokerListener string
+	// MaxConnectionsPerIP bounds the connections open from one peer
+	// address (max.connections.per.ip); one more is closed at once. Zero
+	// means 2147483647; negative means none (Kafka's 0: only the
+	// addresses in the overrides may connect).
+	MaxConnectionsPerIP int
+	// MaxConnectionsPerIPOverrides replaces MaxConnectionsPerIP for the
+	// addresses it lists (max.connections.per.ip.overrides; see
+	// ResolveIPOverrides). IPv4-mapped IPv6 addresses match their IPv4
+	// form. The Server does not modify the map.
+	MaxConnectionsPerIPOverrides map[netip.Addr]int
 }
 
 func (c Config) withDefaults() Config {
@@ -79,6 +114,12 @@ func (c Config) withDefaults() Config {
 	if c.Logger == nil {
 		c.Logger = slog.New(slog.DiscardHandler)
 	}
+	if c.MaxConnections <= 0 {
+		c.MaxConnections = math.MaxInt32
+	}
+	if c.MaxConnectionsPerIP == 0 { // negative stays: newLimiter reads it as 0
+		c.MaxConnectionsPerIP = math.MaxInt32
+	}
 	return c
 }
 
@@ -89,12 +130,14 @@ type Server struct {
 	log    *slog.Logger
 	ctx    context.Context // cancelled by Close; parent of every connection's
 	cancel context.CancelFunc
+	limits *limiter
 
 	mu        sync.Mutex
 	closed    bool
 	listeners map[net.Listener]struct{}
 	conns     map[*conn]struct{}
-	wg        sync.WaitGroup // Serve loops and connection goroutines
+	evicted   map[*conn]struct{} // conns closed by evictLRU, until they end
+	wg        sync.WaitGroup     // Serve loops and connection goroutines
 }
 
 // New returns a Server that dispatches requests to h.
@@ -107,8 +150,10 @@ func New(cfg Config, h Handler) *Server {
 		log:       cfg.Logger,
 		ctx:       ctx,
 		cancel:    cancel,
+		limits:    newLimiter(cfg),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
+		evicted:   make(map[*conn]struct{}),
 	}
 }
 
@@ -124,17 +169,24 @@ func (s *Server) Serve(ln net.Listener, listenerName string) error {
 }
 
 // ServeSecure is Serve for a listener protected by sec (TLS, SASL).
+// While a connection limit is reached it does not call ln.Accept, so new
+// connections wait in the listen backlog (see limits.go).
 func (s *Server) ServeSecure(ln net.Listener, listenerName string, sec Security) error {
 	sec = sec.withDefaults()
 	if !s.track(func() { s.listeners[ln] = struct{}{} }) {
 		ln.Close()
 		return ErrServerClosed
 	}
+	s.limits.addListener(listenerName)
 	defer s.wg.Done()
 	defer s.untrack(func() { delete(s.listeners, ln) })
+	defer s.limits.removeListener(listenerName)
 	defer ln.Close()
 	var backoff time.Duration
 	for {
+		if !s.limits.wait(s.ctx, listenerName) {
+			return ErrServerClosed
+		}
 		nc, err := ln.Accept()
 		if err != nil {
 			if s.ctx.Err() != nil {
@@ -147,9 +199,62 @@ func (s *Server) ServeSecure(ln net.Listener, listenerName string, sec Security)
 			continue
 		}
 		backoff = 0
-		s.startConn(nc, listenerName, sec)
+		if sl, ok := s.admit(nc, listenerName); ok {
+			s.startConn(nc, listenerName, sec, sl)
+		}
 	}
 }
+
+// admit counts nc against the connection limits. It closes nc and
+// reports false when nc's address already has its limit open (Kafka's
+// TooManyConnectionsException) or the server closes while nc waits for a
+// slot. Otherwise the slot must be released once nc ends.
+func (s *Server) admit(nc net.Conn, listener string) (slot, bool) {
+	sl, v := s.limits.admit(s.ctx, listener, peerIP(nc.RemoteAddr()))
+	switch v {
+	case admitted:
+		return sl, true
+	case admittedOver:
+		s.evictLRU(listener)
+		return sl, true
+	}
+	nc.Close()
+	return slot{}, false
+}
+
+// evictLRU closes the least recently active connection not on the
+// inter-broker listener, making room for one accepted on it beyond
+// max.connections (Kafka closes its processors' LRU connections alike).
+func (s *Server) evictLRU(protected string) {
+	s.mu.Lock()
+	var lru *conn
+	var lruAt int64
+	for c := range s.conns {
+		if _, gone := s.evicted[c]; gone || strings.EqualFold(c.listener, protected) {
+			continue
+		}
+		at := c.lastActive.Load()
+		if at == 0 { // not started yet: as recent as can be
+			at = math.MaxInt64
+		}
+		if lru == nil || at < lruAt {
+			lru, lruAt = c, at
+		}
+	}
+	if lru != nil {
+		s.evicted[lru] = struct{}{}
+	}
+	s.mu.Unlock()
+	if lru == nil {
+		return
+	}
+	s.limits.noteEvicted()
+	lru.log.Info("closing least recently used connection: max.connections reached and the inter-broker listener needs one")
+	lru.shutdown()
+}
+
+// ConnStats returns the Server's connection counts.
+func (s *Server) ConnStats() ConnStats { return s.limits.stats() }
 
 // track runs add under the lock and counts one goroutine in the wait group,
 // unless the server is closed; it reports whether it did.
@@ -193,16 +298,19 @@ func (s *Server) sleepBackoff(prev time.Duration, err error) time.Duration {
 	return d
 }
 
-// startConn starts serving nc, or closes it when the server is closed.
-func (s *Server) startConn(nc net.Conn, listener string, sec Security) {
+// startConn starts serving nc, or closes it when the server is closed;
+// either way sl is released once, when nc has ended.
+func (s *Server) startConn(nc net.Conn, listener string, sec Security, sl slot) {
 	c := newConn(s, nc, listener, sec)
 	if !s.track(func() { s.conns[c] = struct{}{} }) {
 		nc.Close()
+		s.limits.release(sl)
 		return
 	}
 	go func() {
 		defer s.wg.Done()
-		defer s.untrack(func() { delete(s.conns, c) })
+		defer s.limits.release(sl)
+		defer s.untrack(func() { delete(s.conns, c); delete(s.evicted, c) })
 		c.serve()
 		if s.cfg.OnClose != nil {
 			s.cfg.OnClose(c.sess)
