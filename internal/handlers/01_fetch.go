@@ -53,6 +53,12 @@ import (
 
 func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply {
 	r := req.Body.(*kmsg.FetchRequest)
+	switch sr := h.sessions.resolve(r, h.d.Now()); {
+	case sr.err != nil:
+		return respond(req, sessionError(r, sr.err))
+	case sr.s != nil:
+		return h.fetchSession(ctx, req, r, sr)
+	}
 	denied := h.fetchDenied(req, r)
 	resp, size, parts := h.readAll(req.Listener, r, denied)
 	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp.FetchResponse) || len(parts) == 0 {

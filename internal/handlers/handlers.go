@@ -102,9 +102,10 @@ type Deps struct {
 
 // Handlers implements server.Handler over Deps.
 type Handlers struct {
-	d    Deps
-	reg  map[kmsg.Key]api
-	sasl saslConfigs
+	d        Deps
+	reg      map[kmsg.Key]api
+	sasl     saslConfigs
+	sessions *fetchSessions // incremental fetch sessions (01_fetch_session.go)
 }
 
 // hasPartition reports whether img has the topic with partition index idx:
@@ -120,7 +121,11 @@ func New(d Deps) *Handlers {
 	if d.Now == nil {
 		d.Now = time.Now
 	}
-	return &Handlers{d: d, reg: registry}
+	slots := -1
+	if d.Config != nil {
+		slots = int(d.Config.Int("max.incremental.fetch.session.cache.slots"))
+	}
+	return &Handlers{d: d, reg: registry, sessions: newFetchSessions(slots)}
 }
 
 // NewController returns the handlers of the controller listener: the

@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"sync/atomic"
 
 	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/storage"
@@ -14,10 +15,18 @@ import (
 // partitions waits on one channel.
 type Watcher struct {
 	C chan struct{}
+	// Fired is set before each wake-up: a fetch session shares one C
+	// among a Watcher per partition and reads (and clears) Fired to learn
+	// which partitions changed.
+	Fired atomic.Bool
 }
 
 // NewWatcher returns a Watcher with a one-slot channel.
 func NewWatcher() *Watcher { return &Watcher{C: make(chan struct{}, 1)} }
+
+// NewWatcherOn returns a Watcher that wakes c (shared with other
+// Watchers; give it one slot).
+func NewWatcherOn(c chan struct{}) *Watcher { return &Watcher{C: c} }
 
 // Watch registers w.
 func (p *Partition) Watch(w *Watcher) {
@@ -36,6 +45,7 @@ func (p *Partition) Unwatch(w *Watcher) {
 // notify wakes every watcher. Called with mu held; sends never block.
 func (p *Partition) notify() {
 	for w := range p.watchers {
+		w.Fired.Store(true)
 		select {
 		case w.C <- struct{}{}:
 		default:

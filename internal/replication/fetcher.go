@@ -35,23 +35,37 @@ type fetcher struct {
 	cancel context.CancelFunc
 	wake   chan struct{} // a partition was assigned
 	parts  map[TopicPartition]*assignment
-	// While a Fetch is in flight, abort cancels it and inFlight holds the
-	// partitions it may carry (both guarded by Manager.mu; nil between
-	// rounds): a partition assigned meanwhile must not wait for the
-	// leader's long poll to end (assigned).
-	abort    context.CancelFunc
-	inFlight map[TopicPartition]bool
+	// While a Fetch is in flight, abort cancels it (guarded by
+	// Manager.mu; nil between rounds): a partition assigned meanwhile
+	// must not wait for the leader's long poll to end (assigned).
+	abort context.CancelFunc
+	// gen moves (under Manager.mu) whenever parts or a partition's
+	// backoff changes; the fetcher then rebuilds its ready set.
+	gen uint64
+
+	// The ready set, fetcher-owned: rebuilt when gen moved, a backoff
+	// ended, or every readyRefresh; a round re-reads the fetch state only
+	// of partitions whose state its last response changed (stale), so a
+	// round costs O(changed partitions), not O(assigned).
+	ready    map[TopicPartition]*inflight
+	order    []*inflight
+	builtGen uint64
+	retryAt  time.Time // a backed-off partition becomes ready (zero: none)
+	builtAt  time.Time
+	partsBuf []inflight
 
 	cl      *kgo.Client
 	addr    string
-	failing bool // the last round failed at the fetcher level (for logging)
+	sess    session // the incremental fetch session with the leader
+	failing bool    // the last round failed at the fetcher level (for logging)
 }
 
 // inflight is one partition of a Fetch request.
 type inflight struct {
-	a  *assignment
-	p  *partition.Partition
-	st partition.FetchState
+	a     *assignment
+	p     *partition.Partition
+	st    partition.FetchState
+	stale bool // in the ready set: st must be re-read before the next request
 }
 
 func newFetcher(m *Manager, leader int32) *fetcher {
@@ -78,10 +92,11 @@ func (f *fetcher) poke() {
 // after a failover the new leader's high watermark, and so every acks=all
 // write, waits for its followers' first fetch of the partition.
 func (f *fetcher) assigned(tp TopicPartition) {
+	f.gen++
 	f.poke()
-	if f.abort != nil && !f.inFlight[tp] {
+	if f.abort != nil {
 		f.abort()
-		f.abort, f.inFlight = nil, nil
+		f.abort = nil
 	}
 }
 
@@ -129,6 +144,15 @@ func (f *fetcher) round() (time.Duration, bool) {
 	}
 	resp, err := f.fetch(ctx, req)
 	switch {
+	case err == nil:
+		f.sess.answered(resp)
+	case f.sess.refused(err):
+		f.log.Debug("fetch session refused; opening a new one", "err", err)
+		return 0, false
+	default:
+		f.sess.failed()
+	}
+	switch {
 	case err != nil && f.ctx.Err() == nil && ctx.Err() != nil:
 		// Aborted for a new partition: the connection still carries the
 		// abandoned long poll, so the next request needs a new one.
@@ -142,14 +166,14 @@ func (f *fetcher) round() (time.Duration, bool) {
 		return f.o.Backoff, false
 	}
 	f.logRecovery()
-	f.handleResponse(resp, parts)
+	f.handleResponse(resp)
 	return 0, false
 }
 
 // endRound forgets the round's abort and releases its context.
 func (f *fetcher) endRound(cancel context.CancelFunc) {
 	f.m.mu.Lock()
-	f.abort, f.inFlight = nil, nil
+	f.abort = nil
 	f.m.mu.Unlock()
 	cancel()
 }
@@ -223,46 +247,84 @@ func (f *fetcher) closeClient() {
 	}
 }
 
-// snapshot returns the assignments ready to fetch now, and how long until
-// the first backed-off one is (idle if none). In the same critical section
-// it arms abort for the round (see assigned), so no assignment falls
-// between the snapshot and the abort.
-func (f *fetcher) snapshot(abort context.CancelFunc) ([]*assignment, time.Duration) {
+// readyRefresh bounds how long a ready partition's cached fetch state is
+// trusted without a re-read (its log start offset moves by retention).
+const readyRefresh = time.Second
+
+// arm sets the round's abort and reports whether the ready set must be
+// rebuilt, in one critical section, so no assignment falls between them.
+func (f *fetcher) arm(abort context.CancelFunc, now time.Time) bool {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
-	now, wait := time.Now(), idle
-	ready := make([]*assignment, 0, len(f.parts))
-	f.abort, f.inFlight = abort, make(map[TopicPartition]bool, len(f.parts))
+	f.abort = abort
+	return f.ready == nil || f.gen != f.builtGen || (!f.retryAt.IsZero() && !now.Before(f.retryAt)) ||
+		now.Sub(f.builtAt) >= readyRefresh
+}
+
+// rebuild recomputes the ready set from the assignments, keeping the
+// cached states of partitions still assigned in the same epoch, and
+// returns how long until the first backed-off one is ready (idle if none).
+func (f *fetcher) rebuild(now time.Time) time.Duration {
+	f.m.mu.Lock()
+	defer f.m.mu.Unlock()
+	wait := idle
+	ready := make(map[TopicPartition]*inflight, len(f.parts))
+	f.order = f.order[:0]
 	for tp, a := range f.parts {
 		switch {
 		case a.stopped:
 		case a.until.After(now):
 			wait = min(wait, a.until.Sub(now))
 		default:
-			ready = append(ready, a)
-			f.inFlight[tp] = true
+			in := f.ready[tp]
+			if in == nil || in.a != a {
+				in = &inflight{a: a}
+			}
+			in.stale = true
+			ready[tp] = in
+			f.order = append(f.order, in)
 		}
 	}
-	return ready, wait
+	f.ready, f.builtGen, f.builtAt, f.retryAt = ready, f.gen, now, time.Time{}
+	if wait != idle {
+		f.retryAt = now.Add(wait)
+	}
+	return wait
 }
 
 // buildRequest builds the Fetch for the ready partitions whose replica
 // still follows our leader in the assigned epoch. A partition skipped for
 // that is looked at again after Backoff at most.
 func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []inflight, time.Duration) {
-	ready, wait := f.snapshot(abort)
+	now := time.Now()
+	wait := idle
+	if !f.retryAt.IsZero() {
+		wait = f.retryAt.Sub(now)
+	}
+	rebuilt := f.arm(abort, now)
+	if rebuilt {
+		wait = f.rebuild(now)
+	}
 	req := f.newRequest()
-	parts := make([]inflight, 0, len(ready))
-	topics := map[string]int{}
-	for _, a := range ready {
-		in, ok := f.fetchState(a)
-		if !ok {
+	parts, changed := f.partsBuf[:0], []inflight(nil)
+	for _, in := range f.order {
+		if in.stale {
+			if f.fetchState(in) {
+				in.stale = false
+			} else {
+				in.p = nil // stays stale: looked at again next round
+			}
+			changed = append(changed, *in)
+		}
+		if in.p == nil {
 			wait = min(wait, f.o.Backoff)
 			continue
 		}
-		parts = append(parts, in)
-		f.addPartition(req, topics, in)
+		parts = append(parts, *in)
 	}
+	f.partsBuf = parts
+	topics := map[string]int{}
+	f.sess.fill(req, parts, changed, rebuilt, func(in inflight) { f.addPartition(req, topics, in) })
 	return req, parts, wait
 }
 
@@ -272,21 +334,25 @@ func (f *fetcher) newRequest() *kmsg.FetchRequest {
 	req.MaxWaitMillis = int32(f.o.MaxWait.Milliseconds())
 	req.MinBytes, req.MaxBytes = f.o.MinBytes, f.o.MaxBytes
 	req.IsolationLevel = 0
-	req.SessionID, req.SessionEpoch = 0, -1
 	return req
 }
 
-// fetchState reads the replica's next fetch position.
-func (f *fetcher) fetchState(a *assignment) (inflight, bool) {
-	p := f.o.Partition(a.tp.Topic, a.tp.Partition)
+// fetchState re-reads the replica's next fetch position into in; false
+// when the replica no longer follows our leader in the assigned epoch.
+func (f *fetcher) fetchState(in *inflight) bool {
+	p := in.p
 	if p == nil {
-		return inflight{}, false
+		p = f.o.Partition(in.a.tp.Topic, in.a.tp.Partition)
+	}
+	if p == nil {
+		return false
 	}
 	st, ok := p.FollowerFetchState()
-	if !ok || st.LeaderEpoch != a.epoch || st.Leader != f.leader {
-		return inflight{}, false
+	if !ok || st.LeaderEpoch != in.a.epoch || st.Leader != f.leader {
+		return false
 	}
-	return inflight{a: a, p: p, st: st}, true
+	in.p, in.st = p, st
+	return true
 }
 
 // addPartition adds one partition to req, grouping partitions by topic.

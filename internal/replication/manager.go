@@ -204,6 +204,7 @@ func (m *Manager) release(a *assignment) {
 	f := a.f
 	if f.parts[a.tp] == a {
 		delete(f.parts, a.tp)
+		f.gen++
 	}
 	if len(f.parts) == 0 && m.fetchers[f.leader] == f {
 		delete(m.fetchers, f.leader)
@@ -225,6 +226,9 @@ func (m *Manager) settle(a *assignment, o outcome) {
 	defer m.mu.Unlock()
 	if m.parts[a.tp] != a {
 		return
+	}
+	if o != again {
+		a.f.gen++
 	}
 	switch o {
 	case backOff:

@@ -213,7 +213,7 @@ func TestCopiesLeaderLogAndHW(t *testing.T) {
 	r := leader.last()
 	p := r.Topics[0].Partitions[0]
 	switch {
-	case r.Version != 12, r.ReplicaID != 1, r.SessionID != 0, r.SessionEpoch != -1, r.IsolationLevel != 0:
+	case r.Version != 12, r.ReplicaID != 1, r.SessionID != 0, r.SessionEpoch != 0, r.IsolationLevel != 0: // asks for a session; the fake leader has none
 		t.Errorf("fetch v%d replica %d session %d/%d isolation %d", r.Version, r.ReplicaID, r.SessionID, r.SessionEpoch, r.IsolationLevel)
 	case r.MaxWaitMillis != int32(testMaxWait.Milliseconds()), r.MinBytes != 1, r.MaxBytes != DefaultMaxBytes:
 		t.Errorf("fetch wait %d min %d max %d", r.MaxWaitMillis, r.MinBytes, r.MaxBytes)

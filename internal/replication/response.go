@@ -38,20 +38,20 @@ const (
 
 // handleResponse applies each partition of a Fetch response, in order,
 // before the next request is sent.
-func (f *fetcher) handleResponse(resp *kmsg.FetchResponse, parts []inflight) {
-	byTP := make(map[TopicPartition]inflight, len(parts))
-	for _, in := range parts {
-		byTP[in.a.tp] = in
-	}
+// A partition answered has its cached fetch state re-read before the
+// next request (its log or the leader's view of it changed).
+func (f *fetcher) handleResponse(resp *kmsg.FetchResponse) {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
 		for j := range t.Partitions {
 			rp := &t.Partitions[j]
-			in, ok := byTP[TopicPartition{t.Topic, rp.Partition}]
-			if !ok || !f.m.current(in.a) {
+			tp := TopicPartition{t.Topic, rp.Partition}
+			in, ok := f.ready[tp]
+			if !ok || in.p == nil || !f.m.current(in.a) {
 				continue // not asked for, or reassigned meanwhile
 			}
-			f.m.settle(in.a, f.handlePartition(in, rp))
+			in.stale = true
+			f.m.settle(in.a, f.handlePartition(*in, rp))
 		}
 	}
 }
