@@ -36,9 +36,12 @@ package handlers
 // (its existence is not revealed). A topic id is resolved before READ is
 // checked (an unknown id is UNKNOWN_TOPIC_ID): ids reveal no names.
 //
-// Not implemented yet: incremental fetch sessions (KIP-227; every response
-// carries session id 0, so clients send full requests; ForgottenTopics is
-// ignored), and read_committed (there are no transactions, so LSO == HW).
+// Incremental fetch sessions (KIP-227, v7+) are in 01_fetch_session.go;
+// this file answers sessionless requests (SessionEpoch -1, or a full
+// request the session cache has no slot for).
+//
+// Not implemented yet: read_committed (there are no transactions, so
+// LSO == HW).
 
 import (
 	"context"
