@@ -67,6 +67,8 @@ type conn struct {
 	bw     *bufio.Writer
 	raw    syscall.RawConn // the plain TCP socket, for sendfile; nil on TLS
 	lenBuf [binary.MaxVarintLen64]byte
+
+	onGrow func(n int) // test hook: a large frame's buffer grew to n bytes
 }
 
 func newConn(s *Server, nc net.Conn, listener string, sec Security) *conn {
@@ -207,24 +209,49 @@ func (c *conn) readFrame() (*[]byte, error) {
 	return frame, nil
 }
 
-// readLargeFrame reads a frame above maxPooled into a buffer that at most
-// doubles ahead of the bytes received, so a peer claiming a huge frame and
-// then stalling holds little memory.
+// readLargeFrame reads a frame above maxPooled: into a free pooled
+// buffer of its size class when there is one, else into pooled buffers
+// that grow by class (at most doubling) as the bytes arrive, so a peer
+// claiming a huge frame and then stalling holds little new memory.
 func (c *conn) readLargeFrame(size int) (*[]byte, error) {
-	b := make([]byte, 0, maxPooled)
-	for len(b) < size {
-		if len(b) == cap(b) {
-			grown := make([]byte, len(b), min(2*cap(b), size))
-			copy(grown, b)
-			b = grown
-		}
-		chunk := b[len(b):min(cap(b), size)]
-		if err := c.readFull(chunk); err != nil {
+	if p := pooledFrame(size); p != nil {
+		if err := c.readFull(*p); err != nil {
+			putFrame(p)
 			return nil, err
 		}
-		b = b[:len(b)+len(chunk)]
+		return p, nil
 	}
-	return &b, nil
+	p := getFrame(maxPooled)
+	*p = (*p)[:0]
+	for len(*p) < size {
+		if len(*p) == cap(*p) {
+			p = growFrame(p, min(2*cap(*p), size))
+			if c.onGrow != nil {
+				c.onGrow(cap(*p))
+			}
+		}
+		chunk := (*p)[len(*p):min(cap(*p), size)]
+		if err := c.readFull(chunk); err != nil {
+			putFrame(p)
+			return nil, err
+		}
+		*p = (*p)[:len(*p)+len(chunk)]
+	}
+	return p, nil
+}
+
+// growFrame moves p's bytes into a buffer of n's size class (from its
+// pool, else new) and returns p to its pool.
+func growFrame(p *[]byte, n int) *[]byte {
+	q := pooledFrame(n)
+	if q == nil {
+		b := make([]byte, n, classCap(sizeClass(n)))
+		q = &b
+	}
+	*q = (*q)[:len(*p)]
+	copy(*q, *p)
+	putFrame(p)
+	return q
 }
 
 // serveFrame decodes and handles one frame. stop reports that reading must

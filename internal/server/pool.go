@@ -6,12 +6,18 @@ import (
 )
 
 // Frame buffers come from size-class pools: class i holds buffers of
-// capacity minPooled<<i. Frames above maxPooled are not pooled; they are read
-// into a buffer that grows as bytes arrive (see conn.readBody), so a peer
-// must send the bytes before the server holds the memory.
+// capacity 1 KiB << i, up to 1 GiB (above socket.request.max.bytes' range
+// in practice). Frames up to 1 MiB take a buffer of their class at once.
+// A larger frame takes a pooled buffer of its class only if one is free
+// (memory the process already holds, reused: no allocation, no clearing);
+// otherwise it is read into buffers that grow by class as its bytes arrive
+// (conn.readLargeFrame), so a peer must send the bytes before the server
+// commits new memory to them, and the final buffer joins the pool when
+// the request is done.
 const (
 	minPooledShift = 10 // 1 KiB
-	maxPooledShift = 20 // 1 MiB
+	maxPooledShift = 20 // 1 MiB: taken whole, allocated if the pool is empty
+	maxClassShift  = 30 // 1 GiB
 	maxPooled      = 1 << maxPooledShift
 	// maxEncodeKeep is the largest response-encoding buffer returned to
 	// its pool; bigger ones are left to the garbage collector so that one
@@ -19,9 +25,9 @@ const (
 	maxEncodeKeep = 1 << 20
 )
 
-var framePools [maxPooledShift - minPooledShift + 1]sync.Pool
+var framePools [maxClassShift - minPooledShift + 1]sync.Pool
 
-// sizeClass returns the pool index for a buffer of n bytes (n <= maxPooled).
+// sizeClass returns the pool index for a buffer of n bytes.
 func sizeClass(n int) int {
 	if n <= 1<<minPooledShift {
 		return 0
@@ -29,26 +35,38 @@ func sizeClass(n int) int {
 	return bits.Len(uint(n-1)) - minPooledShift
 }
 
-// getFrame returns a buffer of length n, from a pool when n <= maxPooled.
+// classCap is the capacity of class c's buffers.
+func classCap(c int) int { return 1 << (c + minPooledShift) }
+
+// getFrame returns a buffer of length n (n <= maxPooled) from its pool,
+// allocating one when the pool is empty.
 func getFrame(n int) *[]byte {
-	if n > maxPooled {
-		b := make([]byte, n)
-		return &b
-	}
-	c := sizeClass(n)
-	if p, ok := framePools[c].Get().(*[]byte); ok {
-		*p = (*p)[:n]
+	if p := pooledFrame(n); p != nil {
 		return p
 	}
-	b := make([]byte, n, 1<<(c+minPooledShift))
+	b := make([]byte, n, classCap(sizeClass(n)))
 	return &b
+}
+
+// pooledFrame returns a free pooled buffer of length n, or nil when its
+// class has none.
+func pooledFrame(n int) *[]byte {
+	c := sizeClass(n)
+	if c >= len(framePools) {
+		return nil
+	}
+	p, _ := framePools[c].Get().(*[]byte)
+	if p != nil {
+		*p = (*p)[:n]
+	}
+	return p
 }
 
 // putFrame returns a frame buffer to its pool. The caller must not use it
 // (or anything aliasing it) afterwards.
 func putFrame(p *[]byte) {
 	c := cap(*p)
-	if c > maxPooled || c < 1<<minPooledShift || c&(c-1) != 0 {
+	if c < 1<<minPooledShift || c&(c-1) != 0 || sizeClass(c) >= len(framePools) {
 		return
 	}
 	framePools[sizeClass(c)].Put(p)
