@@ -209,8 +209,9 @@ func (b *Broker) serveAll(controllerNames []string) error {
 		perListener[l.Name], _ = strconv.Atoi(b.cfg.ForListener(l.Name, "max.connections"))
 	}
 	srvCfg := server.Config{MaxRequestBytes: int32(b.cfg.Int("socket.request.max.bytes")), Logger: b.logger,
-		IdleTimeout:    time.Duration(b.cfg.Int("connections.max.idle.ms")) * time.Millisecond,
-		MaxConnections: int(b.cfg.Int("max.connections")), MaxListenerConnections: perListener,
+		MaxQueuedRequestBytes: b.cfg.Int("queued.max.request.bytes"),
+		IdleTimeout:           time.Duration(b.cfg.Int("connections.max.idle.ms")) * time.Millisecond,
+		MaxConnections:        int(b.cfg.Int("max.connections")), MaxListenerConnections: perListener,
 		InterBrokerListener: b.cfg.String("inter.broker.listener.name"),
 		MaxConnectionsPerIP: perIP, MaxConnectionsPerIPOverrides: overrides}
 	b.srv = server.New(srvCfg, handlers.New(deps))

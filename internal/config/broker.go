@@ -46,6 +46,8 @@ var brokerDefs = []Def{
 		Doc: "open connections allowed from one address; more are closed at once. 0 admits only the addresses of max.connections.per.ip.overrides"},
 	{Name: "max.connections.per.ip.overrides", Type: TypeString, Default: "", Check: checkHostCounts,
 		Doc: "comma-separated host:count overrides of max.connections.per.ip, e.g. hostName:100,127.0.0.1:200"},
+	{Name: "queued.max.request.bytes", Type: TypeLong, Default: "-1",
+		Doc: "bytes of requests read but not yet served, across a listener server's connections; when exhausted, connections stop reading until memory is given back (-1: unbounded, Kafka's default)"},
 	{Name: "max.incremental.fetch.session.cache.slots", Type: TypeInt, Default: "1000", Check: atLeast(0),
 		Doc: "incremental fetch sessions (KIP-227) the broker keeps; 0 disables them"},
 	{Name: "replica.lag.time.max.ms", Type: TypeLong, Default: "30000", Check: atLeast(1)},

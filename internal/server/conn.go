@@ -143,6 +143,7 @@ func (c *conn) readLoop() bool {
 			return false
 		}
 		stop, ok := c.serveFrame(*frame)
+		c.srv.mem.release(len(*frame))
 		putFrame(frame)
 		if stop {
 			return ok
@@ -187,8 +188,10 @@ func (c *conn) rearmIdle() bool {
 	return true
 }
 
-// readFrame reads one size-prefixed frame. The size is checked before any
-// buffer is taken; the caller returns the buffer with putFrame.
+// readFrame reads one size-prefixed frame. The size is checked, and
+// reserved in the memory pool (waiting while it is exhausted), before any
+// buffer is taken; the caller gives both back, with mem.release and
+// putFrame, once the request is served.
 func (c *conn) readFrame() (*[]byte, error) {
 	if err := c.readFull(c.sizeBuf[:]); err != nil {
 		return nil, err
@@ -198,10 +201,22 @@ func (c *conn) readFrame() (*[]byte, error) {
 		return nil, fmt.Errorf("%w %d (max %d)", errBadFrameSize, size, hi)
 	}
 	c.touch()
-	if int(size) > maxPooled {
-		return c.readLargeFrame(int(size))
+	if !c.srv.mem.acquire(c.ctx, int(size)) {
+		return nil, c.ctx.Err()
 	}
-	frame := getFrame(int(size))
+	frame, err := c.readBody(int(size))
+	if err != nil {
+		c.srv.mem.release(int(size))
+	}
+	return frame, err
+}
+
+// readBody reads a frame's size bytes into a buffer from the pools.
+func (c *conn) readBody(size int) (*[]byte, error) {
+	if size > maxPooled {
+		return c.readLargeFrame(size)
+	}
+	frame := getFrame(size)
 	if err := c.readFull(*frame); err != nil {
 		putFrame(frame)
 		return nil, err

@@ -99,6 +99,11 @@ type Config struct {
 	// ResolveIPOverrides). IPv4-mapped IPv6 addresses match their IPv4
 	// form. The Server does not modify the map.
 	MaxConnectionsPerIPOverrides map[netip.Addr]int
+
+	// MaxQueuedRequestBytes bounds the bytes of requests read but not yet
+	// served, across the Server's connections (queued.max.request.bytes;
+	// see memPool). Zero or negative: unbounded, Kafka's default.
+	MaxQueuedRequestBytes int64
 }
 
 func (c Config) withDefaults() Config {
@@ -131,6 +136,7 @@ type Server struct {
 	ctx    context.Context // cancelled by Close; parent of every connection's
 	cancel context.CancelFunc
 	limits *limiter
+	mem    *memPool
 
 	mu        sync.Mutex
 	closed    bool
@@ -151,6 +157,7 @@ func New(cfg Config, h Handler) *Server {
 		ctx:       ctx,
 		cancel:    cancel,
 		limits:    newLimiter(cfg),
+		mem:       newMemPool(cfg.MaxQueuedRequestBytes),
 		listeners: make(map[net.Listener]struct{}),
 		conns:     make(map[*conn]struct{}),
 		evicted:   make(map[*conn]struct{}),
