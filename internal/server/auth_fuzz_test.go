@@ -12,7 +12,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fjordlog/fjord/internal/tlsconf"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -300,14 +299,7 @@ func TestServeSASLConversations(t *testing.T) {
 // together: a client slow to start TLS and then silent is cut off
 // AuthTimeout after it connected, not later.
 func TestAuthTimeoutCoversTLSAndSASL(t *testing.T) {
-	pki, err := tlsconf.GeneratePKI(t.TempDir(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(pki.Server, pki.Server)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := testServerCert(t)
 	const timeout = time.Second
 	addr := startSASLServer(t, &saslHandler{t: t}, Security{
 		TLS: &tls.Config{Certificates: []tls.Certificate{cert}}, SASL: true, AuthTimeout: timeout,

@@ -10,7 +10,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fjordlog/fjord/internal/tlsconf"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -339,14 +338,7 @@ func TestInterBrokerListenerExempt(t *testing.T) {
 
 // A connection that fails its TLS handshake gives its slot back.
 func TestSlotReleasedOnTLSFailure(t *testing.T) {
-	pki, err := tlsconf.GeneratePKI(t.TempDir(), nil, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cert, err := tls.LoadX509KeyPair(pki.Server, pki.Server)
-	if err != nil {
-		t.Fatal(err)
-	}
+	cert := testServerCert(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

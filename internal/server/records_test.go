@@ -142,8 +142,9 @@ func TestFetchResponseFileGoneCloses(t *testing.T) {
 	}
 }
 
-// startTLSServer serves h on a TLS listener with a generated certificate.
-func startTLSServer(t *testing.T, h Handler) string {
+// testServerCert makes a PKI in a test directory and returns the server's
+// certificate.
+func testServerCert(t *testing.T) tls.Certificate {
 	t.Helper()
 	pki, err := tlsconf.GeneratePKI(t.TempDir(), nil, nil)
 	if err != nil {
@@ -153,6 +154,13 @@ func startTLSServer(t *testing.T, h Handler) string {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return cert
+}
+
+// startTLSServer serves h on a TLS listener with a generated certificate.
+func startTLSServer(t *testing.T, h Handler) string {
+	t.Helper()
+	cert := testServerCert(t)
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)

@@ -43,13 +43,16 @@ func writeFileAtomic(dir, name string, data []byte) error {
 
 // syncDir fsyncs a directory so that file creations, renames and removals
 // in it are durable.
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
+func syncDir(dir string) error { return syncPath(dir) }
+
+// syncPath opens a file or directory and fsyncs it.
+func syncPath(path string) error {
+	f, err := os.Open(path)
 	if err != nil {
 		return err
 	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
+	err = f.Sync()
+	if cerr := f.Close(); err == nil {
 		err = cerr
 	}
 	return err

@@ -71,19 +71,6 @@ func syncSegmentFiles(r rolledSegment) error {
 	return nil
 }
 
-// syncPath opens a file and fsyncs it.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // finishRolledFlush applies a rolled flush's outcome under mu: it fails
 // the log on an error that concerns what the log still holds, and raises
 // the recovery point to base when the synced segments are still the
