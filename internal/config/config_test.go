@@ -124,3 +124,27 @@ func TestPerListenerSecurityConfigs(t *testing.T) {
 		t.Errorf("per-listener JAAS config is not a sensitive known config: %+v %v", d, ok)
 	}
 }
+
+// max.connections.per.ip.overrides: host:count entries, IPv6 split at the
+// last colon; bad entries fail startup.
+func TestConnectionLimitConfigs(t *testing.T) {
+	got, err := ParseHostCounts(" 127.0.0.1:200 , hostName:100,::1:5,")
+	if err != nil || got["127.0.0.1"] != 200 || got["hostName"] != 100 || got["::1"] != 5 || len(got) != 3 {
+		t.Fatalf("parsed %v, %v", got, err)
+	}
+	for _, bad := range []string{"foo", "a:-1", "a:x", "a:1,a:2", "bad host:1", "a:99999999999"} {
+		if _, err := NewBroker(map[string]string{"max.connections.per.ip.overrides": bad}); err == nil {
+			t.Errorf("overrides %q accepted", bad)
+		}
+	}
+	if _, err := NewBroker(map[string]string{"max.connections": "0"}); err == nil {
+		t.Error("max.connections=0 accepted")
+	}
+	b, err := NewBroker(map[string]string{"listener.name.client.max.connections": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if b.Int("queued.max.request.bytes") != -1 || b.Int("max.incremental.fetch.session.cache.slots") != 1000 {
+		t.Error("Kafka's defaults lost")
+	}
+}
