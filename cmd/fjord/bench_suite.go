@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 	"strings"
 	"syscall"
 	"time"
@@ -24,6 +25,8 @@ const (
 	rowProduce1    = "produce-1node"
 	rowConsume1    = "consume-1node"
 	rowFsync1      = "produce-1node-fsync"
+	rowLatency1    = "latency-1node"
+	rowRolls1      = "latency-1node-rolls"
 	rowProduceRF3  = "produce-rf3"
 	rowLatencyRF3  = "latency-rf3"
 	rowLatencyIdle = "latency-rf3-idle1000"
@@ -31,13 +34,14 @@ const (
 )
 
 // suiteRows lists every row in the order the suite runs them.
-var suiteRows = []string{rowProduce1, rowConsume1, rowFsync1, rowProduceRF3, rowLatencyRF3, rowLatencyIdle, rowIdleCPU}
+var suiteRows = []string{rowProduce1, rowConsume1, rowFsync1, rowLatency1, rowRolls1, rowProduceRF3, rowLatencyRF3, rowLatencyIdle, rowIdleCPU}
 
 // The fixed load of the suite: what issue 12's table was measured with.
 const (
 	suiteRecordSize     = 1024
 	suitePartitions     = 6
 	suiteIdlePartitions = 1000
+	suiteRollBytes      = 1 << 20          // segment.bytes of latency-1node-rolls
 	suiteRateMiB        = 5                // MiB/s of the latency rows
 	suiteWarmup         = time.Second      // sent before a latency row's measured window
 	suiteIdleWindow     = 10 * time.Second // how long idle-cpu watches
@@ -382,7 +386,7 @@ func (s *suite) runLocal(ctx context.Context) error {
 	} else {
 		defer os.RemoveAll(dir)
 	}
-	if s.wantAny(rowProduce1, rowConsume1, rowFsync1) {
+	if s.wantAny(rowProduce1, rowConsume1, rowFsync1, rowLatency1, rowRolls1) {
 		if err := s.localPhase(ctx, bin, filepath.Join(dir, "1node"), 1, s.oneNodeRows); err != nil {
 			return err
 		}
@@ -486,7 +490,23 @@ func (s *suite) oneNodeRows(ctx context.Context, t *suiteTarget) error {
 		return err
 	}
 	fsync := s.spec("fsync", 1, map[string]*string{"flush.messages": kadm.StringPtr("1")})
-	return s.step(rowFsync1, func() (suiteRow, error) { return s.produceRow(ctx, t, fsync) })
+	if err := s.step(rowFsync1, func() (suiteRow, error) { return s.produceRow(ctx, t, fsync) }); err != nil {
+		return err
+	}
+	return s.rollRows(ctx, t)
+}
+
+// rollRows measures RF=1 latency at the fixed rate with the default
+// segment size and with 1 MiB segments, which roll every second or so
+// per partition: an ack must not wait on a roll (issue 12 asks for the
+// max within 10% of the max without rolls).
+func (s *suite) rollRows(ctx context.Context, t *suiteTarget) error {
+	err := s.step(rowLatency1, func() (suiteRow, error) { return s.latencyRow(ctx, t, s.spec("latency1", 1, nil)) })
+	if err != nil {
+		return err
+	}
+	rolls := map[string]*string{"segment.bytes": kadm.StringPtr(strconv.Itoa(suiteRollBytes))}
+	return s.step(rowRolls1, func() (suiteRow, error) { return s.latencyRow(ctx, t, s.spec("rolls1", 1, rolls)) })
 }
 
 // threeNodeRows runs the RF=3 rows and idle-cpu.
