@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"os"
+	"path/filepath"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -32,11 +34,37 @@ type Workload struct {
 	live  map[string]*kgo.Client // slot name -> current client
 	wg    sync.WaitGroup
 	group string
+	log   *clientLog // the clients' own log lines, kept with the nodes' logs
+}
+
+// clientLog is the file the workload's clients log to (clients.log in the
+// cluster's directory, kept when a run fails): what a client was told
+// (an OUT_OF_ORDER_SEQUENCE_NUMBER that made it bump its producer epoch,
+// a leader change) is often the missing half of a violation's story.
+type clientLog struct {
+	mu sync.Mutex
+	f  *os.File
+}
+
+func (l *clientLog) Write(b []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.f.Write(b)
+}
+
+// openClientLog opens dir/clients.log, nil if it cannot.
+func openClientLog(dir string) *clientLog {
+	f, err := os.OpenFile(filepath.Join(dir, "clients.log"), os.O_CREATE|os.O_WRONLY|os.O_APPEND, 0o644)
+	if err != nil {
+		return nil
+	}
+	return &clientLog{f: f}
 }
 
 // Start runs every slot until ctx ends; Wait waits for them.
 func (w *Workload) Start(ctx context.Context) {
 	w.live = map[string]*kgo.Client{}
+	w.log = openClientLog(w.Cluster.Dir)
 	w.group = w.GroupID()
 	for i := range w.Producers {
 		w.slot(ctx, fmt.Sprintf("p%d", i), w.produce)
@@ -53,7 +81,12 @@ func (w *Workload) Start(ctx context.Context) {
 func (w *Workload) GroupID() string { return "chaos-" + w.Topic }
 
 // Wait waits until every slot has stopped.
-func (w *Workload) Wait() { w.wg.Wait() }
+func (w *Workload) Wait() {
+	w.wg.Wait()
+	if w.log != nil {
+		w.log.f.Close()
+	}
+}
 
 // slot runs incarnations of one client until ctx ends.
 func (w *Workload) slot(ctx context.Context, slot string, run func(context.Context, string, *kgo.Client, *atomic.Int64)) {
@@ -111,6 +144,11 @@ func (w *Workload) opts(slot, name string, session *atomic.Int64) []kgo.Opt {
 		// default ~40 s, so that recovery times measure the cluster.
 		kgo.ProduceRequestTimeout(3 * time.Second), kgo.RequestTimeoutOverhead(2 * time.Second)}
 	opts = append(opts, w.Cluster.sec.clientOpts(workloadUser)...)
+	if w.log != nil {
+		opts = append(opts, kgo.WithLogger(kgo.BasicLogger(w.log, kgo.LogLevelInfo, func() string {
+			return time.Now().UTC().Format("2006-01-02T15:04:05.000Z ") + name + " "
+		})))
+	}
 	switch {
 	case slot[0] == 'p' && !w.AcksAll:
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
