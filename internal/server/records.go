@@ -2,12 +2,14 @@ package server
 
 import (
 	"bytes"
+	"cmp"
 	"crypto/rand"
 	"encoding/binary"
 	"errors"
 	"fmt"
 	"io"
 	"os"
+	"slices"
 	"syscall"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,8 +42,8 @@ type PartitionFile struct {
 }
 
 // FetchResponse is a Fetch response whose listed partitions' record bytes
-// are sent from files. Files must be in encoding order (by topic, then
-// partition index) and name distinct partitions; their RecordBatches are
+// are sent from files. Files name distinct partitions, in any order (the
+// writer sorts them into encoding order); their RecordBatches are
 // ignored. A handler's Fetch answer may be a *FetchResponse wherever it
 // may be a *kmsg.FetchResponse.
 type FetchResponse struct {
@@ -98,6 +100,9 @@ var errRecordsChanged = errors.New("server: stored records changed while being s
 
 // writeFetch writes a FetchResponse with file-backed records.
 func (c *conn) writeFetch(p pending, r *FetchResponse) error {
+	slices.SortFunc(r.Files, func(a, b PartitionFile) int {
+		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
+	})
 	holders := make([]byte, 0, placeholderSize*len(r.Files))
 	for i, f := range r.Files {
 		holders = append(holders, placeholderNonce[:]...)

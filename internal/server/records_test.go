@@ -207,6 +207,7 @@ func TestSplitAtPlaceholders(t *testing.T) {
 					}
 				}
 			}
+			rng.Shuffle(len(r.Files), func(i, j int) { r.Files[i], r.Files[j] = r.Files[j], r.Files[i] })
 			var out bytes.Buffer
 			c := &conn{bw: bufio.NewWriter(&out), log: slog.New(slog.DiscardHandler)}
 			if err := c.writeResponse(pending{key: 1, version: v, correlationID: 9}, r); err != nil {
