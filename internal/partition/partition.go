@@ -250,6 +250,9 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.checkAppend(h, acks); err != nil {
+		if errors.Is(err, ErrNotEnoughReplicas) || errors.Is(err, ErrNotLeader) {
+			p.producers.refuse(h, err)
+		}
 		return res, err
 	}
 	dup, err := p.producers.check(h)

@@ -40,6 +40,15 @@ type producerBatch struct {
 type producerEntry struct {
 	epoch   int16
 	batches []producerBatch // oldest first, at most cachedBatches
+	// refused is the error of the producer's expected next batch, refused
+	// retriably (ISR below min.insync.replicas, not leader) since its last
+	// append; nil otherwise. A later batch that skips exactly that one gets
+	// the same error instead of OUT_OF_ORDER_SEQUENCE_NUMBER: it was
+	// pipelined behind the refused batch, and a client such as franz-go
+	// answers an out-of-order error by bumping its producer epoch and
+	// re-sequencing every unacknowledged batch, which duplicates the ones
+	// that were written but not yet acknowledged.
+	refused error
 }
 
 type producers map[int64]*producerEntry
@@ -81,9 +90,23 @@ func (ps producers) check(h record.Header) (*producerBatch, error) {
 		}
 	}
 	if n := len(e.batches); n > 0 && !inSequence(e.batches[n-1].lastSeq, h.BaseSequence) {
+		if e.refused != nil {
+			return nil, e.refused
+		}
 		return nil, ErrOutOfOrderSequence
 	}
 	return nil, nil
+}
+
+// refuse remembers that h, the expected next batch of its producer, was
+// refused retriably with err (see producerEntry.refused).
+func (ps producers) refuse(h record.Header, err error) {
+	e := ps[h.ProducerID]
+	if h.ProducerID < 0 || e == nil || h.ProducerEpoch != e.epoch || len(e.batches) == 0 ||
+		!inSequence(e.batches[len(e.batches)-1].lastSeq, h.BaseSequence) {
+		return
+	}
+	e.refused = err
 }
 
 // record remembers an appended batch (h carries its assigned base offset).
@@ -96,6 +119,7 @@ func (ps producers) record(h record.Header) {
 		e = &producerEntry{epoch: h.ProducerEpoch}
 		ps[h.ProducerID] = e
 	}
+	e.refused = nil
 	e.batches = append(e.batches, producerBatch{h.BaseSequence, lastSeq(h), h.BaseOffset, h.LastOffset()})
 	if len(e.batches) > cachedBatches {
 		e.batches = e.batches[1:]
