@@ -85,13 +85,14 @@ func (f *fetcher) poke() {
 	}
 }
 
-// assigned tells the fetcher that tp was assigned to it; called with
-// Manager.mu held. A Fetch in flight without tp is aborted (its
-// connection is dropped, which ends the leader's long poll), so tp joins
-// the next request at once instead of after replica.fetch.wait.max.ms:
+// assigned tells the fetcher that a partition was assigned to it (new, or
+// in a new epoch); called with Manager.mu held. A Fetch in flight is
+// aborted (its connection is dropped, which ends the leader's long poll),
+// so the partition joins the next request at once instead of after
+// replica.fetch.wait.max.ms:
 // after a failover the new leader's high watermark, and so every acks=all
 // write, waits for its followers' first fetch of the partition.
-func (f *fetcher) assigned(tp TopicPartition) {
+func (f *fetcher) assigned() {
 	f.gen++
 	f.poke()
 	if f.abort != nil {

@@ -159,7 +159,7 @@ func (m *Manager) Assign(tp TopicPartition, leader, leaderEpoch int32) {
 	if old != nil && old.f != f {
 		m.release(old)
 	}
-	f.assigned(tp)
+	f.assigned()
 }
 
 // Remove stops fetching tp. A response already in flight for it is

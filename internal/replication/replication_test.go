@@ -468,7 +468,8 @@ func TestAssignDuringLongPollFetchesAtOnce(t *testing.T) {
 	produce(t, lp, 3, "a")
 	m.Assign(tp0, 2, 5)
 	waitInSync(t, lp, fp)
-	time.Sleep(50 * time.Millisecond) // the next long poll is in flight
+	fetched := leader.fetchCount(tp0)
+	waitFor(t, "the next long poll", func() bool { return leader.fetchCount(tp0) > fetched })
 	produce(t, lp1, 2, "b")
 	start := time.Now()
 	m.Assign(tp1, 2, 5)

@@ -12,9 +12,10 @@ import (
 // served, another connection's request is not read until that memory
 // comes back; then it is served.
 func TestMemoryPoolBackPressure(t *testing.T) {
-	hold := make(chan struct{})
+	hold, held := make(chan struct{}), make(chan struct{})
 	h := &fakeHandler{handle: func(_ context.Context, req *Request) Reply {
 		if req.Body.Key() == 0 {
+			close(held)
 			<-hold
 		}
 		return Reply{Response: defaultResponse(req)}
@@ -33,7 +34,7 @@ func TestMemoryPoolBackPressure(t *testing.T) {
 	big.Topics = []kmsg.ProduceRequestTopic{{Topic: "t", Partitions: []kmsg.ProduceRequestTopicPartition{{Records: make([]byte, 2<<20)}}}}
 	a := dial(t, addr)
 	a.send(1, big) // larger than the pool: admitted (non-strict), held
-	time.Sleep(100 * time.Millisecond)
+	<-held
 	b := dial(t, addr)
 	md := metadataRequest(9)
 	b.send(2, md)

@@ -51,21 +51,6 @@ type FetchResponse struct {
 	Files []PartitionFile
 }
 
-// RecordBytes returns the number of record bytes the response carries,
-// from files and from RecordBatches.
-func (r *FetchResponse) RecordBytes() int {
-	n := 0
-	for _, t := range r.Topics {
-		for _, p := range t.Partitions {
-			n += len(p.RecordBatches)
-		}
-	}
-	for _, f := range r.Files {
-		n += f.Len - len(r.Topics[f.Topic].Partitions[f.Partition].RecordBatches)
-	}
-	return n
-}
-
 // Materialize reads every file's bytes into its partition's RecordBatches
 // and returns the plain response (for tests and for answers that are not
 // written to a client connection).
