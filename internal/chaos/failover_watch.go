@@ -404,13 +404,15 @@ func (f *failover) settle(ctx context.Context) *SettleStats {
 	if f.cfg.Settle <= 0 {
 		return nil
 	}
+	// start is read before the deadline is set, so the measured watch
+	// is never shorter than cfg.Settle.
+	start := time.Now()
 	sctx, cancel := context.WithTimeout(ctx, f.cfg.Settle)
 	defer cancel()
 	ids := make([]int32, len(f.c.Nodes))
 	for i, nd := range f.c.Nodes {
 		ids[i] = nd.ID
 	}
-	start := time.Now()
 	ws := make([]*settleWatch, len(f.c.Nodes))
 	var wg sync.WaitGroup
 	for i, nd := range f.c.Nodes {
