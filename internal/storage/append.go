@@ -169,6 +169,7 @@ func (l *Log) writeActive(b []byte) error {
 	if err := l.active().write(b); err != nil {
 		return l.fail("append", err)
 	}
+	l.written.Add(int64(len(b)))
 	return nil
 }
 

@@ -73,6 +73,9 @@ func (x *indexBuf) writeTo(f *os.File, prealloc int64, sync bool) error {
 	if _, err := f.WriteAt(x.b[x.synced:], int64(x.synced)); err != nil {
 		return err
 	}
+	// A whole number of entries, as Kafka rounds its index files, so a
+	// preallocated file loads (load) like a trimmed one.
+	prealloc -= prealloc % int64(x.size)
 	if err := f.Truncate(max(prealloc, int64(len(x.b)))); err != nil {
 		return err
 	}

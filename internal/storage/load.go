@@ -205,8 +205,9 @@ func (l *Log) checkOffsetIndex(s *segment, limit int64) error {
 	return nil
 }
 
-// recover validates every batch from the segment holding rp onwards,
-// cutting the log at the first bad one, then fsyncs what it kept.
+// recover validates every batch from the recovery point rp onwards,
+// cutting the log at the first bad one, then fsyncs what it kept. What
+// lies below rp in its segment is trusted (recoverAbove).
 func (l *Log) recover(rp int64) error {
 	first := l.segmentFor(rp)
 	for i := 0; i < first; i++ {
@@ -215,7 +216,13 @@ func (l *Log) recover(rp int64) error {
 		}
 	}
 	for i := first; i < len(l.segs); i++ {
-		truncated, err := l.recoverSegment(i)
+		var truncated bool
+		var err error
+		if i == first && rp > l.segs[i].base {
+			truncated, err = l.recoverAbove(i, rp)
+		} else {
+			truncated, err = l.recoverSegment(i)
+		}
 		if err != nil {
 			return err
 		}

@@ -51,6 +51,12 @@ type Log struct {
 	// the background flushes of rolled segments (rollflush.go).
 	reshapes uint64
 	flushes  sync.WaitGroup
+
+	// written counts the bytes appended since the log was opened, under
+	// mu; flushedMark is its value when the last flush began
+	// (tailflush.go).
+	written     atomic.Int64
+	flushedMark atomic.Int64
 }
 
 // Open opens or creates the log in dir (dir is <log.dir>/<topic>-<partition>).
@@ -228,6 +234,7 @@ func (l *Log) flushLocked() error {
 		return l.fail("flush", err)
 	}
 	l.recoveryPoint.Store(l.LogEndOffset())
+	l.flushedMark.Store(l.written.Load())
 	l.lastFlush = l.nowMs()
 	return nil
 }

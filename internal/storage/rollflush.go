@@ -22,10 +22,12 @@ import (
 // of a segment the log still holds fails the log (fail-stop); one of a
 // segment retention deleted meanwhile is ignored.
 
-// rolledSegment is a segment to flush, with its file taken under l.mu.
+// rolledSegment is a segment to flush, with its file and size taken
+// under l.mu.
 type rolledSegment struct {
-	s *segment
-	f *os.File
+	s    *segment
+	f    *os.File
+	size int64
 }
 
 // flushRolledAsync starts the flush of every segment below base not yet
@@ -33,7 +35,7 @@ type rolledSegment struct {
 func (l *Log) flushRolledAsync(base int64) {
 	var segs []rolledSegment
 	for i := l.segmentFor(l.RecoveryPoint()); i < len(l.segs) && l.segs[i].base < base; i++ {
-		segs = append(segs, rolledSegment{l.segs[i], l.segs[i].f})
+		segs = append(segs, rolledSegment{l.segs[i], l.segs[i].f, l.segs[i].size})
 	}
 	reshapes := l.reshapes
 	l.flushes.Add(1)
@@ -71,10 +73,10 @@ func syncSegmentFiles(r rolledSegment) error {
 	return nil
 }
 
-// finishRolledFlush applies a rolled flush's outcome under mu: it fails
-// the log on an error that concerns what the log still holds, and raises
-// the recovery point to base when the synced segments are still the
-// log's segments below base.
+// finishRolledFlush applies a rolled (or tail) flush's outcome under mu:
+// it fails the log on an error that concerns what the log still holds,
+// and raises the recovery point to base when the synced segments are
+// still the log's segments below base.
 func (l *Log) finishRolledFlush(base int64, reshapes uint64, segs []rolledSegment, errs []error) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -89,7 +91,9 @@ func (l *Log) finishRolledFlush(base int64, reshapes uint64, segs []rolledSegmen
 		return
 	}
 	for _, r := range segs {
-		r.s.unsynced = false
+		if r.s.size == r.size { // nothing was appended to it since
+			r.s.unsynced = false
+		}
 	}
 	l.recoveryPoint.Store(max(l.RecoveryPoint(), base))
 }

@@ -54,8 +54,11 @@ func newHeaderScanner(r io.ReaderAt, pos, end int64) *scanner {
 }
 
 // newBatchScanner returns a whole-batch, CRC-checking scanner over [0, end).
-func newBatchScanner(r io.ReaderAt, end int64) *scanner {
-	return &scanner{r: r, end: end, whole: true, buf: make([]byte, min(recoveryScanBuf, max(end, record.HeaderSize)))}
+func newBatchScanner(r io.ReaderAt, end int64) *scanner { return newBatchScannerAt(r, 0, end) }
+
+// newBatchScannerAt returns a whole-batch, CRC-checking scanner over [pos, end).
+func newBatchScannerAt(r io.ReaderAt, pos, end int64) *scanner {
+	return &scanner{r: r, pos: pos, end: end, whole: true, buf: make([]byte, min(recoveryScanBuf, max(end-pos, record.HeaderSize)))}
 }
 
 func (s *scanner) release() {

@@ -225,6 +225,14 @@ func (s *segment) rebuild(interval, minOffset int64, validate bool) (int64, erro
 		sc = newHeaderScanner(s.f, 0, s.size)
 		defer sc.release()
 	}
+	return s.indexAll(sc, interval, minOffset)
+}
+
+// indexAll indexes every batch sc yields (indexBatch) until the end of
+// the file, returning s.size, or until the first batch that sc rejects or
+// whose offsets go below minOffset or past the segment's relative range,
+// returning its position with the data error.
+func (s *segment) indexAll(sc *scanner, interval, minOffset int64) (int64, error) {
 	minOffset = max(minOffset, s.base)
 	for {
 		pos, h, _, err := sc.next()
