@@ -303,10 +303,25 @@ func (b *Broker) Close() error {
 			_ = b.quorum.Close()
 		}
 		if b.logs != nil {
+			b.saveProducerStates()
 			err = b.logs.Close(b.highWatermarks())
 		}
 	})
 	return err
+}
+
+// saveProducerStates snapshots every replica's producer state at its log
+// end before the logs close, so the next start replays no batch to
+// rebuild it. A failure stops that replica (and fails its log, which the
+// clean-shutdown marker then does not vouch for).
+func (b *Broker) saveProducerStates() {
+	b.parts.Range(func(_, v any) bool {
+		p := v.(*partition.Partition)
+		if err := p.SaveProducerState(); err != nil {
+			b.logger.Error("saving producer state at shutdown failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+		return true
+	})
 }
 
 func (b *Broker) highWatermarks() map[storage.TopicPartition]int64 {

@@ -7,11 +7,15 @@ import (
 )
 
 // startLoops starts the periodic background work: retention and segment
-// roll by time (log.retention.check.interval.ms), and checkpoints of high
-// watermarks, recovery points and log start offsets.
+// roll by time (log.retention.check.interval.ms), checkpoints of high
+// watermarks, recovery points and log start offsets, and the flush of
+// logs' tails (log.recovery.flush.bytes).
 func (b *Broker) startLoops() {
 	b.every(time.Duration(b.cfg.Int("log.retention.check.interval.ms"))*time.Millisecond, b.applyRetention)
 	b.every(5*time.Second, b.checkpoint)
+	if n := b.cfg.Int("log.recovery.flush.bytes"); n >= 0 {
+		b.every(tailFlushInterval, func() { b.flushTails(n) })
+	}
 	b.every(time.Duration(b.cfg.Int("log.cleaner.backoff.ms"))*time.Millisecond, b.compactLogs)
 	b.every(time.Duration(b.cfg.Int("replica.lag.time.max.ms"))*time.Millisecond/2, b.shrinkISRs)
 }
@@ -66,6 +70,30 @@ func (b *Broker) applyRetention() {
 		}
 		return true
 	})
+}
+
+// tailFlushInterval is how often flushTails looks for logs to flush.
+const tailFlushInterval = time.Second
+
+// flushTails fsyncs, off the append path, the logs with at least minBytes
+// appended since their last flush, saves their producer state, and then
+// checkpoints the recovery points that moved, so a restart after a crash
+// re-checks and replays little (issue 12; Kafka re-checks everything
+// after the last segment roll).
+func (b *Broker) flushTails(minBytes int64) {
+	flushed := false
+	b.parts.Range(func(_, v any) bool {
+		p := v.(*partition.Partition)
+		ok, err := p.FlushTail(minBytes)
+		if err != nil {
+			b.logger.Error("flushing a log's tail failed", "topic", p.Topic, "partition", p.Index, "err", err)
+		}
+		flushed = flushed || ok
+		return true
+	})
+	if flushed {
+		b.checkpoint()
+	}
 }
 
 func (b *Broker) checkpoint() {

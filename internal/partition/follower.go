@@ -70,10 +70,13 @@ func (p *Partition) AppendFromLeader(epoch int32, batches []byte, leaderHW, lead
 		return err
 	}
 	if len(batches) > 0 {
-		if _, err := p.log.AppendAsFollower(batches); err != nil {
+		info, err := p.log.AppendAsFollower(batches)
+		if err != nil {
 			return p.followerError(err)
 		}
-		p.producers.recordAll(batches)
+		if err := p.recordFollowed(batches, info.RolledTo); err != nil {
+			return err
+		}
 	}
 	if leaderLogStart > p.log.LogStartOffset() && leaderLogStart <= p.log.LogEndOffset() {
 		if err := p.log.SetLogStartOffset(leaderLogStart); err != nil {
@@ -81,6 +84,23 @@ func (p *Partition) AppendFromLeader(epoch int32, batches []byte, leaderHW, lead
 		}
 	}
 	p.setFollowerHW(leaderHW)
+	return nil
+}
+
+// recordFollowed records appended batches in the producer state, saving a
+// snapshot at rolledTo (when >= 0) as of the batches below it. Called
+// with mu held.
+func (p *Partition) recordFollowed(batches []byte, rolledTo int64) error {
+	if rolledTo < 0 {
+		p.producers.recordAll(batches)
+		return nil
+	}
+	i := splitAt(batches, rolledTo)
+	p.producers.recordAll(batches[:i])
+	if err := p.saveProducerSnapshot(rolledTo); err != nil {
+		return err
+	}
+	p.producers.recordAll(batches[i:])
 	return nil
 }
 

@@ -275,6 +275,11 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 		return res, p.fail(err)
 	}
 	res.BaseOffset, res.LastOffset, res.LogStartOffset = info.FirstOffset, info.LastOffset, p.log.LogStartOffset()
+	if info.RolledTo >= 0 { // the state as of the new segment's base: before this batch
+		if err := p.saveProducerSnapshot(info.RolledTo); err != nil {
+			return res, err
+		}
+	}
 	h.BaseOffset = info.FirstOffset
 	p.producers.record(h)
 	p.notify() // LEO moved: followers' long polls

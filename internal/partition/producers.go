@@ -26,11 +26,12 @@ var (
 const cachedBatches = 5
 
 // producerRebuildBytes bounds how much of the log tail a replica scans to
-// rebuild producer state when it opens or truncates its log. Producers
+// rebuild producer state when it opens or truncates a log that has no
+// usable snapshot (producers_snapshot.go). Producers
 // idle for longer than that much data lose their dedup state, as if it
 // had expired; a retry is always recent, so no duplicate can slip through
 // that way in practice.
-const producerRebuildBytes = 64 << 20
+var producerRebuildBytes int64 = 64 << 20 // a variable for tests
 
 type producerBatch struct {
 	firstSeq, lastSeq       int32
@@ -138,12 +139,13 @@ func (ps producers) recordAll(b []byte) {
 	}
 }
 
-// rebuildProducers rebuilds producer state from the tail of the log.
-// Called with mu held (or before the partition is shared).
+// rebuildProducers rebuilds producer state: the newest usable snapshot
+// and the batches after it, or (with none) the tail of the log. Called
+// with mu held (or before the partition is shared).
 func (p *Partition) rebuildProducers() error {
-	ps := producers{}
+	ps, off := p.loadProducerSnapshot()
 	end := p.log.LogEndOffset()
-	for off := p.producerScanStart(); off < end; {
+	for off < end {
 		info, err := p.log.Read(off, 1<<20, end, true)
 		if err != nil {
 			return err

@@ -7,6 +7,12 @@ import (
 	"github.com/fjordlog/fjord/internal/record"
 )
 
+// idempotentHeader is the header of producer id's one-record batch at
+// sequence seq, appended at offset.
+func idempotentHeader(id int64, epoch int16, seq int32, offset int64) record.Header {
+	return record.Header{Magic: 2, BaseOffset: offset, ProducerID: id, ProducerEpoch: epoch, BaseSequence: seq}
+}
+
 // idempotentBatch is producer 7's one-record batch at sequence seq.
 func idempotentBatch(t *testing.T, seq int32) []byte {
 	t.Helper()

@@ -12,6 +12,9 @@ type AppendInfo struct {
 	MaxTimestamp            int64
 	LogAppendTime           int64 // always -1: the caller applies LogAppendTime
 	NumBatches              int
+	// RolledTo is the base offset of the newest segment the append rolled
+	// to (a batch of it starts there), or -1 when it did not roll.
+	RolledTo int64
 }
 
 // AppendAsLeader appends one whole v2 batch that the caller already
@@ -122,7 +125,7 @@ func (l *Log) AssignEpoch(epoch int32) error {
 // log. Consecutive batches that fit in the active segment go out in one
 // write call; a roll between batches splits the write.
 func (l *Log) appendValidated(data []byte) (AppendInfo, error) {
-	info := AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, LogAppendTime: -1}
+	info := AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, LogAppendTime: -1, RolledTo: -1}
 	if len(data) > 0 {
 		if err := l.materialize(); err != nil {
 			return info, err
@@ -140,6 +143,7 @@ func (l *Log) appendValidated(data []byte) (AppendInfo, error) {
 			if err := l.roll(h.BaseOffset); err != nil {
 				return info, err
 			}
+			info.RolledTo = h.BaseOffset
 		}
 		a := l.active()
 		if a.size == 0 && pos == pending {

@@ -31,8 +31,20 @@ func (l *Log) load(opts Options) error {
 		l.segs = append(l.segs, s)
 	}
 	if len(l.segs) == 0 {
-		return l.loadEmpty(max(opts.LogStartOffset, 0))
+		err = l.loadEmpty(max(opts.LogStartOffset, 0))
+	} else {
+		err = l.loadSegments(opts)
 	}
+	if err != nil {
+		return err
+	}
+	return l.loadSnapshotList()
+}
+
+// loadSegments loads (after a clean shutdown) or recovers the segments
+// found, then sets the offsets.
+func (l *Log) loadSegments(opts Options) error {
+	var err error
 	if opts.Clean {
 		err = l.loadClean()
 	} else {
@@ -42,6 +54,26 @@ func (l *Log) load(opts Options) error {
 		return err
 	}
 	return l.finishLoad(opts.LogStartOffset)
+}
+
+// loadSnapshotList finds the producer-state snapshots and removes those
+// the loaded log no longer vouches for: above its end (lost in a crash),
+// below its first segment.
+func (l *Log) loadSnapshotList() error {
+	if err := l.loadSnapshots(); err != nil {
+		return err
+	}
+	n := len(l.snaps)
+	if err := l.dropSnapshotsAbove(l.LogEndOffset()); err != nil {
+		return err
+	}
+	if err := l.pruneSnapshots(); err != nil {
+		return err
+	}
+	if len(l.snaps) != n {
+		return syncDir(l.dir)
+	}
+	return nil
 }
 
 // loadEmpty creates the first segment of a new log at start.

@@ -57,6 +57,8 @@ type Log struct {
 	// (tailflush.go).
 	written     atomic.Int64
 	flushedMark atomic.Int64
+
+	snaps []int64 // offsets of the producer-state snapshots, ascending (snapshot.go); under mu
 }
 
 // Open opens or creates the log in dir (dir is <log.dir>/<topic>-<partition>).

@@ -25,6 +25,9 @@ func (l *Log) TruncateTo(offset int64) error {
 		return l.dropEpochsFrom(offset)
 	}
 	l.logger.Info("storage: truncating log", "offset", offset, "leo", leo)
+	if err := l.dropSnapshotsAbove(offset); err != nil { // made durable by truncateSegments' directory fsync
+		return err
+	}
 	if err := l.truncateSegments(offset); err != nil {
 		return l.fail("truncate", err)
 	}
@@ -93,6 +96,9 @@ func (l *Log) restartAt(offset int64) error {
 		return nil
 	}
 	l.reshapes++
+	if err := l.dropSnapshotsAbove(-1); err != nil {
+		return err
+	}
 	old := l.segs
 	l.segs = nil
 	for _, s := range old {
@@ -163,6 +169,9 @@ func (l *Log) deleteOldest(del func(int) bool, limit int64) (int, error) {
 	}
 	if n > 0 {
 		l.logStart.Store(max(l.LogStartOffset(), l.segs[0].base))
+		if err := l.pruneSnapshots(); err != nil {
+			return n, err
+		}
 		if err := syncDir(l.dir); err != nil {
 			return n, l.fail("delete segment", err)
 		}

@@ -1,0 +1,208 @@
+package partition
+
+import (
+	"encoding/binary"
+	"errors"
+	"fmt"
+	"hash/crc32"
+	"slices"
+
+	"github.com/fjordlog/fjord/internal/record"
+)
+
+// Producer-state snapshots (issue 12): the idempotent producers' state is
+// saved through the log (storage.Log.SaveSnapshot) as it stands after
+// every batch below an offset: when the log rolls (at the new segment's
+// base, as Kafka snapshots at each roll), when the owner flushes a log's
+// tail (FlushTail), and when the broker shuts down (SaveProducerState). A
+// replica opening or truncating its log loads the newest snapshot at or
+// below its end and replays only the batches after it (rebuildProducers),
+// so an idle producer's dedup state survives a restart however much was
+// written since, without rescanning the log.
+//
+// Encoding (big endian), version 1:
+//
+//	version int16 | crc32c uint32 (of what follows) | count uint32 |
+//	count × { producer id int64 | epoch int16 | n uint8 |
+//	          n × { first seq int32 | last seq int32 | first offset int64 | last offset int64 } }
+//
+// Producers are in id order; n is at most cachedBatches.
+
+const snapshotVersion = 1
+
+const (
+	snapshotHeaderSize = 2 + 4 + 4
+	snapshotEntrySize  = 8 + 2 + 1
+	snapshotBatchSize  = 4 + 4 + 8 + 8
+)
+
+var crc32c = crc32.MakeTable(crc32.Castagnoli)
+
+// errSnapshot reports a snapshot that cannot be used.
+var errSnapshot = errors.New("partition: bad producer snapshot")
+
+// encode returns the snapshot encoding of ps.
+func (ps producers) encode() []byte {
+	ids := make([]int64, 0, len(ps))
+	size := snapshotHeaderSize
+	for id, e := range ps {
+		ids = append(ids, id)
+		size += snapshotEntrySize + len(e.batches)*snapshotBatchSize
+	}
+	slices.Sort(ids)
+	b := make([]byte, snapshotHeaderSize, size)
+	binary.BigEndian.PutUint16(b, snapshotVersion)
+	binary.BigEndian.PutUint32(b[6:], uint32(len(ids)))
+	for _, id := range ids {
+		e := ps[id]
+		b = binary.BigEndian.AppendUint64(b, uint64(id))
+		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = append(b, byte(len(e.batches)))
+		for _, pb := range e.batches {
+			b = binary.BigEndian.AppendUint32(b, uint32(pb.firstSeq))
+			b = binary.BigEndian.AppendUint32(b, uint32(pb.lastSeq))
+			b = binary.BigEndian.AppendUint64(b, uint64(pb.firstOffset))
+			b = binary.BigEndian.AppendUint64(b, uint64(pb.lastOffset))
+		}
+	}
+	binary.BigEndian.PutUint32(b[2:], crc32.Checksum(b[6:], crc32c))
+	return b
+}
+
+// decodeProducers parses a snapshot; any damage (short, bad checksum,
+// unknown version, trailing bytes, impossible values) is errSnapshot.
+func decodeProducers(b []byte) (producers, error) {
+	if len(b) < snapshotHeaderSize {
+		return nil, fmt.Errorf("%w: %d bytes", errSnapshot, len(b))
+	}
+	if v := binary.BigEndian.Uint16(b); v != snapshotVersion {
+		return nil, fmt.Errorf("%w: version %d", errSnapshot, v)
+	}
+	if binary.BigEndian.Uint32(b[2:]) != crc32.Checksum(b[6:], crc32c) {
+		return nil, fmt.Errorf("%w: checksum mismatch", errSnapshot)
+	}
+	n := binary.BigEndian.Uint32(b[6:])
+	rest := b[snapshotHeaderSize:]
+	if uint64(n) > uint64(len(rest)/snapshotEntrySize) {
+		return nil, fmt.Errorf("%w: %d producers in %d bytes", errSnapshot, n, len(rest))
+	}
+	ps := make(producers, n)
+	for range n {
+		id, e, tail, err := decodeEntry(rest)
+		if err != nil {
+			return nil, err
+		}
+		if _, dup := ps[id]; dup {
+			return nil, fmt.Errorf("%w: producer %d twice", errSnapshot, id)
+		}
+		ps[id], rest = e, tail
+	}
+	if len(rest) != 0 {
+		return nil, fmt.Errorf("%w: %d trailing bytes", errSnapshot, len(rest))
+	}
+	return ps, nil
+}
+
+// decodeEntry parses one producer and returns the bytes after it.
+func decodeEntry(b []byte) (int64, *producerEntry, []byte, error) {
+	if len(b) < snapshotEntrySize {
+		return 0, nil, nil, fmt.Errorf("%w: truncated producer", errSnapshot)
+	}
+	id := int64(binary.BigEndian.Uint64(b))
+	e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:]))}
+	n := int(b[10])
+	b = b[snapshotEntrySize:]
+	if id < 0 || n == 0 || n > cachedBatches || len(b) < n*snapshotBatchSize {
+		return 0, nil, nil, fmt.Errorf("%w: producer %d with %d batches", errSnapshot, id, n)
+	}
+	e.batches = make([]producerBatch, n)
+	for i := range e.batches {
+		e.batches[i] = producerBatch{
+			firstSeq:    int32(binary.BigEndian.Uint32(b)),
+			lastSeq:     int32(binary.BigEndian.Uint32(b[4:])),
+			firstOffset: int64(binary.BigEndian.Uint64(b[8:])),
+			lastOffset:  int64(binary.BigEndian.Uint64(b[16:])),
+		}
+		b = b[snapshotBatchSize:]
+	}
+	return id, e, b, nil
+}
+
+// saveProducerSnapshot saves the producers' state as of offset (every
+// batch below it recorded, none at or after it). mu must be held.
+func (p *Partition) saveProducerSnapshot(offset int64) error {
+	if err := p.log.SaveSnapshot(offset, p.producers.encode()); err != nil {
+		return p.fail(err)
+	}
+	return nil
+}
+
+// SaveProducerState saves a producer-state snapshot at the log end offset
+// (the broker calls it before closing the logs at shutdown, so the next
+// start replays nothing).
+func (p *Partition) SaveProducerState() error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.failed != nil {
+		return nil
+	}
+	return p.saveProducerSnapshot(p.log.LogEndOffset())
+}
+
+// FlushTail, once at least minBytes were appended since the log's last
+// flush, fsyncs them while appends go on (storage.Log.FlushTail) and
+// saves a producer-state snapshot at the log end, so that a restart after
+// a crash re-checks and replays only what came after. It reports whether
+// it flushed.
+func (p *Partition) FlushTail(minBytes int64) (bool, error) {
+	if p.log.UnflushedBytes() < max(minBytes, 1) {
+		return false, nil
+	}
+	err := p.log.FlushTail()
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if err != nil {
+		return false, p.fail(err)
+	}
+	if p.failed != nil {
+		return false, nil
+	}
+	return true, p.saveProducerSnapshot(p.log.LogEndOffset())
+}
+
+// loadProducerSnapshot returns the state of the newest usable snapshot
+// (at or below the log end, at or above the log start) and its offset,
+// or empty state and the offset a bounded scan starts from when there is
+// none. A damaged snapshot is skipped with a warning.
+func (p *Partition) loadProducerSnapshot() (producers, int64) {
+	snaps := p.log.Snapshots()
+	for i := len(snaps) - 1; i >= 0; i-- {
+		off := snaps[i]
+		if off > p.log.LogEndOffset() || off < p.log.LogStartOffset() {
+			continue
+		}
+		b, err := p.log.ReadSnapshot(off)
+		if err == nil {
+			var ps producers
+			if ps, err = decodeProducers(b); err == nil {
+				return ps, off
+			}
+		}
+		p.logger.Warn("ignoring producer-state snapshot", "offset", off, "err", err)
+	}
+	return producers{}, p.producerScanStart()
+}
+
+// splitAt returns the byte position in b (whole batches) of the first
+// batch whose base offset is at least offset, or len(b).
+func splitAt(b []byte, offset int64) int {
+	pos := 0
+	for pos+record.HeaderSize <= len(b) {
+		h, err := record.ParseHeader(b[pos:])
+		if err != nil || h.BaseOffset >= offset {
+			return pos
+		}
+		pos += h.Size()
+	}
+	return len(b)
+}
