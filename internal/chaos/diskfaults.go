@@ -39,9 +39,12 @@ func diskFaults() []Fault {
 //
 // What fjord fsyncs, and so what survives: a segment's .log and index
 // files when it rolls (and the directory entry of the new active segment),
-// everything on Flush (flush.messages, flush.ms: never by default) and
-// after recovery; the recovery point in recovery-point-offset-checkpoint
-// is the offset below which the log is fsynced. Checkpoint files
+// the active segment's bytes and index entries at a tail flush
+// (log.recovery.flush.bytes), everything on Flush (flush.messages,
+// flush.ms: never by default) and after recovery; the recovery point in
+// recovery-point-offset-checkpoint is the offset below which the log is
+// fsynced. Producer-state snapshots are never fsynced: each may be cut
+// short or lost. Checkpoint files
 // (recovery point, high watermark, leader epochs, partition.metadata) are
 // written to a temporary file, fsynced and renamed, with the directory
 // fsynced, so they survive whole — and may now point past the shorter log.
@@ -123,7 +126,41 @@ func losePartition(dir string, rps map[string]int64, r *rand.Rand) (string, erro
 		return "", nil
 	}
 	slices.Sort(logs)
-	return cutActive(logs[len(logs)-1], rp, r)
+	how, err := cutActive(logs[len(logs)-1], rp, r)
+	if err != nil {
+		return how, err
+	}
+	snaps, err := loseSnapshots(dir, r)
+	return how + snaps, err
+}
+
+// loseSnapshots damages the producer-state snapshots of a partition
+// directory: they are written without fsync, so each may be kept, cut
+// short or gone.
+func loseSnapshots(dir string, r *rand.Rand) (string, error) {
+	paths, _ := filepath.Glob(filepath.Join(dir, "*.snapshot"))
+	cut, gone := 0, 0
+	for _, p := range paths {
+		st, err := os.Stat(p)
+		if err != nil {
+			return "", err
+		}
+		switch r.IntN(3) {
+		case 1:
+			cut++
+			err = os.Truncate(p, r.Int64N(st.Size()+1))
+		case 2:
+			gone++
+			err = os.Remove(p)
+		}
+		if err != nil {
+			return "", err
+		}
+	}
+	if cut+gone == 0 {
+		return "", nil
+	}
+	return fmt.Sprintf(", snapshots: %d cut, %d removed", cut, gone), nil
 }
 
 // cutActive loses the unsynced tail of the active segment at path, given
@@ -145,7 +182,7 @@ func cutActive(path string, rp int64, r *rand.Rand) (string, error) {
 	if err != nil {
 		return how, err
 	}
-	idx, err := loseIndexes(path, synced, r)
+	idx, err := loseIndexes(path, synced, rp, r)
 	return how + idx, err
 }
 
@@ -170,13 +207,17 @@ func cutLog(path string, size, at int64, zero bool) (string, error) {
 // loseIndexes drops the unsynced entries of the index files of the
 // segment whose .log is logPath: when nothing of the segment was synced
 // its index files are zeroed (their preallocated size reached the disk)
-// or removed (even that did not); otherwise they are left as they are
-// (the recovery scan rebuilds them from the recovery point on).
-func loseIndexes(logPath string, synced int64, r *rand.Rand) (string, error) {
-	if synced > 0 {
-		return "", nil
-	}
+// or removed (even that did not); otherwise (a tail flush synced the
+// entries of the batches below the recovery point rp) the entries past
+// them are zeroed or kept.
+func loseIndexes(logPath string, synced, rp int64, r *rand.Rand) (string, error) {
 	stem := strings.TrimSuffix(logPath, ".log")
+	if synced > 0 {
+		if r.IntN(2) == 0 {
+			return "", nil
+		}
+		return ", unsynced index entries zeroed", zeroIndexTails(stem, synced, rp)
+	}
 	remove := r.IntN(2) == 0
 	for _, suffix := range []string{".index", ".timeindex"} {
 		if err := loseFile(stem+suffix, remove); err != nil {
@@ -205,6 +246,54 @@ func loseFile(path string, remove bool) error {
 		return err
 	}
 	return os.Truncate(path, st.Size())
+}
+
+// zeroIndexTails zeroes, in the index files at stem (.index entries:
+// relative offset int32, position int32; .timeindex: timestamp int64,
+// relative offset int32), the entries of batches at or past position
+// synced, respectively offsets at or past rp.
+func zeroIndexTails(stem string, synced, rp int64) error {
+	base, err := strconv.ParseInt(filepath.Base(stem), 10, 64)
+	if err != nil {
+		return err
+	}
+	if err := zeroEntriesFrom(stem+".index", 8, func(e []byte) bool {
+		return int64(binary.BigEndian.Uint32(e[4:])) >= synced
+	}); err != nil {
+		return err
+	}
+	return zeroEntriesFrom(stem+".timeindex", 12, func(e []byte) bool {
+		return base+int64(binary.BigEndian.Uint32(e[8:])) >= rp
+	})
+}
+
+// zeroEntriesFrom zeroes a file of size-byte entries from the first
+// non-zero entry for which past holds.
+func zeroEntriesFrom(path string, size int, past func([]byte) bool) error {
+	b, err := os.ReadFile(path)
+	if errors.Is(err, os.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		return err
+	}
+	for i := 0; i+size <= len(b); i += size {
+		e := b[i : i+size]
+		if !allZeroBytes(e) && past(e) {
+			clear(b[i:])
+			return os.WriteFile(path, b, 0o644)
+		}
+	}
+	return nil
+}
+
+func allZeroBytes(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 // syncedLength returns how many bytes of the segment at path lie below

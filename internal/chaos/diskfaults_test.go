@@ -135,3 +135,59 @@ func TestMountDisksAndFill(t *testing.T) {
 		t.Fatalf("contents not saved: %v", err)
 	}
 }
+
+// A tail flush synced the index entries of the batches below the
+// recovery point: the power loss keeps them, and zeroes or keeps those
+// past it. Snapshots (never fsynced) are kept, cut or lost.
+func TestLoseUnsyncedIndexTailsAndSnapshots(t *testing.T) {
+	seen := map[string]bool{}
+	for seed := range uint64(40) {
+		dir, _, _ := powerLossDir(t)
+		t0 := filepath.Join(dir, "t-0")
+		idx := make([]byte, 80) // (rel 1, pos 100) below the recovery point 5, (rel 3, pos 300) past it
+		binary.BigEndian.PutUint32(idx[0:], 1)
+		binary.BigEndian.PutUint32(idx[4:], 100)
+		binary.BigEndian.PutUint32(idx[8:], 3)
+		binary.BigEndian.PutUint32(idx[12:], 300)
+		writeFile(t, filepath.Join(t0, "00000000000000000003.index"), idx)
+		tidx := make([]byte, 36) // (ts 1000, rel 1), (ts 2000, rel 3)
+		binary.BigEndian.PutUint64(tidx[0:], 1000)
+		binary.BigEndian.PutUint32(tidx[8:], 1)
+		binary.BigEndian.PutUint64(tidx[12:], 2000)
+		binary.BigEndian.PutUint32(tidx[20:], 3)
+		writeFile(t, filepath.Join(t0, "00000000000000000003.timeindex"), tidx)
+		snap := bytes.Repeat([]byte{7}, 50)
+		writeFile(t, filepath.Join(t0, "00000000000000000003.snapshot"), snap)
+		how, err := loseUnsynced(dir, rand.New(rand.NewPCG(seed, 1)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		gotIdx, _ := os.ReadFile(filepath.Join(t0, "00000000000000000003.index"))
+		gotT, _ := os.ReadFile(filepath.Join(t0, "00000000000000000003.timeindex"))
+		if !bytes.Equal(gotIdx[:8], idx[:8]) || !bytes.Equal(gotT[:12], tidx[:12]) {
+			t.Fatalf("seed %d: synced index entries lost (%s)", seed, how)
+		}
+		switch {
+		case bytes.Equal(gotIdx, idx) && bytes.Equal(gotT, tidx):
+			seen["entries kept"] = true
+		case allZeroBytes(gotIdx[8:]) && allZeroBytes(gotT[12:]):
+			seen["entries zeroed"] = true
+		default:
+			t.Fatalf("seed %d: index files %x / %x (%s)", seed, gotIdx, gotT, how)
+		}
+		got, err := os.ReadFile(filepath.Join(t0, "00000000000000000003.snapshot"))
+		switch {
+		case os.IsNotExist(err):
+			seen["snapshot lost"] = true
+		case bytes.Equal(got, snap):
+			seen["snapshot kept"] = true
+		case len(got) < len(snap) && bytes.Equal(got, snap[:len(got)]):
+			seen["snapshot cut"] = true
+		default:
+			t.Fatalf("seed %d: snapshot %x, %v", seed, got, err)
+		}
+	}
+	if len(seen) != 5 {
+		t.Fatalf("outcomes seen: %v", seen)
+	}
+}

@@ -104,6 +104,9 @@ func (cfg *Config) nodeOverrides() []string {
 		"min.insync.replicas=" + strconv.Itoa(cfg.Profile.MinISR),
 		"unclean.leader.election.enable=" + strconv.FormatBool(cfg.Profile.Unclean),
 		"log.segment.bytes=262144",
+		// Tail flushes between rolls, so faults meet recovery points inside
+		// segments and producer snapshots taken at them.
+		"log.recovery.flush.bytes=65536",
 	}, append(cfg.Profile.Overrides, cfg.Overrides...)...)
 }
 
