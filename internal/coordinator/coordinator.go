@@ -320,7 +320,10 @@ func (r *coordRunner) append(a *group.Append) {
 	batch, err := record.BuildBatch(record.CompressionNone, r.now().UnixMilli(), recs)
 	if err == nil {
 		var res partition.AppendResult
-		if res, err = r.p.AppendAsLeader(batch, -1); err == nil {
+		if res, err = r.p.AppendAsLeader(batch, -1); err == nil && res.SyncTo >= 0 {
+			err = r.p.Sync(res.SyncTo) // flush.messages / flush.ms on __consumer_offsets
+		}
+		if err == nil {
 			r.pending = append(r.pending, pendingBatch{a.ID, res.LastOffset + 1})
 			r.checkDurable()
 			return

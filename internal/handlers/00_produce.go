@@ -10,7 +10,9 @@ package handlers
 //
 //   - acks=0: no response; if any partition failed the connection is closed
 //     so the producer notices.
-//   - acks=1: answered after the local append.
+//   - acks=1: answered after the local append (and, where flush.messages /
+//     flush.ms ask for it, its fsync: the batches of one request are
+//     fsynced in parallel and concurrent requests share fsyncs).
 //   - acks=-1: refused with NOT_ENOUGH_REPLICAS before the append when the
 //     ISR is below min.insync.replicas; otherwise answered once the high
 //     watermark covers the batch (woken by HW movement, no polling), with
@@ -35,6 +37,7 @@ package handlers
 
 import (
 	"context"
+	"sync"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/metadata"
@@ -45,11 +48,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-// pendingAck is a partition whose acks=all response waits for the HW.
+// pendingAck is a partition whose response waits: for its batch to be
+// fsynced (syncTo >= 0: flush.messages / flush.ms) and, with acks=all,
+// for the HW to pass it (hw).
 type pendingAck struct {
-	p    *partition.Partition
-	out  *kmsg.ProduceResponseTopicPartition
-	next int64
+	p      *partition.Partition
+	out    *kmsg.ProduceResponseTopicPartition
+	next   int64
+	syncTo int64
+	hw     bool
 }
 
 func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Reply {
@@ -76,14 +83,14 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 				out.ErrorCode = kerr.InvalidRequiredAcks.Code
 				continue
 			}
-			p, next, err := h.appendOne(t.Topic, tp, r.Acks, out)
+			p, res, err := h.appendOne(t.Topic, tp, r.Acks, out)
 			if err != nil {
 				failed = true
 				out.ErrorCode, out.ErrorMessage = errorCode(err), errorMessage(err)
 				continue
 			}
-			if r.Acks == -1 {
-				pending = append(pending, pendingAck{p, out, next})
+			if r.Acks == -1 || res.SyncTo >= 0 {
+				pending = append(pending, pendingAck{p, out, res.LastOffset + 1, res.SyncTo, r.Acks == -1})
 			}
 		}
 		resp.Topics = append(resp.Topics, rt)
@@ -116,23 +123,27 @@ func hasTransactionalRecords(r *kmsg.ProduceRequest) bool {
 }
 
 // appendOne appends one partition's batch, fills the offsets in out, and
-// returns the partition and the offset after the batch.
-func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (*partition.Partition, int64, error) {
+// returns the partition and the append's result.
+func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (*partition.Partition, partition.AppendResult, error) {
 	if !hasPartition(h.d.Image(), topic, tp.Partition) {
-		return nil, 0, kerr.UnknownTopicOrPartition
+		return nil, partition.AppendResult{}, kerr.UnknownTopicOrPartition
 	}
 	p := h.d.Partitions.Partition(topic, tp.Partition)
 	if p == nil {
-		return nil, 0, partition.ErrNotLeader
+		return nil, partition.AppendResult{}, partition.ErrNotLeader
 	}
 	res, err := p.AppendAsLeader(tp.Records, acks)
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
-	return p, res.LastOffset + 1, err
+	return p, res, err
 }
 
+// produceReply answers at once, or (with partitions whose batches must be
+// fsynced or, with acks=all, replicated first) from a goroutine once they
+// are, so the connection reads its next requests meanwhile.
 func (h *Handlers) produceReply(ctx context.Context, listener string, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, pending []pendingAck, failed bool) server.Reply {
 	switch {
 	case r.Acks == 0:
+		syncAll(pending) // nobody hears of a failure but the log, which stops the replica
 		return server.Reply{Close: failed}
 	case len(pending) == 0:
 		h.produceLeaderHints(listener, resp)
@@ -140,6 +151,7 @@ func (h *Handlers) produceReply(ctx context.Context, listener string, r *kmsg.Pr
 	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {
+		syncAll(pending)
 		h.awaitAcks(ctx, time.Duration(r.TimeoutMillis)*time.Millisecond, pending)
 		h.produceLeaderHints(listener, resp)
 		ch <- resp
@@ -167,12 +179,36 @@ func (h *Handlers) produceLeaderHints(listener string, resp *kmsg.ProduceRespons
 	})
 }
 
-// awaitAcks waits, up to timeout overall, for every pending partition's
-// high watermark to pass its batch, and records the outcome in each.
+// syncAll fsyncs the pending partitions' batches that must be, each log
+// on its own goroutine so that their fsyncs overlap (and a log's share
+// one with concurrent requests: Partition.Sync), and records failures.
+func syncAll(pending []pendingAck) {
+	var wg sync.WaitGroup
+	for i := range pending {
+		pa := &pending[i]
+		if pa.syncTo < 0 {
+			continue
+		}
+		wg.Go(func() {
+			if err := pa.p.Sync(pa.syncTo); err != nil {
+				pa.out.ErrorCode, pa.out.ErrorMessage = errorCode(err), errorMessage(err)
+				pa.hw = false
+			}
+		})
+	}
+	wg.Wait()
+}
+
+// awaitAcks waits, up to timeout overall, for the high watermark of every
+// pending acks=all partition (not failed already) to pass its batch, and
+// records the outcome in each.
 func (h *Handlers) awaitAcks(ctx context.Context, timeout time.Duration, pending []pendingAck) {
 	ctx, cancel := context.WithTimeout(ctx, timeout)
 	defer cancel()
 	for _, pa := range pending {
+		if !pa.hw {
+			continue
+		}
 		if err := pa.p.WaitForHW(ctx, pa.next); err != nil {
 			if ctx.Err() != nil {
 				err = partition.ErrTimeout

@@ -62,29 +62,41 @@ func (p *Partition) checkFollower(epoch int32) error {
 }
 
 // AppendFromLeader appends fetched batches (validated, offsets kept) and
-// takes the leader's high watermark and log start offset.
+// takes the leader's high watermark and log start offset. When
+// flush.messages / flush.ms ask for it, the batches are fsynced before it
+// returns (so before the next fetch reports them to the leader).
 func (p *Partition) AppendFromLeader(epoch int32, batches []byte, leaderHW, leaderLogStart int64) error {
+	syncTo, err := p.appendFromLeader(epoch, batches, leaderHW, leaderLogStart)
+	if err != nil || syncTo < 0 {
+		return err
+	}
+	return p.Sync(syncTo)
+}
+
+func (p *Partition) appendFromLeader(epoch int32, batches []byte, leaderHW, leaderLogStart int64) (int64, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err := p.checkFollower(epoch); err != nil {
-		return err
+		return -1, err
 	}
+	syncTo := int64(-1)
 	if len(batches) > 0 {
 		info, err := p.log.AppendAsFollower(batches)
 		if err != nil {
-			return p.followerError(err)
+			return -1, p.followerError(err)
 		}
 		if err := p.recordFollowed(batches, info.RolledTo); err != nil {
-			return err
+			return -1, err
 		}
+		syncTo = info.SyncTo
 	}
 	if leaderLogStart > p.log.LogStartOffset() && leaderLogStart <= p.log.LogEndOffset() {
 		if err := p.log.SetLogStartOffset(leaderLogStart); err != nil {
-			return p.followerError(err)
+			return -1, p.followerError(err)
 		}
 	}
 	p.setFollowerHW(leaderHW)
-	return nil
+	return syncTo, nil
 }
 
 // recordFollowed records appended batches in the producer state, saving a

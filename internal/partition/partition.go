@@ -235,14 +235,36 @@ type AppendResult struct {
 	LastOffset     int64
 	LogAppendTime  int64 // -1 unless the topic uses LogAppendTime
 	LogStartOffset int64
+	// SyncTo, when >= 0, is the offset flush.messages / flush.ms want
+	// durable before the append is acknowledged: the caller calls Sync
+	// with it (outside any lock of its own; concurrent calls share
+	// fsyncs).
+	SyncTo int64
+}
+
+// Sync makes the batches below offset durable (AppendResult.SyncTo). A
+// storage failure stops the replica; batches truncated before they were
+// synced (leadership lost meanwhile) get ErrNotLeader.
+func (p *Partition) Sync(offset int64) error {
+	err := p.log.SyncTo(offset)
+	if err == nil {
+		return nil
+	}
+	if errors.Is(err, storage.ErrNotSynced) {
+		return fmt.Errorf("%w: %v", ErrNotLeader, err)
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.fail(err)
 }
 
 // AppendAsLeader validates and appends one producer batch (the request's
 // records for this partition; ownership of the slice passes to the
 // partition). acks is the request's acks; with -1 the append is refused
-// up front when the ISR is smaller than min.insync.replicas.
+// up front when the ISR is smaller than min.insync.replicas. The caller
+// must Sync(res.SyncTo) before acknowledging when res.SyncTo >= 0.
 func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, error) {
-	res := AppendResult{BaseOffset: -1, LogAppendTime: -1}
+	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, SyncTo: -1}
 	h, err := validateProduce(batch)
 	if err != nil {
 		return res, err
@@ -275,6 +297,7 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 		return res, p.fail(err)
 	}
 	res.BaseOffset, res.LastOffset, res.LogStartOffset = info.FirstOffset, info.LastOffset, p.log.LogStartOffset()
+	res.SyncTo = info.SyncTo
 	if info.RolledTo >= 0 { // the state as of the new segment's base: before this batch
 		if err := p.saveProducerSnapshot(info.RolledTo); err != nil {
 			return res, err

@@ -15,6 +15,11 @@ type AppendInfo struct {
 	// RolledTo is the base offset of the newest segment the append rolled
 	// to (a batch of it starts there), or -1 when it did not roll.
 	RolledTo int64
+	// SyncTo is, when flush.messages or flush.ms asks for a flush, the
+	// offset the caller must make durable with SyncTo before it
+	// acknowledges the append; -1 otherwise. The append does not fsync
+	// itself, so concurrent appends share fsyncs (group commit).
+	SyncTo int64
 }
 
 // AppendAsLeader appends one whole v2 batch that the caller already
@@ -23,8 +28,8 @@ type AppendInfo struct {
 // epoch in place, records epoch in the leader-epoch cache when it is new
 // (start offset = the batch's base offset), rolls the active segment first
 // when segment.bytes, segment.ms, a full index or the relative offset range
-// require it, writes the bytes with one write call and flushes per
-// flush.messages / flush.ms.
+// require it, writes the bytes with one write call and reports in
+// AppendInfo.SyncTo whether flush.messages / flush.ms want it fsynced.
 //
 // Errors: ErrInvalidBatch when batch is not exactly one v2 batch (the log
 // stays usable); an error wrapping ErrLogFailed after an I/O failure.
@@ -125,7 +130,7 @@ func (l *Log) AssignEpoch(epoch int32) error {
 // log. Consecutive batches that fit in the active segment go out in one
 // write call; a roll between batches splits the write.
 func (l *Log) appendValidated(data []byte) (AppendInfo, error) {
-	info := AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, LogAppendTime: -1, RolledTo: -1}
+	info := AppendInfo{FirstOffset: -1, LastOffset: -1, MaxTimestamp: -1, LogAppendTime: -1, RolledTo: -1, SyncTo: -1}
 	if len(data) > 0 {
 		if err := l.materialize(); err != nil {
 			return info, err
@@ -157,7 +162,10 @@ func (l *Log) appendValidated(data []byte) (AppendInfo, error) {
 		return info, err
 	}
 	l.leo.Store(l.active().next)
-	return info, l.maybeFlush()
+	if l.flushDue() {
+		info.SyncTo = l.LogEndOffset()
+	}
+	return info, nil
 }
 
 func (info *AppendInfo) add(h record.Header) {

@@ -107,6 +107,10 @@ var (
 	// ErrInvalidBatch: the bytes handed to an append are not whole v2
 	// batches (also wraps the record package's error when there is one).
 	ErrInvalidBatch = errors.New("storage: invalid batch")
+	// ErrNotSynced: SyncTo found the batches it was to sync truncated away
+	// (the replica stopped leading meanwhile); they must not be
+	// acknowledged. The log stays usable.
+	ErrNotSynced = errors.New("storage: batches not synced")
 )
 
 // Options are the per-open inputs of a Log.

@@ -59,6 +59,8 @@ type Log struct {
 	flushedMark atomic.Int64
 
 	snaps []int64 // offsets of the producer-state snapshots, ascending (snapshot.go); under mu
+
+	syncMu sync.Mutex // serialises SyncTo's flushes (tailflush.go)
 }
 
 // Open opens or creates the log in dir (dir is <log.dir>/<topic>-<partition>).
@@ -259,14 +261,17 @@ func (l *Log) syncSegment(s *segment, active bool) error {
 
 // maybeFlush flushes when flush.messages or flush.ms says so.
 func (l *Log) maybeFlush() error {
-	unflushed := l.LogEndOffset() - l.RecoveryPoint()
-	if unflushed <= 0 {
-		return nil
-	}
-	if unflushed >= l.cfg.FlushMessages || l.nowMs()-l.lastFlush >= l.cfg.FlushMs {
+	if l.flushDue() {
 		return l.flushLocked()
 	}
 	return nil
+}
+
+// flushDue reports whether flush.messages or flush.ms asks for a flush.
+// mu must be held.
+func (l *Log) flushDue() bool {
+	unflushed := l.LogEndOffset() - l.RecoveryPoint()
+	return unflushed > 0 && (unflushed >= l.cfg.FlushMessages || l.nowMs()-l.lastFlush >= l.cfg.FlushMs)
 }
 
 // Close flushes the log, writes trimmed index files (with a final time

@@ -5,6 +5,8 @@ import (
 	"math/rand/v2"
 	"os"
 	"slices"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -444,25 +446,79 @@ func TestFlushPolicies(t *testing.T) {
 	cfg.FlushMessages = 5
 	l := openLog(t, t.TempDir(), Options{Config: cfg, Now: clock.Now})
 	defer l.Close()
-	appendN(t, l, 2, 2, 10, 0, 0)
+	// appendSync appends one batch of n records and syncs what the
+	// append asks for; it returns AppendInfo.SyncTo.
+	appendSync := func(n int) int64 {
+		t.Helper()
+		info, err := l.AppendAsLeader(makeBatch(0, n, 10, 0), 0)
+		must(t, err)
+		if info.SyncTo >= 0 {
+			must(t, l.SyncTo(info.SyncTo))
+		}
+		return info.SyncTo
+	}
+	for range 2 {
+		if to := appendSync(2); to != -1 {
+			t.Fatalf("flush asked for too early (SyncTo %d)", to)
+		}
+	}
 	if l.RecoveryPoint() != 0 {
 		t.Fatalf("flushed too early: rp %d", l.RecoveryPoint())
 	}
-	appendN(t, l, 1, 2, 10, 0, 0)
-	if l.RecoveryPoint() != 6 {
-		t.Fatalf("flush.messages: rp %d, want 6", l.RecoveryPoint())
+	if to := appendSync(2); to != 6 || l.RecoveryPoint() != 6 {
+		t.Fatalf("flush.messages: SyncTo %d, rp %d, want 6", to, l.RecoveryPoint())
 	}
 	cfg.FlushMessages = 1 << 40
 	cfg.FlushMs = 1000
 	l.UpdateConfig(cfg)
-	appendN(t, l, 1, 1, 10, 0, 0)
-	if l.RecoveryPoint() != 6 {
-		t.Fatalf("rp %d before flush.ms", l.RecoveryPoint())
+	if to := appendSync(1); to != -1 || l.RecoveryPoint() != 6 {
+		t.Fatalf("SyncTo %d, rp %d before flush.ms", to, l.RecoveryPoint())
 	}
 	clock.Advance(time.Second)
-	appendN(t, l, 1, 1, 10, 0, 0)
-	if l.RecoveryPoint() != 8 {
-		t.Fatalf("flush.ms: rp %d, want 8", l.RecoveryPoint())
+	if to := appendSync(1); to != 8 || l.RecoveryPoint() != 8 {
+		t.Fatalf("flush.ms: SyncTo %d, rp %d, want 8", to, l.RecoveryPoint())
+	}
+}
+
+// Concurrent SyncTo calls share fsyncs (group commit): while one flush is
+// held, appends and SyncTo calls queue; one more flush covers them all.
+func TestSyncToGroupCommit(t *testing.T) {
+	var flushes atomic.Int32
+	gate := make(chan struct{})
+	rolledSync = func(dir string, segs []rolledSegment) []error {
+		flushes.Add(1)
+		<-gate
+		return syncRolled(dir, segs)
+	}
+	t.Cleanup(func() { rolledSync = syncRolled })
+	cfg := bigSegments()
+	cfg.FlushMessages = 1
+	l := openLog(t, t.TempDir(), Options{Config: cfg})
+	defer l.Close()
+	info, err := l.AppendAsLeader(makeBatch(0, 1, 10, 0), 0)
+	must(t, err)
+	first := make(chan error)
+	go func() { first <- l.SyncTo(info.SyncTo) }()
+	waitFor(t, func() bool { return flushes.Load() == 1 })
+	var wg sync.WaitGroup
+	errs := make(chan error, 10)
+	for range 10 {
+		info, err := l.AppendAsLeader(makeBatch(0, 1, 10, 0), 0)
+		must(t, err)
+		wg.Go(func() { errs <- l.SyncTo(info.SyncTo) })
+	}
+	close(gate)
+	must(t, <-first)
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		must(t, err)
+	}
+	if n := flushes.Load(); n != 2 {
+		t.Fatalf("%d flushes for 11 appends synced concurrently, want 2", n)
+	}
+	if rp := l.RecoveryPoint(); rp != 11 {
+		t.Fatalf("recovery point %d, want 11", rp)
 	}
 }
 

@@ -56,11 +56,37 @@ func (l *Log) FlushTail() error {
 	}
 	reshapes := l.reshapes
 	l.flushedMark.Store(l.written.Load())
+	l.lastFlush = l.nowMs()
 	l.flushes.Add(1)
 	l.mu.Unlock()
 	defer l.flushes.Done()
 	l.finishRolledFlush(end, reshapes, segs, rolledSync(l.dir, segs))
 	return l.Err()
+}
+
+// SyncTo makes the batches below offset durable (what an append's
+// AppendInfo.SyncTo asks for): it returns at once when the recovery point
+// covers them and flushes the tail (FlushTail) otherwise. Callers of one
+// log share flushes (group commit): a caller waits for the flush in
+// progress, which covers every batch written before it began, and flushes
+// again only if that was not enough. Batches truncated away before they
+// were synced are an error: they must not be acknowledged.
+func (l *Log) SyncTo(offset int64) error {
+	if l.RecoveryPoint() >= offset {
+		return nil
+	}
+	l.syncMu.Lock()
+	defer l.syncMu.Unlock()
+	if l.RecoveryPoint() >= offset {
+		return nil
+	}
+	if err := l.FlushTail(); err != nil {
+		return err
+	}
+	if rp := l.RecoveryPoint(); rp < offset {
+		return fmt.Errorf("%w: batches below %d were truncated or reshaped before they were synced (recovery point %d)", ErrNotSynced, offset, rp)
+	}
+	return nil
 }
 
 // recoverAbove recovers segment i, which holds the recovery point rp above
