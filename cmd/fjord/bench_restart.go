@@ -6,7 +6,6 @@ package main
 
 import (
 	"context"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -331,17 +330,7 @@ func runBenchRestart(cmd *cobra.Command, o benchRestartOpts) error {
 // write prints the table to out, or with --json the JSON document to out
 // and the table to errOut.
 func (b *restartBench) write(out, errOut io.Writer) error {
-	if !b.o.jsonOut {
-		writeRestartTable(out, &b.rep)
-		return nil
-	}
-	writeRestartTable(errOut, &b.rep)
-	js, err := json.MarshalIndent(&b.rep, "", "  ")
-	if err != nil {
-		return err
-	}
-	_, err = fmt.Fprintln(out, string(js))
-	return err
+	return writeBenchReport(out, errOut, b.o.jsonOut, func(w io.Writer) { writeRestartTable(w, &b.rep) }, &b.rep)
 }
 
 // logf prints a progress line to stderr.

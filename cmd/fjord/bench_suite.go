@@ -309,12 +309,18 @@ func runBenchSuite(cmd *cobra.Command, o benchSuiteOpts) error {
 // write prints the table to out, or with --json the JSON document to out
 // and the table to errOut.
 func (s *suite) write(out, errOut io.Writer) error {
-	if !s.o.jsonOut {
-		writeSuiteTable(out, &s.rep)
+	return writeBenchReport(out, errOut, s.o.jsonOut, func(w io.Writer) { writeSuiteTable(w, &s.rep) }, &s.rep)
+}
+
+// writeBenchReport prints a bench's table to out, or with jsonOut its
+// report doc as one JSON document to out and the table to errOut.
+func writeBenchReport(out, errOut io.Writer, jsonOut bool, table func(io.Writer), doc any) error {
+	if !jsonOut {
+		table(out)
 		return nil
 	}
-	writeSuiteTable(errOut, &s.rep)
-	b, err := json.MarshalIndent(&s.rep, "", "  ")
+	table(errOut)
+	b, err := json.MarshalIndent(doc, "", "  ")
 	if err != nil {
 		return err
 	}

@@ -81,11 +81,19 @@ func TestRecoveryTrustsBelowTailFlush(t *testing.T) {
 func TestRecoveryPointInsideBatch(t *testing.T) {
 	dir, path, size := tailFlushedCrash(t)
 	flipByte(t, path, 30*size+100) // batch 30: offsets 60, 61
-	l := openLog(t, dir, Options{Config: bigSegments(), RecoveryPoint: 61})
+	wantRecovered(t, dir, 61, 60)
+}
+
+// wantRecovered opens the log in dir with recovery point rp and checks
+// its recovered end, then closes it.
+func wantRecovered(t *testing.T, dir string, rp, leo int64) {
+	t.Helper()
+	l := openLog(t, dir, Options{Config: bigSegments(), RecoveryPoint: rp})
 	defer l.Close()
-	if leo := l.LogEndOffset(); leo != 60 {
-		t.Fatalf("LEO %d, want 60", leo)
+	if got := l.LogEndOffset(); got != leo {
+		t.Fatalf("recovered from %d: LEO %d, want %d", rp, got, leo)
 	}
+	readAll(t, l)
 }
 
 // An index file that cannot be trusted sends recovery back to re-checking
@@ -105,11 +113,7 @@ func TestRecoveryAboveWithBadIndex(t *testing.T) {
 	}
 	data[(n-1)*8+7] ^= 0x40 // the last entry's position no longer points at its batch
 	must(t, os.WriteFile(idx, data, 0o644))
-	l := openLog(t, dir, Options{Config: bigSegments(), RecoveryPoint: 60})
-	defer l.Close()
-	if leo := l.LogEndOffset(); leo != 10 {
-		t.Fatalf("LEO %d, want 10 (the whole segment re-checked)", leo)
-	}
+	wantRecovered(t, dir, 60, 10) // the whole segment re-checked
 }
 
 // A recovery point the segment does not reach (its data is missing) is
@@ -117,12 +121,7 @@ func TestRecoveryAboveWithBadIndex(t *testing.T) {
 func TestRecoveryPointBeyondData(t *testing.T) {
 	dir, path, size := tailFlushedCrash(t)
 	must(t, os.Truncate(path, 20*size+7))
-	l := openLog(t, dir, Options{Config: bigSegments(), RecoveryPoint: 60})
-	defer l.Close()
-	if leo := l.LogEndOffset(); leo != 40 {
-		t.Fatalf("LEO %d, want 40", leo)
-	}
-	readAll(t, l)
+	wantRecovered(t, dir, 60, 40)
 }
 
 // FlushTail fsyncs without the log's lock: appends proceed while it is
