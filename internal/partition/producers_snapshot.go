@@ -8,6 +8,7 @@ import (
 	"slices"
 
 	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/storage"
 )
 
 // Producer-state snapshots (issue 12): the idempotent producers' state is
@@ -159,6 +160,9 @@ func (p *Partition) FlushTail(minBytes int64) (bool, error) {
 		return false, nil
 	}
 	err := p.log.FlushTail()
+	if errors.Is(err, storage.ErrClosed) { // the replica was removed meanwhile
+		return false, nil
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if err != nil {
