@@ -200,14 +200,26 @@ func (b *Broker) configuredClusterID() string {
 }
 
 // WaitReady waits until the controller has unfenced this broker, so that
-// it appears in Metadata and may lead partitions.
+// it appears in Metadata and may lead partitions. The broker opens (and
+// after a crash recovers) its logs before it asks to be unfenced, so
+// timeout counts only time in which no log is loading: a node recovering
+// many logs waits as long as that takes, and fails only once it stalls.
 func (b *Broker) WaitReady(timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for !b.unfenced.Load() {
-		if time.Now().After(deadline) {
-			return fmt.Errorf("broker not unfenced within %s", timeout)
+	return waitReady(timeout, time.Now, time.Sleep, b.unfenced.Load, b.logs.Loading)
+}
+
+// waitReady polls ready every 10 ms until it holds; it fails once timeout
+// has passed since the last poll at which loading() was non-zero.
+func waitReady(timeout time.Duration, now func() time.Time, sleep func(time.Duration), ready func() bool, loading func() int) error {
+	deadline := now().Add(timeout)
+	for !ready() {
+		if loading() > 0 {
+			deadline = now().Add(timeout)
 		}
-		time.Sleep(10 * time.Millisecond)
+		if now().After(deadline) {
+			return fmt.Errorf("broker not unfenced within %s (with no log loading meanwhile)", timeout)
+		}
+		sleep(10 * time.Millisecond)
 	}
 	return nil
 }

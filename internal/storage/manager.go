@@ -207,6 +207,13 @@ func (m *Manager) Existing() []TopicPartition {
 	return out
 }
 
+// Loading returns how many logs are being opened (or recovered) now.
+func (m *Manager) Loading() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.loading)
+}
+
 // Get returns the loaded log of tp, or nil.
 func (m *Manager) Get(tp TopicPartition) *Log {
 	m.mu.Lock()
