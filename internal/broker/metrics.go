@@ -40,6 +40,7 @@ func (b *Broker) newMetrics() *metrics {
 	m.reg.MustRegister(m.isrShrinks, m.isrExpands, m.unclean, m.requestTimes)
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b.registerGauges(m.reg)
+	m.reg.MustRegister(connCollector{b})
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fjord_node_clock_skew_seconds", Help: "Offset of this node's wall clock from the host's (FJORD_CLOCK_SKEW)."},
 		func() float64 { return b.skew.Seconds() }))
@@ -149,4 +150,37 @@ func (b *Broker) MetricsAddr() string { return b.metricsAddr }
 // observeRequest records one request's total time (handlers.Deps.Observe).
 func (b *Broker) observeRequest(api string, d time.Duration) {
 	b.metrics.requestTimes.WithLabelValues(api).Observe(float64(d.Microseconds()) / 1000)
+}
+
+// connCollector exports the client listeners' connection counts at scrape
+// time: Kafka's socket-server-metrics connection-count per listener, and
+// the connections the limits closed (max.connections.per.ip at accept;
+// evicted for the inter-broker listener beyond max.connections).
+type connCollector struct{ b *Broker }
+
+var (
+	connCountDesc = prometheus.NewDesc("kafka_server_socket_server_metrics_connection_count",
+		"Open connections, by listener.", []string{"listener"}, nil)
+	connRejectedDesc = prometheus.NewDesc("fjord_server_connections_rejected_per_ip_total",
+		"Connections closed at accept because their address had max.connections.per.ip open.", nil, nil)
+	connEvictedDesc = prometheus.NewDesc("fjord_server_connections_evicted_total",
+		"Connections closed to make room for an inter-broker connection beyond max.connections.", nil, nil)
+)
+
+func (c connCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- connCountDesc
+	ch <- connRejectedDesc
+	ch <- connEvictedDesc
+}
+
+func (c connCollector) Collect(ch chan<- prometheus.Metric) {
+	if c.b.srv == nil {
+		return
+	}
+	st := c.b.srv.ConnStats()
+	for l, n := range st.PerListener {
+		ch <- prometheus.MustNewConstMetric(connCountDesc, prometheus.GaugeValue, float64(n), l)
+	}
+	ch <- prometheus.MustNewConstMetric(connRejectedDesc, prometheus.CounterValue, float64(st.RejectedPerIP))
+	ch <- prometheus.MustNewConstMetric(connEvictedDesc, prometheus.CounterValue, float64(st.Evicted))
 }
