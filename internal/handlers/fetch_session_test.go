@@ -4,6 +4,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/fakeclock"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -88,6 +89,8 @@ func TestFetchSessionErrors(t *testing.T) {
 // back.
 func TestFetchSessionForgets(t *testing.T) {
 	h := leadersNode(t)
+	clk := fakeclock.New(time.Unix(1_700_000_000, 0))
+	h.d.Now = clk.Now
 	p := h.d.Partitions.Partition("local", 0)
 	id := fetchOf(serve(t, h, sessionFetch(0, 0, true, 0))).SessionID
 	forget := sessionFetch(id, 1, false, 0)
@@ -96,7 +99,7 @@ func TestFetchSessionForgets(t *testing.T) {
 	if _, err := p.AppendAsLeader(oneRecord(t), 1); err != nil {
 		t.Fatal(err)
 	}
-	time.Sleep(sessionSweep) // the sweep must not find it either
+	clk.Advance(sessionSweep) // the sweep must not find it either
 	if r := fetchOf(serve(t, h, sessionFetch(id, 2, false, 0))); sessionPartitions(r) != 0 {
 		t.Fatalf("forgotten partition answered: %+v", r.Topics)
 	}
