@@ -197,7 +197,8 @@ func checkProduceAtEnd(t *testing.T, n *node, topic string, partitions int32, en
 
 // TestCorruptTailIsCutOff damages the active segment of a partition while
 // the node is down after an unclean stop (SIGKILL, or SIGTERM with the
-// clean-shutdown marker removed) — a flipped byte in the last batch, a
+// clean-shutdown marker removed and the recovery points set back to 0) —
+// a flipped byte in the last batch, a
 // flipped byte in a middle batch, or a torn last batch — restarts it, and
 // checks that the log is cut at the damaged batch (the end offset is its
 // base offset and the file ends where it began), every earlier record
@@ -229,6 +230,11 @@ func TestCorruptTailIsCutOff(t *testing.T) {
 				if err := os.Remove(marker); err != nil {
 					t.Fatalf("clean shutdown left no marker to remove: %v", err)
 				}
+				// A shutdown cut short before its checkpoints and marker:
+				// the recovery points on disk are older (here 0). What
+				// lies below a recovery point was fsynced and is not
+				// re-checked, so the damage must lie above it.
+				zeroRecoveryPoints(t, n.dir)
 			}
 			seg := activeSegment(t, n.partitionDir(topic, 0))
 			all := batches(t, seg)
@@ -418,5 +424,27 @@ func TestCrashDuringRetention(t *testing.T) {
 		}
 		checkProduceAtEnd(t, n, topic, partitions, ends)
 		alterConfig(t, adm, topic, "retention.ms", "300")
+	}
+}
+
+// zeroRecoveryPoints rewrites the recovery-point checkpoint of the log
+// dir with every partition's recovery point at 0.
+func zeroRecoveryPoints(t *testing.T, dir string) {
+	t.Helper()
+	path := filepath.Join(dir, "recovery-point-offset-checkpoint")
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(b)), "\n")
+	for i := 2; i < len(lines); i++ {
+		f := strings.Fields(lines[i])
+		if len(f) != 3 {
+			t.Fatalf("%s line %d: %q", path, i+1, lines[i])
+		}
+		lines[i] = f[0] + " " + f[1] + " 0"
+	}
+	if err := os.WriteFile(path, []byte(strings.Join(lines, "\n")+"\n"), 0o644); err != nil {
+		t.Fatal(err)
 	}
 }
