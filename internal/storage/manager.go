@@ -64,11 +64,13 @@ type Manager struct {
 	failed   chan error
 	failOnce sync.Once
 
-	mu      sync.Mutex
-	dirs    []*logDir
-	logs    map[TopicPartition]*Log
-	where   map[TopicPartition]*logDir
-	loading map[TopicPartition]chan struct{} // loads in progress; closed when done
+	mu sync.Mutex
+	// checkpointMu makes Checkpoint calls write the files one at a time.
+	checkpointMu sync.Mutex
+	dirs         []*logDir
+	logs         map[TopicPartition]*Log
+	where        map[TopicPartition]*logDir
+	loading      map[TopicPartition]chan struct{} // loads in progress; closed when done
 }
 
 // OpenManager opens (creating when missing) the log directories: it notes
@@ -439,14 +441,25 @@ func removePartitionDir(dir string, tp TopicPartition) error {
 // rename, directory fsync). Loaded logs contribute their current recovery
 // point and log start; hws gives high watermarks. Partitions missing from
 // hws, or present on disk but not loaded, keep their last known values.
+//
+// The files are written (and fsynced) without the Manager's lock, so a
+// slow disk holds up no Load, Get or Remove; checkpointMu keeps one
+// writer at a time.
 func (m *Manager) Checkpoint(hws map[TopicPartition]int64) error {
+	m.checkpointMu.Lock()
+	defer m.checkpointMu.Unlock()
 	m.mu.Lock()
-	defer m.mu.Unlock()
-	var errs []error
-	for _, d := range m.dirs {
+	dirs := make([]string, len(m.dirs))
+	files := make([][]checkpointFile, len(m.dirs))
+	for i, d := range m.dirs {
 		m.refresh(d, hws)
-		if err := d.writeCheckpoints(); err != nil {
-			errs = append(errs, fmt.Errorf("storage: checkpoint %s: %w", d.path, err))
+		dirs[i], files[i] = d.path, d.checkpointFiles()
+	}
+	m.mu.Unlock()
+	var errs []error
+	for i, dir := range dirs {
+		if err := writeCheckpointFiles(dir, files[i]); err != nil {
+			errs = append(errs, fmt.Errorf("storage: checkpoint %s: %w", dir, err))
 		}
 	}
 	if err := errors.Join(errs...); err != nil {
@@ -501,13 +514,25 @@ func (m *Manager) refresh(d *logDir, hws map[TopicPartition]int64) {
 	}
 }
 
-func (d *logDir) writeCheckpoints() error {
-	files := []struct {
-		name    string
-		offsets map[TopicPartition]int64
-	}{{recoveryPointFile, d.recovery}, {logStartFile, d.logStart}, {replicationOffsetFile, d.hw}, {cleanerOffsetFile, d.cleaner}}
+// checkpointFile is one checkpoint file's name and contents.
+type checkpointFile struct {
+	name    string
+	offsets map[TopicPartition]int64
+}
+
+// checkpointFiles returns copies of d's checkpoint contents (the
+// partitions present in d only); m.mu must be held.
+func (d *logDir) checkpointFiles() []checkpointFile {
+	return []checkpointFile{
+		{recoveryPointFile, d.only(d.recovery)}, {logStartFile, d.only(d.logStart)},
+		{replicationOffsetFile, d.only(d.hw)}, {cleanerOffsetFile, d.only(d.cleaner)},
+	}
+}
+
+// writeCheckpointFiles writes the checkpoint files of the log dir at dir.
+func writeCheckpointFiles(dir string, files []checkpointFile) error {
 	for _, f := range files {
-		if err := writeOffsetCheckpoint(d.path, f.name, d.only(f.offsets)); err != nil {
+		if err := writeOffsetCheckpoint(dir, f.name, f.offsets); err != nil {
 			return err
 		}
 	}
