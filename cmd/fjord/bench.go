@@ -30,7 +30,7 @@ func init() {
 		Use:   "bench",
 		Short: "Throughput and latency benchmarks (like kafka-*-perf-test)",
 	}
-	cmd.AddCommand(newBenchProduceCmd(), newBenchConsumeCmd(), newBenchFailoverCmd())
+	cmd.AddCommand(newBenchProduceCmd(), newBenchConsumeCmd(), newBenchFailoverCmd(), newBenchSuiteCmd(), newBenchRestartCmd())
 	rootCmd.AddCommand(cmd)
 }
 

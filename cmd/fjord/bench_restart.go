@@ -63,16 +63,6 @@ type benchRestartOpts struct {
 	timeout    time.Duration
 }
 
-// init adds `fjord bench restart` to `fjord bench`, which bench.go's init
-// registers (it runs first: a package's files initialise in name order).
-func init() {
-	bench, _, err := rootCmd.Find([]string{"bench"})
-	if err != nil || bench == rootCmd {
-		panic("fjord bench restart: the bench command is not registered")
-	}
-	bench.AddCommand(newBenchRestartCmd())
-}
-
 // newBenchRestartCmd builds `fjord bench restart`.
 func newBenchRestartCmd() *cobra.Command {
 	var o benchRestartOpts

@@ -67,16 +67,6 @@ type benchSuiteOpts struct {
 	configs  []string // node properties key=value of every server it starts
 }
 
-// init adds `fjord bench suite` to `fjord bench`, which bench.go's init
-// registers (it runs first: a package's files initialise in name order).
-func init() {
-	bench, _, err := rootCmd.Find([]string{"bench"})
-	if err != nil || bench == rootCmd {
-		panic("fjord bench suite: the bench command is not registered")
-	}
-	bench.AddCommand(newBenchSuiteCmd())
-}
-
 // newBenchSuiteCmd builds `fjord bench suite`.
 func newBenchSuiteCmd() *cobra.Command {
 	var o benchSuiteOpts

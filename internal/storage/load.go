@@ -164,7 +164,7 @@ func (l *Log) loadClean() error {
 	if err == nil {
 		err = a.replayTail(l.cfg.IndexIntervalBytes)
 	}
-	if err == nil || !(errors.Is(err, os.ErrNotExist) || errors.Is(err, errBadIndex) || isDataError(err)) {
+	if err == nil || !untrusted(err) {
 		return err
 	}
 	l.logger.Warn("storage: active segment needs recovery despite clean shutdown", "base", a.base, "reason", err)
@@ -182,7 +182,7 @@ func (l *Log) loadIndexes(i int) error {
 	if err == nil {
 		return nil
 	}
-	if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errBadIndex) && !isDataError(err) {
+	if !untrusted(err) {
 		return err
 	}
 	l.logger.Warn("storage: rebuilding index files", "base", s.base, "reason", err)
@@ -291,6 +291,14 @@ func (l *Log) recoverSegment(i int) (bool, error) {
 	pos, err := s.rebuild(l.cfg.IndexIntervalBytes, minOffset, true)
 	s.offIdx.stale, s.timeIdx.stale = true, true
 	s.unsynced = true // what was read may sit only in the page cache
+	return l.cutAtBadBatch(s, pos, err)
+}
+
+// cutAtBadBatch ends a recovery scan of s that stopped at pos with err:
+// nothing to do without an error, the segment truncated at pos after a
+// data error (a torn or corrupt batch), err itself otherwise. It reports
+// whether it truncated.
+func (l *Log) cutAtBadBatch(s *segment, pos int64, err error) (bool, error) {
 	if err == nil {
 		return false, nil
 	}
@@ -300,6 +308,13 @@ func (l *Log) recoverSegment(i int) (bool, error) {
 	l.logger.Warn("storage: recovery truncating log", "segment", s.base, "position", pos,
 		"dropped_bytes", s.size-pos, "offset", s.next, "reason", err)
 	return true, s.truncateFile(pos)
+}
+
+// untrusted reports whether err, from loading a segment's index files or
+// reading its batches, means they cannot be trusted (missing, inconsistent
+// or bad bytes) and are rebuilt, as opposed to an I/O failure.
+func untrusted(err error) bool {
+	return errors.Is(err, os.ErrNotExist) || errors.Is(err, errBadIndex) || isDataError(err)
 }
 
 // dropAfter deletes the segments after index i.

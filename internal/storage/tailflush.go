@@ -1,10 +1,8 @@
 package storage
 
 import (
-	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sort"
 )
 
@@ -97,7 +95,7 @@ func (l *Log) recoverAbove(i int, rp int64) (bool, error) {
 	s := l.segs[i]
 	pos, err := s.trustBelow(rp, l.cfg.IndexIntervalBytes)
 	if err != nil {
-		if !errors.Is(err, os.ErrNotExist) && !errors.Is(err, errBadIndex) && !isDataError(err) {
+		if !untrusted(err) {
 			return false, err
 		}
 		l.logger.Warn("storage: recovering the whole segment holding the recovery point", "segment", s.base,
@@ -107,15 +105,7 @@ func (l *Log) recoverAbove(i int, rp int64) (bool, error) {
 	s.offIdx.stale, s.timeIdx.stale = true, true // the files may hold entries past what we kept
 	s.unsynced = true
 	cut, err := s.indexAll(newBatchScannerAt(s.f, pos, s.size), l.cfg.IndexIntervalBytes, s.next)
-	if err == nil {
-		return false, nil
-	}
-	if !isDataError(err) {
-		return false, err
-	}
-	l.logger.Warn("storage: recovery truncating log", "segment", s.base, "position", cut,
-		"dropped_bytes", s.size-cut, "offset", s.next, "reason", err)
-	return true, s.truncateFile(cut)
+	return l.cutAtBadBatch(s, cut, err)
 }
 
 // trustBelow loads the segment's index files, keeps the entries of the
