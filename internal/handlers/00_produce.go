@@ -137,9 +137,10 @@ func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition,
 	return p, res, err
 }
 
-// produceReply answers at once, or (with partitions whose batches must be
-// fsynced or, with acks=all, replicated first) from a goroutine once they
-// are, so the connection reads its next requests meanwhile.
+// produceReply answers at once, or later once the batches are fsynced
+// (on a goroutine, started now) and, with acks=all, replicated (waited
+// for by the connection's writer), so the connection reads its next
+// requests meanwhile.
 func (h *Handlers) produceReply(ctx context.Context, listener string, r *kmsg.ProduceRequest, resp *kmsg.ProduceResponse, pending []pendingAck, failed bool) server.Reply {
 	switch {
 	case r.Acks == 0:
@@ -149,14 +150,33 @@ func (h *Handlers) produceReply(ctx context.Context, listener string, r *kmsg.Pr
 		h.produceLeaderHints(listener, resp)
 		return server.Reply{Response: resp}
 	}
+	deadline := time.Now().Add(time.Duration(r.TimeoutMillis) * time.Millisecond)
+	finish := func() kmsg.Response {
+		h.awaitAcks(ctx, deadline, pending)
+		h.produceLeaderHints(listener, resp)
+		return resp
+	}
+	if !needsSync(pending) {
+		return server.Reply{Later: finish}
+	}
+	// The fsyncs start now, not when the writer gets here: those of the
+	// requests pipelined behind this one overlap them (group commit).
 	ch := make(chan kmsg.Response, 1)
 	go func() {
 		syncAll(pending)
-		h.awaitAcks(ctx, time.Duration(r.TimeoutMillis)*time.Millisecond, pending)
-		h.produceLeaderHints(listener, resp)
-		ch <- resp
+		ch <- finish()
 	}()
 	return server.Reply{Wait: ch}
+}
+
+// needsSync reports whether a pending partition waits for an fsync.
+func needsSync(pending []pendingAck) bool {
+	for i := range pending {
+		if pending[i].syncTo >= 0 {
+			return true
+		}
+	}
+	return false
 }
 
 // produceLeaderHints fills KIP-951's CurrentLeader and Brokers (v10+).
@@ -199,11 +219,11 @@ func syncAll(pending []pendingAck) {
 	wg.Wait()
 }
 
-// awaitAcks waits, up to timeout overall, for the high watermark of every
+// awaitAcks waits, until the deadline, for the high watermark of every
 // pending acks=all partition (not failed already) to pass its batch, and
 // records the outcome in each.
-func (h *Handlers) awaitAcks(ctx context.Context, timeout time.Duration, pending []pendingAck) {
-	ctx, cancel := context.WithTimeout(ctx, timeout)
+func (h *Handlers) awaitAcks(ctx context.Context, deadline time.Time, pending []pendingAck) {
+	ctx, cancel := context.WithDeadline(ctx, deadline)
 	defer cancel()
 	for _, pa := range pending {
 		if !pa.hw {

@@ -67,11 +67,10 @@ func (h *Handlers) fetch(ctx context.Context, req *server.Request) server.Reply 
 	if size >= int(r.MinBytes) || r.MaxWaitMillis <= 0 || hasError(resp.FetchResponse) || len(parts) == 0 {
 		return respond(req, resp)
 	}
-	ch := make(chan kmsg.Response, 1)
-	go func() {
-		ch <- h.longPoll(ctx, req.Listener, r, parts, denied)
-	}()
-	return server.Reply{Wait: ch}
+	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	return server.Reply{Later: func() kmsg.Response {
+		return h.longPoll(ctx, req.Listener, r, parts, denied, deadline)
+	}}
 }
 
 // fetchReplica is the fetching replica's id: -1 for consumers.
@@ -122,9 +121,9 @@ func (h *Handlers) fetchDenied(req *server.Request, r *kmsg.FetchRequest) fetchD
 // and the registration of its long poll's watcher.
 var beforeLongPollWatch = func() {}
 
-// longPoll waits until MinBytes are available or MaxWaitMillis passes,
+// longPoll waits until MinBytes are available or the deadline passes,
 // re-reading whenever a watched partition's high watermark moves.
-func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchRequest, parts []*partition.Partition, denied fetchDenial) kmsg.Response {
+func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchRequest, parts []*partition.Partition, denied fetchDenial, deadline time.Time) kmsg.Response {
 	w := partition.NewWatcher()
 	beforeLongPollWatch()
 	for _, p := range parts {
@@ -135,7 +134,7 @@ func (h *Handlers) longPoll(ctx context.Context, listener string, r *kmsg.FetchR
 			p.Unwatch(w)
 		}
 	}()
-	timer := time.NewTimer(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	// Read once more now that the watcher is registered: an append
 	// between the first read and the registration woke nobody, and an

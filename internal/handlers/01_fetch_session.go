@@ -405,17 +405,16 @@ func (h *Handlers) fetchSession(ctx context.Context, req *server.Request, r *kms
 		sr.s.commit(a.sent)
 		return respond(req, a.resp)
 	}
-	ch := make(chan kmsg.Response, 1)
-	go func() {
-		ch <- h.sessionLongPoll(ctx, req.Listener, r, sr, denied, pending)
-	}()
-	return server.Reply{Wait: ch}
+	deadline := time.Now().Add(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+	return server.Reply{Later: func() kmsg.Response {
+		return h.sessionLongPoll(ctx, req.Listener, r, sr, denied, pending, deadline)
+	}}
 }
 
 // sessionLongPoll waits on the session's partitions until MinBytes are
-// available or MaxWaitMillis passes.
-func (h *Handlers) sessionLongPoll(ctx context.Context, listener string, r *kmsg.FetchRequest, sr sessionRequest, denied fetchDenial, pending map[*sessionPart]bool) kmsg.Response {
-	timer := time.NewTimer(time.Duration(r.MaxWaitMillis) * time.Millisecond)
+// available or the deadline (MaxWaitMillis after the request) passes.
+func (h *Handlers) sessionLongPoll(ctx context.Context, listener string, r *kmsg.FetchRequest, sr sessionRequest, denied fetchDenial, pending map[*sessionPart]bool, deadline time.Time) kmsg.Response {
+	timer := time.NewTimer(time.Until(deadline))
 	defer timer.Stop()
 	for {
 		select {

@@ -124,14 +124,15 @@ func (n *authzNode) call(t *testing.T, principal string, ctrl bool, body kmsg.Re
 	s := &server.Session{Listener: "X"}
 	s.SetAuthenticated(principal, time.Time{})
 	reply := h.Handle(context.Background(), &server.Request{Body: body, Listener: "X", Session: s})
-	if reply.Wait == nil {
+	wait := delayed(reply)
+	if wait == nil {
 		if reply.Response == nil {
 			t.Fatalf("%s: no response (close %v)", kmsg.NameForKey(body.Key()), reply.Close)
 		}
 		return reply.Response
 	}
 	select {
-	case resp, ok := <-reply.Wait:
+	case resp, ok := <-wait:
 		if !ok || resp == nil {
 			t.Fatalf("%s: no delayed response", kmsg.NameForKey(body.Key()))
 		}
@@ -140,6 +141,18 @@ func (n *authzNode) call(t *testing.T, principal string, ctrl bool, body kmsg.Re
 		t.Fatalf("%s: no response in time", kmsg.NameForKey(body.Key()))
 	}
 	return nil
+}
+
+// delayed is the channel a reply's delayed response comes on: Wait, or
+// Later run on a goroutine as the server's writer would; nil for an
+// immediate reply.
+func delayed(reply server.Reply) <-chan kmsg.Response {
+	if reply.Later == nil {
+		return reply.Wait
+	}
+	ch := make(chan kmsg.Response, 1)
+	go func() { ch <- reply.Later() }()
+	return ch
 }
 
 // fakeController answers every change with success and records the topics

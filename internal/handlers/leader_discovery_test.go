@@ -91,9 +91,9 @@ func serve(t *testing.T, h *Handlers, body kmsg.Request) kmsg.Response {
 	t.Helper()
 	reply := h.Handle(context.Background(), &server.Request{Body: body, Listener: "X"})
 	resp := reply.Response
-	if reply.Wait != nil {
+	if wait := delayed(reply); wait != nil {
 		select {
-		case resp = <-reply.Wait:
+		case resp = <-wait:
 		case <-time.After(5 * time.Second):
 			t.Fatal("no response in time")
 		}

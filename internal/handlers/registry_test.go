@@ -115,7 +115,7 @@ func checkApiVersions(t *testing.T, h *Handlers, reg map[kmsg.Key]api) {
 		req.SetVersion(v)
 		reply := h.Handle(context.Background(), &server.Request{Body: req})
 		resp, ok := reply.Response.(*kmsg.ApiVersionsResponse)
-		if !ok || reply.Close || reply.Wait != nil {
+		if !ok || reply.Close || reply.Wait != nil || reply.Later != nil {
 			t.Fatalf("v%d: reply %+v", v, reply)
 		}
 		if resp.GetVersion() != v || resp.ErrorCode != 0 {

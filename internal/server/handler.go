@@ -32,8 +32,9 @@ type Request struct {
 	Session *Session
 }
 
-// Reply is a Handler's answer to one Request. At most one of Response and
-// Wait is set; when neither is, no response is written (acks=0 produce).
+// Reply is a Handler's answer to one Request. At most one of Response,
+// Wait and Later is set; when none is, no response is written (acks=0
+// produce).
 type Reply struct {
 	// Response is written at once (in request order). Its version must
 	// equal the request's.
@@ -44,6 +45,16 @@ type Reply struct {
 	// The Handler must send exactly one value, or close the channel to
 	// close the connection. A nil value sent means "no response".
 	Wait <-chan kmsg.Response
+	// Later computes the response when its turn comes: the server's
+	// writer calls it, in request order, after writing the responses
+	// before it. It may block (a fetch long poll, an acks=all produce
+	// waiting for its high watermark) and must return soon after the
+	// context given to Handle is done; nil means "no response". Later
+	// requests are read and handled meanwhile, so it must not touch
+	// their state without its own locking. Against a goroutine sending
+	// on Wait it saves one goroutine hand-off per response, which is a
+	// good part of a replication round trip's latency.
+	Later func() kmsg.Response
 	// Close closes the connection after the responses before this one
 	// (and this one's, if any) are written.
 	Close bool

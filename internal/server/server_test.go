@@ -607,3 +607,65 @@ func TestOnCloseReportsPeer(t *testing.T) {
 		t.Fatal("OnClose not called after the client closed")
 	}
 }
+
+// A Later reply is computed by the writer in its turn: the responses
+// before it are on the wire first (flushed before it blocks), the
+// requests after it are handled while it blocks, and their responses
+// follow its own.
+func TestLaterInOrder(t *testing.T) {
+	release := make(chan struct{})
+	handled := make(chan string, 3)
+	h := &fakeHandler{handle: func(_ context.Context, req *Request) Reply {
+		name := firstTopic(req)
+		handled <- name
+		if name == "later" {
+			return Reply{Later: func() kmsg.Response {
+				<-release
+				return metadataResponse(req, name)
+			}}
+		}
+		return Reply{Response: metadataResponse(req, name)}
+	}}
+	_, addr := startServer(t, Config{}, h)
+	c := dial(t, addr)
+	for i, name := range []string{"a", "later", "c"} {
+		c.send(int32(i+1), metadataRequest(12, name))
+	}
+	for range 3 {
+		<-handled // the third is handled while Later blocks
+	}
+	if corr, resp := c.recv(metadataRequest(12), 12); corr != 1 || respTopic(t, resp) != "a" {
+		t.Fatalf("first response: corr %d topic %q", corr, respTopic(t, resp))
+	}
+	c.nc.SetReadDeadline(time.Now().Add(100 * time.Millisecond))
+	if _, err := c.readFrame(); err == nil {
+		t.Fatal("a response overtook the blocked Later")
+	}
+	c.nc.SetReadDeadline(time.Now().Add(5 * time.Second))
+	close(release)
+	for i, want := range []string{"later", "c"} {
+		corr, resp := c.recv(metadataRequest(12), 12)
+		if corr != int32(i+2) || respTopic(t, resp) != want {
+			t.Fatalf("response %d: corr %d topic %q, want %d %q", i+2, corr, respTopic(t, resp), i+2, want)
+		}
+	}
+}
+
+// Close ends a Later blocked on the Handle context, and the connection
+// closes (no goroutine left behind, checked by TestMain).
+func TestCloseEndsLater(t *testing.T) {
+	entered := make(chan struct{}, 1)
+	h := &fakeHandler{handle: func(ctx context.Context, req *Request) Reply {
+		return Reply{Later: func() kmsg.Response {
+			entered <- struct{}{}
+			<-ctx.Done()
+			return nil
+		}}
+	}}
+	s, addr := startServer(t, Config{}, h)
+	c := dial(t, addr)
+	c.send(1, metadataRequest(12, "x"))
+	<-entered
+	s.Close()
+	c.expectClosed()
+}

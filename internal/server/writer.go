@@ -57,10 +57,13 @@ func (c *conn) next() (pending, bool) {
 	}
 }
 
-// await returns p's response, waiting on Reply.Wait if set (flushing first
-// if it is not ready). closeAfter is true when the Handler closed the Wait
+// await returns p's response, running Reply.Later or waiting on
+// Reply.Wait if set (flushing first if it is not ready). closeAfter is true when the Handler closed the Wait
 // channel; ok is false on shutdown or flush failure.
 func (c *conn) await(p pending) (resp kmsg.Response, closeAfter, ok bool) {
+	if p.reply.Later != nil {
+		return c.later(p)
+	}
 	if p.reply.Wait == nil {
 		return p.reply.Response, false, true
 	}
@@ -78,6 +81,16 @@ func (c *conn) await(p pending) (resp kmsg.Response, closeAfter, ok bool) {
 	case <-c.ctx.Done():
 		return nil, false, false
 	}
+}
+
+// later runs p's Later, flushing the responses buffered before it first
+// since it may block. ok is false on shutdown or flush failure.
+func (c *conn) later(p pending) (resp kmsg.Response, closeAfter, ok bool) {
+	if c.bw.Buffered() > 0 && c.bw.Flush() != nil {
+		return nil, false, false
+	}
+	resp = p.reply.Later()
+	return resp, false, c.ctx.Err() == nil
 }
 
 // writeResponse encodes resp (size, correlation id, header tags for
