@@ -63,8 +63,8 @@ type Broker struct {
 	alterMu    sync.Mutex
 	alterQueue []pendingAlter // ISR changes for the next AlterPartition (isr.go)
 	alterWake  chan struct{}
-	brokerOpts []kgo.Opt // security of the inter-broker listener, for follower fetchers
-	ctlOpts    []kgo.Opt // security of the controller listener, for controller RPCs
+	fetcherSec replication.Security // security of the inter-broker listener, for follower fetchers
+	ctlOpts    []kgo.Opt            // security of the controller listener, for controller RPCs
 
 	epoch          atomic.Int64
 	registered     atomic.Bool  // a registration of this process succeeded (see registration)
@@ -371,7 +371,7 @@ func (b *Broker) replicationOptions() replication.Options {
 		MaxBytes:            int32(b.cfg.Int("replica.fetch.response.max.bytes")),
 		PartitionMaxBytes:   int32(b.cfg.Int("replica.fetch.max.bytes")),
 		Backoff:             ms("replica.fetch.backoff.ms"),
-		ClientOpts:          b.brokerOpts,
+		Security:            b.fetcherSec,
 		OnLeaderUnreachable: b.onLeaderUnreachable,
 	}
 }

@@ -15,6 +15,7 @@ import (
 
 	"github.com/fjordlog/fjord/internal/clientsec"
 	"github.com/fjordlog/fjord/internal/handlers"
+	"github.com/fjordlog/fjord/internal/replication"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/fjordlog/fjord/internal/tlsconf"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -119,6 +120,28 @@ func (b *Broker) clientOptions(listener, mechanismConfig string) ([]kgo.Opt, err
 	return p.Options()
 }
 
+// fetcherSecurity is how the follower fetchers reach the leaders'
+// inter-broker listener.
+func (b *Broker) fetcherSecurity(listener string) (replication.Security, error) {
+	p, err := b.clientProps(listener, "sasl.mechanism.inter.broker.protocol")
+	if err != nil {
+		return replication.Security{}, err
+	}
+	var sec replication.Security
+	proto := p[clientsec.SecurityProtocol]
+	if usesTLS(proto) {
+		if sec.TLS, err = p.TLSConfig(); err != nil {
+			return sec, err
+		}
+	}
+	if usesSASL(proto) {
+		if sec.SASL, err = p.Mechanism(); err != nil {
+			return sec, err
+		}
+	}
+	return sec, nil
+}
+
 // controllerListener is the first of controller.listener.names.
 func (b *Broker) controllerListener() string {
 	if names := b.cfg.List("controller.listener.names"); len(names) > 0 {
@@ -132,7 +155,7 @@ func (b *Broker) controllerListener() string {
 func (b *Broker) prepareSecurity() error {
 	b.authz = handlers.NewAuthorizer(b.cfg.String)
 	var err error
-	if b.brokerOpts, err = b.clientOptions(strings.ToUpper(b.cfg.String("inter.broker.listener.name")), "sasl.mechanism.inter.broker.protocol"); err != nil {
+	if b.fetcherSec, err = b.fetcherSecurity(strings.ToUpper(b.cfg.String("inter.broker.listener.name"))); err != nil {
 		return fmt.Errorf("inter-broker listener: %w", err)
 	}
 	if b.ctlOpts, err = b.clientOptions(b.controllerListener(), "sasl.mechanism.controller.protocol"); err != nil {

@@ -10,9 +10,7 @@ import (
 
 	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
-	"github.com/twmb/franz-go/pkg/kversion"
 )
 
 // fetchVersion is the Fetch version we send: the last one with topic
@@ -25,7 +23,7 @@ const idle = time.Duration(math.MaxInt64)
 var errNoAddress = errors.New("replication: leader address unknown")
 
 // fetcher fetches every partition assigned to one leader. Its goroutine
-// alone owns the client; parts is guarded by Manager.mu.
+// alone owns the connection; parts is guarded by Manager.mu.
 type fetcher struct {
 	m      *Manager
 	o      *Options
@@ -54,10 +52,9 @@ type fetcher struct {
 	builtAt  time.Time
 	partsBuf []inflight
 
-	cl      *kgo.Client
-	addr    string
-	sess    session // the incremental fetch session with the leader
-	failing bool    // the last round failed at the fetcher level (for logging)
+	conn    *leaderConn // nil until dialed, and after an error
+	sess    session     // the incremental fetch session with the leader
+	failing bool        // the last round failed at the fetcher level (for logging)
 }
 
 // inflight is one partition of a Fetch request.
@@ -155,10 +152,9 @@ func (f *fetcher) round() (time.Duration, bool) {
 	}
 	switch {
 	case err != nil && f.ctx.Err() == nil && ctx.Err() != nil:
-		// Aborted for a new partition: the connection still carries the
-		// abandoned long poll, so the next request needs a new one.
+		// Aborted for a new partition: the connection, which carried the
+		// abandoned long poll, is closed; the next request dials anew.
 		f.log.Debug("fetch aborted for a newly assigned partition")
-		f.closeClient()
 		return 0, false
 	case err != nil:
 		if f.ctx.Err() == nil {
@@ -181,13 +177,12 @@ func (f *fetcher) endRound(cancel context.CancelFunc) {
 
 // fetch sends req to the leader.
 func (f *fetcher) fetch(ctx context.Context, req *kmsg.FetchRequest) (*kmsg.FetchResponse, error) {
-	cl, err := f.client()
+	kresp, err := f.roundTrip(ctx, req, fetchVersion, f.o.MaxWait)
 	if err != nil {
 		return nil, err
 	}
-	kresp, err := seed(cl).Request(ctx, req)
-	if err != nil {
-		return nil, err
+	if kresp.GetVersion() != fetchVersion { // a leader without KIP-320
+		return nil, fmt.Errorf("replication: leader %d does not support Fetch v%d", f.leader, fetchVersion)
 	}
 	resp := kresp.(*kmsg.FetchResponse)
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
@@ -210,41 +205,57 @@ func (f *fetcher) logFailure(err error) {
 
 func (f *fetcher) logRecovery() {
 	if f.failing {
-		f.log.Info("replica fetcher reached leader again", "addr", f.addr)
+		f.log.Info("replica fetcher reached leader again", "addr", f.conn.addr)
 	}
 	f.failing = false
 }
 
-// client returns a client for the leader's current address, replacing
-// the one for an old address.
-func (f *fetcher) client() (*kgo.Client, error) {
+// connect returns the connection to the leader's current address,
+// dialing a new one when there is none, the address changed, or the
+// SASL session would end before the next long poll does.
+func (f *fetcher) connect(ctx context.Context) (*leaderConn, error) {
 	addr, ok := f.o.Addr(f.leader)
 	if !ok {
 		return nil, errNoAddress
 	}
-	if f.cl != nil && f.addr == addr {
-		return f.cl, nil
+	if f.conn != nil && f.conn.addr == addr && !f.conn.expiring(f.o.MaxWait+ioOverhead) {
+		return f.conn, nil
 	}
 	f.closeClient()
-	versions := kversion.Stable()
-	versions.SetMaxKeyVersion(kmsg.Fetch.Int16(), fetchVersion)
-	opts := append([]kgo.Opt{kgo.SeedBrokers(addr), kgo.MaxVersions(versions),
-		kgo.ClientID(fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID))}, f.o.ClientOpts...)
-	cl, err := kgo.NewClient(opts...)
+	c, err := dialLeader(ctx, addr, fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID), f.o.Security, int(f.o.MaxBytes))
 	if err != nil {
 		return nil, err
 	}
-	f.cl, f.addr = cl, addr
-	return cl, nil
+	f.conn = c
+	return c, nil
 }
 
-// seed returns the client's one broker: the leader's address.
-func seed(cl *kgo.Client) *kgo.Broker { return cl.SeedBrokers()[0] }
+// roundTrip sends req to the leader at the highest version both support
+// (at most want) and returns the response; the connection is closed on
+// any error. hold is how long the leader may keep the request.
+func (f *fetcher) roundTrip(ctx context.Context, req kmsg.Request, want int16, hold time.Duration) (kmsg.Response, error) {
+	c, err := f.connect(ctx)
+	if err != nil {
+		return nil, err
+	}
+	v := min(c.version(req), want)
+	if v < 0 {
+		f.closeClient()
+		return nil, fmt.Errorf("replication: leader %d does not support %s", f.leader, kmsg.NameForKey(req.Key()))
+	}
+	req.SetVersion(v)
+	resp, err := c.roundTrip(ctx, req, hold)
+	if err != nil {
+		f.closeClient()
+		return nil, err
+	}
+	return resp, nil
+}
 
 func (f *fetcher) closeClient() {
-	if f.cl != nil {
-		f.cl.Close()
-		f.cl, f.addr = nil, ""
+	if f.conn != nil {
+		f.conn.close()
+		f.conn = nil
 	}
 }
 

@@ -22,7 +22,6 @@ package replication
 
 import (
 	"context"
-	"github.com/twmb/franz-go/pkg/kgo"
 	"log/slog"
 	"sync"
 	"time"
@@ -68,9 +67,9 @@ type Options struct {
 	Backoff time.Duration
 	// Logger receives fetcher events; nil discards them.
 	Logger *slog.Logger
-	// ClientOpts secure the connections to leaders (TLS, SASL) as the
+	// Security secures the connections to leaders (TLS, SASL) as the
 	// inter-broker listener needs.
-	ClientOpts []kgo.Opt
+	Security Security
 	// OnLeaderUnreachable, if set, is told when a fetcher's requests to
 	// its leader start failing (the first failure of a streak). It is
 	// called on the fetcher goroutine and must not block; the node may

@@ -141,10 +141,6 @@ func (f *fetcher) listFailed(in inflight, err error) outcome {
 
 // listOffset asks the leader, as replica NodeID, for the offset at ts.
 func (f *fetcher) listOffset(in inflight, ts int64) (int64, error) {
-	cl, err := f.client()
-	if err != nil {
-		return 0, err
-	}
 	req := kmsg.NewPtrListOffsetsRequest()
 	req.ReplicaID, req.IsolationLevel = f.o.NodeID, 0
 	t := kmsg.NewListOffsetsRequestTopic()
@@ -153,11 +149,11 @@ func (f *fetcher) listOffset(in inflight, ts int64) (int64, error) {
 	p.Partition, p.CurrentLeaderEpoch, p.Timestamp = in.a.tp.Partition, in.a.epoch, ts
 	t.Partitions = append(t.Partitions, p)
 	req.Topics = append(req.Topics, t)
-	resp, err := req.RequestWith(f.ctx, seed(cl))
+	resp, err := f.roundTrip(f.ctx, req, req.MaxVersion(), 0)
 	if err != nil {
 		return 0, err
 	}
-	return listedOffset(resp, in.a.tp)
+	return listedOffset(resp.(*kmsg.ListOffsetsResponse), in.a.tp)
 }
 
 // listedOffset finds tp's answer in a ListOffsets response.
