@@ -34,6 +34,12 @@ type fakeLeader struct {
 // it is closed at the end of the test.
 func startLeader(t *testing.T, id int32) *fakeLeader {
 	t.Helper()
+	return startLeaderWith(t, id, server.Config{Logger: discard})
+}
+
+// startLeaderWith is startLeader with cfg for the leader's server.
+func startLeaderWith(t *testing.T, id int32, cfg server.Config) *fakeLeader {
+	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -42,7 +48,7 @@ func startLeader(t *testing.T, id int32) *fakeLeader {
 		id: id, addr: ln.Addr().String(), parts: map[TopicPartition]*partition.Partition{},
 		errs: map[TopicPartition]int16{}, fetches: map[TopicPartition]int{},
 	}
-	s := server.New(server.Config{Logger: discard}, l)
+	s := server.New(cfg, l)
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ln, "PLAINTEXT") }()
 	t.Cleanup(func() {

@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io"
 	"log/slog"
 	"math"
+	"syscall"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/partition"
@@ -212,29 +214,33 @@ func (f *fetcher) logRecovery() {
 
 // connect returns the connection to the leader's current address,
 // dialing a new one when there is none, the address changed, or the
-// SASL session would end before the next long poll does.
-func (f *fetcher) connect(ctx context.Context) (*leaderConn, error) {
+// SASL session would end before the next long poll does. fresh reports
+// a new connection.
+func (f *fetcher) connect(ctx context.Context) (c *leaderConn, fresh bool, err error) {
 	addr, ok := f.o.Addr(f.leader)
 	if !ok {
-		return nil, errNoAddress
+		return nil, false, errNoAddress
 	}
 	if f.conn != nil && f.conn.addr == addr && !f.conn.expiring(f.o.MaxWait+ioOverhead) {
-		return f.conn, nil
+		return f.conn, false, nil
 	}
 	f.closeClient()
-	c, err := dialLeader(ctx, addr, fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID), f.o.Security, int(f.o.MaxBytes))
+	c, err = dialLeader(ctx, addr, fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID), f.o.Security, int(f.o.MaxBytes))
 	if err != nil {
-		return nil, err
+		return nil, false, err
 	}
 	f.conn = c
-	return c, nil
+	return c, true, nil
 }
 
 // roundTrip sends req to the leader at the highest version both support
 // (at most want) and returns the response; the connection is closed on
-// any error. hold is how long the leader may keep the request.
+// any error. hold is how long the leader may keep the request. A
+// connection that was kept from earlier requests and turns out closed by
+// the leader (its idle timeout, a restart) is replaced once at once, as a
+// client does, rather than counted as the leader being unreachable.
 func (f *fetcher) roundTrip(ctx context.Context, req kmsg.Request, want int16, hold time.Duration) (kmsg.Response, error) {
-	c, err := f.connect(ctx)
+	c, fresh, err := f.connect(ctx)
 	if err != nil {
 		return nil, err
 	}
@@ -247,9 +253,18 @@ func (f *fetcher) roundTrip(ctx context.Context, req kmsg.Request, want int16, h
 	resp, err := c.roundTrip(ctx, req, hold)
 	if err != nil {
 		f.closeClient()
+		if !fresh && ctx.Err() == nil && closedByPeer(err) {
+			return f.roundTrip(ctx, req, want, hold) // on a fresh connection: no third try
+		}
 		return nil, err
 	}
 	return resp, nil
+}
+
+// closedByPeer reports an error of a connection the other side closed.
+func closedByPeer(err error) bool {
+	return errors.Is(err, io.EOF) || errors.Is(err, io.ErrUnexpectedEOF) ||
+		errors.Is(err, syscall.ECONNRESET) || errors.Is(err, syscall.EPIPE)
 }
 
 func (f *fetcher) closeClient() {

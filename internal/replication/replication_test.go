@@ -7,11 +7,13 @@ import (
 	"net"
 	"path/filepath"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/server"
 	"github.com/fjordlog/fjord/internal/storage"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"go.uber.org/goleak"
@@ -301,6 +303,36 @@ func TestFencedStopsUntilNewEpoch(t *testing.T) {
 	fp.SetState(partition.State{Leader: 2, LeaderEpoch: 6, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
 	m.Assign(tp0, 2, 6)
 	waitInSync(t, lp, fp)
+}
+
+// A connection the leader closed while the fetcher had nothing to fetch
+// (here its idle timeout, while the partition waited for a new epoch) is
+// replaced at once: the leader is not reported unreachable and the
+// partition does not back off.
+func TestLeaderClosedIdleConnection(t *testing.T) {
+	leader := startLeaderWith(t, 2, server.Config{Logger: discard, IdleTimeout: 200 * time.Millisecond})
+	lp := leaderReplica(2, 6, openLog(t))
+	produce(t, lp, 2, "a")
+	leader.add(tp0, lp)
+	fp := followerReplica(2, 5, openLog(t))
+	c := newCluster(leader)
+	c.replicas[tp0] = fp
+	var unreachable atomic.Int32
+	m := NewManager(Options{
+		NodeID: 1, Addr: c.addr, Partition: c.partition, MaxWait: testMaxWait, Backoff: time.Hour, Logger: discard,
+		OnLeaderUnreachable: func(int32) { unreachable.Add(1) },
+	})
+	t.Cleanup(m.Close)
+
+	m.Assign(tp0, 2, 5) // fenced: the fetcher idles with its connection open
+	waitFor(t, "a fetch", func() bool { return leader.fetchCount(tp0) > 0 })
+	time.Sleep(600 * time.Millisecond) // the leader closes the idle connection
+	fp.SetState(partition.State{Leader: 2, LeaderEpoch: 6, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
+	m.Assign(tp0, 2, 6)
+	waitInSync(t, lp, fp) // an hour's backoff would time this out
+	if n := unreachable.Load(); n != 0 {
+		t.Fatalf("leader reported unreachable %d times", n)
+	}
 }
 
 // TestLeaderChangeMovesPartition: a new leader (3, epoch 6) takes over;
