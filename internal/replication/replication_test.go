@@ -280,16 +280,23 @@ func TestBehindLogStartResets(t *testing.T) {
 	}
 }
 
+// aheadOfFollower gives leader 2 a replica of tp0 in epoch 6 with two
+// batches, and node 1 a follower replica still in epoch 5.
+func aheadOfFollower(t *testing.T, leader *fakeLeader) (lp, fp *partition.Partition, c *cluster) {
+	lp = leaderReplica(2, 6, openLog(t))
+	produce(t, lp, 2, "a")
+	leader.add(tp0, lp)
+	fp = followerReplica(2, 5, openLog(t))
+	c = newCluster(leader)
+	c.replicas[tp0] = fp
+	return lp, fp, c
+}
+
 // TestFencedStopsUntilNewEpoch: a leader in epoch 6 fences our epoch-5
 // fetch; the partition is not fetched again until assigned in a new epoch.
 func TestFencedStopsUntilNewEpoch(t *testing.T) {
 	leader := startLeader(t, 2)
-	lp := leaderReplica(2, 6, openLog(t))
-	produce(t, lp, 2, "a")
-	leader.add(tp0, lp)
-	fp := followerReplica(2, 5, openLog(t))
-	c := newCluster(leader)
-	c.replicas[tp0] = fp
+	lp, fp, c := aheadOfFollower(t, leader)
 	m := c.manager(t)
 
 	m.Assign(tp0, 2, 5)
@@ -311,12 +318,7 @@ func TestFencedStopsUntilNewEpoch(t *testing.T) {
 // partition does not back off.
 func TestLeaderClosedIdleConnection(t *testing.T) {
 	leader := startLeaderWith(t, 2, server.Config{Logger: discard, IdleTimeout: 200 * time.Millisecond})
-	lp := leaderReplica(2, 6, openLog(t))
-	produce(t, lp, 2, "a")
-	leader.add(tp0, lp)
-	fp := followerReplica(2, 5, openLog(t))
-	c := newCluster(leader)
-	c.replicas[tp0] = fp
+	lp, fp, c := aheadOfFollower(t, leader)
 	var unreachable atomic.Int32
 	m := NewManager(Options{
 		NodeID: 1, Addr: c.addr, Partition: c.partition, MaxWait: testMaxWait, Backoff: time.Hour, Logger: discard,
