@@ -6,10 +6,12 @@ package replication
 // client (no metadata, no retries, no pipelining), so it speaks the Kafka
 // protocol itself on one connection it owns: it writes each request and
 // reads its response on its own goroutine, with no goroutine hand-off in
-// between, and reads every response into one buffer it keeps, sized from
-// the frame's length. The records of a Fetch response alias that buffer
-// (kmsg decodes byte fields without copying), so they are valid until the
-// next request on the connection; appends copy them to the log first.
+// between, and reads every Fetch response into one buffer it keeps, sized
+// from the frame's length. The records of a Fetch response alias that
+// buffer (kmsg decodes byte fields without copying), so they are valid
+// until the next Fetch on the connection; appends copy them to the log
+// first. Other responses get buffers of their own: a ListOffsets sent
+// while a Fetch response is being applied leaves its records intact.
 //
 // Dialing runs TCP, then TLS and SASL as the inter-broker listener needs
 // (Security), then ApiVersions, so that a request goes at a version the
@@ -207,7 +209,8 @@ func (c *leaderConn) expiring(d time.Duration) bool {
 // response, allowing hold for the leader to keep it (a long poll) plus
 // ioOverhead. A cancelled ctx fails it at once. After any error the
 // connection is unusable: the caller closes it. A response's byte fields
-// alias the connection's buffer until the next roundTrip.
+// alias the connection's buffer until the next Fetch (other responses
+// have their own).
 func (c *leaderConn) roundTrip(ctx context.Context, req kmsg.Request, hold time.Duration) (kmsg.Response, error) {
 	if err := ctx.Err(); err != nil {
 		return nil, err
@@ -222,7 +225,7 @@ func (c *leaderConn) roundTrip(ctx context.Context, req kmsg.Request, hold time.
 	if _, err := c.nc.Write(c.wbuf); err != nil {
 		return nil, c.ioError(ctx, err)
 	}
-	body, err := c.readFrame()
+	body, err := c.readFrame(req.Key() == kmsg.Fetch.Int16())
 	if err != nil {
 		return nil, c.ioError(ctx, err)
 	}
@@ -237,9 +240,10 @@ func (c *leaderConn) ioError(ctx context.Context, err error) error {
 	return err
 }
 
-// readFrame reads one response frame into the connection's buffer and
-// returns it without its size.
-func (c *leaderConn) readFrame() ([]byte, error) {
+// readFrame reads one response frame, into the connection's buffer when
+// reuse is set and into a new one otherwise, and returns it without its
+// size.
+func (c *leaderConn) readFrame(reuse bool) ([]byte, error) {
 	var size [4]byte
 	if _, err := io.ReadFull(c.br, size[:]); err != nil {
 		return nil, err
@@ -248,14 +252,21 @@ func (c *leaderConn) readFrame() ([]byte, error) {
 	if n < 4 || n > c.maxRead {
 		return nil, fmt.Errorf("replication: response frame of %d bytes from %s", n, c.addr)
 	}
-	if cap(c.rbuf) < n {
-		c.rbuf = make([]byte, n)
+	buf := make([]byte, 0)
+	if reuse {
+		buf = c.rbuf
 	}
-	c.rbuf = c.rbuf[:n]
-	if _, err := io.ReadFull(c.br, c.rbuf); err != nil {
+	if cap(buf) < n {
+		buf = make([]byte, n)
+	}
+	buf = buf[:n]
+	if reuse {
+		c.rbuf = buf
+	}
+	if _, err := io.ReadFull(c.br, buf); err != nil {
 		return nil, err
 	}
-	return c.rbuf, nil
+	return buf, nil
 }
 
 // decode checks a frame's correlation id, skips its header's tags, and

@@ -1,8 +1,11 @@
 package replication
 
 import (
+	"bytes"
+	"context"
 	"encoding/binary"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -54,5 +57,51 @@ func TestSkipTags(t *testing.T) {
 		if got := len(b); (err != nil) != (tc.rest < 0) || (err == nil && got != tc.rest) {
 			t.Errorf("skipTags(%x) = %d bytes left, %v; want %d", tc.in, got, err, tc.rest)
 		}
+	}
+}
+
+// A ListOffsets sent while a Fetch response is being applied (an out of
+// range partition among others) leaves that response's records intact:
+// only Fetch responses reuse the connection's buffer.
+func TestListOffsetsKeepsFetchRecords(t *testing.T) {
+	leader := startLeader(t, 2)
+	lp := leaderReplica(2, 5, openLog(t))
+	produce(t, lp, 2, "a")
+	leader.add(tp0, lp)
+	c, err := dialLeader(context.Background(), leader.addr, "test", Security{}, 1<<20)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	fetch := kmsg.NewPtrFetchRequest()
+	fetch.Version, fetch.ReplicaID, fetch.MinBytes, fetch.MaxBytes = fetchVersion, 1, 1, 1<<20
+	ft := kmsg.NewFetchRequestTopic()
+	ft.Topic = tp0.Topic
+	fp := kmsg.NewFetchRequestTopicPartition()
+	fp.Partition, fp.CurrentLeaderEpoch, fp.LastFetchedEpoch, fp.PartitionMaxBytes = tp0.Partition, 5, -1, 1<<20
+	ft.Partitions = append(ft.Partitions, fp)
+	fetch.Topics = append(fetch.Topics, ft)
+	resp, err := c.roundTrip(context.Background(), fetch, time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+	want := bytes.Clone(records)
+	if len(want) == 0 {
+		t.Fatal("no records fetched")
+	}
+	list := kmsg.NewPtrListOffsetsRequest()
+	list.Version, list.ReplicaID = 4, 1
+	lt := kmsg.NewListOffsetsRequestTopic()
+	lt.Topic = tp0.Topic
+	lpart := kmsg.NewListOffsetsRequestTopicPartition()
+	lpart.Partition, lpart.CurrentLeaderEpoch, lpart.Timestamp = tp0.Partition, 5, latestTimestamp
+	lt.Partitions = append(lt.Partitions, lpart)
+	list.Topics = append(list.Topics, lt)
+	if _, err := c.roundTrip(context.Background(), list, 0); err != nil {
+		t.Fatal(err)
+	}
+	if !bytes.Equal(records, want) {
+		t.Fatal("the ListOffsets response overwrote the fetched records")
 	}
 }

@@ -58,8 +58,9 @@ func (c *conn) next() (pending, bool) {
 }
 
 // await returns p's response, running Reply.Later or waiting on
-// Reply.Wait if set (flushing first if it is not ready). closeAfter is true when the Handler closed the Wait
-// channel; ok is false on shutdown or flush failure.
+// Reply.Wait if set (flushing first if it is not ready). closeAfter is
+// true when the Handler closed the Wait channel; ok is false on shutdown
+// or flush failure.
 func (c *conn) await(p pending) (resp kmsg.Response, closeAfter, ok bool) {
 	if p.reply.Later != nil {
 		return c.later(p)
