@@ -8,6 +8,7 @@ package coordinator
 import (
 	"context"
 	"errors"
+	"fmt"
 	"log/slog"
 	"sync"
 	"sync/atomic"
@@ -43,12 +44,19 @@ type Options struct {
 	Now func() time.Time
 }
 
+// loadRetry is the wait before loading a partition again after a failed
+// load; requests meanwhile get COORDINATOR_LOAD_IN_PROGRESS.
+const loadRetry = time.Second
+
 // Manager owns the coordinators of this broker.
 type Manager struct {
 	o      Options
 	ids    atomic.Uint64
 	mu     sync.Mutex
 	coords map[int32]*coordRunner
+	// last is the newest runner of each partition, running or stopping:
+	// its successor loads only once it has stopped.
+	last map[int32]*coordRunner
 }
 
 // NewManager returns a Manager with no coordinators.
@@ -56,13 +64,20 @@ func NewManager(o Options) *Manager {
 	if o.Now == nil {
 		o.Now = time.Now
 	}
-	return &Manager{o: o, coords: map[int32]*coordRunner{}}
+	return &Manager{o: o, coords: map[int32]*coordRunner{}, last: map[int32]*coordRunner{}}
 }
 
 // OnPartition starts or stops the coordinator of __consumer_offsets
 // partition idx as this broker gains or loses its leadership: p is the
 // local replica (nil if none), leader and epoch the partition's current
 // leader and leader epoch. Called in metadata order.
+//
+// A partition has one runner at a time: a new one answers
+// COORDINATOR_LOAD_IN_PROGRESS until its predecessor has stopped (its
+// last command done), and only then reads the log. A runner appends and
+// counts its appends durable only while the replica leads in the epoch it
+// was started for (partition.AppendInEpoch), so a runner of an earlier
+// leadership can neither write nor acknowledge in a later one.
 func (g *Manager) OnPartition(idx int32, p *partition.Partition, leader, epoch int32) {
 	g.mu.Lock()
 	defer g.mu.Unlock()
@@ -75,7 +90,10 @@ func (g *Manager) OnPartition(idx int32, p *partition.Partition, leader, epoch i
 	}
 	if lead && cur == nil {
 		r := newCoordRunner(g.o.Logger, idx, p, epoch, g.o.Config, g.o.Now)
-		g.coords[idx] = r
+		if prev := g.last[idx]; prev != nil {
+			r.prev = prev.stopped
+		}
+		g.coords[idx], g.last[idx] = r, r
 		go r.run()
 	}
 }
@@ -141,6 +159,7 @@ type coordRunner struct {
 	cmds    chan func()
 	done    chan struct{}
 	stopped chan struct{}
+	prev    <-chan struct{} // the predecessor's stopped, nil if none
 	once    sync.Once
 
 	// Owned by the loop.
@@ -167,16 +186,17 @@ func (r *coordRunner) stop() {
 	r.once.Do(func() { close(r.done) })
 }
 
-// run loads the partition, then serves commands, ticks and HW movement.
+// run waits for its predecessor, loads the partition, then serves
+// commands, ticks and HW movement.
 func (r *coordRunner) run() {
 	defer close(r.stopped)
+	if r.prev != nil && !serveLoadingUntil(r, r.prev) {
+		return
+	}
 	w := partition.NewWatcher()
 	r.p.Watch(w)
 	defer r.p.Unwatch(w)
-	r.c = group.New(r.cfg)
-	if err := r.load(); err != nil {
-		r.logger.Error("cannot load group coordinator", "partition", r.idx, "err", err)
-		<-r.done
+	if !r.loadRetrying() {
 		return
 	}
 	r.loading = false
@@ -198,6 +218,45 @@ func (r *coordRunner) run() {
 	}
 }
 
+// serveLoadingUntil answers commands (as loading) until ch delivers; false
+// when the runner was stopped first.
+func serveLoadingUntil[T any](r *coordRunner, ch <-chan T) bool {
+	for {
+		select {
+		case <-ch:
+			return true
+		case fn := <-r.cmds:
+			fn()
+		case <-r.done:
+			return false
+		}
+	}
+}
+
+// loadRetrying loads the partition, retrying after loadRetry while a load
+// fails; false when the runner was stopped first.
+func (r *coordRunner) loadRetrying() bool {
+	for {
+		r.c = group.New(r.cfg)
+		err := r.load()
+		if err == nil {
+			return true
+		}
+		if errors.Is(err, errStopped) {
+			return false
+		}
+		r.logger.Error("cannot load group coordinator; retrying", "partition", r.idx, "err", err, "retry", loadRetry)
+		t := time.NewTimer(loadRetry)
+		ok := serveLoadingUntil(r, t.C)
+		t.Stop()
+		if !ok {
+			return false
+		}
+	}
+}
+
+var errStopped = errors.New("coordinator: stopped while loading")
+
 // load replays the partition's records, from the log start to its end,
 // serving requests with COORDINATOR_LOAD_IN_PROGRESS meanwhile.
 func (r *coordRunner) load() error {
@@ -208,12 +267,15 @@ func (r *coordRunner) load() error {
 			fn()
 			continue
 		case <-r.done:
-			return errors.New("stopped while loading")
+			return errStopped
 		default:
 		}
 		b, err := r.p.ReadLocal(off, 1<<20, end)
-		if err != nil || len(b) == 0 {
+		if err != nil {
 			return err
+		}
+		if len(b) == 0 {
+			return fmt.Errorf("coordinator: nothing to read at %d below the log end %d", off, end)
 		}
 		next, err := r.loadBatches(b)
 		if err != nil {
@@ -320,7 +382,7 @@ func (r *coordRunner) append(a *group.Append) {
 	batch, err := record.BuildBatch(record.CompressionNone, r.now().UnixMilli(), recs)
 	if err == nil {
 		var res partition.AppendResult
-		if res, err = r.p.AppendAsLeader(batch, -1); err == nil && res.SyncTo >= 0 {
+		if res, err = r.p.AppendInEpoch(batch, r.epoch); err == nil && res.SyncTo >= 0 {
 			err = r.p.Sync(res.SyncTo) // flush.messages / flush.ms on __consumer_offsets
 		}
 		if err == nil {
@@ -333,9 +395,9 @@ func (r *coordRunner) append(a *group.Append) {
 }
 
 // checkDurable reports, in append order, the batches the HW has passed,
-// and fails the rest if leadership was lost.
+// and fails the rest if leadership in the runner's epoch was lost.
 func (r *coordRunner) checkDurable() {
-	hw, leader := r.p.HighWatermark(), r.p.IsLeader()
+	hw, leader := r.p.HighWatermarkInEpoch(r.epoch)
 	for len(r.pending) > 0 {
 		pb := r.pending[0]
 		switch {

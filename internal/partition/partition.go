@@ -264,6 +264,15 @@ func (p *Partition) Sync(offset int64) error {
 // up front when the ISR is smaller than min.insync.replicas. The caller
 // must Sync(res.SyncTo) before acknowledging when res.SyncTo >= 0.
 func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, error) {
+	return p.appendAsLeader(batch, acks, anyEpoch)
+}
+
+// anyEpoch is appendAsLeader's epoch for appends not fenced by one.
+const anyEpoch = -1
+
+// appendAsLeader is AppendAsLeader, refused with ErrNotLeader unless the
+// replica leads in epoch (when not anyEpoch).
+func (p *Partition) appendAsLeader(batch []byte, acks int16, epoch int32) (AppendResult, error) {
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, SyncTo: -1}
 	h, err := validateProduce(batch)
 	if err != nil {
@@ -271,7 +280,7 @@ func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, erro
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.checkAppend(h, acks); err != nil {
+	if err := p.checkAppend(h, acks, epoch); err != nil {
 		if errors.Is(err, ErrNotEnoughReplicas) || errors.Is(err, ErrNotLeader) {
 			p.producers.refuse(h, err)
 		}
@@ -328,12 +337,14 @@ func (p *Partition) recompress(batch []byte, h record.Header) ([]byte, error) {
 	return record.RebuildBatch(tmpl, recs)
 }
 
-func (p *Partition) checkAppend(h record.Header, acks int16) error {
+func (p *Partition) checkAppend(h record.Header, acks int16, epoch int32) error {
 	switch {
 	case p.failed != nil:
 		return fmt.Errorf("%w: %v", ErrStorage, p.failed)
 	case !p.isLeader():
 		return ErrNotLeader
+	case epoch != anyEpoch && epoch != p.state.LeaderEpoch:
+		return fmt.Errorf("%w: leader epoch %d, the appender's %d", ErrNotLeader, p.state.LeaderEpoch, epoch)
 	case h.Size() > p.cfg.MaxMessageBytes:
 		return fmt.Errorf("%w: %d bytes > %d", ErrMessageTooLarge, h.Size(), p.cfg.MaxMessageBytes)
 	case acks == -1 && len(p.state.ISR) < p.minISR():
