@@ -9,7 +9,8 @@ import (
 // startLoops starts the periodic background work: retention and segment
 // roll by time (log.retention.check.interval.ms), checkpoints of high
 // watermarks, recovery points and log start offsets, and the flush of
-// logs' tails (log.recovery.flush.bytes).
+// logs' tails (log.recovery.flush.bytes), and the expiry of idle
+// producers' state (producer.id.expiration.ms).
 func (b *Broker) startLoops() {
 	b.every(time.Duration(b.cfg.Int("log.retention.check.interval.ms"))*time.Millisecond, b.applyRetention)
 	b.every(5*time.Second, b.checkpoint)
@@ -18,6 +19,19 @@ func (b *Broker) startLoops() {
 	}
 	b.every(time.Duration(b.cfg.Int("log.cleaner.backoff.ms"))*time.Millisecond, b.compactLogs)
 	b.every(time.Duration(b.cfg.Int("replica.lag.time.max.ms"))*time.Millisecond/2, b.shrinkISRs)
+	b.every(time.Duration(b.cfg.Int("producer.id.expiration.check.interval.ms"))*time.Millisecond, b.expireProducers)
+}
+
+// expireProducers drops the idempotent state of every local replica's
+// producers idle for producer.id.expiration.ms, as Kafka's
+// ProducerStateManager does, so a broker that sees many short-lived
+// producers does not keep them all.
+func (b *Broker) expireProducers() {
+	now := b.now()
+	b.parts.Range(func(_, v any) bool {
+		v.(*partition.Partition).ExpireProducers(now)
+		return true
+	})
 }
 
 func (b *Broker) every(d time.Duration, fn func()) {

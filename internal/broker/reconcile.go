@@ -177,12 +177,13 @@ func (b *Broker) reconfigure(img *metadata.Image, topic string) {
 func (b *Broker) partitionConfig(img *metadata.Image, topic string) partition.Config {
 	t := config.NewTopic(img.TopicConfig(topic), b.cfg)
 	return partition.Config{
-		ReplicaLagTimeMax: time.Duration(b.cfg.Int("replica.lag.time.max.ms")) * time.Millisecond,
-		Recompress:        t.String("compression.type") != "producer",
-		Compression:       codecOf(t.String("compression.type")),
-		MinInsyncReplicas: int(t.Int("min.insync.replicas")),
-		MaxMessageBytes:   int(t.Int("max.message.bytes")),
-		LogAppendTime:     t.String("message.timestamp.type") == "LogAppendTime",
+		ReplicaLagTimeMax:    time.Duration(b.cfg.Int("replica.lag.time.max.ms")) * time.Millisecond,
+		ProducerIDExpiration: time.Duration(b.cfg.Int("producer.id.expiration.ms")) * time.Millisecond,
+		Recompress:           t.String("compression.type") != "producer",
+		Compression:          codecOf(t.String("compression.type")),
+		MinInsyncReplicas:    int(t.Int("min.insync.replicas")),
+		MaxMessageBytes:      int(t.Int("max.message.bytes")),
+		LogAppendTime:        t.String("message.timestamp.type") == "LogAppendTime",
 		Storage: storage.Config{
 			Compact:                cleanupHas(t, "compact"),
 			Delete:                 cleanupHas(t, "delete"),

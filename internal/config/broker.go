@@ -60,6 +60,8 @@ var brokerDefs = []Def{
 	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", Check: atLeast(1)},
 	{Name: "log.recovery.flush.bytes", Type: TypeLong, Default: "67108864", Check: atLeast(-1),
 		Doc: "Fjord: a log with this many bytes appended since its last flush is fsynced in the background (checked every second), its recovery point checkpointed and its producer state snapshotted, so a restart after a crash re-checks little; -1 disables it (Kafka re-checks everything after the last segment roll)"},
+	{Name: "producer.id.expiration.ms", Type: TypeInt, Default: "86400000", Check: atLeast(1)},
+	{Name: "producer.id.expiration.check.interval.ms", Type: TypeInt, Default: "600000", Check: atLeast(1)},
 	{Name: "log.flush.offset.checkpoint.interval.ms", Type: TypeInt, Default: "60000", Check: atLeast(0)},
 	{Name: "broker.heartbeat.interval.ms", Type: TypeInt, Default: "2000", Check: atLeast(1)},
 	{Name: "broker.session.timeout.ms", Type: TypeInt, Default: "9000", Check: atLeast(1)},

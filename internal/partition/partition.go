@@ -51,7 +51,10 @@ type Config struct {
 	// ReplicaLagTimeMax is replica.lag.time.max.ms: a follower that has not
 	// caught up for this long leaves the ISR.
 	ReplicaLagTimeMax time.Duration
-	Storage           storage.Config
+	// ProducerIDExpiration is producer.id.expiration.ms: ExpireProducers
+	// drops the state of producers idle this long (0: never).
+	ProducerIDExpiration time.Duration
+	Storage              storage.Config
 }
 
 // State is the replica's role as decided by the controller.
@@ -300,6 +303,7 @@ func (p *Partition) appendAsLeader(batch []byte, acks int16, epoch int32) (Appen
 	if p.cfg.LogAppendTime {
 		res.LogAppendTime = p.now().UnixMilli()
 		record.SetLogAppendTime(batch, res.LogAppendTime)
+		h.MaxTimestamp = res.LogAppendTime
 	}
 	info, err := p.log.AppendAsLeader(batch, p.state.LeaderEpoch)
 	if err != nil {

@@ -41,6 +41,10 @@ type producerBatch struct {
 type producerEntry struct {
 	epoch   int16
 	batches []producerBatch // oldest first, at most cachedBatches
+	// lastTimestamp is the max timestamp of the producer's last batch
+	// (ms), what producer.id.expiration.ms counts from, as in Kafka;
+	// unknownTimestamp for state loaded from a version-1 snapshot.
+	lastTimestamp int64
 	// refused is the error of the producer's expected next batch, refused
 	// retriably (ISR below min.insync.replicas, not leader) since its last
 	// append; nil otherwise. A later batch that skips exactly that one gets
@@ -121,10 +125,36 @@ func (ps producers) record(h record.Header) {
 		ps[h.ProducerID] = e
 	}
 	e.refused = nil
+	e.lastTimestamp = h.MaxTimestamp
 	e.batches = append(e.batches, producerBatch{h.BaseSequence, lastSeq(h), h.BaseOffset, h.LastOffset()})
 	if len(e.batches) > cachedBatches {
 		e.batches = e.batches[1:]
 	}
+}
+
+// unknownTimestamp marks an entry whose last batch's timestamp is not
+// known (loaded from a version-1 snapshot): expire stamps it with the
+// time it first sees it, so it expires a full period later at the
+// earliest.
+const unknownTimestamp = math.MinInt64
+
+// expire drops the producers whose last batch is at least maxAge older
+// than now (ms), as Kafka does every
+// producer.id.expiration.check.interval.ms: their dedup state is gone,
+// and their next batch is accepted as a new producer's (KIP-360). It
+// returns how many it dropped.
+func (ps producers) expire(now, maxAge int64) int {
+	n := 0
+	for id, e := range ps {
+		switch {
+		case e.lastTimestamp == unknownTimestamp:
+			e.lastTimestamp = now
+		case now-e.lastTimestamp >= maxAge:
+			delete(ps, id)
+			n++
+		}
+	}
+	return n
 }
 
 // recordAll records every whole batch in b.

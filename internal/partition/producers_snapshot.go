@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"slices"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/storage"
@@ -21,20 +22,23 @@ import (
 // so an idle producer's dedup state survives a restart however much was
 // written since, without rescanning the log.
 //
-// Encoding (big endian), version 1:
+// Encoding (big endian), version 2:
 //
 //	version int16 | crc32c uint32 (of what follows) | count uint32 |
-//	count × { producer id int64 | epoch int16 | n uint8 |
+//	count × { producer id int64 | epoch int16 | last timestamp int64 | n uint8 |
 //	          n × { first seq int32 | last seq int32 | first offset int64 | last offset int64 } }
 //
-// Producers are in id order; n is at most cachedBatches.
+// Producers are in id order; n is at most cachedBatches. Version 1 (read,
+// no longer written) lacks the last timestamp: its producers get
+// unknownTimestamp.
 
-const snapshotVersion = 1
+const snapshotVersion = 2
 
 const (
-	snapshotHeaderSize = 2 + 4 + 4
-	snapshotEntrySize  = 8 + 2 + 1
-	snapshotBatchSize  = 4 + 4 + 8 + 8
+	snapshotHeaderSize  = 2 + 4 + 4
+	snapshotEntrySizeV1 = 8 + 2 + 1
+	snapshotEntrySize   = 8 + 2 + 8 + 1
+	snapshotBatchSize   = 4 + 4 + 8 + 8
 )
 
 var crc32c = crc32.MakeTable(crc32.Castagnoli)
@@ -58,6 +62,7 @@ func (ps producers) encode() []byte {
 		e := ps[id]
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTimestamp))
 		b = append(b, byte(len(e.batches)))
 		for _, pb := range e.batches {
 			b = binary.BigEndian.AppendUint32(b, uint32(pb.firstSeq))
@@ -76,7 +81,8 @@ func decodeProducers(b []byte) (producers, error) {
 	if len(b) < snapshotHeaderSize {
 		return nil, fmt.Errorf("%w: %d bytes", errSnapshot, len(b))
 	}
-	if v := binary.BigEndian.Uint16(b); v != snapshotVersion {
+	v := binary.BigEndian.Uint16(b)
+	if v != 1 && v != snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d", errSnapshot, v)
 	}
 	if binary.BigEndian.Uint32(b[2:]) != crc32.Checksum(b[6:], crc32c) {
@@ -84,12 +90,12 @@ func decodeProducers(b []byte) (producers, error) {
 	}
 	n := binary.BigEndian.Uint32(b[6:])
 	rest := b[snapshotHeaderSize:]
-	if uint64(n) > uint64(len(rest)/snapshotEntrySize) {
+	if uint64(n) > uint64(len(rest)/snapshotEntrySizeV1) {
 		return nil, fmt.Errorf("%w: %d producers in %d bytes", errSnapshot, n, len(rest))
 	}
 	ps := make(producers, n)
 	for range n {
-		id, e, tail, err := decodeEntry(rest)
+		id, e, tail, err := decodeEntry(rest, v)
 		if err != nil {
 			return nil, err
 		}
@@ -104,15 +110,23 @@ func decodeProducers(b []byte) (producers, error) {
 	return ps, nil
 }
 
-// decodeEntry parses one producer and returns the bytes after it.
-func decodeEntry(b []byte) (int64, *producerEntry, []byte, error) {
-	if len(b) < snapshotEntrySize {
+// decodeEntry parses one producer of a version v snapshot and returns the
+// bytes after it.
+func decodeEntry(b []byte, v uint16) (int64, *producerEntry, []byte, error) {
+	size := snapshotEntrySize
+	if v == 1 {
+		size = snapshotEntrySizeV1
+	}
+	if len(b) < size {
 		return 0, nil, nil, fmt.Errorf("%w: truncated producer", errSnapshot)
 	}
 	id := int64(binary.BigEndian.Uint64(b))
-	e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:]))}
-	n := int(b[10])
-	b = b[snapshotEntrySize:]
+	e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:])), lastTimestamp: unknownTimestamp}
+	if v != 1 {
+		e.lastTimestamp = int64(binary.BigEndian.Uint64(b[10:]))
+	}
+	n := int(b[size-1])
+	b = b[size:]
 	if id < 0 || n == 0 || n > cachedBatches || len(b) < n*snapshotBatchSize {
 		return 0, nil, nil, fmt.Errorf("%w: producer %d with %d batches", errSnapshot, id, n)
 	}
@@ -127,6 +141,19 @@ func decodeEntry(b []byte) (int64, *producerEntry, []byte, error) {
 		b = b[snapshotBatchSize:]
 	}
 	return id, e, b, nil
+}
+
+// ExpireProducers drops the state of the producers whose last batch is
+// producer.id.expiration.ms older than now (the broker calls it every
+// producer.id.expiration.check.interval.ms, on leaders and followers
+// alike, as Kafka does). It returns how many it dropped.
+func (p *Partition) ExpireProducers(now time.Time) int {
+	if p.cfg.ProducerIDExpiration <= 0 {
+		return 0
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	return p.producers.expire(now.UnixMilli(), p.cfg.ProducerIDExpiration.Milliseconds())
 }
 
 // saveProducerSnapshot saves the producers' state as of offset (every

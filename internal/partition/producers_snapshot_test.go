@@ -1,7 +1,9 @@
 package partition
 
 import (
+	"encoding/binary"
 	"errors"
+	"hash/crc32"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -42,6 +44,30 @@ func TestProducerSnapshotRoundTrip(t *testing.T) {
 	}
 }
 
+// A version-1 snapshot (before the last timestamps) still loads: its
+// producers keep their batches, with timestamps unknown.
+func TestProducerSnapshotVersion1(t *testing.T) {
+	v1 := binary.BigEndian.AppendUint16(nil, 1)
+	v1 = append(v1, 0, 0, 0, 0)                 // crc, below
+	v1 = binary.BigEndian.AppendUint32(v1, 1)   // one producer
+	v1 = binary.BigEndian.AppendUint64(v1, 7)   // id
+	v1 = binary.BigEndian.AppendUint16(v1, 3)   // epoch
+	v1 = append(v1, 1)                          // one batch
+	v1 = binary.BigEndian.AppendUint32(v1, 10)  // first seq
+	v1 = binary.BigEndian.AppendUint32(v1, 12)  // last seq
+	v1 = binary.BigEndian.AppendUint64(v1, 100) // first offset
+	v1 = binary.BigEndian.AppendUint64(v1, 102) // last offset
+	binary.BigEndian.PutUint32(v1[2:], crc32.Checksum(v1[6:], crc32c))
+	got, err := decodeProducers(v1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := producers{7: {epoch: 3, batches: []producerBatch{{10, 12, 100, 102}}, lastTimestamp: unknownTimestamp}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 1:\n got %+v\nwant %+v", got[7], want[7])
+	}
+}
+
 // FuzzDecodeProducerSnapshot: any bytes decode to a state or an error;
 // a state encodes back to the same bytes.
 func FuzzDecodeProducerSnapshot(f *testing.F) {
@@ -52,7 +78,7 @@ func FuzzDecodeProducerSnapshot(f *testing.F) {
 	f.Add(producers{}.encode())
 	f.Fuzz(func(t *testing.T, b []byte) {
 		got, err := decodeProducers(b)
-		if err != nil {
+		if err != nil || binary.BigEndian.Uint16(b) != snapshotVersion {
 			return
 		}
 		if again := got.encode(); string(again) != string(b) {

@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"testing"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/record"
 )
@@ -52,5 +53,57 @@ func TestGapBehindRetriableRefusal(t *testing.T) {
 	}
 	if _, err := e.p.AppendAsLeader(idempotentBatch(t, 5), -1); !errors.Is(err, ErrOutOfOrderSequence) {
 		t.Fatalf("a real gap: %v, want OUT_OF_ORDER_SEQUENCE_NUMBER", err)
+	}
+}
+
+// producer.id.expiration.ms: a producer whose last batch is that old loses
+// its dedup state (its batches are then accepted as a new producer's);
+// a newer one keeps it, and so does one whose timestamp is unknown (a
+// version-1 snapshot's) until a full period after expire first saw it.
+func TestProducerExpiry(t *testing.T) {
+	ps := producers{}
+	old, recent := idempotentHeader(1, 0, 0, 0), idempotentHeader(2, 0, 0, 1)
+	old.MaxTimestamp, recent.MaxTimestamp = 1_000, 5_000
+	ps.record(old)
+	ps.record(recent)
+	ps[3] = &producerEntry{batches: []producerBatch{{0, 0, 2, 2}}, lastTimestamp: unknownTimestamp}
+	if n := ps.expire(7_000, 5_000); n != 1 || ps[1] != nil || ps[2] == nil || ps[3] == nil {
+		t.Fatalf("expire at 7000: dropped %d, left %v", n, ps)
+	}
+	retry := old // producer 1's retry is no longer a duplicate
+	if dup, err := ps.check(retry); dup != nil || err != nil {
+		t.Fatalf("expired producer's retry: duplicate %v, err %v", dup, err)
+	}
+	if n := ps.expire(11_999, 5_000); n != 1 || ps[2] != nil || ps[3] == nil {
+		t.Fatalf("expire at 11999: dropped %d, left %v", n, ps)
+	}
+	if n := ps.expire(12_000, 5_000); n != 1 || len(ps) != 0 {
+		t.Fatalf("expire at 12000: dropped %d, left %v", n, ps)
+	}
+}
+
+// The broker's expiry pass drops an idle producer's state on a replica:
+// after producer.id.expiration.ms its retried batch is appended again.
+func TestExpireProducersOnPartition(t *testing.T) {
+	cfg := testConfig(1)
+	cfg.ProducerIDExpiration = time.Hour
+	e := newEnv(t, 1, newClock(), cfg)
+	e.lead(1, 1, []int32{1}, []int32{1})
+	first, err := e.p.AppendAsLeader(idempotentBatch(t, 0), -1)
+	if err != nil {
+		t.Fatal(err)
+	}
+	batchTime := time.UnixMilli(1_700_000_000_000)
+	if n := e.p.ExpireProducers(batchTime.Add(time.Hour - time.Millisecond)); n != 0 {
+		t.Fatalf("expired %d producers before an hour", n)
+	}
+	if again, err := e.p.AppendAsLeader(idempotentBatch(t, 0), -1); err != nil || again.BaseOffset != first.BaseOffset {
+		t.Fatalf("retry within the hour: offset %d (first %d), %v", again.BaseOffset, first.BaseOffset, err)
+	}
+	if n := e.p.ExpireProducers(batchTime.Add(time.Hour)); n != 1 {
+		t.Fatalf("expired %d producers after an hour, want 1", n)
+	}
+	if again, err := e.p.AppendAsLeader(idempotentBatch(t, 0), -1); err != nil || again.BaseOffset == first.BaseOffset {
+		t.Fatalf("retry after expiry: offset %d (first %d), %v", again.BaseOffset, first.BaseOffset, err)
 	}
 }
