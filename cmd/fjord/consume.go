@@ -24,6 +24,7 @@ type consumeOpts struct {
 	printPartition bool
 	keySeparator   string
 	group          string
+	isolation      string
 }
 
 func init() {
@@ -48,6 +49,7 @@ func init() {
 	f.BoolVar(&o.printOffset, "print-offset", false, "print each record's offset as Offset:N")
 	f.BoolVar(&o.printPartition, "print-partition", false, "print each record's partition as Partition:N")
 	f.StringVar(&o.keySeparator, "key-separator", "\t", "separator between printed fields")
+	f.StringVar(&o.isolation, "isolation", "read_uncommitted", "read_uncommitted, or read_committed: only records of committed transactions, up to the last stable offset (kafka-console-consumer's --isolation-level)")
 	f.StringVar(&o.group, "group", "", "consume as a member of this consumer group, committing its offsets (new groups start at the end, or the beginning with --from-beginning)")
 	rootCmd.AddCommand(cmd)
 }
@@ -69,8 +71,33 @@ func startOffset(o consumeOpts) (kgo.Offset, error) {
 	return kgo.NewOffset().AtEnd(), nil
 }
 
+// isolationOpt is the kgo option of --isolation.
+func isolationOpt(level string) (kgo.Opt, error) {
+	switch level {
+	case "", "read_uncommitted":
+		return kgo.FetchIsolationLevel(kgo.ReadUncommitted()), nil
+	case "read_committed":
+		return kgo.FetchIsolationLevel(kgo.ReadCommitted()), nil
+	}
+	return nil, fmt.Errorf("invalid --isolation %q: want read_uncommitted or read_committed", level)
+}
+
 // consumerOpts builds the kgo options that select what to consume.
 func consumerOpts(topic string, o consumeOpts) ([]kgo.Opt, error) {
+	iso, err := isolationOpt(o.isolation)
+	if err != nil {
+		return nil, err
+	}
+	opts, err := selectOpts(topic, o)
+	if err != nil {
+		return nil, err
+	}
+	return append(opts, iso), nil
+}
+
+// selectOpts builds the kgo options that select the topic, partitions
+// and start.
+func selectOpts(topic string, o consumeOpts) ([]kgo.Opt, error) {
 	if o.group != "" {
 		return groupConsumerOpts(topic, o)
 	}

@@ -36,11 +36,22 @@ func TestStartOffset(t *testing.T) {
 }
 
 func TestConsumerOptsGroup(t *testing.T) {
-	if opts, err := consumerOpts("t", consumeOpts{group: "g", offset: -1, partition: -1}); err != nil || len(opts) != 4 {
+	if opts, err := consumerOpts("t", consumeOpts{group: "g", offset: -1, partition: -1}); err != nil || len(opts) != 5 {
 		t.Errorf("group consume: %v, %d opts", err, len(opts))
 	}
-	if opts, err := consumerOpts("t", consumeOpts{offset: 3, partition: 2}); err != nil || len(opts) != 1 {
+	if opts, err := consumerOpts("t", consumeOpts{offset: 3, partition: 2, isolation: "read_committed"}); err != nil || len(opts) != 2 {
 		t.Errorf("partition consume: %v, %d opts", err, len(opts))
+	}
+}
+
+func TestIsolationOpt(t *testing.T) {
+	for _, level := range []string{"", "read_uncommitted", "read_committed"} {
+		if _, err := isolationOpt(level); err != nil {
+			t.Errorf("%q: %v", level, err)
+		}
+	}
+	if _, err := consumerOpts("t", consumeOpts{offset: -1, partition: -1, isolation: "committed"}); err == nil {
+		t.Error("--isolation committed accepted")
 	}
 }
 
