@@ -97,6 +97,8 @@ func dataCases() []authzCase {
 			want: kerr.ClusterAuthorizationFailed},
 		{name: "list offsets/describe topic", need: acls(topicGrant("t", opDescribe)),
 			req: listOffsetsReq, code: listOffsetsCode, want: kerr.TopicAuthorizationFailed},
+		{name: "describe producers/read topic", need: acls(topicGrant("t", opRead)),
+			req: describeProducersReq, code: describeProducersCode, want: kerr.TopicAuthorizationFailed},
 		{name: "offset for leader epoch/describe topic", need: acls(topicGrant("t", opDescribe)),
 			req: func() kmsg.Request { return epochReq(-1) }, code: epochCode, want: kerr.TopicAuthorizationFailed},
 		{name: "offset for leader epoch/replica cluster action", need: acls(clusterGrant(opClusterAc)),

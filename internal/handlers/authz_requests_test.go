@@ -95,6 +95,21 @@ func epochReq(replica int32) kmsg.Request {
 	return r
 }
 
+func describeProducersReq() kmsg.Request {
+	r := kmsg.NewPtrDescribeProducersRequest()
+	r.Topics = []kmsg.DescribeProducersRequestTopic{{Topic: "t", Partitions: []int32{0}}}
+	return r
+}
+
+func describeProducersCode(r kmsg.Response) int16 {
+	for _, t := range r.(*kmsg.DescribeProducersResponse).Topics {
+		for _, p := range t.Partitions {
+			return p.ErrorCode
+		}
+	}
+	return none
+}
+
 func epochCode(r kmsg.Response) int16 {
 	for _, t := range r.(*kmsg.OffsetForLeaderEpochResponse).Topics {
 		for _, p := range t.Partitions {

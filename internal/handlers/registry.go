@@ -38,6 +38,7 @@ func init() {
 		kmsg.IncrementalAlterConfigs:      {0, 1, (*Handlers).incrementalAlterConfigs, true},
 		kmsg.DescribeCluster:              {0, 1, (*Handlers).describeCluster, false},
 		kmsg.OffsetForLeaderEpoch:         {2, 4, (*Handlers).offsetForLeaderEpoch, false},
+		kmsg.DescribeProducers:            {0, 0, (*Handlers).describeProducers, false},
 		kmsg.ElectLeaders:                 {0, 2, (*Handlers).electLeaders, true},
 		kmsg.InitProducerID:               {0, 5, (*Handlers).initProducerID, false},
 		kmsg.FindCoordinator:              {0, 4, (*Handlers).findCoordinator, false},

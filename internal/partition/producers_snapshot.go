@@ -1,6 +1,7 @@
 package partition
 
 import (
+	"cmp"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -236,4 +237,36 @@ func splitAt(b []byte, offset int64) int {
 		pos += h.Size()
 	}
 	return len(b)
+}
+
+// ProducerInfo is one active idempotent producer of a partition, as
+// DescribeProducers shows it.
+type ProducerInfo struct {
+	ID            int64
+	Epoch         int16
+	LastSequence  int32
+	LastTimestamp int64 // -1 when unknown
+}
+
+// ActiveProducers lists the producers whose state the leader keeps, in id
+// order. Only the leader answers (ErrNotLeader otherwise), as Kafka's.
+func (p *Partition) ActiveProducers() ([]ProducerInfo, error) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.isLeader() {
+		return nil, ErrNotLeader
+	}
+	out := make([]ProducerInfo, 0, len(p.producers))
+	for id, e := range p.producers {
+		info := ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp}
+		if n := len(e.batches); n > 0 {
+			info.LastSequence = e.batches[n-1].lastSeq
+		}
+		if info.LastTimestamp == unknownTimestamp {
+			info.LastTimestamp = -1
+		}
+		out = append(out, info)
+	}
+	slices.SortFunc(out, func(a, b ProducerInfo) int { return cmp.Compare(a.ID, b.ID) })
+	return out, nil
 }
