@@ -28,6 +28,7 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"slices"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -55,10 +56,14 @@ const (
 	// readBufferSize is the connection's read-ahead: a small response
 	// arrives in one read with its size.
 	readBufferSize = 32 << 10
-	// maxResponseSlack is what a response may exceed the request's byte
-	// budget by (one batch over a partition's budget, the framing).
-	maxResponseSlack = 64 << 20
 )
+
+// bigFrame is the frame size above which a response's buffer grows as its
+// bytes arrive instead of being allocated up front: a leader answers at
+// least one whole batch however large the topic's max.message.bytes
+// allows, so there is no limit, but memory is committed only for bytes
+// that came (a variable for tests).
+var bigFrame = 64 << 20
 
 var errCorrelation = errors.New("replication: response correlation id mismatch")
 
@@ -74,12 +79,11 @@ type leaderConn struct {
 	expires  time.Time       // the SASL session ends (zero: never)
 	wbuf     []byte          // request encoding, reused
 	rbuf     []byte          // response frames, reused
-	maxRead  int             // largest response frame accepted
 }
 
 // dialLeader connects to addr and prepares the connection: TLS, SASL and
 // ApiVersions.
-func dialLeader(ctx context.Context, addr, clientID string, sec Security, maxRead int) (*leaderConn, error) {
+func dialLeader(ctx context.Context, addr, clientID string, sec Security) (*leaderConn, error) {
 	ctx, cancel := context.WithTimeout(ctx, dialTimeout)
 	defer cancel()
 	var d net.Dialer
@@ -90,8 +94,7 @@ func dialLeader(ctx context.Context, addr, clientID string, sec Security, maxRea
 	if nc, err = wrapTLS(ctx, nc, addr, sec.TLS); err != nil {
 		return nil, err
 	}
-	c := &leaderConn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), addr: addr,
-		clientID: clientID, maxRead: maxRead + maxResponseSlack}
+	c := &leaderConn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), addr: addr, clientID: clientID}
 	if err := c.prepare(ctx, sec.SASL); err != nil {
 		c.close()
 		return nil, err
@@ -249,14 +252,17 @@ func (c *leaderConn) readFrame(reuse bool) ([]byte, error) {
 		return nil, err
 	}
 	n := int(int32(binary.BigEndian.Uint32(size[:])))
-	if n < 4 || n > c.maxRead {
+	if n < 4 {
 		return nil, fmt.Errorf("replication: response frame of %d bytes from %s", n, c.addr)
 	}
-	buf := make([]byte, 0)
+	var buf []byte
 	if reuse {
 		buf = c.rbuf
 	}
-	if cap(buf) < n {
+	if n > cap(buf) && n > bigFrame {
+		return c.readBigFrame(n, reuse)
+	}
+	if n > cap(buf) {
 		buf = make([]byte, n)
 	}
 	buf = buf[:n]
@@ -265,6 +271,24 @@ func (c *leaderConn) readFrame(reuse bool) ([]byte, error) {
 	}
 	if _, err := io.ReadFull(c.br, buf); err != nil {
 		return nil, err
+	}
+	return buf, nil
+}
+
+// readBigFrame reads a frame of n bytes, more than bigFrame, into a
+// buffer that grows by at most bigFrame as the bytes arrive.
+func (c *leaderConn) readBigFrame(n int, reuse bool) ([]byte, error) {
+	buf := make([]byte, 0, bigFrame)
+	for len(buf) < n {
+		step := min(n-len(buf), bigFrame)
+		buf = slices.Grow(buf, step)
+		if _, err := io.ReadFull(c.br, buf[len(buf):len(buf)+step]); err != nil {
+			return nil, err
+		}
+		buf = buf[:len(buf)+step]
+	}
+	if reuse {
+		c.rbuf = buf
 	}
 	return buf, nil
 }

@@ -60,19 +60,8 @@ func TestSkipTags(t *testing.T) {
 	}
 }
 
-// A ListOffsets sent while a Fetch response is being applied (an out of
-// range partition among others) leaves that response's records intact:
-// only Fetch responses reuse the connection's buffer.
-func TestListOffsetsKeepsFetchRecords(t *testing.T) {
-	leader := startLeader(t, 2)
-	lp := leaderReplica(2, 5, openLog(t))
-	produce(t, lp, 2, "a")
-	leader.add(tp0, lp)
-	c, err := dialLeader(context.Background(), leader.addr, "test", Security{}, 1<<20)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.close()
+// fetchReq is a follower's Fetch of tp0 from offset 0 in epoch 5.
+func fetchReq() *kmsg.FetchRequest {
 	fetch := kmsg.NewPtrFetchRequest()
 	fetch.Version, fetch.ReplicaID, fetch.MinBytes, fetch.MaxBytes = fetchVersion, 1, 1, 1<<20
 	ft := kmsg.NewFetchRequestTopic()
@@ -81,7 +70,46 @@ func TestListOffsetsKeepsFetchRecords(t *testing.T) {
 	fp.Partition, fp.CurrentLeaderEpoch, fp.LastFetchedEpoch, fp.PartitionMaxBytes = tp0.Partition, 5, -1, 1<<20
 	ft.Partitions = append(ft.Partitions, fp)
 	fetch.Topics = append(fetch.Topics, ft)
-	resp, err := c.roundTrip(context.Background(), fetch, time.Second)
+	return fetch
+}
+
+// A frame above bigFrame is read in steps of at most bigFrame, whole.
+func TestBigFrameReadInSteps(t *testing.T) {
+	defer func(old int) { bigFrame = old }(bigFrame)
+	bigFrame = 64
+	leader := startLeader(t, 2)
+	lp := leaderReplica(2, 5, openLog(t))
+	produce(t, lp, 4, "a")
+	leader.add(tp0, lp)
+	c, err := dialLeader(context.Background(), leader.addr, "test", Security{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	resp, err := c.roundTrip(context.Background(), fetchReq(), time.Second)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+	if want := logBytes(t, lp.Log()); len(want) <= 4*bigFrame || !bytes.Equal(got, want) {
+		t.Fatalf("fetched %d bytes, the log has %d", len(got), len(want))
+	}
+}
+
+// A ListOffsets sent while a Fetch response is being applied (an out of
+// range partition among others) leaves that response's records intact:
+// only Fetch responses reuse the connection's buffer.
+func TestListOffsetsKeepsFetchRecords(t *testing.T) {
+	leader := startLeader(t, 2)
+	lp := leaderReplica(2, 5, openLog(t))
+	produce(t, lp, 2, "a")
+	leader.add(tp0, lp)
+	c, err := dialLeader(context.Background(), leader.addr, "test", Security{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.close()
+	resp, err := c.roundTrip(context.Background(), fetchReq(), time.Second)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -225,7 +225,7 @@ func (f *fetcher) connect(ctx context.Context) (c *leaderConn, fresh bool, err e
 		return f.conn, false, nil
 	}
 	f.closeClient()
-	c, err = dialLeader(ctx, addr, fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID), f.o.Security, int(f.o.MaxBytes))
+	c, err = dialLeader(ctx, addr, fmt.Sprintf("fjord-replica-fetcher-%d", f.o.NodeID), f.o.Security)
 	if err != nil {
 		return nil, false, err
 	}
