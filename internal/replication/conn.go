@@ -218,21 +218,31 @@ func (c *leaderConn) roundTrip(ctx context.Context, req kmsg.Request, hold time.
 	if err := ctx.Err(); err != nil {
 		return nil, err
 	}
-	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
-	defer stop()
+	// The deadline first: set after the cancellation's, it would undo it.
 	if err := c.nc.SetDeadline(time.Now().Add(hold + ioOverhead)); err != nil {
 		return nil, err
 	}
-	c.corr++
-	c.wbuf = kmsg.NewRequestFormatter(kmsg.FormatterClientID(c.clientID)).AppendRequest(c.wbuf[:0], req, c.corr)
-	if _, err := c.nc.Write(c.wbuf); err != nil {
-		return nil, c.ioError(ctx, err)
+	stop := context.AfterFunc(ctx, func() { c.nc.SetDeadline(time.Unix(1, 0)) })
+	body, err := c.exchange(req)
+	if !stop() && err == nil {
+		// Cancelled as the answer came: the cancellation's deadline may
+		// still land on the connection, which cannot be used again.
+		return nil, ctx.Err()
 	}
-	body, err := c.readFrame(req.Key() == kmsg.Fetch.Int16())
 	if err != nil {
 		return nil, c.ioError(ctx, err)
 	}
 	return c.decode(req, body)
+}
+
+// exchange writes req and reads its response frame.
+func (c *leaderConn) exchange(req kmsg.Request) ([]byte, error) {
+	c.corr++
+	c.wbuf = kmsg.NewRequestFormatter(kmsg.FormatterClientID(c.clientID)).AppendRequest(c.wbuf[:0], req, c.corr)
+	if _, err := c.nc.Write(c.wbuf); err != nil {
+		return nil, err
+	}
+	return c.readFrame(req.Key() == kmsg.Fetch.Int16())
 }
 
 // ioError prefers the cancellation to the deadline error it caused.
