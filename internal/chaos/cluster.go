@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
 	"os"
 	"os/exec"
@@ -16,7 +17,9 @@ import (
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
+	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
 // Cluster is a set of `fjord server` processes, each a broker and a
@@ -405,26 +408,77 @@ func (c *Cluster) Controller(ctx context.Context) (int32, error) {
 	return md.Controller, nil
 }
 
-// Healthy reports "" when every partition of topic has a leader and an ISR
-// of all its replicas, or what is missing.
+// Healthy reports "" when every running node sees every partition of
+// topic with a leader and an ISR of all its replicas, and all of them see
+// the same leader in the same epoch (nodeView); otherwise what is
+// missing.
 func (c *Cluster) Healthy(ctx context.Context, topic string, partitions int) string {
-	md, err := c.Metadata(ctx, topic)
-	if err != nil {
-		return err.Error()
-	}
-	td := md.Topics[topic]
-	if len(td.Partitions) != partitions {
-		return fmt.Sprintf("%d of %d partitions in metadata", len(td.Partitions), partitions)
-	}
-	for _, pd := range td.Partitions.Sorted() {
-		if pd.Leader < 0 || pd.Err != nil {
-			return fmt.Sprintf("%s[%d] has no leader (%v)", topic, pd.Partition, pd.Err)
+	var first map[int32]leaderAt
+	firstID := int32(-1)
+	for _, nd := range c.Nodes {
+		if nd.State() != Running {
+			continue
 		}
-		if len(pd.ISR) != len(pd.Replicas) {
-			return fmt.Sprintf("%s[%d] ISR %v of replicas %v", topic, pd.Partition, sorted(pd.ISR), sorted(pd.Replicas))
+		view, msg := c.nodeView(ctx, nd, topic, partitions)
+		if msg != "" {
+			return fmt.Sprintf("node %d: %s", nd.ID, msg)
 		}
+		if first == nil {
+			first, firstID = view, nd.ID
+			continue
+		}
+		if !maps.Equal(first, view) {
+			return fmt.Sprintf("nodes %d and %d see different leaders or epochs of %s", firstID, nd.ID, topic)
+		}
+	}
+	if first == nil {
+		return "no running node"
 	}
 	return ""
+}
+
+// leaderAt is a partition's leader and leader epoch.
+type leaderAt struct{ leader, epoch int32 }
+
+// nodeView asks node nd itself (not any node) for topic's metadata and
+// returns each partition's leader and epoch, or why the partition is not
+// healthy in nd's view: no leader, or an ISR short of the replicas.
+// Every running node must agree before a run's final reads: after
+// healing, a node that has not caught up with the metadata log yet still
+// answers its old view (a leadership it lost, an ISR that was shrunk),
+// and a check or a read served by it would see a stale cluster.
+func (c *Cluster) nodeView(ctx context.Context, nd *Node, topic string, partitions int) (map[int32]leaderAt, string) {
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.SeedBrokers(nd.Addr), kgo.DialTimeout(time.Second)},
+		c.sec.clientOpts(adminUser)...)...)
+	if err != nil {
+		return nil, err.Error()
+	}
+	defer cl.Close()
+	ctx, cancel := context.WithTimeout(ctx, 5*time.Second)
+	defer cancel()
+	req := kmsg.NewPtrMetadataRequest()
+	rt := kmsg.NewMetadataRequestTopic()
+	rt.Topic = kmsg.StringPtr(topic)
+	req.Topics = append(req.Topics, rt)
+	kresp, err := cl.SeedBrokers()[0].Request(ctx, req)
+	if err != nil {
+		return nil, err.Error()
+	}
+	resp := kresp.(*kmsg.MetadataResponse)
+	if len(resp.Topics) != 1 || len(resp.Topics[0].Partitions) != partitions {
+		return nil, fmt.Sprintf("%s not in metadata with %d partitions", topic, partitions)
+	}
+	view := map[int32]leaderAt{}
+	for _, pd := range resp.Topics[0].Partitions {
+		if pd.Leader < 0 || pd.ErrorCode != 0 {
+			return nil, fmt.Sprintf("%s[%d] has no leader (%v)", topic, pd.Partition, kerr.ErrorForCode(pd.ErrorCode))
+		}
+		if len(pd.ISR) != len(pd.Replicas) {
+			return nil, fmt.Sprintf("%s[%d] ISR %v of replicas %v", topic, pd.Partition, sorted(pd.ISR), sorted(pd.Replicas))
+		}
+		view[pd.Partition] = leaderAt{pd.Leader, pd.LeaderEpoch}
+	}
+	return view, ""
 }
 
 func sorted(xs []int32) []int32 {
