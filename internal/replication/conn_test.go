@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -73,24 +74,33 @@ func fetchReq() *kmsg.FetchRequest {
 	return fetch
 }
 
-// A frame above bigFrame is read in steps of at most bigFrame, whole.
-func TestBigFrameReadInSteps(t *testing.T) {
-	defer func(old int) { bigFrame = old }(bigFrame)
-	bigFrame = 64
+// fetchedFromLeader starts a leader of tp0 with n batches, fetches them
+// over a leaderConn and returns the connection (the caller closes it),
+// the leader's replica and the fetched records.
+func fetchedFromLeader(t *testing.T, n int) (*leaderConn, *partition.Partition, []byte) {
+	t.Helper()
 	leader := startLeader(t, 2)
 	lp := leaderReplica(2, 5, openLog(t))
-	produce(t, lp, 4, "a")
+	produce(t, lp, n, "a")
 	leader.add(tp0, lp)
 	c, err := dialLeader(context.Background(), leader.addr, "test", Security{})
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer c.close()
 	resp, err := c.roundTrip(context.Background(), fetchReq(), time.Second)
 	if err != nil {
+		c.close()
 		t.Fatal(err)
 	}
-	got := resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+	return c, lp, resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
+}
+
+// A frame above bigFrame is read in steps of at most bigFrame, whole.
+func TestBigFrameReadInSteps(t *testing.T) {
+	defer func(old int) { bigFrame = old }(bigFrame)
+	bigFrame = 64
+	c, lp, got := fetchedFromLeader(t, 4)
+	defer c.close()
 	if want := logBytes(t, lp.Log()); len(want) <= 4*bigFrame || !bytes.Equal(got, want) {
 		t.Fatalf("fetched %d bytes, the log has %d", len(got), len(want))
 	}
@@ -100,20 +110,8 @@ func TestBigFrameReadInSteps(t *testing.T) {
 // range partition among others) leaves that response's records intact:
 // only Fetch responses reuse the connection's buffer.
 func TestListOffsetsKeepsFetchRecords(t *testing.T) {
-	leader := startLeader(t, 2)
-	lp := leaderReplica(2, 5, openLog(t))
-	produce(t, lp, 2, "a")
-	leader.add(tp0, lp)
-	c, err := dialLeader(context.Background(), leader.addr, "test", Security{})
-	if err != nil {
-		t.Fatal(err)
-	}
+	c, _, records := fetchedFromLeader(t, 2)
 	defer c.close()
-	resp, err := c.roundTrip(context.Background(), fetchReq(), time.Second)
-	if err != nil {
-		t.Fatal(err)
-	}
-	records := resp.(*kmsg.FetchResponse).Topics[0].Partitions[0].RecordBatches
 	want := bytes.Clone(records)
 	if len(want) == 0 {
 		t.Fatal("no records fetched")
