@@ -317,7 +317,9 @@ func TestFencedStopsUntilNewEpoch(t *testing.T) {
 // replaced at once: the leader is not reported unreachable and the
 // partition does not back off.
 func TestLeaderClosedIdleConnection(t *testing.T) {
-	leader := startLeaderWith(t, 2, server.Config{Logger: discard, IdleTimeout: 200 * time.Millisecond})
+	var closed atomic.Int32
+	leader := startLeaderWith(t, 2, server.Config{Logger: discard, IdleTimeout: 200 * time.Millisecond,
+		OnClose: func(*server.Session) { closed.Add(1) }})
 	lp, fp, c := aheadOfFollower(t, leader)
 	var unreachable atomic.Int32
 	m := NewManager(Options{
@@ -328,7 +330,7 @@ func TestLeaderClosedIdleConnection(t *testing.T) {
 
 	m.Assign(tp0, 2, 5) // fenced: the fetcher idles with its connection open
 	waitFor(t, "a fetch", func() bool { return leader.fetchCount(tp0) > 0 })
-	time.Sleep(600 * time.Millisecond) // the leader closes the idle connection
+	waitFor(t, "the leader to close the idle connection", func() bool { return closed.Load() > 0 })
 	fp.SetState(partition.State{Leader: 2, LeaderEpoch: 6, Replicas: []int32{1, 2}, ISR: []int32{1, 2}})
 	m.Assign(tp0, 2, 6)
 	waitInSync(t, lp, fp) // an hour's backoff would time this out
