@@ -40,8 +40,11 @@ func lead(p *partition.Partition, epoch int32) {
 
 // manager is node 1's coordinator manager over a one-partition
 // __consumer_offsets; its runners are stopped at the end of the test.
-func manager(t *testing.T) *Manager {
-	m := NewManager(Options{NodeID: 1, Config: group.DefaultConfig(), Partitions: func() int32 { return 1 }, Logger: discard})
+func manager(t *testing.T) *Manager { return managerLogging(t, discard) }
+
+// managerLogging is manager with the runners logging to logger.
+func managerLogging(t *testing.T, logger *slog.Logger) *Manager {
+	m := NewManager(Options{NodeID: 1, Config: group.DefaultConfig(), Partitions: func() int32 { return 1 }, Logger: logger})
 	t.Cleanup(func() {
 		m.StopAll()
 		m.mu.Lock()
@@ -132,7 +135,8 @@ func TestStaleRunnerCannotCommit(t *testing.T) {
 // COORDINATOR_LOAD_IN_PROGRESS, not left without an answer.
 func TestFailedLoadAnswersAndRetries(t *testing.T) {
 	p, l := offsetsReplica(t, 5)
-	m := manager(t)
+	failed := make(chan struct{}, 1)
+	m := managerLogging(t, slog.New(onError{failed}))
 	m.OnPartition(0, p, 1, 5)
 	if code := topCode(call(t, m, commit(10))); code != 0 {
 		t.Fatalf("commit: %s", kerr.ErrorForCode(code))
@@ -141,7 +145,7 @@ func TestFailedLoadAnswersAndRetries(t *testing.T) {
 	l.Close()                   // and the log cannot be read
 	lead(p, 7)
 	m.OnPartition(0, p, 1, 7)
-	time.Sleep(100 * time.Millisecond) // the load has failed
+	<-failed // the load has failed
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	resp, err := m.Do(ctx, "g", group.Client{ID: "c"}, commit(30))
@@ -152,6 +156,20 @@ func TestFailedLoadAnswersAndRetries(t *testing.T) {
 		t.Fatalf("answer while the load fails: %v", kerr.ErrorForCode(code))
 	}
 }
+
+// onError is a log handler that signals each error record on ch.
+type onError struct{ ch chan struct{} }
+
+func (h onError) Enabled(_ context.Context, l slog.Level) bool { return l >= slog.LevelError }
+func (h onError) Handle(context.Context, slog.Record) error {
+	select {
+	case h.ch <- struct{}{}:
+	default:
+	}
+	return nil
+}
+func (h onError) WithAttrs([]slog.Attr) slog.Handler { return h }
+func (h onError) WithGroup(string) slog.Handler      { return h }
 
 // A new runner does not read the log until its predecessor has stopped:
 // the predecessor may still be appending.
