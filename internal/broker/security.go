@@ -127,19 +127,8 @@ func (b *Broker) fetcherSecurity(listener string) (replication.Security, error) 
 	if err != nil {
 		return replication.Security{}, err
 	}
-	var sec replication.Security
-	proto := p[clientsec.SecurityProtocol]
-	if usesTLS(proto) {
-		if sec.TLS, err = p.TLSConfig(); err != nil {
-			return sec, err
-		}
-	}
-	if usesSASL(proto) {
-		if sec.SASL, err = p.Mechanism(); err != nil {
-			return sec, err
-		}
-	}
-	return sec, nil
+	cfg, m, err := p.Security()
+	return replication.Security{TLS: cfg, SASL: m}, err
 }
 
 // controllerListener is the first of controller.listener.names.

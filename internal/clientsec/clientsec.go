@@ -65,26 +65,41 @@ const endpointIdentification = "ssl.endpoint.identification.algorithm"
 // unknown protocol or mechanism (GSSAPI, OAUTHBEARER), missing credentials
 // or a bad TLS setting is an error naming the property.
 func (p Props) Options() ([]kgo.Opt, error) {
-	proto, err := p.protocol()
+	cfg, m, err := p.Security()
 	if err != nil {
 		return nil, err
 	}
 	var opts []kgo.Opt
-	if proto == SSL || proto == SASLSSL {
-		cfg, err := p.TLSConfig()
-		if err != nil {
-			return nil, err
-		}
+	if cfg != nil {
 		opts = append(opts, kgo.DialTLSConfig(cfg))
 	}
-	if proto == SASLPlaintext || proto == SASLSSL {
-		m, err := p.Mechanism()
-		if err != nil {
-			return nil, err
-		}
+	if m != nil {
 		opts = append(opts, kgo.SASL(m))
 	}
 	return opts, nil
+}
+
+// Security returns what Options applies, for clients that are not kgo's:
+// the TLS configuration (nil unless SSL or SASL_SSL) and the SASL
+// mechanism (nil unless SASL_PLAINTEXT or SASL_SSL). Errors as Options.
+func (p Props) Security() (*tls.Config, kafkasasl.Mechanism, error) {
+	proto, err := p.protocol()
+	if err != nil {
+		return nil, nil, err
+	}
+	var cfg *tls.Config
+	var m kafkasasl.Mechanism
+	if proto == SSL || proto == SASLSSL {
+		if cfg, err = p.TLSConfig(); err != nil {
+			return nil, nil, err
+		}
+	}
+	if proto == SASLPlaintext || proto == SASLSSL {
+		if m, err = p.Mechanism(); err != nil {
+			return nil, nil, err
+		}
+	}
+	return cfg, m, nil
 }
 
 // protocol returns security.protocol, upper-cased, PLAINTEXT if unset.

@@ -73,7 +73,7 @@ type leaderConn struct {
 	nc       net.Conn
 	br       *bufio.Reader
 	addr     string
-	clientID string
+	format   *kmsg.RequestFormatter // with the fetcher's client id
 	corr     int32
 	versions map[int16]int16 // the leader's max version per API key
 	expires  time.Time       // the SASL session ends (zero: never)
@@ -94,7 +94,8 @@ func dialLeader(ctx context.Context, addr, clientID string, sec Security) (*lead
 	if nc, err = wrapTLS(ctx, nc, addr, sec.TLS); err != nil {
 		return nil, err
 	}
-	c := &leaderConn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), addr: addr, clientID: clientID}
+	c := &leaderConn{nc: nc, br: bufio.NewReaderSize(nc, readBufferSize), addr: addr,
+		format: kmsg.NewRequestFormatter(kmsg.FormatterClientID(clientID))}
 	if err := c.prepare(ctx, sec.SASL); err != nil {
 		c.close()
 		return nil, err
@@ -238,7 +239,7 @@ func (c *leaderConn) roundTrip(ctx context.Context, req kmsg.Request, hold time.
 // exchange writes req and reads its response frame.
 func (c *leaderConn) exchange(req kmsg.Request) ([]byte, error) {
 	c.corr++
-	c.wbuf = kmsg.NewRequestFormatter(kmsg.FormatterClientID(c.clientID)).AppendRequest(c.wbuf[:0], req, c.corr)
+	c.wbuf = c.format.AppendRequest(c.wbuf[:0], req, c.corr)
 	if _, err := c.nc.Write(c.wbuf); err != nil {
 		return nil, err
 	}
