@@ -29,12 +29,13 @@ var allowed = map[string][]string{
 	"internal/controller":  {"internal/metadata", "internal/quorum", "internal/config"},
 	"internal/partition":   {"internal/storage", "internal/record", "internal/metadata"},
 	"internal/replication": {"internal/partition", "internal/record", "internal/metadata"},
-	"internal/group":       {"internal/metadata"},
+	"internal/group":       {"internal/metadata", "internal/record"},
+	"internal/txn":         {"internal/metadata", "internal/record"},
 	"internal/auth":        {"internal/metadata"},
 	"internal/ctlclient":   {"internal/controller", "internal/metadata", "internal/record"},
-	"internal/coordinator": {"internal/group", "internal/partition", "internal/record"},
+	"internal/coordinator": {"internal/group", "internal/txn", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
-		"internal/controller", "internal/record", "internal/group", "internal/coordinator", "internal/auth", "internal/sasl"},
+		"internal/controller", "internal/record", "internal/group", "internal/txn", "internal/coordinator", "internal/auth", "internal/sasl"},
 	"internal/chaos":     {"internal/tlsconf", "internal/clientsec"},
 	"internal/tlsconf":   {},
 	"internal/fakeclock": {},
@@ -45,7 +46,7 @@ var allowed = map[string][]string{
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else
 // works on Fjord's own types (DESIGN.md §3, principle 3).
-var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/coordinator", "internal/chaos", "cmd/fjord"}
+var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/txn", "internal/coordinator", "internal/chaos", "cmd/fjord"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
