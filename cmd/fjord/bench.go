@@ -161,6 +161,10 @@ type produceResult struct {
 	RecordsPerSec float64        `json:"records_per_sec"`
 	MBPerSec      float64        `json:"mb_per_sec"`
 	Latency       latencySummary `json:"latency_ms"`
+	// Transactions and CommitsPerSec count committed transactions of a
+	// transactional run (--transactional-id); absent otherwise.
+	Transactions  int64   `json:"transactions,omitempty"`
+	CommitsPerSec float64 `json:"commits_per_sec,omitempty"`
 }
 
 // consumeResult is the consume benchmark outcome (also its JSON line).
@@ -247,6 +251,10 @@ type benchProduceOpts struct {
 	compression string
 	producers   int
 	jsonOnly    bool
+	// transactionalID, when set, makes every producer transactional,
+	// committing every txnRecords records (bench_txn.go).
+	transactionalID string
+	txnRecords      int64
 }
 
 func newBenchProduceCmd() *cobra.Command {
@@ -270,6 +278,9 @@ func newBenchProduceCmd() *cobra.Command {
 	f.StringVar(&o.compression, "compression", "none", "none, gzip, snappy, lz4 or zstd")
 	f.IntVar(&o.producers, "producers", 1, "number of concurrent producer clients")
 	f.BoolVar(&o.jsonOnly, "json-only", false, "print only the JSON result line (no progress)")
+	f.StringVar(&o.transactionalID, "transactional-id", "",
+		"produce in transactions with this transactional id (ID-0, ID-1, ... with several --producers)")
+	f.Int64Var(&o.txnRecords, "transaction-records", 0, "records per transaction (with --transactional-id)")
 	_ = cmd.MarkFlagRequired("topic")
 	return cmd
 }
@@ -287,12 +298,12 @@ func validateBenchProduce(o benchProduceOpts) error {
 	case o.batchBytes <= 0:
 		return errors.New("--batch-bytes must be positive")
 	}
-	return nil
+	return validateBenchTxn(o)
 }
 
 // benchProducerOpts are the kgo options of one benchmark producer client.
 func benchProducerOpts(o benchProduceOpts) ([]kgo.Opt, error) {
-	opts, err := producerOpts(o.topic, o.acks, o.compression, false)
+	opts, err := producerOpts(o.topic, o.acks, o.compression, o.transactionalID != "")
 	if err != nil {
 		return nil, err
 	}
@@ -335,6 +346,8 @@ type produceStats struct {
 	ok, bytes atomic.Int64
 	failed    atomic.Int64
 	firstErr  atomic.Pointer[error]
+	commits   atomic.Int64          // committed transactions
+	txnErr    atomic.Pointer[error] // the first failed transaction's error
 }
 
 func (s *produceStats) done(d time.Duration, size int, err error) {
@@ -363,7 +376,7 @@ func runBenchProduce(cmd *cobra.Command, o benchProduceOpts) error {
 	if err := ensureTopic(ctx, o.topic, o.partitions, o.jsonOnly); err != nil {
 		return err
 	}
-	clients, err := newClients(o.producers, opts)
+	clients, err := newBenchClients(o, opts)
 	if err != nil {
 		return err
 	}
@@ -371,7 +384,12 @@ func runBenchProduce(cmd *cobra.Command, o benchProduceOpts) error {
 	stats := &produceStats{}
 	elapsed := produceAll(ctx, clients, o, stats)
 	res := newProduceResult(stats.ok.Load(), stats.failed.Load(), stats.bytes.Load(), elapsed, stats.hist.summary())
-	if err := writeResult(cmd.OutOrStdout(), produceSummaryLine(res), res, o.jsonOnly); err != nil {
+	human := produceSummaryLine(res)
+	if o.transactionalID != "" {
+		res = withCommits(res, stats.commits.Load())
+		human += "\n" + txnSummaryLine(res)
+	}
+	if err := writeResult(cmd.OutOrStdout(), human, res, o.jsonOnly); err != nil {
 		return err
 	}
 	return benchProduceErr(ctx, stats)
@@ -383,6 +401,9 @@ func benchProduceErr(ctx context.Context, stats *produceStats) error {
 	}
 	if n := stats.failed.Load(); n > 0 {
 		return fmt.Errorf("%d record(s) failed, first: %w", n, *stats.firstErr.Load())
+	}
+	if err := stats.txnErr.Load(); err != nil {
+		return *err
 	}
 	return nil
 }
@@ -439,6 +460,10 @@ func produceAll(ctx context.Context, clients []*kgo.Client, o benchProduceOpts, 
 		n := o.records / int64(len(clients))
 		if int64(i) < o.records%int64(len(clients)) {
 			n++
+		}
+		if o.transactionalID != "" {
+			wg.Go(func() { produceTxnN(ctx, cl, n, o.txnRecords, payloads, stats) })
+			continue
 		}
 		wg.Go(func() { produceN(ctx, cl, n, payloads, stats) })
 	}

@@ -53,6 +53,9 @@ type Broker struct {
 	parts       sync.Map       // storage.TopicPartition -> *partition.Partition
 	fetchers    *replication.Manager
 	groups      *coordinator.Manager
+	txns        *coordinator.TxnManager
+	pids        *producerIDs
+	brokers     *ctlclient.Brokers // client of the brokers' inter-broker listener (txn.go)
 	metrics     *metrics
 	metricsAddr string
 	lns         []net.Listener
@@ -176,6 +179,8 @@ func (b *Broker) openStorage() error {
 		NodeID: b.nodeID, Config: b.groupConfig(), Partitions: b.offsetsPartitions, Logger: b.logger, Now: b.now,
 	})
 	b.meta = newMetaState(b.logger, b.reconcile)
+	b.pids = &producerIDs{b: b}
+	b.txns = b.newTxnManager()
 	b.fetchers = replication.NewManager(b.replicationOptions())
 	b.metaDir = filepath.Join(metaDir, "__cluster_metadata-0")
 	return nil
@@ -295,6 +300,12 @@ func (b *Broker) Close() error {
 		close(b.stop)
 		if b.groups != nil {
 			b.groups.StopAll()
+		}
+		if b.txns != nil {
+			b.txns.StopAll()
+		}
+		if b.brokers != nil {
+			b.brokers.Close()
 		}
 		for _, s := range []*server.Server{b.srv, b.ctrlSrv} {
 			if s != nil {

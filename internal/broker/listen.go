@@ -183,7 +183,7 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	deps := handlers.Deps{
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Authorizer: b.authz,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
-		ProducerIDs: &producerIDs{b: b}, Groups: b.groups, Now: b.now,
+		ProducerIDs: b.pids, Groups: b.groups, Transactions: b.txns, Brokers: b.brokers, Now: b.now,
 	}
 	if b.ctrl != nil { // a nil *Controller must not become a non-nil interface
 		deps.Controller = b.ctrl

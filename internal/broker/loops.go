@@ -53,14 +53,14 @@ func (b *Broker) every(d time.Duration, fn func()) {
 
 // compactLogs runs the log cleaner over every compacted local replica
 // (cleanup.policy=compact, __consumer_offsets among them). Only data below
-// the high watermark is cleaned.
+// the last stable offset is cleaned: every transaction there is decided.
 func (b *Broker) compactLogs() {
 	b.parts.Range(func(k, v any) bool {
 		p := v.(*partition.Partition)
 		if !p.Log().Config().Compact {
 			return true
 		}
-		st, err := p.Log().Compact(p.HighWatermark())
+		st, err := p.Log().Compact(p.LastStableOffset())
 		if err != nil {
 			b.logger.Error("log compaction failed", "topic", p.Topic, "partition", p.Index, "err", err)
 		} else if st.Cleaned {

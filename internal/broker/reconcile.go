@@ -98,8 +98,11 @@ func (b *Broker) reconcilePartition(img *metadata.Image, t *metadata.TopicImage,
 		Replicas: st.Replicas, ISR: st.ISR,
 	})
 	b.assignFetcher(tp, st)
-	if t.Name == handlers.OffsetsTopic {
+	switch t.Name {
+	case handlers.OffsetsTopic:
 		b.groups.OnPartition(idx, p, st.Leader, st.LeaderEpoch)
+	case handlers.TransactionTopic:
+		b.txns.OnPartition(idx, p, st.Leader, st.LeaderEpoch)
 	}
 }
 
@@ -142,8 +145,11 @@ func (b *Broker) removeReplica(tp storage.TopicPartition) {
 		return
 	}
 	b.fetchers.Remove(replication.TopicPartition{Topic: tp.Topic, Partition: tp.Partition})
-	if tp.Topic == handlers.OffsetsTopic {
+	switch tp.Topic {
+	case handlers.OffsetsTopic:
 		b.groups.OnPartition(tp.Partition, nil, -1, -1)
+	case handlers.TransactionTopic:
+		b.txns.OnPartition(tp.Partition, nil, -1, -1)
 	}
 	v.(*partition.Partition).SetState(partition.State{Leader: -1, LeaderEpoch: -1})
 	if err := b.logs.Remove(tp); err != nil {

@@ -150,6 +150,9 @@ func (b *Broker) prepareSecurity() error {
 	if b.ctlOpts, err = b.clientOptions(b.controllerListener(), "sasl.mechanism.controller.protocol"); err != nil {
 		return fmt.Errorf("controller listener: %w", err)
 	}
+	if b.brokers, err = b.newBrokersClient(); err != nil {
+		return fmt.Errorf("inter-broker listener: %w", err)
+	}
 	return nil
 }
 

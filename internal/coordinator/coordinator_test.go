@@ -4,11 +4,14 @@ import (
 	"context"
 	"log/slog"
 	"path/filepath"
+	"slices"
+	"strconv"
 	"testing"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/partition"
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/storage"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -45,14 +48,7 @@ func manager(t *testing.T) *Manager { return managerLogging(t, discard) }
 // managerLogging is manager with the runners logging to logger.
 func managerLogging(t *testing.T, logger *slog.Logger) *Manager {
 	m := NewManager(Options{NodeID: 1, Config: group.DefaultConfig(), Partitions: func() int32 { return 1 }, Logger: logger})
-	t.Cleanup(func() {
-		m.StopAll()
-		m.mu.Lock()
-		defer m.mu.Unlock()
-		for _, r := range m.last {
-			<-r.stopped
-		}
-	})
+	t.Cleanup(m.StopAll) // waits for every runner
 	return m
 }
 
@@ -177,12 +173,12 @@ func TestRunnerWaitsForPredecessor(t *testing.T) {
 	p, _ := offsetsReplica(t, 5)
 	m := manager(t)
 	m.OnPartition(0, p, 1, 5)
-	first := m.coords[0]
+	first := m.runners.get(0)
 	hold := make(chan struct{})
 	first.cmds <- func() { <-hold } // the first runner is busy in a command
 	lead(p, 6)
 	m.OnPartition(0, p, 1, 6)
-	second := m.coords[0]
+	second := m.runners.get(0)
 	time.Sleep(50 * time.Millisecond) // time to load, were it not waiting
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
@@ -190,11 +186,176 @@ func TestRunnerWaitsForPredecessor(t *testing.T) {
 	if err != nil || topCode(resp) != kerr.CoordinatorLoadInProgress.Code {
 		t.Fatalf("second runner answered %v, %v before its predecessor stopped", resp, err)
 	}
-	if second.c != nil {
+	if second.m != nil {
 		t.Fatal("second runner started loading while its predecessor ran")
 	}
 	close(hold)
 	if got := committed(t, m); got != -1 {
 		t.Fatalf("committed %d, want none", got)
+	}
+}
+
+func txnCommit(pid int64, epoch int16, offset int64) *kmsg.TxnOffsetCommitRequest {
+	req := kmsg.NewPtrTxnOffsetCommitRequest()
+	req.Version, req.TransactionalID, req.Group = 3, "tx", "g"
+	req.ProducerID, req.ProducerEpoch = pid, epoch
+	rt := kmsg.NewTxnOffsetCommitRequestTopic()
+	rt.Topic = "t"
+	rp := kmsg.NewTxnOffsetCommitRequestTopicPartition()
+	rp.Offset = offset
+	rt.Partitions = append(rt.Partitions, rp)
+	req.Topics = append(req.Topics, rt)
+	return req
+}
+
+// txnCode commits offset in pid's transaction and returns the code.
+func txnCode(t *testing.T, m *Manager, pid int64, epoch int16, offset int64) int16 {
+	t.Helper()
+	return call(t, m, txnCommit(pid, epoch, offset)).(*kmsg.TxnOffsetCommitResponse).Topics[0].Partitions[0].ErrorCode
+}
+
+// unstable reports whether a RequireStable fetch of t-0 answers
+// UNSTABLE_OFFSET_COMMIT.
+func unstable(t *testing.T, m *Manager) bool {
+	t.Helper()
+	req := kmsg.NewPtrOffsetFetchRequest()
+	req.Version, req.Group, req.RequireStable = 7, "g", true
+	rt := kmsg.NewOffsetFetchRequestTopic()
+	rt.Topic, rt.Partitions = "t", []int32{0}
+	req.Topics = append(req.Topics, rt)
+	return call(t, m, req).(*kmsg.OffsetFetchResponse).Topics[0].Partitions[0].ErrorCode == kerr.UnstableOffsetCommit.Code
+}
+
+func completeTxn(t *testing.T, m *Manager, idx int32, mk record.Marker) int16 {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	code, err := m.CompleteTxn(ctx, idx, mk)
+	if err != nil {
+		t.Fatalf("CompleteTxn: %v", err)
+	}
+	return code
+}
+
+// batchKinds lists the partition's batches: "data", "txn/<pid>" or
+// "commit/<pid>" / "abort/<pid>".
+func batchKinds(t *testing.T, p *partition.Partition) []string {
+	t.Helper()
+	b, err := p.ReadLocal(p.LogStartOffset(), 1<<20, p.LogEndOffset())
+	if err != nil {
+		t.Fatal(err)
+	}
+	var kinds []string
+	for len(b) >= record.HeaderSize {
+		h, err := record.ParseHeader(b)
+		if err != nil || h.Size() > len(b) {
+			break
+		}
+		switch {
+		case h.IsControl():
+			mk, _, err := record.ParseMarker(b[:h.Size()])
+			if err != nil {
+				t.Fatal(err)
+			}
+			kinds = append(kinds, map[bool]string{true: "commit", false: "abort"}[mk.Commit]+"/"+strconv.FormatInt(mk.ProducerID, 10))
+		case h.IsTransactional():
+			kinds = append(kinds, "txn/"+strconv.FormatInt(h.ProducerID, 10))
+		default:
+			kinds = append(kinds, "data")
+		}
+		b = b[h.Size():]
+	}
+	return kinds
+}
+
+// Transactional offset commits end to end over a real partition: pending
+// until the COMMIT marker, dropped by an ABORT, a producer's later
+// transactions in the same epoch too, and an open transaction survives a
+// new coordinator's load.
+func TestTxnOffsetCommitAndMarkers(t *testing.T) {
+	p, _ := offsetsReplica(t, 5)
+	m := manager(t)
+	m.OnPartition(0, p, 1, 5)
+	if code := txnCode(t, m, 7, 0, 10); code != 0 {
+		t.Fatalf("TxnOffsetCommit: %s", kerr.ErrorForCode(code))
+	}
+	if got := committed(t, m); got != -1 || !unstable(t, m) {
+		t.Fatalf("before the marker: committed %d, unstable %v", got, unstable(t, m))
+	}
+	if code := completeTxn(t, m, 0, record.Marker{ProducerID: 7, Commit: true, CoordinatorEpoch: 3}); code != 0 {
+		t.Fatalf("commit marker: %s", kerr.ErrorForCode(code))
+	}
+	if got := committed(t, m); got != 10 || unstable(t, m) {
+		t.Fatalf("after the commit: committed %d", got)
+	}
+	txnCode(t, m, 7, 0, 20)
+	if code := completeTxn(t, m, 0, record.Marker{ProducerID: 7, CoordinatorEpoch: 3}); code != 0 {
+		t.Fatalf("abort marker: %s", kerr.ErrorForCode(code))
+	}
+	if got := committed(t, m); got != 10 {
+		t.Fatalf("after the abort: committed %d", got)
+	}
+	if code := txnCode(t, m, 7, 0, 30); code != 0 { // left open
+		t.Fatalf("third transaction: %s", kerr.ErrorForCode(code))
+	}
+	want := []string{"txn/7", "commit/7", "txn/7", "abort/7", "txn/7"}
+	if got := batchKinds(t, p); !slices.Equal(got, want) {
+		t.Fatalf("log %v, want %v", got, want)
+	}
+	lead(p, 6)
+	m.OnPartition(0, p, 1, 6) // a new coordinator loads the log
+	if got := committed(t, m); got != 10 || !unstable(t, m) {
+		t.Fatalf("after the load: committed %d, unstable %v", got, unstable(t, m))
+	}
+	if code := completeTxn(t, m, 0, record.Marker{ProducerID: 7, Commit: true, CoordinatorEpoch: 4}); code != 0 {
+		t.Fatalf("commit marker after the load: %s", kerr.ErrorForCode(code))
+	}
+	if got := committed(t, m); got != 30 {
+		t.Fatalf("after the load and commit: committed %d", got)
+	}
+}
+
+// CompleteTxn answers NOT_LEADER_OR_FOLLOWER (for the transaction
+// coordinator to retry) without a coordinator, while one waits to load,
+// and from a coordinator of an earlier leadership; the partition's
+// producer checks come back as their own codes.
+func TestCompleteTxnErrors(t *testing.T) {
+	p, _ := offsetsReplica(t, 5)
+	m := manager(t)
+	commit := record.Marker{ProducerID: 7, ProducerEpoch: 2, Commit: true, CoordinatorEpoch: 3}
+	if code := completeTxn(t, m, 0, commit); code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("no coordinator: %v", kerr.ErrorForCode(code))
+	}
+	m.OnPartition(0, p, 1, 5)
+	if code := txnCode(t, m, 7, 2, 10); code != 0 {
+		t.Fatalf("TxnOffsetCommit: %s", kerr.ErrorForCode(code))
+	}
+	if code := completeTxn(t, m, 0, record.Marker{ProducerID: 7, ProducerEpoch: 1, Commit: true, CoordinatorEpoch: 3}); code != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("marker of an older producer epoch: %v", kerr.ErrorForCode(code))
+	}
+	if code := completeTxn(t, m, 0, commit); code != 0 {
+		t.Fatalf("commit marker: %v", kerr.ErrorForCode(code))
+	}
+	if code := txnCode(t, m, 7, 1, 20); code != kerr.InvalidProducerEpoch.Code {
+		t.Fatalf("TxnOffsetCommit of a fenced epoch: %v", kerr.ErrorForCode(code))
+	}
+	if code := completeTxn(t, m, 0, record.Marker{ProducerID: 7, ProducerEpoch: 2, CoordinatorEpoch: 2}); code != kerr.TransactionCoordinatorFenced.Code {
+		t.Fatalf("marker of an older coordinator epoch: %v", kerr.ErrorForCode(code))
+	}
+	first := m.runners.get(0)
+	hold := make(chan struct{})
+	first.cmds <- func() { <-hold } // the epoch-5 runner is busy
+	lead(p, 6)
+	m.OnPartition(0, p, 1, 6)
+	if code := completeTxn(t, m, 0, commit); code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("while loading: %v", kerr.ErrorForCode(code))
+	}
+	close(hold)
+	if got := committed(t, m); got != 10 {
+		t.Fatalf("committed %d, want 10", got)
+	}
+	lead(p, 7) // the new leadership, not yet reported to the manager
+	if code := completeTxn(t, m, 0, record.Marker{ProducerID: 7, ProducerEpoch: 2, Commit: true, CoordinatorEpoch: 3}); code != kerr.NotLeaderForPartition.Code {
+		t.Fatalf("marker to the epoch-6 runner in epoch 7: %v", kerr.ErrorForCode(code))
 	}
 }

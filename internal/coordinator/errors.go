@@ -5,8 +5,9 @@ import (
 )
 
 // ErrorResponse answers a group request with code everywhere the response
-// has an error: the top-level code, each partition of an OffsetCommit,
-// each group of a batched OffsetFetch, DescribeGroups or DeleteGroups.
+// has an error: the top-level code, each partition of an OffsetCommit or
+// TxnOffsetCommit, each group of a batched OffsetFetch, DescribeGroups or
+// DeleteGroups.
 func ErrorResponse(req kmsg.Request, code int16) kmsg.Response {
 	resp := req.ResponseKind()
 	resp.SetVersion(req.GetVersion())
@@ -47,6 +48,18 @@ func fillItems(req kmsg.Request, resp kmsg.Response, code int16) {
 			rt.Topic = t.Topic
 			for _, p := range t.Partitions {
 				rp := kmsg.NewOffsetCommitResponseTopicPartition()
+				rp.Partition, rp.ErrorCode = p.Partition, code
+				rt.Partitions = append(rt.Partitions, rp)
+			}
+			out.Topics = append(out.Topics, rt)
+		}
+	case *kmsg.TxnOffsetCommitRequest:
+		out := resp.(*kmsg.TxnOffsetCommitResponse)
+		for _, t := range r.Topics {
+			rt := kmsg.NewTxnOffsetCommitResponseTopic()
+			rt.Topic = t.Topic
+			for _, p := range t.Partitions {
+				rp := kmsg.NewTxnOffsetCommitResponseTopicPartition()
 				rp.Partition, rp.ErrorCode = p.Partition, code
 				rt.Partitions = append(rt.Partitions, rp)
 			}

@@ -91,8 +91,9 @@ func matchesFilter(filter []string, v string) bool {
 
 // DeleteGroups handles DeleteGroups v0-v3: Empty groups are removed with
 // tombstones for their offsets and metadata (answered once durable, and
-// restored if the tombstones fail); others get NON_EMPTY_GROUP, unknown
-// ones GROUP_ID_NOT_FOUND.
+// restored if the tombstones fail); others, and groups with an open
+// transaction's offsets, get NON_EMPTY_GROUP, unknown ones
+// GROUP_ID_NOT_FOUND.
 func (c *Coordinator) DeleteGroups(now time.Time, id RequestID, req *kmsg.DeleteGroupsRequest) Effects {
 	o := c.begin(now)
 	r := req.ResponseKind().(*kmsg.DeleteGroupsResponse)
@@ -104,7 +105,7 @@ func (c *Coordinator) DeleteGroups(now time.Time, id RequestID, req *kmsg.Delete
 		switch {
 		case g == nil:
 			rg.ErrorCode = kerr.GroupIDNotFound.Code
-		case g.state != stateEmpty:
+		case g.state != stateEmpty || g.openTxn():
 			rg.ErrorCode = kerr.NonEmptyGroup.Code
 		default:
 			c.deleteGroup(o, g)

@@ -9,6 +9,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -28,9 +29,13 @@ type Client struct {
 }
 
 // Reply answers the request with ID. Response has the request's version.
+// A CompleteTxn is answered with a nil Response and Code: 0 once its
+// marker is durable, otherwise the Kafka error code for the transaction
+// coordinator (see CompleteTxn).
 type Reply struct {
 	ID       RequestID
 	Response kmsg.Response
+	Code     int16
 }
 
 // Record is one __consumer_offsets record in Kafka's key/value format. A nil
@@ -40,10 +45,24 @@ type Record struct {
 	Value []byte
 }
 
-// Append is a batch of records to append to the coordinator's partition.
+// Append is a batch to append to the coordinator's partition: records,
+// or a transaction marker.
 type Append struct {
 	ID      BatchID
 	Records []Record
+	// Producer, when set, makes the batch transactional: the shell writes
+	// it with this producer id and epoch and base sequence -1 (a
+	// TxnOffsetCommit's offsets).
+	Producer *Producer
+	// Marker, when set, makes the Append a control batch holding this
+	// transaction marker; Records and Producer are then empty (CompleteTxn).
+	Marker *record.Marker
+}
+
+// Producer is the transactional producer a batch is written for.
+type Producer struct {
+	ID    int64
+	Epoch int16
 }
 
 // Effects is what one call produced: replies to send now and, optionally,
@@ -103,18 +122,28 @@ type Coordinator struct {
 	pending       map[BatchID][]doneFunc
 	nextBatch     BatchID
 	lastRetention time.Time
+	// txnGroups lists, per producer id, the groups that may hold its
+	// pending transactional offsets (a superset: entries are removed at
+	// the producer's markers only).
+	txnGroups map[int64]map[string]bool
 }
 
 // doneFunc runs when the batch that carried a record completes; code is
-// the append's Kafka error code (0 on success).
+// the append's Kafka error code (0 on success, when o.base is the log
+// offset of the batch's first record).
 type doneFunc func(o *out, code int16)
 
 // out collects the effects of one call.
 type out struct {
-	batch   BatchID // id the records of this call will carry
-	replies []Reply
-	records []Record
-	done    []doneFunc
+	batch    BatchID // id the records of this call will carry
+	replies  []Reply
+	records  []Record
+	producer *Producer      // the records' transactional producer, if any
+	marker   *record.Marker // a marker to write instead of records
+	done     []doneFunc
+	// base is, in a call reporting a batch durable, the log offset of
+	// that batch's first record; -1 otherwise.
+	base int64
 }
 
 func (o *out) reply(id RequestID, r kmsg.Response) {
@@ -129,7 +158,8 @@ func (o *out) record(key, value []byte) {
 // defaults.
 func New(cfg Config) *Coordinator {
 	cfg = withDefaults(cfg)
-	return &Coordinator{cfg: cfg, groups: map[string]*group{}, pending: map[BatchID][]doneFunc{}, nextBatch: 1}
+	return &Coordinator{cfg: cfg, groups: map[string]*group{}, pending: map[BatchID][]doneFunc{}, nextBatch: 1,
+		txnGroups: map[int64]map[string]bool{}}
 }
 
 func withDefaults(cfg Config) Config {
@@ -164,31 +194,39 @@ func withDefaults(cfg Config) Config {
 // begin starts a call at now.
 func (c *Coordinator) begin(now time.Time) *out {
 	c.now = now
-	return &out{batch: c.nextBatch}
+	return &out{batch: c.nextBatch, base: -1}
 }
 
+// writes reports whether o has a batch to append.
+func (o *out) writes() bool { return len(o.records) > 0 || o.marker != nil }
+
 // finish turns o into Effects, parking o's callbacks until its batch
-// completes. Callbacks without records to wait for run at once.
+// completes. Callbacks without a batch to wait for run at once.
 func (c *Coordinator) finish(o *out) Effects {
-	for len(o.records) == 0 && len(o.done) > 0 {
+	for !o.writes() && len(o.done) > 0 {
 		fns := o.done
-		o.done = nil
+		o.done, o.base = nil, -1
 		for _, f := range fns {
 			f(o, 0)
 		}
 	}
+	if o.marker != nil && len(o.records) > 0 {
+		panic("group: a transaction marker and records in one batch")
+	}
 	eff := Effects{Replies: o.replies}
-	if len(o.records) > 0 {
+	if o.writes() {
 		c.pending[o.batch] = o.done
 		c.nextBatch++
-		eff.Append = &Append{ID: o.batch, Records: o.records}
+		eff.Append = &Append{ID: o.batch, Records: o.records, Producer: o.producer, Marker: o.marker}
 	}
 	return eff
 }
 
-// Appended reports that batch id is durable (the high watermark passed it).
-func (c *Coordinator) Appended(now time.Time, id BatchID) Effects {
-	return c.complete(now, id, 0)
+// Appended reports that batch id is durable (the high watermark passed
+// it); baseOffset is the log offset of its first record (of its marker,
+// for a control batch).
+func (c *Coordinator) Appended(now time.Time, id BatchID, baseOffset int64) Effects {
+	return c.complete(now, id, 0, baseOffset)
 }
 
 // AppendFailed reports that batch id could not be appended or replicated.
@@ -202,11 +240,12 @@ func (c *Coordinator) AppendFailed(now time.Time, id BatchID, err error) Effects
 	if errors.As(err, &ke) && ke.Code != 0 {
 		code = ke.Code
 	}
-	return c.complete(now, id, code)
+	return c.complete(now, id, code, -1)
 }
 
-func (c *Coordinator) complete(now time.Time, id BatchID, code int16) Effects {
+func (c *Coordinator) complete(now time.Time, id BatchID, code int16, base int64) Effects {
 	o := c.begin(now)
+	o.base = base
 	fns, ok := c.pending[id]
 	if !ok {
 		return Effects{}
@@ -240,6 +279,7 @@ func (c *Coordinator) Unload() []Reply {
 	}
 	c.groups = map[string]*group{}
 	c.pending = map[BatchID][]doneFunc{}
+	c.txnGroups = map[int64]map[string]bool{}
 	return o.replies
 }
 
@@ -257,6 +297,8 @@ func (c *Coordinator) Handle(now time.Time, id RequestID, client Client, req kms
 		return c.LeaveGroup(now, id, r), nil
 	case *kmsg.OffsetCommitRequest:
 		return c.OffsetCommit(now, id, r), nil
+	case *kmsg.TxnOffsetCommitRequest:
+		return c.TxnOffsetCommit(now, id, r), nil
 	case *kmsg.OffsetFetchRequest:
 		return c.OffsetFetch(now, id, r), nil
 	case *kmsg.DescribeGroupsRequest:

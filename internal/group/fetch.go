@@ -26,7 +26,8 @@ type fetchPart struct {
 
 // OffsetFetch handles OffsetFetch v0-v9, including batched groups (v8+).
 // Unknown groups and partitions answer offset -1; RequireStable answers
-// UNSTABLE_OFFSET_COMMIT for partitions with a commit not yet durable.
+// UNSTABLE_OFFSET_COMMIT for partitions with a commit not yet durable or
+// an open transaction's offset.
 func (c *Coordinator) OffsetFetch(now time.Time, id RequestID, req *kmsg.OffsetFetchRequest) Effects {
 	o := c.begin(now)
 	r := req.ResponseKind().(*kmsg.OffsetFetchResponse)
@@ -120,7 +121,7 @@ func (g *group) lookup(tp topicPartition, stable bool) fetchPart {
 	if g == nil {
 		return fp
 	}
-	if stable && g.hasPending(tp) {
+	if stable && g.unstable(tp) {
 		fp.code = kerr.UnstableOffsetCommit.Code
 		return fp
 	}

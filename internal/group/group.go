@@ -87,6 +87,10 @@ type offset struct {
 	metadata    string
 	commitMs    int64
 	expireMs    int64 // explicit expiry of OffsetCommit v2-v4; -1 none
+	// logOffset is the offset in __consumer_offsets of the record that
+	// wrote it; -1 until that record is durable. A transaction's commit
+	// replaces a committed offset only if written after it (txn.go).
+	logOffset int64
 }
 
 // group is one classic consumer group.
@@ -111,8 +115,16 @@ type group struct {
 	initialRemaining time.Duration
 	newMemberAdded   bool
 
-	offsets        map[topicPartition]offset
+	offsets map[topicPartition]offset
+	// pendingCommits lists, per partition, the batches carrying commits
+	// (plain or transactional) not yet durable.
 	pendingCommits map[topicPartition][]BatchID
+	// txnOffsets holds, per producer id, the offsets its open transaction
+	// committed in durable records, awaiting the transaction's marker;
+	// never an empty map.
+	txnOffsets map[int64]map[topicPartition]offset
+	// txnWrites counts the TxnOffsetCommit batches not yet durable.
+	txnWrites int
 }
 
 func newGroup(id string) *group {
@@ -124,6 +136,7 @@ func newGroup(id string) *group {
 		pendingSync:    map[string]bool{},
 		offsets:        map[topicPartition]offset{},
 		pendingCommits: map[topicPartition][]BatchID{},
+		txnOffsets:     map[int64]map[topicPartition]offset{},
 	}
 }
 
@@ -333,8 +346,14 @@ func (g *group) hasPending(tp topicPartition) bool {
 	return len(g.pendingCommits[tp]) > 0
 }
 
+// unstable reports whether tp has a commit not yet decided: awaiting its
+// append, or a transaction's awaiting its marker.
+func (g *group) unstable(tp topicPartition) bool {
+	return g.hasPending(tp) || g.hasTxnOffset(tp)
+}
+
 // blank reports whether the group holds nothing worth keeping.
 func (g *group) blank() bool {
 	return g.state == stateEmpty && len(g.offsets) == 0 && len(g.pendingCommits) == 0 &&
-		len(g.pendingIDs) == 0
+		len(g.pendingIDs) == 0 && !g.openTxn()
 }

@@ -18,11 +18,14 @@ type harness struct {
 	now     time.Time
 	nextID  RequestID
 	replies map[RequestID]kmsg.Response
+	codes   map[RequestID]int16 // Reply.Code of replies without a Response
 	asked   map[RequestID]bool
-	log     []Record  // durable records, in order
-	held    []*Append // appends not yet completed (manual mode)
-	manual  bool      // when false, appends complete at once
-	session int32     // session timeout of joins that set none (ms)
+	log     []Record      // durable records, in order
+	batches []loggedBatch // durable batches, in order
+	leo     int64         // log end offset
+	held    []*Append     // appends not yet completed (manual mode)
+	manual  bool          // when false, appends complete at once
+	session int32         // session timeout of joins that set none (ms)
 }
 
 func testConfig() Config {
@@ -38,7 +41,38 @@ func newHarness(t *testing.T) *harness {
 }
 
 func newHarnessWith(t *testing.T, cfg Config) *harness {
-	return &harness{t: t, c: New(cfg), now: t0, replies: map[RequestID]kmsg.Response{}, asked: map[RequestID]bool{}}
+	return &harness{t: t, c: New(cfg), now: t0, replies: map[RequestID]kmsg.Response{}, codes: map[RequestID]int16{},
+		asked: map[RequestID]bool{}}
+}
+
+// loggedBatch is one durable batch and its base offset.
+type loggedBatch struct {
+	base int64
+	a    *Append
+}
+
+// durable puts a in the log and returns its base offset; a marker takes
+// one offset.
+func (h *harness) durable(a *Append) int64 {
+	base := h.leo
+	h.batches = append(h.batches, loggedBatch{base, a})
+	h.log = append(h.log, a.Records...)
+	h.leo += int64(max(1, len(a.Records)))
+	return base
+}
+
+// replayInto loads h's log into r's coordinator, as a shell would.
+func (h *harness) replayInto(r *harness) {
+	h.t.Helper()
+	for _, lb := range h.batches {
+		b := LoadedBatch{Producer: lb.a.Producer, Marker: lb.a.Marker}
+		for i, rec := range lb.a.Records {
+			b.Records = append(b.Records, LoadedRecord{Offset: lb.base + int64(i), Key: rec.Key, Value: rec.Value})
+		}
+		if err := r.c.LoadBatch(r.now, b); err != nil {
+			h.t.Fatal(err)
+		}
+	}
 }
 
 func (h *harness) id() RequestID {
@@ -58,6 +92,9 @@ func (h *harness) apply(eff Effects) {
 			h.t.Fatalf("request %d answered twice", r.ID)
 		}
 		h.replies[r.ID] = r.Response
+		if r.Response == nil {
+			h.codes[r.ID] = r.Code
+		}
 	}
 	if eff.Append == nil {
 		return
@@ -66,8 +103,7 @@ func (h *harness) apply(eff Effects) {
 		h.held = append(h.held, eff.Append)
 		return
 	}
-	h.log = append(h.log, eff.Append.Records...)
-	h.apply(h.c.Appended(h.now, eff.Append.ID))
+	h.apply(h.c.Appended(h.now, eff.Append.ID, h.durable(eff.Append)))
 }
 
 // completeHeld completes the held appends in order; err nil means durable.
@@ -77,8 +113,7 @@ func (h *harness) completeHeld(err error) {
 	h.held = nil
 	for _, a := range held {
 		if err == nil {
-			h.log = append(h.log, a.Records...)
-			h.apply(h.c.Appended(h.now, a.ID))
+			h.apply(h.c.Appended(h.now, a.ID, h.durable(a)))
 		} else {
 			h.apply(h.c.AppendFailed(h.now, a.ID, err))
 		}

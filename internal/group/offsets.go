@@ -14,6 +14,7 @@ type staged struct {
 	value offset
 	code  int16
 	write bool // written to the log, answered when its batch completes
+	index int  // the record's position in its batch, when written
 }
 
 // OffsetCommit handles OffsetCommit v0-v9. Valid commits are written and
@@ -38,7 +39,7 @@ func (c *Coordinator) OffsetCommit(now time.Time, id RequestID, req *kmsg.Offset
 	}
 	batch := o.batch
 	o.done = append(o.done, func(o *out, code int16) {
-		c.commitDone(g, batch, parts, code)
+		c.commitDone(g, batch, o.base, parts, code)
 		o.reply(id, commitResponse(req, parts))
 	})
 	return c.finish(o)
@@ -55,7 +56,7 @@ func (c *Coordinator) stageCommit(req *kmsg.OffsetCommitRequest) []staged {
 	for _, t := range req.Topics {
 		for _, p := range t.Partitions {
 			s := staged{tp: topicPartition{t.Topic, p.Partition}}
-			s.value = offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitMs: nowMs, expireMs: expire}
+			s.value = offset{offset: p.Offset, leaderEpoch: p.LeaderEpoch, commitMs: nowMs, expireMs: expire, logOffset: -1}
 			if p.Metadata != nil {
 				s.value.metadata = *p.Metadata
 			}
@@ -108,14 +109,15 @@ func (c *Coordinator) writeCommit(o *out, g *group, parts []staged) {
 		if s.code != 0 {
 			continue
 		}
-		s.write = true
+		s.write, s.index = true, len(o.records)
 		o.record(offsetKey(g.id, s.tp), offsetValue(s.value))
 		g.pendingCommits[s.tp] = append(g.pendingCommits[s.tp], o.batch)
 	}
 }
 
-// commitDone applies (or drops) the pending commits of batch.
-func (c *Coordinator) commitDone(g *group, batch BatchID, parts []staged, code int16) {
+// commitDone applies (or drops) the pending commits of batch, durable
+// from log offset base when code is 0.
+func (c *Coordinator) commitDone(g *group, batch BatchID, base int64, parts []staged, code int16) {
 	for i := range parts {
 		s := &parts[i]
 		if !s.write {
@@ -125,7 +127,9 @@ func (c *Coordinator) commitDone(g *group, batch BatchID, parts []staged, code i
 		if code != 0 {
 			s.code = appendErrorCode(code, true)
 		} else if live {
-			g.offsets[s.tp] = s.value
+			v := s.value
+			v.logOffset = base + int64(s.index)
+			g.offsets[s.tp] = v
 		}
 	}
 }

@@ -1,6 +1,7 @@
 package group
 
 import (
+	"errors"
 	"fmt"
 	"reflect"
 	"testing"
@@ -97,11 +98,7 @@ func TestReplayRebuildsState(t *testing.T) {
 
 	r := newHarness(t)
 	r.now = h.now
-	for _, rec := range h.log {
-		if err := r.c.Load(r.now, rec.Key, rec.Value); err != nil {
-			t.Fatal(err)
-		}
-	}
+	h.replayInto(r)
 	if a, b := snapshot(h.c), snapshot(r.c); !reflect.DeepEqual(a, b) {
 		t.Errorf("state:\n live   %+v\n replay %+v", a, b)
 	}
@@ -299,10 +296,13 @@ func TestRecordsRoundTrip(t *testing.T) {
 	if !sawGroup || !sawOffset {
 		t.Fatalf("records did not round-trip: group %v offset %v", sawGroup, sawOffset)
 	}
-	if err := h.c.Load(h.now, []byte{0}, nil); err == nil {
-		t.Fatal("short key accepted")
+	load := func(key, value []byte) error {
+		return h.c.LoadBatch(h.now, LoadedBatch{Records: []LoadedRecord{{Offset: 100, Key: key, Value: value}}})
 	}
-	if err := h.c.Load(h.now, []byte{0, 9, 1}, []byte{1}); err != nil {
+	if err := load([]byte{0}, nil); !errors.Is(err, ErrBadRecord) {
+		t.Fatalf("short key: %v", err)
+	}
+	if err := load([]byte{0, 9, 1}, []byte{1}); err != nil {
 		t.Fatalf("unknown key version not skipped: %v", err)
 	}
 }
@@ -338,12 +338,14 @@ type groupSnapshot struct {
 	EmptySinceMs           int64
 	Members                []string
 	Offsets                map[topicPartition]offset
+	Txn                    map[int64]map[topicPartition]offset // pending transactional offsets
 }
 
 func snapshot(c *Coordinator) map[string]groupSnapshot {
 	snap := map[string]groupSnapshot{}
 	for id, g := range c.groups {
-		s := groupSnapshot{State: g.state.String(), Leader: g.leader, Generation: g.generation, Offsets: g.offsets}
+		s := groupSnapshot{State: g.state.String(), Leader: g.leader, Generation: g.generation, Offsets: g.offsets,
+			Txn: g.txnOffsets}
 		if g.protocolType != nil {
 			s.ProtocolType = *g.protocolType
 		}
@@ -360,4 +362,44 @@ func snapshot(c *Coordinator) map[string]groupSnapshot {
 		snap[id] = s
 	}
 	return snap
+}
+
+// OffsetDelete's tombstone applies once durable, to what was written
+// before it: a failed one deletes nothing, and a commit written after it
+// stays.
+func TestOffsetDeleteAppliesWhenDurable(t *testing.T) {
+	h := newHarness(t)
+	h.commit("solo", "", -1, "t", map[int32]int64{0: 1, 1: 2})
+	del := func() RequestID {
+		req := kmsg.NewPtrOffsetDeleteRequest()
+		req.Group = "solo"
+		rt := kmsg.NewOffsetDeleteRequestTopic()
+		rt.Topic = "t"
+		rt.Partitions = []kmsg.OffsetDeleteRequestTopicPartition{{Partition: 0}, {Partition: 1}}
+		req.Topics = append(req.Topics, rt)
+		id := h.id()
+		h.apply(h.c.OffsetDelete(h.now, id, req))
+		return id
+	}
+	h.manual = true
+	failed := del()
+	h.completeHeld(kerr.NotEnoughReplicas)
+	if r := reply[*kmsg.OffsetDeleteResponse](h, failed); r.Topics[0].Partitions[0].ErrorCode != kerr.CoordinatorNotAvailable.Code {
+		t.Fatalf("failed delete %+v", r)
+	}
+	if p := h.fetchOne("solo", "t", 0, false); p.Offset != 1 {
+		t.Fatalf("offset %d after a failed delete", p.Offset)
+	}
+	del()
+	if p := h.fetchOne("solo", "t", 0, false); p.Offset != 1 {
+		t.Fatalf("offset %d before the tombstone is durable", p.Offset)
+	}
+	h.commit("solo", "", -1, "t", map[int32]int64{1: 3}) // after the tombstone
+	h.completeHeld(nil)
+	if p := h.fetchOne("solo", "t", 0, false); p.Offset != -1 {
+		t.Fatalf("offset %d after the delete", p.Offset)
+	}
+	if p := h.fetchOne("solo", "t", 1, false); p.Offset != 3 {
+		t.Fatalf("commit written after the tombstone: offset %d", p.Offset)
+	}
 }

@@ -7,6 +7,7 @@ import (
 	"time"
 	"unicode/utf16"
 
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -22,7 +23,7 @@ const (
 	groupValueVersion  = 3
 )
 
-// ErrBadRecord is returned by Load for a record that does not decode.
+// ErrBadRecord is returned by LoadBatch for a record that does not decode.
 var ErrBadRecord = errors.New("group: malformed __consumer_offsets record")
 
 func offsetKey(group string, tp topicPartition) []byte {
@@ -98,40 +99,94 @@ func keyVersion(key []byte) int {
 	return int(int16(binary.BigEndian.Uint16(key)))
 }
 
-// Load replays one __consumer_offsets record (nil value: tombstone) while
-// becoming coordinator; call it for every record in offset order before
-// serving requests. now starts the loaded members' session timers.
-// Unknown key versions are skipped; malformed records return ErrBadRecord
-// and change nothing.
-func (c *Coordinator) Load(now time.Time, key, value []byte) error {
+// LoadedBatch is one batch of __consumer_offsets as LoadBatch replays it:
+// a data batch's records, or a control batch's transaction marker.
+type LoadedBatch struct {
+	// Records are the batch's records in offset order.
+	Records []LoadedRecord
+	// Producer is set for a transactional data batch: its offset
+	// commits are that producer's pending offsets until its marker.
+	Producer *Producer
+	// Marker is set for a control batch holding a transaction marker
+	// (Records is then empty). Other control batches are not loaded.
+	Marker *record.Marker
+}
+
+// LoadedRecord is one record (nil Value: tombstone) and its log offset.
+type LoadedRecord struct {
+	Offset     int64
+	Key, Value []byte
+}
+
+// LoadBatch replays one batch of __consumer_offsets while becoming
+// coordinator; call it for every batch in offset order, from the log
+// start to the log end, before serving requests. now starts the loaded
+// members' session timers. Unknown key versions are skipped; malformed
+// records change nothing and make LoadBatch return an error wrapping
+// ErrBadRecord once the batch's other records are loaded. A transaction
+// still open at the end of the log keeps its offsets pending.
+func (c *Coordinator) LoadBatch(now time.Time, b LoadedBatch) error {
 	c.now = now
-	switch keyVersion(key) {
+	if b.Marker != nil {
+		c.endTxn(b.Marker.ProducerID, b.Marker.Commit)
+		return nil
+	}
+	var errs []error
+	for _, rec := range b.Records {
+		if err := c.loadRecord(rec, b.Producer); err != nil {
+			errs = append(errs, err)
+		}
+	}
+	return errors.Join(errs...)
+}
+
+// loadRecord replays one record; producer is set for a transactional one.
+func (c *Coordinator) loadRecord(rec LoadedRecord, producer *Producer) error {
+	switch keyVersion(rec.Key) {
 	case 0, 1:
-		return c.loadOffset(key, value)
+		return c.loadOffset(rec, producer)
 	case groupKeyVersion:
-		return c.loadGroup(key, value)
+		return c.loadGroup(rec.Key, rec.Value)
 	case -1:
-		return fmt.Errorf("%w: key of %d bytes", ErrBadRecord, len(key))
+		return fmt.Errorf("%w: key of %d bytes at offset %d", ErrBadRecord, len(rec.Key), rec.Offset)
 	}
 	return nil
 }
 
-func (c *Coordinator) loadOffset(key, value []byte) error {
+// loadOffset replays an offset commit (or its tombstone, which also drops
+// the partition's pending transactional offsets, as in Kafka).
+func (c *Coordinator) loadOffset(rec LoadedRecord, producer *Producer) error {
 	var k kmsg.OffsetCommitKey
-	if err := k.ReadFrom(key); err != nil {
-		return fmt.Errorf("%w: offset key: %v", ErrBadRecord, err)
+	if err := k.ReadFrom(rec.Key); err != nil {
+		return fmt.Errorf("%w: offset key at offset %d: %v", ErrBadRecord, rec.Offset, err)
 	}
 	tp := topicPartition{k.Topic, k.Partition}
-	if value == nil {
+	if rec.Value == nil {
 		if g := c.groups[k.Group]; g != nil {
 			delete(g.offsets, tp)
+			g.dropTxnOffsets(tp, rec.Offset)
 			c.pruneLoaded(g)
 		}
 		return nil
 	}
+	o, err := decodeOffset(rec.Value)
+	if err != nil {
+		return fmt.Errorf("%w: offset value at offset %d: %v", ErrBadRecord, rec.Offset, err)
+	}
+	o.logOffset = rec.Offset
+	g := c.loadedGroup(k.Group)
+	if producer != nil {
+		c.addTxnOffset(g, producer.ID, tp, o)
+	} else {
+		g.offsets[tp] = o
+	}
+	return nil
+}
+
+func decodeOffset(value []byte) (offset, error) {
 	var v kmsg.OffsetCommitValue
 	if err := v.ReadFrom(value); err != nil {
-		return fmt.Errorf("%w: offset value: %v", ErrBadRecord, err)
+		return offset{}, err
 	}
 	o := offset{offset: v.Offset, leaderEpoch: -1, metadata: v.Metadata, commitMs: v.CommitTimestamp, expireMs: -1}
 	if v.Version >= 3 {
@@ -140,8 +195,7 @@ func (c *Coordinator) loadOffset(key, value []byte) error {
 	if v.Version == 1 {
 		o.expireMs = v.ExpireTimestamp
 	}
-	c.loadedGroup(k.Group).offsets[tp] = o
-	return nil
+	return o, nil
 }
 
 func (c *Coordinator) loadedGroup(id string) *group {
@@ -155,7 +209,7 @@ func (c *Coordinator) loadedGroup(id string) *group {
 
 // pruneLoaded forgets a group with neither metadata nor offsets.
 func (c *Coordinator) pruneLoaded(g *group) {
-	if g.generation == 0 && g.protocolType == nil && len(g.members) == 0 && len(g.offsets) == 0 {
+	if g.generation == 0 && g.protocolType == nil && len(g.members) == 0 && len(g.offsets) == 0 && !g.openTxn() {
 		delete(c.groups, g.id)
 	}
 }
@@ -173,7 +227,7 @@ func (c *Coordinator) loadGroup(key, value []byte) error {
 	}
 	old := c.loadedGroup(k.Group)
 	g := newGroup(k.Group)
-	g.offsets = old.offsets
+	g.offsets, g.txnOffsets = old.offsets, old.txnOffsets
 	c.groups[k.Group] = g
 	if value == nil {
 		c.pruneLoaded(g)

@@ -36,7 +36,8 @@ func (c *Coordinator) dropGroup(o *out, g *group) {
 // group loses offsets of topics it no longer subscribes to; a group without
 // protocol (simple consumers) loses each offset a retention period after
 // its commit. Offsets with an explicit expiry (OffsetCommit v2-v4) expire
-// then. Pending commits never expire.
+// then. Partitions with pending commits, plain or transactional, never
+// expire.
 func (g *group) expiredOffsets(nowMs, retentionMs int64) []topicPartition {
 	base, skip, ok := g.retentionBase()
 	if !ok {
@@ -45,7 +46,7 @@ func (g *group) expiredOffsets(nowMs, retentionMs int64) []topicPartition {
 	var expired []topicPartition
 	for _, tp := range g.sortedOffsets() {
 		v := g.offsets[tp]
-		if skip[tp.topic] || g.hasPending(tp) {
+		if skip[tp.topic] || g.unstable(tp) {
 			continue
 		}
 		if v.expireMs >= 0 && nowMs >= v.expireMs || v.expireMs < 0 && nowMs-base(v) >= retentionMs {
@@ -78,7 +79,10 @@ func (g *group) retentionBase() (func(offset) int64, map[string]bool, bool) {
 // OffsetDelete handles OffsetDelete v0. Allowed for Empty groups, and for
 // consumer groups on topics none of the members subscribes to
 // (GROUP_SUBSCRIBED_TO_TOPIC otherwise); other non-empty groups get
-// NON_EMPTY_GROUP. Answered once the tombstones are durable.
+// NON_EMPTY_GROUP. The partitions' tombstones apply once durable, as in
+// Kafka (whose reads see durable state only): to whatever was written
+// before them, committed or pending, plain or transactional. Answered
+// then.
 func (c *Coordinator) OffsetDelete(now time.Time, id RequestID, req *kmsg.OffsetDeleteRequest) Effects {
 	o := c.begin(now)
 	r := req.ResponseKind().(*kmsg.OffsetDeleteResponse)
@@ -100,19 +104,20 @@ func (c *Coordinator) OffsetDelete(now time.Time, id RequestID, req *kmsg.Offset
 	}
 	o.done = append(o.done, func(o *out, code int16) {
 		if code != 0 {
-			g.restoreOffsets(removed)
 			setDeleteCodes(r, appendErrorCode(code, false))
+		} else {
+			g.tombstoned(removed, o.base)
 		}
 		o.reply(id, r)
 	})
 	return c.finish(o)
 }
 
-// deleteOffsets removes the eligible partitions, fills r and returns what
-// was removed.
-func (c *Coordinator) deleteOffsets(o *out, g *group, req *kmsg.OffsetDeleteRequest, r *kmsg.OffsetDeleteResponse) map[topicPartition]offset {
+// deleteOffsets writes tombstones for the eligible partitions, fills r and
+// returns each tombstone's position in the batch.
+func (c *Coordinator) deleteOffsets(o *out, g *group, req *kmsg.OffsetDeleteRequest, r *kmsg.OffsetDeleteResponse) map[topicPartition]int {
 	subs, _ := g.subscribedTopics()
-	removed := map[topicPartition]offset{}
+	removed := map[topicPartition]int{}
 	for _, t := range req.Topics {
 		rt := kmsg.NewOffsetDeleteResponseTopic()
 		rt.Topic = t.Topic
@@ -120,11 +125,12 @@ func (c *Coordinator) deleteOffsets(o *out, g *group, req *kmsg.OffsetDeleteRequ
 			rp := kmsg.NewOffsetDeleteResponseTopicPartition()
 			rp.Partition = p.Partition
 			tp := topicPartition{t.Topic, p.Partition}
+			_, dup := removed[tp]
 			if g.state != stateEmpty && subs[t.Topic] {
 				rp.ErrorCode = kerr.GroupSubscribedToTopic.Code
-			} else if g.removeOffset(o, tp) {
-				removed[tp] = g.offsets[tp]
-				delete(g.offsets, tp)
+			} else if !dup && g.hasOffset(tp) {
+				removed[tp] = len(o.records)
+				o.record(offsetKey(g.id, tp), nil)
 			}
 			rt.Partitions = append(rt.Partitions, rp)
 		}
@@ -133,27 +139,22 @@ func (c *Coordinator) deleteOffsets(o *out, g *group, req *kmsg.OffsetDeleteRequ
 	return removed
 }
 
-// removeOffset writes a tombstone for tp if it is committed or pending and
-// forgets its pending commits; the caller deletes the offset itself.
-func (g *group) removeOffset(o *out, tp topicPartition) bool {
+// hasOffset reports whether tp has an offset, committed or pending.
+func (g *group) hasOffset(tp topicPartition) bool {
 	_, committed := g.offsets[tp]
-	pending := g.hasPending(tp)
-	if !committed && !pending {
-		return false
-	}
-	delete(g.pendingCommits, tp)
-	o.record(offsetKey(g.id, tp), nil)
-	return true
+	return committed || g.unstable(tp)
 }
 
-// restoreOffsets puts back offsets whose tombstones failed, unless they
-// were committed again meanwhile.
-func (g *group) restoreOffsets(removed map[topicPartition]offset) {
-	for tp, v := range removed {
-		_, again := g.offsets[tp]
-		if !again && !g.hasPending(tp) && v != (offset{}) {
-			g.offsets[tp] = v
+// tombstoned applies durable tombstones (at log offset base plus their
+// position) to the offsets written before them: the committed ones and
+// the open transactions' ones. Commits written after them stay.
+func (g *group) tombstoned(removed map[topicPartition]int, base int64) {
+	for tp, i := range removed {
+		at := base + int64(i)
+		if v, ok := g.offsets[tp]; ok && v.logOffset < at {
+			delete(g.offsets, tp)
 		}
+		g.dropTxnOffsets(tp, at)
 	}
 }
 

@@ -33,7 +33,9 @@ package handlers
 // else its partitions get TOPIC_AUTHORIZATION_FAILED (before the topic is
 // looked up, so its existence is not revealed).
 //
-// Not implemented yet: transactional producers.
+// Transactional batches (KIP-98): see 00_produce_txn.go for the
+// verification of KIP-890 part 1; a partition keeps the transaction open
+// (holding back the last stable offset) until the coordinator's marker.
 
 import (
 	"context"
@@ -65,6 +67,10 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 	resp.SetVersion(r.Version)
 	badAcks := r.Acks != -1 && r.Acks != 0 && r.Acks != 1
 	denied, deniedErr := h.produceDenied(req, r)
+	var checks map[topicPartitionKey]txnCheck
+	if len(denied) == 0 && !badAcks {
+		checks = h.verifyTransactional(ctx, req, r)
+	}
 	var pending []pendingAck
 	failed := false
 	for _, t := range r.Topics {
@@ -83,7 +89,7 @@ func (h *Handlers) produce(ctx context.Context, req *server.Request) server.Repl
 				out.ErrorCode = kerr.InvalidRequiredAcks.Code
 				continue
 			}
-			p, res, err := h.appendOne(t.Topic, tp, r.Acks, out)
+			p, res, err := h.appendOne(t.Topic, tp, r.Acks, out, checks)
 			if err != nil {
 				failed = true
 				out.ErrorCode, out.ErrorMessage = errorCode(err), errorMessage(err)
@@ -124,7 +130,8 @@ func hasTransactionalRecords(r *kmsg.ProduceRequest) bool {
 
 // appendOne appends one partition's batch, fills the offsets in out, and
 // returns the partition and the append's result.
-func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition) (*partition.Partition, partition.AppendResult, error) {
+func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition, acks int16, out *kmsg.ProduceResponseTopicPartition,
+	checks map[topicPartitionKey]txnCheck) (*partition.Partition, partition.AppendResult, error) {
 	if !hasPartition(h.d.Image(), topic, tp.Partition) {
 		return nil, partition.AppendResult{}, kerr.UnknownTopicOrPartition
 	}
@@ -132,7 +139,16 @@ func (h *Handlers) appendOne(topic string, tp kmsg.ProduceRequestTopicPartition,
 	if p == nil {
 		return nil, partition.AppendResult{}, partition.ErrNotLeader
 	}
-	res, err := p.AppendAsLeader(tp.Records, acks)
+	var res partition.AppendResult
+	var err error
+	if check, ok := checks[topicPartitionKey{topic, tp.Partition}]; ok {
+		if check.err != nil {
+			return p, res, check.err
+		}
+		res, err = p.AppendVerified(tp.Records, acks, check.guard)
+	} else {
+		res, err = p.AppendAsLeader(tp.Records, acks)
+	}
 	out.BaseOffset, out.LogAppendTime, out.LogStartOffset = res.BaseOffset, res.LogAppendTime, res.LogStartOffset
 	return p, res, err
 }

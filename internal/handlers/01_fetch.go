@@ -40,8 +40,13 @@ package handlers
 // this file answers sessionless requests (SessionEpoch -1, or a full
 // request the session cache has no slot for).
 //
-// Not implemented yet: read_committed (there are no transactions, so
-// LSO == HW).
+// IsolationLevel (v4+): read_uncommitted consumers read up to the high
+// watermark; read_committed ones (1) up to the last stable offset, and
+// each partition lists the aborted transactions among the batches returned
+// (AbortedTransactions: null for read_uncommitted, a possibly empty list
+// for read_committed), as Kafka. LastStableOffset is the partition's LSO.
+// The long poll wakes when the high watermark moves, which is when the
+// LSO moves too. Followers ignore the isolation level.
 
 import (
 	"context"
@@ -184,7 +189,7 @@ func (h *Handlers) readAll(listener string, r *kmsg.FetchRequest, denied fetchDe
 				rt.Partitions = append(rt.Partitions, fetchError(tp.Partition, err))
 				continue
 			}
-			out, rec, p := h.readOne(fetchReplica(r), name, hasPartition(img, name, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
+			out, rec, p := h.readOne(fetchReader{fetchReplica(r), readCommitted(r)}, name, hasPartition(img, name, tp.Partition), tp, min(int(tp.PartitionMaxBytes), budget-total), total == 0)
 			if rec.Len > 0 {
 				resp.Files = append(resp.Files, server.PartitionFile{Topic: len(resp.Topics), Partition: len(rt.Partitions), FileRecords: rec})
 				total += rec.Len
@@ -256,9 +261,21 @@ func fetchError(idx int32, err *kerr.Error) kmsg.FetchResponseTopicPartition {
 	return out
 }
 
+// fetchReader is who reads: a replica id (-1 for consumers) and, for a
+// consumer, whether it reads committed records only.
+type fetchReader struct {
+	replica       int32
+	readCommitted bool
+}
+
+// readCommitted reports whether a Fetch asks for read_committed (v4+).
+func readCommitted(r *kmsg.FetchRequest) bool {
+	return r.Version >= 4 && r.IsolationLevel == 1
+}
+
 // readOne reads one partition: its answer without records, and where its
 // records are.
-func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, server.FileRecords, *partition.Partition) {
+func (h *Handlers) readOne(by fetchReader, topic string, known bool, tp kmsg.FetchRequestTopicPartition, maxBytes int, first bool) (kmsg.FetchResponseTopicPartition, server.FileRecords, *partition.Partition) {
 	if !known {
 		return fetchError(tp.Partition, kerr.UnknownTopicOrPartition), server.FileRecords{}, nil
 	}
@@ -267,14 +284,31 @@ func (h *Handlers) readOne(replica int32, topic string, known bool, tp kmsg.Fetc
 		return fetchError(tp.Partition, kerr.NotLeaderForPartition), server.FileRecords{}, nil
 	}
 	out := fetchError(tp.Partition, nil)
-	if replica >= 0 {
-		rec := readForFollower(&out, p, replica, tp, maxBytes)
+	if by.replica >= 0 {
+		rec := readForFollower(&out, p, by.replica, tp, maxBytes)
 		return out, rec, p
 	}
-	res, err := p.Fetch(tp.FetchOffset, max(maxBytes, 0), first, tp.CurrentLeaderEpoch)
+	res, err := p.Fetch(tp.FetchOffset, max(maxBytes, 0), first, tp.CurrentLeaderEpoch, by.readCommitted)
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 	out.ErrorCode = errorCode(err)
+	if err == nil {
+		out.AbortedTransactions = abortedTransactions(res)
+	}
 	return out, server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size}, p
+}
+
+// abortedTransactions is a partition's AbortedTransactions: nil (null on
+// the wire) for a read_uncommitted read, else the list, possibly empty.
+func abortedTransactions(res partition.FetchResult) []kmsg.FetchResponseTopicPartitionAbortedTransaction {
+	if res.AbortedTxns == nil {
+		return nil
+	}
+	out := make([]kmsg.FetchResponseTopicPartitionAbortedTransaction, len(res.AbortedTxns))
+	for i, t := range res.AbortedTxns {
+		out[i] = kmsg.NewFetchResponseTopicPartitionAbortedTransaction()
+		out[i].ProducerID, out[i].FirstOffset = t.ProducerID, t.FirstOffset
+	}
+	return out
 }
 
 // readForFollower serves a follower's fetch (ReplicaID >= 0): it reads up
@@ -285,7 +319,7 @@ func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partiti
 		ReplicaID: replica, FetchOffset: tp.FetchOffset, LogStartOffset: tp.LogStartOffset,
 		CurrentEpoch: tp.CurrentLeaderEpoch, LastFetchedEpoch: tp.LastFetchedEpoch, MaxBytes: max(maxBytes, 0),
 	})
-	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.HighWatermark, res.LogStartOffset
+	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 	out.ErrorCode = errorCode(err)
 	if res.Diverging != nil {
 		out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = res.Diverging.Epoch, res.Diverging.EndOffset

@@ -458,7 +458,7 @@ func (h *Handlers) readSession(listener string, r *kmsg.FetchRequest, sr session
 		if exists {
 			s.rewatch(e.sp, h.d.Partitions.Partition(name, e.key.partition))
 		}
-		out, rec, _ := h.readOne(s.replica, name, exists, e.req, min(int(e.req.PartitionMaxBytes), budget-a.size), a.size == 0)
+		out, rec, _ := h.readOne(fetchReader{s.replica, readCommitted(r)}, name, exists, e.req, min(int(e.req.PartitionMaxBytes), budget-a.size), a.size == 0)
 		if !sr.full && !e.changed(&out, rec.Len) {
 			continue
 		}

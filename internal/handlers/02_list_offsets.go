@@ -10,8 +10,10 @@ package handlers
 // still below the start of its leader epoch (just elected or restarted)
 // answers latest and timestamp lookups with OFFSET_NOT_AVAILABLE
 // (retriable) rather than a stale offset, as Kafka does (KIP-207). For
-// replicas (ReplicaID >= 0) latest is the log end offset; read_committed
-// equals read_uncommitted (no transactions).
+// replicas (ReplicaID >= 0) latest is the log end offset. IsolationLevel
+// (v2+): for read_committed (1) latest is the last stable offset, and a
+// timestamp lookup finds only offsets below it (below the high watermark
+// for read_uncommitted, the log end offset for replicas), as Kafka.
 //
 // Authorization (as Kafka, replicas included): DESCRIBE on each topic,
 // else its partitions get TOPIC_AUTHORIZATION_FAILED before the topic is
@@ -21,6 +23,7 @@ import (
 	"context"
 
 	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -40,7 +43,7 @@ func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Re
 				rt.Partitions = append(rt.Partitions, listOffsetsError(tp.Partition, kerr.TopicAuthorizationFailed))
 				continue
 			}
-			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, r.ReplicaID >= 0))
+			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, listIsolation(r)))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -58,7 +61,18 @@ func listOffsetsError(idx int32, err *kerr.Error) kmsg.ListOffsetsResponseTopicP
 	return out
 }
 
-func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition, replica bool) kmsg.ListOffsetsResponseTopicPartition {
+// listIsolation is the view of the log a ListOffsets request takes.
+func listIsolation(r *kmsg.ListOffsetsRequest) partition.Isolation {
+	switch {
+	case r.ReplicaID >= 0:
+		return partition.ReplicaView
+	case r.Version >= 2 && r.IsolationLevel == 1:
+		return partition.ReadCommitted
+	}
+	return partition.ReadUncommitted
+}
+
+func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition, iso partition.Isolation) kmsg.ListOffsetsResponseTopicPartition {
 	if !known {
 		return listOffsetsError(tp.Partition, kerr.UnknownTopicOrPartition)
 	}
@@ -67,7 +81,7 @@ func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestT
 		return listOffsetsError(tp.Partition, kerr.NotLeaderForPartition)
 	}
 	out := listOffsetsError(tp.Partition, nil)
-	res, err := p.ListOffset(tp.Timestamp, tp.CurrentLeaderEpoch, replica)
+	res, err := p.ListOffset(tp.Timestamp, tp.CurrentLeaderEpoch, iso)
 	if err != nil {
 		out.ErrorCode = errorCode(err)
 		return out

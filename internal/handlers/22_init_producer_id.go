@@ -1,15 +1,19 @@
 package handlers
 
-// InitProducerId (key 22), versions 0-5, idempotent producers only.
+// InitProducerId (key 22), versions 0-5.
 //
-// Hands a non-transactional producer a fresh producer id with epoch 0,
-// from a block this broker got from the controller (AllocateProducerIds),
-// so ids are unique cluster-wide. Like Kafka, re-initializing (v3+ with an
-// existing id) also gets a new id. Transactions are not implemented: a
-// request with a transactional id gets TRANSACTIONAL_ID_AUTHORIZATION_FAILED
-// (no transactional API is advertised, so clients that need transactions
-// fail early), and COORDINATOR_NOT_AVAILABLE (retriable) is returned while
-// no id block can be had from the controller.
+// Without a transactional id: hands the producer a fresh producer id with
+// epoch 0, from a block this broker got from the controller
+// (AllocateProducerIds), so ids are unique cluster-wide. Like Kafka,
+// re-initializing (v3+ with an existing id) also gets a new id, and
+// COORDINATOR_NOT_AVAILABLE (retriable) is returned while no id block can
+// be had from the controller.
+//
+// With a transactional id: served by the id's transaction coordinator
+// (the leader of its __transaction_state partition; NOT_COORDINATOR
+// elsewhere), which assigns or bumps the id's producer epoch, fencing
+// older producers of the same id (KIP-98, KIP-360); an empty id is
+// INVALID_REQUEST.
 //
 // Authorization (as Kafka 3.x), before anything else: with a transactional
 // id, WRITE on that TRANSACTIONAL_ID (else
@@ -34,9 +38,12 @@ func (h *Handlers) initProducerID(ctx context.Context, req *server.Request) serv
 		resp.ErrorCode = e.Code
 		return respond(req, resp)
 	}
-	if r.TransactionalID != nil { // transactions are not implemented
-		resp.ErrorCode = kerr.TransactionalIDAuthorizationFailed.Code
-		return respond(req, resp)
+	if r.TransactionalID != nil {
+		if *r.TransactionalID == "" {
+			resp.ErrorCode = kerr.InvalidRequest.Code
+			return respond(req, resp)
+		}
+		return h.serveTxn(ctx, req, *r.TransactionalID)
 	}
 	id, err := h.d.ProducerIDs.NextProducerID(ctx)
 	if err != nil {

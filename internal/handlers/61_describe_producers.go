@@ -3,10 +3,12 @@ package handlers
 // DescribeProducers (key 61), version 0 (KIP-664; kafka-transactions
 // describe-producers).
 //
-// For each requested partition the leader lists the idempotent producers
-// whose state it keeps: id, epoch, last sequence and the max timestamp of
-// their last batch. Without transactions (not implemented yet) the
-// coordinator epoch and the current transaction's start offset are -1.
+// For each requested partition the leader lists the idempotent and
+// transactional producers whose state it keeps: id, epoch, last sequence
+// (-1 when none), the max timestamp of their last batch or marker, the
+// coordinator epoch of their last transaction marker (-1 when none) and
+// the first offset of their open transaction (CurrentTxnStartOffset, -1
+// when none; kafka-transactions find-hanging and abort use it).
 // A partition this node does not lead is NOT_LEADER_OR_FOLLOWER, an
 // unknown one UNKNOWN_TOPIC_OR_PARTITION.
 //
@@ -64,7 +66,7 @@ func (h *Handlers) producersOf(img *metadata.Image, topic string, idx int32, den
 	for _, a := range active {
 		ap := kmsg.NewDescribeProducersResponseTopicPartitionActiveProducer()
 		ap.ProducerID, ap.ProducerEpoch, ap.LastSequence, ap.LastTimestamp = a.ID, int32(a.Epoch), a.LastSequence, a.LastTimestamp
-		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = -1, -1
+		ap.CoordinatorEpoch, ap.CurrentTxnStartOffset = a.CoordinatorEpoch, a.CurrentTxnStartOffset
 		out.ActiveProducers = append(out.ActiveProducers, ap)
 	}
 	return out

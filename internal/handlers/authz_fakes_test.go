@@ -20,6 +20,7 @@ import (
 	"github.com/fjordlog/fjord/internal/coordinator"
 	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -267,6 +268,8 @@ func (f *fakeGroups) Do(_ context.Context, _ string, _ group.Client, req kmsg.Re
 	}
 	return coordinator.ErrorResponse(req, 0), nil
 }
+
+func (f *fakeGroups) CompleteTxn(context.Context, int32, record.Marker) (int16, error) { return 0, nil }
 
 func (f *fakeGroups) All(_ context.Context, req kmsg.Request) ([]kmsg.Response, error) {
 	resp := kmsg.NewPtrListGroupsResponse()

@@ -26,6 +26,8 @@ var codeTable = []struct {
 	{partition.ErrTimeout, kerr.RequestTimedOut},
 	{partition.ErrOutOfOrderSequence, kerr.OutOfOrderSequenceNumber},
 	{partition.ErrInvalidProducerEpoch, kerr.InvalidProducerEpoch},
+	{partition.ErrInvalidTxnState, kerr.InvalidTxnState},
+	{partition.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 	{record.ErrCorrupt, kerr.CorruptMessage},
 	{record.ErrTruncated, kerr.CorruptMessage},
 	{record.ErrInvalid, kerr.InvalidRecord},

@@ -27,6 +27,8 @@ func TestErrorCode(t *testing.T) {
 		{partition.ErrStorage, kerr.KafkaStorageError},
 		{partition.ErrInvalidRecord, kerr.InvalidRecord},
 		{partition.ErrTimeout, kerr.RequestTimedOut},
+		{partition.ErrInvalidTxnState, kerr.InvalidTxnState},
+		{partition.ErrCoordinatorFenced, kerr.TransactionCoordinatorFenced},
 		{record.ErrCorrupt, kerr.CorruptMessage},
 		{record.ErrTruncated, kerr.CorruptMessage},
 		{record.ErrInvalid, kerr.InvalidRecord},

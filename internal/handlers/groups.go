@@ -15,6 +15,7 @@ import (
 	"github.com/fjordlog/fjord/internal/coordinator"
 	"github.com/fjordlog/fjord/internal/group"
 	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/record"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -27,6 +28,12 @@ type Groups interface {
 	Do(ctx context.Context, groupID string, client group.Client, req kmsg.Request) (kmsg.Response, error)
 	// All serves the request on every local coordinator (ListGroups).
 	All(ctx context.Context, req kmsg.Request) ([]kmsg.Response, error)
+	// CompleteTxn writes a transaction marker to __consumer_offsets
+	// partition idx through its coordinator, committing or dropping the
+	// producer's pending offsets, and returns the marker's Kafka error
+	// code once it is durable (NOT_LEADER_OR_FOLLOWER when this broker
+	// does not coordinate the partition); err is only ctx's.
+	CompleteTxn(ctx context.Context, idx int32, m record.Marker) (int16, error)
 }
 
 // groupAsync runs fn off the connection's goroutine and replies with its

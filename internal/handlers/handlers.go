@@ -80,6 +80,11 @@ type Deps struct {
 	ProducerIDs ProducerIDs
 	// Groups serves the group APIs on this broker's coordinators.
 	Groups Groups
+	// Transactions serves the transaction coordinator APIs on this
+	// broker's coordinators; nil answers COORDINATOR_NOT_AVAILABLE.
+	Transactions Transactions
+	// Brokers reaches other brokers (transaction verification).
+	Brokers Brokers
 	// MetadataLog serves the committed metadata log to observers (on the
 	// controller listener of controller nodes).
 	MetadataLog MetadataLog

@@ -99,21 +99,22 @@ func (p *Partition) appendFromLeader(epoch int32, batches []byte, leaderHW, lead
 	return syncTo, nil
 }
 
-// recordFollowed records appended batches in the producer state, saving a
-// snapshot at rolledTo (when >= 0) as of the batches below it. Called
-// with mu held.
+// recordFollowed applies appended batches to the producer and
+// transaction state (markers included, with their .txnindex entries),
+// saving a snapshot at rolledTo (when >= 0) as of the batches below it.
+// Called with mu held; a storage error has failed the replica.
 func (p *Partition) recordFollowed(batches []byte, rolledTo int64) error {
 	if rolledTo < 0 {
-		p.producers.recordAll(batches)
-		return nil
+		return p.replayBatches(batches, fromLeader)
 	}
 	i := splitAt(batches, rolledTo)
-	p.producers.recordAll(batches[:i])
+	if err := p.replayBatches(batches[:i], fromLeader); err != nil {
+		return err
+	}
 	if err := p.saveProducerSnapshot(rolledTo); err != nil {
 		return err
 	}
-	p.producers.recordAll(batches[i:])
-	return nil
+	return p.replayBatches(batches[i:], fromLeader)
 }
 
 // setFollowerHW takes the leader's HW, clamped to our log. Called with mu held.
@@ -206,6 +207,6 @@ func (p *Partition) restartAt(offset int64) error {
 		return p.fail(err)
 	}
 	p.hw = offset
-	p.producers = producers{}
+	p.resetProducers(producers{})
 	return nil
 }

@@ -153,10 +153,11 @@ type Diverging struct {
 
 // FollowerFetchResult is the leader's answer.
 type FollowerFetchResult struct {
-	Records        storage.Range // see FetchResult.Records
-	HighWatermark  int64
-	LogStartOffset int64
-	Diverging      *Diverging
+	Records          storage.Range // see FetchResult.Records
+	HighWatermark    int64
+	LastStableOffset int64 // for the response only; followers derive their own
+	LogStartOffset   int64
+	Diverging        *Diverging
 }
 
 // ReadForFollower serves a follower fetch: it checks for divergence
@@ -181,7 +182,7 @@ func (p *Partition) ReadForFollower(r FollowerFetch) (FollowerFetchResult, error
 // followerProgress does the leader-side bookkeeping of a follower fetch;
 // done means the answer is complete without reading (divergence).
 func (p *Partition) followerProgress(r FollowerFetch) (FollowerFetchResult, bool, error) {
-	res := FollowerFetchResult{HighWatermark: p.hw, LogStartOffset: p.log.LogStartOffset()}
+	res := FollowerFetchResult{HighWatermark: p.hw, LastStableOffset: p.hw, LogStartOffset: p.log.LogStartOffset()}
 	if _, err := p.readState(r.CurrentEpoch); err != nil {
 		return res, true, err
 	}
@@ -200,7 +201,7 @@ func (p *Partition) followerProgress(r FollowerFetch) (FollowerFetchResult, bool
 	p.recordFetch(f, r, leo)
 	p.maybeExpandISR(r.ReplicaID, f)
 	p.maybeAdvanceHW()
-	res.HighWatermark = p.hw
+	res.HighWatermark, res.LastStableOffset = p.hw, p.lastStable()
 	return res, false, nil
 }
 

@@ -15,19 +15,19 @@ func TestListOffsetBeforeHWKnown(t *testing.T) {
 	e.lead(2, 2, []int32{1, 2}, []int32{1, 2})
 	e.wantHW(2)
 	for _, ts := range []int64{Latest, MaxTimestamp, t0} {
-		if got, err := e.p.ListOffset(ts, -1, false); !errors.Is(err, ErrOffsetNotAvailable) {
+		if got, err := e.p.ListOffset(ts, -1, ReadUncommitted); !errors.Is(err, ErrOffsetNotAvailable) {
 			t.Fatalf("ListOffset(%d) with the HW below the epoch start: %+v, %v; want ErrOffsetNotAvailable", ts, got, err)
 		}
 	}
-	if got, err := e.p.ListOffset(Earliest, -1, false); err != nil || got.Offset != 0 {
+	if got, err := e.p.ListOffset(Earliest, -1, ReadUncommitted); err != nil || got.Offset != 0 {
 		t.Fatalf("earliest: %+v, %v", got, err)
 	}
-	if got, err := e.p.ListOffset(Latest, -1, true); err != nil || got.Offset != 3 {
+	if got, err := e.p.ListOffset(Latest, -1, ReplicaView); err != nil || got.Offset != 3 {
 		t.Fatalf("latest for a replica: %+v, %v; want the LEO 3", got, err)
 	}
 	e.fetch(2, 3)
 	e.wantHW(3)
-	if got, err := e.p.ListOffset(Latest, -1, false); err != nil || got.Offset != 3 {
+	if got, err := e.p.ListOffset(Latest, -1, ReadUncommitted); err != nil || got.Offset != 3 {
 		t.Fatalf("latest once the HW is known: %+v, %v; want 3", got, err)
 	}
 }

@@ -106,7 +106,13 @@ type Partition struct {
 	watchers  map[*Watcher]struct{}
 	failed    error
 	leader    *leaderState // non-nil while this replica leads
-	producers producers    // idempotent producers' recent batches
+	producers producers    // idempotent and transactional producers' state
+	txns      txnState     // the partition's open and unreplicated transactions (txn.go)
+	// verifying holds the KIP-890 verification entries of producers with
+	// no open transaction here, by producer id (txn.go); lastGuard is the
+	// last guard handed out (guards start at 1: 0 means "not verified").
+	verifying map[int64]*verification
+	lastGuard uint64
 }
 
 // New wraps an opened log.
@@ -129,7 +135,7 @@ func New(o Options) *Partition {
 		logger: o.Logger.With("topic", o.Topic, "partition", o.Index),
 		alter:  o.AlterISR, eligible: o.Eligible,
 		hw: hw, cfg: o.Config, watchers: map[*Watcher]struct{}{},
-		state: State{Leader: -1, LeaderEpoch: -1},
+		state: State{Leader: -1, LeaderEpoch: -1}, verifying: map[int64]*verification{},
 	}
 	if err := p.rebuildProducers(); err != nil {
 		_ = p.fail(err)
@@ -266,16 +272,32 @@ func (p *Partition) Sync(offset int64) error {
 // partition). acks is the request's acks; with -1 the append is refused
 // up front when the ISR is smaller than min.insync.replicas. The caller
 // must Sync(res.SyncTo) before acknowledging when res.SyncTo >= 0.
+//
+// A transactional batch is accepted only while its producer has an open
+// transaction here: opening one needs KIP-890 verification
+// (VerificationGuard, then AppendVerified); without it the batch gets
+// ErrInvalidTxnState. AppendAsLeader is AppendVerified with guard 0.
 func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, error) {
-	return p.appendAsLeader(batch, acks, anyEpoch)
+	return p.appendAsLeader(batch, appendOpts{acks: acks, epoch: anyEpoch, from: fromClient, verified: true})
 }
 
 // anyEpoch is appendAsLeader's epoch for appends not fenced by one.
 const anyEpoch = -1
 
+// appendOpts says how appendAsLeader treats a batch.
+type appendOpts struct {
+	acks  int16
+	epoch int32  // the leader epoch the append must happen in, or anyEpoch
+	guard uint64 // the verification guard of a transactional batch, 0 for none
+	from  origin // fromClient or fromCoordinator
+	// verified: a transactional batch that opens a transaction must carry
+	// its producer's current guard (always for clients).
+	verified bool
+}
+
 // appendAsLeader is AppendAsLeader, refused with ErrNotLeader unless the
-// replica leads in epoch (when not anyEpoch).
-func (p *Partition) appendAsLeader(batch []byte, acks int16, epoch int32) (AppendResult, error) {
+// replica leads in o.epoch (when not anyEpoch).
+func (p *Partition) appendAsLeader(batch []byte, o appendOpts) (AppendResult, error) {
 	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, SyncTo: -1}
 	h, err := validateProduce(batch)
 	if err != nil {
@@ -283,13 +305,13 @@ func (p *Partition) appendAsLeader(batch []byte, acks int16, epoch int32) (Appen
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if err := p.checkAppend(h, acks, epoch); err != nil {
+	if err := p.checkAppend(h, o.acks, o.epoch); err != nil {
 		if errors.Is(err, ErrNotEnoughReplicas) || errors.Is(err, ErrNotLeader) {
 			p.producers.refuse(h, err)
 		}
 		return res, err
 	}
-	dup, err := p.producers.check(h)
+	dup, err := p.producers.check(h, o.from)
 	if err != nil {
 		return res, err
 	}
@@ -297,9 +319,21 @@ func (p *Partition) appendAsLeader(batch []byte, acks int16, epoch int32) (Appen
 		res.BaseOffset, res.LastOffset, res.LogStartOffset = dup.firstOffset, dup.lastOffset, p.log.LogStartOffset()
 		return res, nil
 	}
+	if err := p.checkTxn(h, o); err != nil {
+		return res, err
+	}
 	if batch, err = p.recompress(batch, h); err != nil {
 		return res, err
 	}
+	return p.writeLocked(batch, h, o.from)
+}
+
+// writeLocked appends a checked batch (header h) as leader: it stamps
+// LogAppendTime when the topic asks for it, saves a producer snapshot
+// when the log rolls, applies the batch to the producer and transaction
+// state, wakes the watchers and advances the HW. Called with mu held.
+func (p *Partition) writeLocked(batch []byte, h record.Header, from origin) (AppendResult, error) {
+	res := AppendResult{BaseOffset: -1, LogAppendTime: -1, SyncTo: -1}
 	if p.cfg.LogAppendTime {
 		res.LogAppendTime = p.now().UnixMilli()
 		record.SetLogAppendTime(batch, res.LogAppendTime)
@@ -317,7 +351,9 @@ func (p *Partition) appendAsLeader(batch []byte, acks int16, epoch int32) (Appen
 		}
 	}
 	h.BaseOffset = info.FirstOffset
-	p.producers.record(h)
+	if err := p.applyBatch(batch, h, from); err != nil {
+		return res, err
+	}
 	p.notify() // LEO moved: followers' long polls
 	p.maybeAdvanceHW()
 	return res, nil
@@ -359,7 +395,8 @@ func (p *Partition) checkAppend(h record.Header, acks int16, epoch int32) error 
 
 // validateProduce checks a producer's records field: exactly one whole v2
 // batch with a good CRC, base offset 0, at least one record with offsets
-// dense (records count == lastOffsetDelta+1), and no control records.
+// dense (records count == lastOffsetDelta+1), no control records, and a
+// producer id on a transactional batch.
 func validateProduce(b []byte) (record.Header, error) {
 	h, err := record.Validate(b)
 	if err != nil {
@@ -374,6 +411,8 @@ func validateProduce(b []byte) (record.Header, error) {
 		return h, fmt.Errorf("%w: records count %d does not match lastOffsetDelta %d", record.ErrInvalid, h.NumRecords, h.LastOffsetDelta)
 	case h.IsControl():
 		return h, fmt.Errorf("%w: clients may not send control batches", record.ErrInvalid)
+	case h.IsTransactional() && h.ProducerID < 0:
+		return h, fmt.Errorf("%w: transactional batch without a producer id", record.ErrInvalid)
 	}
 	return h, nil
 }

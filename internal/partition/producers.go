@@ -13,7 +13,8 @@ import (
 // batch is answered with its original offsets, a gap in sequences or an
 // old epoch is refused); leader and followers both record every appended
 // batch, so the state survives a change of leader. It is built from batch
-// headers only.
+// headers only, and from transaction markers (txn.go): per producer its
+// open transaction's first offset and its last marker's coordinator epoch.
 
 // Errors of idempotent appends; handlers map them to Kafka's codes.
 var (
@@ -54,7 +55,30 @@ type producerEntry struct {
 	// re-sequencing every unacknowledged batch, which duplicates the ones
 	// that were written but not yet acknowledged.
 	refused error
+	// txnFirst is the first offset of the producer's open transaction in
+	// this partition (Kafka's currentTxnFirstOffset), -1 when none: set by
+	// its first transactional data batch, cleared by a marker.
+	txnFirst int64
+	// coordEpoch is the transaction coordinator epoch of the producer's
+	// last marker here, -1 when none.
+	coordEpoch int32
 }
+
+// newProducerEntry is the state of a producer first seen with epoch.
+func newProducerEntry(epoch int16) *producerEntry {
+	return &producerEntry{epoch: epoch, txnFirst: -1, coordEpoch: -1}
+}
+
+// origin is where an appended batch comes from: it decides which checks
+// it went through and how producer-state surprises are reported.
+type origin int
+
+const (
+	fromClient      origin = iota // a producer's batch on the leader (AppendAsLeader, AppendVerified)
+	fromCoordinator               // a coordinator's batch or marker on the leader (AppendInEpoch, AppendMarker)
+	fromLeader                    // a follower's append of what it fetched
+	fromReplay                    // replay of the log on open or truncation
+)
 
 type producers map[int64]*producerEntry
 
@@ -71,17 +95,22 @@ func inSequence(last, next int32) bool {
 }
 
 // check decides a leader append of an idempotent batch: a duplicate of a
-// cached batch (returned), an error, or acceptance (nil, nil).
-func (ps producers) check(h record.Header) (*producerBatch, error) {
+// cached batch (returned), an error, or acceptance (nil, nil). A
+// coordinator's batch without a sequence (BaseSequence -1) has only its
+// epoch checked.
+func (ps producers) check(h record.Header, from origin) (*producerBatch, error) {
 	if h.ProducerID < 0 {
 		return nil, nil
 	}
 	e := ps[h.ProducerID]
+	noSeq := from == fromCoordinator && h.BaseSequence == noSequence
 	switch {
 	case e == nil:
 		return nil, nil // unknown producer (new, or its state expired): accept, as Kafka does (KIP-360)
 	case h.ProducerEpoch < e.epoch:
 		return nil, ErrInvalidProducerEpoch
+	case noSeq:
+		return nil, nil
 	case h.ProducerEpoch > e.epoch:
 		if h.BaseSequence != 0 {
 			return nil, ErrOutOfOrderSequence
@@ -114,22 +143,37 @@ func (ps producers) refuse(h record.Header, err error) {
 	e.refused = err
 }
 
-// record remembers an appended batch (h carries its assigned base offset).
-func (ps producers) record(h record.Header) {
+// noSequence is a batch's BaseSequence when it has none (a coordinator's
+// transactional batch, a control batch).
+const noSequence = -1
+
+// record remembers an appended data batch (h carries its assigned base
+// offset) and returns its producer's entry, nil for a batch without a
+// producer id. A new epoch forgets the cached batches but keeps an open
+// transaction; a batch without a sequence is not cached for duplicate
+// detection.
+func (ps producers) record(h record.Header) *producerEntry {
 	if h.ProducerID < 0 {
-		return
+		return nil
 	}
 	e := ps[h.ProducerID]
-	if e == nil || h.ProducerEpoch > e.epoch {
-		e = &producerEntry{epoch: h.ProducerEpoch}
+	switch {
+	case e == nil:
+		e = newProducerEntry(h.ProducerEpoch)
 		ps[h.ProducerID] = e
+	case h.ProducerEpoch > e.epoch:
+		e.epoch, e.batches = h.ProducerEpoch, nil
 	}
 	e.refused = nil
 	e.lastTimestamp = h.MaxTimestamp
+	if h.BaseSequence == noSequence {
+		return e
+	}
 	e.batches = append(e.batches, producerBatch{h.BaseSequence, lastSeq(h), h.BaseOffset, h.LastOffset()})
 	if len(e.batches) > cachedBatches {
 		e.batches = e.batches[1:]
 	}
+	return e
 }
 
 // unknownTimestamp marks an entry whose last batch's timestamp is not
@@ -141,12 +185,14 @@ const unknownTimestamp = math.MinInt64
 // expire drops the producers whose last batch is at least maxAge older
 // than now (ms), as Kafka does every
 // producer.id.expiration.check.interval.ms: their dedup state is gone,
-// and their next batch is accepted as a new producer's (KIP-360). It
-// returns how many it dropped.
+// and their next batch is accepted as a new producer's (KIP-360). A
+// producer with an open transaction is never dropped (the hanging
+// transaction tools deal with those). It returns how many it dropped.
 func (ps producers) expire(now, maxAge int64) int {
 	n := 0
 	for id, e := range ps {
 		switch {
+		case e.txnFirst >= 0:
 		case e.lastTimestamp == unknownTimestamp:
 			e.lastTimestamp = now
 		case now-e.lastTimestamp >= maxAge:
@@ -157,23 +203,16 @@ func (ps producers) expire(now, maxAge int64) int {
 	return n
 }
 
-// recordAll records every whole batch in b.
-func (ps producers) recordAll(b []byte) {
-	for len(b) >= record.HeaderSize {
-		h, err := record.ParseHeader(b)
-		if err != nil || h.Size() > len(b) {
-			return
-		}
-		ps.record(h)
-		b = b[h.Size():]
-	}
-}
-
-// rebuildProducers rebuilds producer state: the newest usable snapshot
-// and the batches after it, or (with none) the tail of the log. Called
-// with mu held (or before the partition is shared).
+// rebuildProducers rebuilds producer and transaction state: the newest
+// usable snapshot and the batches after it, or (with none) the tail of
+// the log. Markers are replayed too, and each abort's .txnindex entry is
+// written again (the log ignores one it has), so an entry lost in a crash
+// comes back. Verification entries are dropped. Called with mu held (or
+// before the partition is shared); a storage error is the caller's to
+// fail on.
 func (p *Partition) rebuildProducers() error {
 	ps, off := p.loadProducerSnapshot()
+	p.resetProducers(ps)
 	end := p.log.LogEndOffset()
 	for off < end {
 		info, err := p.log.Read(off, 1<<20, end, true)
@@ -183,12 +222,19 @@ func (p *Partition) rebuildProducers() error {
 		if len(info.Bytes) == 0 {
 			break
 		}
-		ps.recordAll(info.Bytes)
+		if err := p.replayBatches(info.Bytes, fromReplay); err != nil {
+			return err
+		}
 		h, _ := record.ParseHeader(info.Bytes)
 		off = lastBatchEnd(info.Bytes, h.BaseOffset)
 	}
-	p.producers = ps
 	return nil
+}
+
+// resetProducers replaces the producer state with ps and derives the
+// open transactions from it. Called with mu held.
+func (p *Partition) resetProducers(ps producers) {
+	p.producers, p.txns, p.verifying = ps, newTxnState(ps), map[int64]*verification{}
 }
 
 // producerScanStart is the base offset of the oldest segment within the

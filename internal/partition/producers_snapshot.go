@@ -23,22 +23,29 @@ import (
 // so an idle producer's dedup state survives a restart however much was
 // written since, without rescanning the log.
 //
-// Encoding (big endian), version 2:
+// Encoding (big endian), version 3:
 //
 //	version int16 | crc32c uint32 (of what follows) | count uint32 |
-//	count × { producer id int64 | epoch int16 | last timestamp int64 | n uint8 |
+//	count × { producer id int64 | epoch int16 | last timestamp int64 |
+//	          txn first offset int64 | coordinator epoch int32 | n uint8 |
 //	          n × { first seq int32 | last seq int32 | first offset int64 | last offset int64 } }
 //
-// Producers are in id order; n is at most cachedBatches. Version 1 (read,
-// no longer written) lacks the last timestamp: its producers get
-// unknownTimestamp.
+// Producers are in id order; n is at most cachedBatches, and may be 0 (a
+// producer known only from markers or from batches without sequences).
+// The txn first offset is the producer's open transaction's (-1: none);
+// the partition's open transactions are derived from it on load.
+// Versions 1 and 2 are read, no longer written: version 2 lacks the
+// transaction fields (no open transaction, coordinator epoch -1), version
+// 1 also the last timestamp (its producers get unknownTimestamp); both
+// have n >= 1.
 
-const snapshotVersion = 2
+const snapshotVersion = 3
 
 const (
 	snapshotHeaderSize  = 2 + 4 + 4
 	snapshotEntrySizeV1 = 8 + 2 + 1
-	snapshotEntrySize   = 8 + 2 + 8 + 1
+	snapshotEntrySizeV2 = 8 + 2 + 8 + 1
+	snapshotEntrySize   = 8 + 2 + 8 + 8 + 4 + 1
 	snapshotBatchSize   = 4 + 4 + 8 + 8
 )
 
@@ -64,6 +71,8 @@ func (ps producers) encode() []byte {
 		b = binary.BigEndian.AppendUint64(b, uint64(id))
 		b = binary.BigEndian.AppendUint16(b, uint16(e.epoch))
 		b = binary.BigEndian.AppendUint64(b, uint64(e.lastTimestamp))
+		b = binary.BigEndian.AppendUint64(b, uint64(e.txnFirst))
+		b = binary.BigEndian.AppendUint32(b, uint32(e.coordEpoch))
 		b = append(b, byte(len(e.batches)))
 		for _, pb := range e.batches {
 			b = binary.BigEndian.AppendUint32(b, uint32(pb.firstSeq))
@@ -83,7 +92,7 @@ func decodeProducers(b []byte) (producers, error) {
 		return nil, fmt.Errorf("%w: %d bytes", errSnapshot, len(b))
 	}
 	v := binary.BigEndian.Uint16(b)
-	if v != 1 && v != snapshotVersion {
+	if v < 1 || v > snapshotVersion {
 		return nil, fmt.Errorf("%w: version %d", errSnapshot, v)
 	}
 	if binary.BigEndian.Uint32(b[2:]) != crc32.Checksum(b[6:], crc32c) {
@@ -95,6 +104,7 @@ func decodeProducers(b []byte) (producers, error) {
 		return nil, fmt.Errorf("%w: %d producers in %d bytes", errSnapshot, n, len(rest))
 	}
 	ps := make(producers, n)
+	txnFirsts := map[int64]bool{}
 	for range n {
 		id, e, tail, err := decodeEntry(rest, v)
 		if err != nil {
@@ -103,6 +113,10 @@ func decodeProducers(b []byte) (producers, error) {
 		if _, dup := ps[id]; dup {
 			return nil, fmt.Errorf("%w: producer %d twice", errSnapshot, id)
 		}
+		if e.txnFirst >= 0 && txnFirsts[e.txnFirst] {
+			return nil, fmt.Errorf("%w: two transactions start at %d", errSnapshot, e.txnFirst)
+		}
+		txnFirsts[e.txnFirst] = true
 		ps[id], rest = e, tail
 	}
 	if len(rest) != 0 {
@@ -114,24 +128,28 @@ func decodeProducers(b []byte) (producers, error) {
 // decodeEntry parses one producer of a version v snapshot and returns the
 // bytes after it.
 func decodeEntry(b []byte, v uint16) (int64, *producerEntry, []byte, error) {
-	size := snapshotEntrySize
-	if v == 1 {
-		size = snapshotEntrySizeV1
-	}
+	size := [...]int{1: snapshotEntrySizeV1, 2: snapshotEntrySizeV2, 3: snapshotEntrySize}[v]
 	if len(b) < size {
 		return 0, nil, nil, fmt.Errorf("%w: truncated producer", errSnapshot)
 	}
 	id := int64(binary.BigEndian.Uint64(b))
-	e := &producerEntry{epoch: int16(binary.BigEndian.Uint16(b[8:])), lastTimestamp: unknownTimestamp}
-	if v != 1 {
+	e := newProducerEntry(int16(binary.BigEndian.Uint16(b[8:])))
+	e.lastTimestamp = unknownTimestamp
+	if v >= 2 {
 		e.lastTimestamp = int64(binary.BigEndian.Uint64(b[10:]))
+	}
+	if v >= 3 {
+		e.txnFirst = int64(binary.BigEndian.Uint64(b[18:]))
+		e.coordEpoch = int32(binary.BigEndian.Uint32(b[26:]))
 	}
 	n := int(b[size-1])
 	b = b[size:]
-	if id < 0 || n == 0 || n > cachedBatches || len(b) < n*snapshotBatchSize {
-		return 0, nil, nil, fmt.Errorf("%w: producer %d with %d batches", errSnapshot, id, n)
+	if id < 0 || (n == 0 && v < 3) || n > cachedBatches || len(b) < n*snapshotBatchSize || e.txnFirst < -1 {
+		return 0, nil, nil, fmt.Errorf("%w: producer %d with %d batches, transaction at %d", errSnapshot, id, n, e.txnFirst)
 	}
-	e.batches = make([]producerBatch, n)
+	if n > 0 {
+		e.batches = make([]producerBatch, n)
+	}
 	for i := range e.batches {
 		e.batches[i] = producerBatch{
 			firstSeq:    int32(binary.BigEndian.Uint32(b)),
@@ -145,16 +163,20 @@ func decodeEntry(b []byte, v uint16) (int64, *producerEntry, []byte, error) {
 }
 
 // ExpireProducers drops the state of the producers whose last batch is
-// producer.id.expiration.ms older than now (the broker calls it every
-// producer.id.expiration.check.interval.ms, on leaders and followers
-// alike, as Kafka does). It returns how many it dropped.
+// producer.id.expiration.ms older than now, except those with an open
+// transaction, and the KIP-890 verification entries that old (the broker
+// calls it every producer.id.expiration.check.interval.ms, on leaders and
+// followers alike, as Kafka does). It returns how many producers it
+// dropped.
 func (p *Partition) ExpireProducers(now time.Time) int {
 	if p.cfg.ProducerIDExpiration <= 0 {
 		return 0
 	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	return p.producers.expire(now.UnixMilli(), p.cfg.ProducerIDExpiration.Milliseconds())
+	maxAge := p.cfg.ProducerIDExpiration.Milliseconds()
+	p.expireVerifications(now.UnixMilli(), maxAge)
+	return p.producers.expire(now.UnixMilli(), maxAge)
 }
 
 // saveProducerSnapshot saves the producers' state as of offset (every
@@ -239,17 +261,23 @@ func splitAt(b []byte, offset int64) int {
 	return len(b)
 }
 
-// ProducerInfo is one active idempotent producer of a partition, as
+// ProducerInfo is one active producer of a partition, as
 // DescribeProducers shows it.
 type ProducerInfo struct {
 	ID            int64
 	Epoch         int16
-	LastSequence  int32
+	LastSequence  int32 // -1 when none is cached
 	LastTimestamp int64 // -1 when unknown
+	// CoordinatorEpoch is the coordinator epoch of the producer's last
+	// marker, -1 when none.
+	CoordinatorEpoch int32
+	// CurrentTxnStartOffset is the first offset of the producer's open
+	// transaction, -1 when none.
+	CurrentTxnStartOffset int64
 }
 
-// ActiveProducers lists the producers whose state the leader keeps, in id
-// order. Only the leader answers (ErrNotLeader otherwise), as Kafka's.
+// ActiveProducers lists the producers whose state the leader keeps
+// (idempotent and transactional), in id order. Only the leader answers (ErrNotLeader otherwise), as Kafka's.
 func (p *Partition) ActiveProducers() ([]ProducerInfo, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
@@ -258,7 +286,8 @@ func (p *Partition) ActiveProducers() ([]ProducerInfo, error) {
 	}
 	out := make([]ProducerInfo, 0, len(p.producers))
 	for id, e := range p.producers {
-		info := ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp}
+		info := ProducerInfo{ID: id, Epoch: e.epoch, LastSequence: -1, LastTimestamp: e.lastTimestamp,
+			CoordinatorEpoch: e.coordEpoch, CurrentTxnStartOffset: e.txnFirst}
 		if n := len(e.batches); n > 0 {
 			info.LastSequence = e.batches[n-1].lastSeq
 		}

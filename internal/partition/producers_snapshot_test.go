@@ -62,9 +62,56 @@ func TestProducerSnapshotVersion1(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	want := producers{7: {epoch: 3, batches: []producerBatch{{10, 12, 100, 102}}, lastTimestamp: unknownTimestamp}}
+	want := producers{7: {epoch: 3, batches: []producerBatch{{10, 12, 100, 102}}, lastTimestamp: unknownTimestamp, txnFirst: -1, coordEpoch: -1}}
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("version 1:\n got %+v\nwant %+v", got[7], want[7])
+	}
+}
+
+// A version-2 snapshot (before transactions) still loads: no open
+// transactions, coordinator epochs unknown.
+func TestProducerSnapshotVersion2(t *testing.T) {
+	v2 := binary.BigEndian.AppendUint16(nil, 2)
+	v2 = append(v2, 0, 0, 0, 0)                 // crc, below
+	v2 = binary.BigEndian.AppendUint32(v2, 1)   // one producer
+	v2 = binary.BigEndian.AppendUint64(v2, 7)   // id
+	v2 = binary.BigEndian.AppendUint16(v2, 3)   // epoch
+	v2 = binary.BigEndian.AppendUint64(v2, 55)  // last timestamp
+	v2 = append(v2, 1)                          // one batch
+	v2 = binary.BigEndian.AppendUint32(v2, 10)  // first seq
+	v2 = binary.BigEndian.AppendUint32(v2, 12)  // last seq
+	v2 = binary.BigEndian.AppendUint64(v2, 100) // first offset
+	v2 = binary.BigEndian.AppendUint64(v2, 102) // last offset
+	binary.BigEndian.PutUint32(v2[2:], crc32.Checksum(v2[6:], crc32c))
+	got, err := decodeProducers(v2)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := producers{7: {epoch: 3, batches: []producerBatch{{10, 12, 100, 102}}, lastTimestamp: 55, txnFirst: -1, coordEpoch: -1}}
+	if !reflect.DeepEqual(got, want) {
+		t.Fatalf("version 2:\n got %+v\nwant %+v", got[7], want[7])
+	}
+}
+
+// Version 3 carries the open transaction and the coordinator epoch, and
+// producers without cached batches; two producers' transactions cannot
+// start at one offset.
+func TestProducerSnapshotTransactions(t *testing.T) {
+	ps := producers{
+		7: {epoch: 1, batches: []producerBatch{{0, 1, 4, 5}}, lastTimestamp: 9, txnFirst: 4, coordEpoch: 2},
+		8: {epoch: 0, lastTimestamp: 10, txnFirst: 6, coordEpoch: -1},
+		9: {epoch: 5, lastTimestamp: 11, txnFirst: -1, coordEpoch: 3},
+	}
+	got, err := decodeProducers(ps.encode())
+	if err != nil || !reflect.DeepEqual(got, ps) {
+		t.Fatalf("round trip: %v\n got %+v\nwant %+v", err, got, ps)
+	}
+	if ts := newTxnState(got); !reflect.DeepEqual(ts.ongoing, map[int64]int64{4: 7, 6: 8}) {
+		t.Fatalf("open transactions %v", ts.ongoing)
+	}
+	ps[8].txnFirst = 4
+	if _, err := decodeProducers(ps.encode()); !errors.Is(err, errSnapshot) {
+		t.Fatalf("two transactions at one offset: %v", err)
 	}
 }
 

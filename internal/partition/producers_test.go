@@ -66,12 +66,12 @@ func TestProducerExpiry(t *testing.T) {
 	old.MaxTimestamp, recent.MaxTimestamp = 1_000, 5_000
 	ps.record(old)
 	ps.record(recent)
-	ps[3] = &producerEntry{batches: []producerBatch{{0, 0, 2, 2}}, lastTimestamp: unknownTimestamp}
+	ps[3] = &producerEntry{batches: []producerBatch{{0, 0, 2, 2}}, lastTimestamp: unknownTimestamp, txnFirst: -1, coordEpoch: -1}
 	if n := ps.expire(7_000, 5_000); n != 1 || ps[1] != nil || ps[2] == nil || ps[3] == nil {
 		t.Fatalf("expire at 7000: dropped %d, left %v", n, ps)
 	}
 	retry := old // producer 1's retry is no longer a duplicate
-	if dup, err := ps.check(retry); dup != nil || err != nil {
+	if dup, err := ps.check(retry, fromClient); dup != nil || err != nil {
 		t.Fatalf("expired producer's retry: duplicate %v, err %v", dup, err)
 	}
 	if n := ps.expire(11_999, 5_000); n != 1 || ps[2] != nil || ps[3] == nil {

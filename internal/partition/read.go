@@ -3,6 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
+	"os"
 	"sync/atomic"
 
 	"github.com/fjordlog/fjord/internal/record"
@@ -61,28 +62,108 @@ type FetchResult struct {
 	HighWatermark    int64
 	LastStableOffset int64
 	LogStartOffset   int64
+	// AbortedTxns are, for a read_committed read, the aborted transactions
+	// the consumer must drop records of (a non-nil slice, possibly empty);
+	// nil for read_uncommitted.
+	AbortedTxns []storage.AbortedTxn
 }
 
 // Fetch reads for a consumer: from offset, at most maxBytes (the first
-// batch whole if minOneBatch), never at or above the high watermark. The
-// client's current leader epoch, if given (>= 0), must match ours.
-func (p *Partition) Fetch(offset int64, maxBytes int, minOneBatch bool, currentEpoch int32) (FetchResult, error) {
+// batch whole if minOneBatch), never at or above the high watermark, nor
+// (readCommitted) at or above the last stable offset. The client's
+// current leader epoch, if given (>= 0), must match ours. A read_committed
+// read lists the aborted transactions among what it returns.
+func (p *Partition) Fetch(offset int64, maxBytes int, minOneBatch bool, currentEpoch int32, readCommitted bool) (FetchResult, error) {
 	p.mu.Lock()
 	res, err := p.readState(currentEpoch)
 	p.mu.Unlock()
 	if err != nil {
 		return res, err
 	}
-	r, err := p.log.ReadRange(offset, maxBytes, res.HighWatermark, minOneBatch)
+	limit := res.HighWatermark
+	if readCommitted {
+		limit = res.LastStableOffset
+	}
+	r, err := p.log.ReadRange(offset, maxBytes, limit, minOneBatch)
 	if err != nil {
 		return res, p.readError(err)
 	}
 	res.Records = r
-	return res, nil
+	if readCommitted {
+		res.AbortedTxns, err = p.abortedIn(offset, r, limit)
+	}
+	return res, err
+}
+
+// abortedIn lists the aborted transactions a read_committed consumer
+// needs for the batches of r, read from offset below limit: those of the
+// .txnindex that end at or after offset and start before the first offset
+// not returned (docs/transactions-reference.md §8).
+func (p *Partition) abortedIn(offset int64, r storage.Range, limit int64) ([]storage.AbortedTxn, error) {
+	if r.Size == 0 {
+		return []storage.AbortedTxn{}, nil
+	}
+	txns, err := p.log.CollectAbortedTxns(offset, upperBound(offset, r, limit))
+	if err != nil {
+		return nil, p.readError(err)
+	}
+	if txns == nil {
+		txns = []storage.AbortedTxn{}
+	}
+	return txns, nil
+}
+
+// upperBound returns an offset at least the first one after the batches
+// of r (read from offset, below limit) and at most limit: the base offset
+// of the batch stored right after r when there is one (one header read),
+// else (r ends its segment file) the end of r's last batch, found by
+// walking r's batch headers, else limit. Listing too many aborted
+// transactions is harmless (a consumer ignores those it reaches no batch
+// of); too few would deliver aborted records.
+func upperBound(offset int64, r storage.Range, limit int64) int64 {
+	if next, ok := batchAt(r.File, r.Pos+int64(r.Size)); ok && next > offset {
+		return min(next, limit)
+	}
+	if end, ok := rangeEnd(r); ok {
+		return min(end, limit)
+	}
+	return limit
+}
+
+// batchAt returns the base offset of the batch whose header is at pos in
+// f, if a whole header is there.
+func batchAt(f *os.File, pos int64) (int64, bool) {
+	var b [record.HeaderSize]byte
+	if n, err := f.ReadAt(b[:], pos); n < len(b) && err != nil {
+		return 0, false
+	}
+	h, err := record.ParseHeader(b[:])
+	if err != nil {
+		return 0, false
+	}
+	return h.BaseOffset, true
+}
+
+// rangeEnd returns the offset after the last batch of r, walking its
+// batch headers (one read each); ok is false if they do not tile r.
+func rangeEnd(r storage.Range) (int64, bool) {
+	var b [record.HeaderSize]byte
+	pos, end, next := r.Pos, r.Pos+int64(r.Size), int64(-1)
+	for pos < end {
+		if n, err := r.File.ReadAt(b[:], pos); n < len(b) && err != nil {
+			return 0, false
+		}
+		h, err := record.ParseHeader(b[:])
+		if err != nil {
+			return 0, false
+		}
+		next, pos = h.NextOffset(), pos+int64(h.Size())
+	}
+	return next, pos == end && next >= 0
 }
 
 func (p *Partition) readState(currentEpoch int32) (FetchResult, error) {
-	res := FetchResult{HighWatermark: p.hw, LastStableOffset: p.hw, LogStartOffset: p.log.LogStartOffset()}
+	res := FetchResult{HighWatermark: p.hw, LastStableOffset: p.lastStable(), LogStartOffset: p.log.LogStartOffset()}
 	switch {
 	case p.failed != nil:
 		return res, fmt.Errorf("%w: %v", ErrStorage, p.failed)
@@ -117,14 +198,29 @@ const (
 	MaxTimestamp int64 = -3
 )
 
+// Isolation is whose view of the log a ListOffsets lookup takes.
+type Isolation int8
+
+// Isolation levels: Kafka's IsolationLevel values, and the replicas' view.
+const (
+	// ReadUncommitted: consumers' default, up to the high watermark.
+	ReadUncommitted Isolation = 0
+	// ReadCommitted: read_committed consumers, up to the last stable offset.
+	ReadCommitted Isolation = 1
+	// ReplicaView: a replica (ListOffsets with a replica id), up to the
+	// log end offset.
+	ReplicaView Isolation = -1
+)
+
 // ListOffset answers ListOffsets: earliest (-2) is the log start offset,
-// latest (-1) the high watermark for consumers and the log end offset for
-// replicas (a follower recovering from OFFSET_OUT_OF_RANGE), and a
-// timestamp the first offset whose timestamp is at least it (below the
-// high watermark), or -1. While a leader's high watermark is below the
-// start of its epoch, a client's latest or timestamp lookup gets
+// latest (-1) the end of what iso may read — the high watermark
+// (ReadUncommitted), the last stable offset (ReadCommitted), the log end
+// offset (ReplicaView: a follower recovering from OFFSET_OUT_OF_RANGE) —
+// and a timestamp the first offset whose timestamp is at least it, below
+// that end, or -1. While a leader's high watermark is below the start of
+// its epoch, a client's latest or timestamp lookup gets
 // ErrOffsetNotAvailable.
-func (p *Partition) ListOffset(ts int64, currentEpoch int32, replica bool) (Offsets, error) {
+func (p *Partition) ListOffset(ts int64, currentEpoch int32, iso Isolation) (Offsets, error) {
 	p.mu.Lock()
 	st, err := p.readState(currentEpoch)
 	epoch := p.state.LeaderEpoch
@@ -133,21 +229,25 @@ func (p *Partition) ListOffset(ts int64, currentEpoch int32, replica bool) (Offs
 	if err != nil {
 		return Offsets{}, err
 	}
-	if hwUnknown && !replica && ts != Earliest {
+	if hwUnknown && iso != ReplicaView && ts != Earliest {
 		// A stale high watermark (after a restart or a leader change)
 		// would send a client back in the log.
 		return Offsets{}, ErrOffsetNotAvailable
+	}
+	limit := st.HighWatermark
+	switch iso {
+	case ReadCommitted:
+		limit = st.LastStableOffset
+	case ReplicaView:
+		limit = p.log.LogEndOffset()
 	}
 	switch ts {
 	case Earliest:
 		return Offsets{Offset: st.LogStartOffset, Timestamp: -1, LeaderEpoch: p.epochAt(st.LogStartOffset, epoch)}, nil
 	case Latest:
-		if replica {
-			return Offsets{Offset: p.log.LogEndOffset(), Timestamp: -1, LeaderEpoch: epoch}, nil
-		}
-		return Offsets{Offset: st.HighWatermark, Timestamp: -1, LeaderEpoch: epoch}, nil
+		return Offsets{Offset: limit, Timestamp: -1, LeaderEpoch: epoch}, nil
 	}
-	off, found, err := p.byTimestamp(ts, st.HighWatermark)
+	off, found, err := p.byTimestamp(ts, limit)
 	if err != nil || !found {
 		return Offsets{Offset: -1, Timestamp: -1, LeaderEpoch: -1}, err
 	}

@@ -49,7 +49,7 @@ func TestConsumerFetchBelowHW(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			res, err := e.p.Fetch(tt.offset, tt.maxBytes, tt.minOne, tt.epoch)
+			res, err := e.p.Fetch(tt.offset, tt.maxBytes, tt.minOne, tt.epoch, false)
 			if !errors.Is(err, tt.wantErr) {
 				t.Fatalf("Fetch: %v, want %v", err, tt.wantErr)
 			}
@@ -68,11 +68,11 @@ func TestConsumerFetchBelowHW(t *testing.T) {
 	if err := e.log.SetLogStartOffset(1); err != nil {
 		t.Fatal(err)
 	}
-	if _, err := e.p.Fetch(0, 1<<20, true, -1); !errors.Is(err, ErrOffsetOutOfRange) {
+	if _, err := e.p.Fetch(0, 1<<20, true, -1, false); !errors.Is(err, ErrOffsetOutOfRange) {
 		t.Fatalf("Fetch below the log start: %v, want ErrOffsetOutOfRange", err)
 	}
 	e.follow(2, 2, 2, []int32{1, 2}, []int32{1, 2})
-	if _, err := e.p.Fetch(1, 1<<20, true, -1); !errors.Is(err, ErrNotLeader) {
+	if _, err := e.p.Fetch(1, 1<<20, true, -1, false); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("Fetch from a follower: %v, want ErrNotLeader", err)
 	}
 }
@@ -80,13 +80,13 @@ func TestConsumerFetchBelowHW(t *testing.T) {
 func TestListOffset(t *testing.T) {
 	e, t0 := readEnv(t)
 	tests := []struct {
-		name    string
-		ts      int64
-		replica bool
-		want    Offsets
+		name string
+		ts   int64
+		iso  Isolation
+		want Offsets
 	}{
 		{name: "latest for a consumer is the HW", ts: Latest, want: Offsets{Offset: 2, Timestamp: -1, LeaderEpoch: 1}},
-		{name: "latest for a replica is the LEO", ts: Latest, replica: true, want: Offsets{Offset: 3, Timestamp: -1, LeaderEpoch: 1}},
+		{name: "latest for a replica is the LEO", ts: Latest, iso: ReplicaView, want: Offsets{Offset: 3, Timestamp: -1, LeaderEpoch: 1}},
 		{name: "earliest is the log start", ts: Earliest, want: Offsets{Offset: 0, Timestamp: -1, LeaderEpoch: 1}},
 		{name: "by timestamp", ts: t0 + 500, want: Offsets{Offset: 1, Timestamp: t0 + 1000, LeaderEpoch: 1}},
 		{name: "by timestamp at or above the HW", ts: t0 + 1500, want: Offsets{Offset: -1, Timestamp: -1, LeaderEpoch: -1}},
@@ -94,23 +94,23 @@ func TestListOffset(t *testing.T) {
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
-			got, err := e.p.ListOffset(tt.ts, -1, tt.replica)
+			got, err := e.p.ListOffset(tt.ts, -1, tt.iso)
 			if err != nil || got != tt.want {
-				t.Fatalf("ListOffset(%d, replica %v) = %+v, %v; want %+v", tt.ts, tt.replica, got, err, tt.want)
+				t.Fatalf("ListOffset(%d, isolation %v) = %+v, %v; want %+v", tt.ts, tt.iso, got, err, tt.want)
 			}
 		})
 	}
 	if err := e.log.SetLogStartOffset(1); err != nil {
 		t.Fatal(err)
 	}
-	if got, err := e.p.ListOffset(Earliest, 1, false); err != nil || got.Offset != 1 {
+	if got, err := e.p.ListOffset(Earliest, 1, ReadUncommitted); err != nil || got.Offset != 1 {
 		t.Fatalf("earliest after moving the log start: %+v, %v", got, err)
 	}
-	if _, err := e.p.ListOffset(Latest, 0, false); !errors.Is(err, ErrFencedLeaderEpoch) {
+	if _, err := e.p.ListOffset(Latest, 0, ReadUncommitted); !errors.Is(err, ErrFencedLeaderEpoch) {
 		t.Fatalf("ListOffset with an old epoch: %v", err)
 	}
 	e.follow(2, 2, 2, []int32{1, 2}, []int32{1, 2})
-	if _, err := e.p.ListOffset(Latest, -1, true); !errors.Is(err, ErrNotLeader) {
+	if _, err := e.p.ListOffset(Latest, -1, ReplicaView); !errors.Is(err, ErrNotLeader) {
 		t.Fatalf("ListOffset on a follower: %v, want ErrNotLeader", err)
 	}
 }
@@ -124,13 +124,13 @@ func wantFailStopped(t *testing.T, e *env) {
 	if _, err := e.p.AppendAsLeader(e.batch(1), 1); !errors.Is(err, ErrStorage) {
 		t.Fatalf("append: %v, want ErrStorage", err)
 	}
-	if _, err := e.p.Fetch(0, 1<<20, true, -1); !errors.Is(err, ErrStorage) {
+	if _, err := e.p.Fetch(0, 1<<20, true, -1, false); !errors.Is(err, ErrStorage) {
 		t.Fatalf("fetch: %v, want ErrStorage", err)
 	}
 	if _, err := e.p.ReadForFollower(e.followerFetch(2, 0)); !errors.Is(err, ErrStorage) {
 		t.Fatalf("follower fetch: %v, want ErrStorage", err)
 	}
-	if _, err := e.p.ListOffset(Latest, -1, false); !errors.Is(err, ErrStorage) {
+	if _, err := e.p.ListOffset(Latest, -1, ReadUncommitted); !errors.Is(err, ErrStorage) {
 		t.Fatalf("list offsets: %v, want ErrStorage", err)
 	}
 	if _, _, err := e.p.EndOffsetForEpoch(1, -1); !errors.Is(err, ErrStorage) {
@@ -163,7 +163,7 @@ func TestStorageFailureStopsReplica(t *testing.T) {
 		if err := e.p.Log().Close(); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := e.p.Fetch(0, 1<<20, true, -1); !errors.Is(err, ErrStorage) {
+		if _, err := e.p.Fetch(0, 1<<20, true, -1, false); !errors.Is(err, ErrStorage) {
 			t.Fatalf("fetch on a closed log: %v, want ErrStorage", err)
 		}
 		wantFailStopped(t, e)

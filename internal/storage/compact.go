@@ -25,7 +25,12 @@ import (
 //  1. It decodes every batch of the range and maps each record key to the
 //     offset of its latest record (keys of the whole range, not only of the
 //     dirty part, so correctness never depends on the checkpoint). It also
-//     notes each producer id's last data batch.
+//     notes each producer id's last data batch. A record of a transaction
+//     enters the map only when the transaction's COMMIT marker follows in
+//     the range: a record of an aborted transaction, or of one still open
+//     at the end of the range (the caller may pass the high watermark,
+//     which can lie above the last stable offset), never supersedes
+//     another record. Control records never enter it.
 //  2. It rewrites each segment, oldest first, into <base>.log.cleaned:
 //     a record survives when its key is null, or no later record of the key
 //     exists in the range, and — for a tombstone (null value) — when its
@@ -36,15 +41,18 @@ import (
 //     epoch, attributes and codec — and a new CRC; a batch that lost all is
 //     dropped, except the last data batch of a producer id, kept empty so
 //     the producer's sequence state survives a rebuild from the log.
-//     Control batches, and batches whose records do not decode, are copied
-//     unchanged. A segment in which nothing changes is not rewritten.
+//     Control batches (transaction markers), and batches whose records do
+//     not decode, are copied unchanged: compaction never drops a marker.
+//     A segment in which nothing changes is not rewritten.
 //  3. It writes the cleaned segment's indexes (*.index.cleaned,
 //     *.timeindex.cleaned), fsyncs all three, and swaps them in under the
 //     log's write lock: rename each *.cleaned to *.swap — the .log last, so
 //     a <base>.log.swap marks a committed swap — fsync the directory, rename
 //     each *.swap over its final name (the .log last), fsync again. A
 //     cleaned segment left with no batch is deleted instead, unless it is
-//     the first segment (the log start offset never moves).
+//     the first segment (the log start offset never moves) or has
+//     aborted-transaction entries. The cleaned segment has the same base
+//     offset, so it keeps the original's .txnindex file and entries.
 //
 // Offsets never change; compaction only leaves gaps, inside batches and
 // between them (so AppendAsFollower accepts increasing, non-contiguous
@@ -225,13 +233,23 @@ type cleaner struct {
 	st        *CompactStats
 	keys      map[string]int64 // key -> offset of its latest record
 	lastBatch map[int64]int64  // producer id -> base offset of its last data batch
+	// openTxns holds, per producer id, the keys written by its
+	// transaction not yet ended in the scan, until its marker decides
+	// whether they enter keys.
+	openTxns map[int64][]keyAt
+}
+
+// keyAt is a record key and the record's offset.
+type keyAt struct {
+	key    string
+	offset int64
 }
 
 // segmentTally counts what cleaning one segment removed.
 type segmentTally struct{ records, tombstones, batches int64 }
 
 func (l *Log) runCompaction(p *compactPlan, st *CompactStats) error {
-	c := &cleaner{log: l, plan: p, st: st, keys: map[string]int64{}, lastBatch: map[int64]int64{}}
+	c := &cleaner{log: l, plan: p, st: st, keys: map[string]int64{}, lastBatch: map[int64]int64{}, openTxns: map[int64][]keyAt{}}
 	for _, t := range p.targets {
 		st.BytesBefore += t.size
 		if err := c.scanKeys(t); err != nil {
@@ -261,8 +279,8 @@ func (l *Log) compactError(err error) error {
 	return l.fail("compact", err)
 }
 
-// scanKeys records the latest offset of every key in t, and the last data
-// batch of every producer id.
+// scanKeys records the latest offset of every key in t whose record
+// counts (see noteKeys), and the last data batch of every producer id.
 func (c *cleaner) scanKeys(t cleanTarget) error {
 	sc := newBatchScanner(segmentGuard{c.log, t}, t.size)
 	for {
@@ -274,19 +292,58 @@ func (c *cleaner) scanKeys(t cleanTarget) error {
 			return fmt.Errorf("segment %d position %d: %w", t.s.base, pos, err)
 		}
 		if h.IsControl() {
+			c.endTxn(h, data)
 			continue
 		}
 		if h.ProducerID >= 0 {
 			c.lastBatch[h.ProducerID] = h.BaseOffset
 		}
-		recs, err := record.Records(data)
-		if err != nil {
-			continue // copied unchanged by clean, which logs it
+		c.noteKeys(h, data)
+	}
+}
+
+// noteKeys maps the keys of a data batch to their offsets; the keys of a
+// transactional batch wait in openTxns for their transaction's marker.
+func (c *cleaner) noteKeys(h record.Header, data []byte) {
+	recs, err := record.Records(data)
+	if err != nil {
+		return // copied unchanged by clean, which logs it
+	}
+	for _, r := range recs {
+		if r.Key == nil {
+			continue
 		}
-		for _, r := range recs {
-			if r.Key != nil {
-				c.keys[string(r.Key)] = h.BaseOffset + int64(r.OffsetDelta)
-			}
+		k := keyAt{string(r.Key), h.BaseOffset + int64(r.OffsetDelta)}
+		if h.IsTransactional() {
+			c.openTxns[h.ProducerID] = append(c.openTxns[h.ProducerID], k)
+		} else {
+			c.noteKey(k)
+		}
+	}
+}
+
+// noteKey records k unless its key already has a later record (a
+// committed transaction's keys are noted at its marker, after later ones).
+func (c *cleaner) noteKey(k keyAt) {
+	if cur, ok := c.keys[k.key]; !ok || k.offset > cur {
+		c.keys[k.key] = k.offset
+	}
+}
+
+// endTxn ends the open transaction of the control batch's producer: on a
+// COMMIT its keys are noted, on an ABORT forgotten. Other control batches,
+// and a marker that does not decode, change nothing (the transaction's
+// keys then stay out of the map).
+func (c *cleaner) endTxn(h record.Header, data []byte) {
+	m, ok, err := record.ParseMarker(data)
+	if err != nil || !ok {
+		return
+	}
+	keys := c.openTxns[h.ProducerID]
+	delete(c.openTxns, h.ProducerID)
+	if m.Commit {
+		for _, k := range keys {
+			c.noteKey(k)
 		}
 	}
 }
@@ -438,8 +495,9 @@ const (
 )
 
 // installCleaned swaps ns in for t's segment under the write lock, or
-// deletes the segment when ns is empty and not the first. The log uses
-// ns's file from segmentSwapped on. last is the plan's last segment: the
+// deletes the segment when ns is empty, not the first and without
+// aborted-transaction entries. The log uses ns's file from segmentSwapped
+// on. last is the plan's last segment: the
 // key map describes the whole plan, so a truncation into it (which
 // changes or removes last) must stop the run, lest records be dropped in
 // favour of records that no longer exist. (Retention only removes
@@ -455,7 +513,7 @@ func (l *Log) installCleaned(t, last cleanTarget, ns *segment) (cleanOutcome, er
 		return segmentKept, err
 	}
 	l.reshapes++
-	if ns.size == 0 && i > 0 {
+	if ns.size == 0 && i > 0 && len(t.s.txn.entries) == 0 {
 		l.segs = append(l.segs[:i], l.segs[i+1:]...)
 		if err := t.s.remove(); err != nil {
 			return segmentDeleted, l.fail("compact: delete empty segment", err)
@@ -465,6 +523,7 @@ func (l *Log) installCleaned(t, last cleanTarget, ns *segment) (cleanOutcome, er
 	if err := commitCleaned(l.dir, t.s.base); err != nil {
 		return segmentKept, l.fail("compact: swap segment", err)
 	}
+	ns.txn = t.s.txn // same base offset: the .txnindex file stays as it is
 	l.segs[i] = ns
 	if err := t.s.f.Close(); err != nil {
 		l.logger.Warn("storage: closing compacted segment", "base", t.s.base, "err", err)

@@ -5,6 +5,7 @@
 //	    00000000000000000000.log        record batches v2, exactly as received
 //	    00000000000000000000.index      sparse offset index (int32 rel. offset, int32 position)
 //	    00000000000000000000.timeindex  sparse time index (int64 timestamp, int32 rel. offset)
+//	    00000000000000000000.txnindex   aborted transactions, only when there are any (txnindex.go)
 //	    leader-epoch-checkpoint         KIP-101 epoch -> start offset history
 //	    partition.metadata              topic id
 //	<log.dir>/recovery-point-offset-checkpoint

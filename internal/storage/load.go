@@ -38,6 +38,9 @@ func (l *Log) load(opts Options) error {
 	if err != nil {
 		return err
 	}
+	if err := l.loadTxnIndexes(); err != nil {
+		return err
+	}
 	return l.loadSnapshotList()
 }
 
@@ -134,10 +137,10 @@ func keepSegments(dir string, logs map[int64]bool, candidates []string) ([]int64
 	return bases, nil
 }
 
-// parseSegmentName splits "<20 digits><suffix>" for the three segment
-// file suffixes.
+// parseSegmentName splits "<20 digits><suffix>" for the segment file
+// suffixes.
 func parseSegmentName(name string) (int64, string, bool) {
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		digits, found := strings.CutSuffix(name, suffix)
 		if !found || len(digits) != 20 {
 			continue

@@ -13,11 +13,12 @@ import (
 
 // Log is one partition's replica log.
 //
-// Concurrency contract: the mutating methods (appends, truncations,
-// retention, SetLogStartOffset, UpdateConfig, Flush, Close, Delete) are
-// called by one goroutine at a time — the partition layer serializes them.
-// Read, OffsetForTimestamp, the offset getters, Size, Err and the epoch
-// queries may be called from any goroutine concurrently with them.
+// Concurrency contract: the mutating methods (appends, AppendAbortedTxn,
+// truncations, retention, SetLogStartOffset, UpdateConfig, Flush, Close,
+// Delete) are called by one goroutine at a time — the partition layer
+// serializes them. Read, OffsetForTimestamp, CollectAbortedTxns, the offset
+// getters, Size, Err and the epoch queries may be called from any
+// goroutine concurrently with them.
 type Log struct {
 	dir    string
 	logger *slog.Logger
@@ -243,10 +244,14 @@ func (l *Log) flushLocked() error {
 	return nil
 }
 
-// syncSegment fsyncs a segment's .log and writes and fsyncs its indexes
-// (preallocated when it is the active segment, trimmed otherwise).
+// syncSegment fsyncs a segment's .log and .txnindex and writes and fsyncs
+// its indexes (preallocated when it is the active segment, trimmed
+// otherwise).
 func (l *Log) syncSegment(s *segment, active bool) error {
 	if err := s.sync(); err != nil {
+		return err
+	}
+	if err := s.syncTxns(); err != nil {
 		return err
 	}
 	if !s.offIdx.dirty() && !s.timeIdx.dirty() {

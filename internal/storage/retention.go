@@ -46,7 +46,8 @@ func (l *Log) dropEpochsFrom(end int64) error {
 }
 
 // truncateSegments deletes the segments starting at or after offset (the
-// first segment always stays) and cuts the one holding offset.
+// first segment always stays) and cuts the one holding offset, with its
+// aborted-transaction entries at or above offset.
 func (l *Log) truncateSegments(offset int64) error {
 	l.reshapes++
 	for len(l.segs) > 1 && l.active().base >= offset {
@@ -58,6 +59,9 @@ func (l *Log) truncateSegments(offset int64) error {
 	}
 	a := l.active()
 	if err := a.truncateTo(offset, l.cfg.IndexIntervalBytes); err != nil {
+		return err
+	}
+	if err := a.truncateTxns(offset); err != nil {
 		return err
 	}
 	if a.size == 0 {

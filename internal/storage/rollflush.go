@@ -22,12 +22,19 @@ import (
 // of a segment the log still holds fails the log (fail-stop); one of a
 // segment retention deleted meanwhile is ignored.
 
-// rolledSegment is a segment to flush, with its file and size taken
-// under l.mu.
+// rolledSegment is a segment to flush, with its file, size and
+// aborted-transaction index state taken under l.mu.
 type rolledSegment struct {
-	s    *segment
-	f    *os.File
-	size int64
+	s           *segment
+	f           *os.File
+	size        int64
+	txns        int  // entries in its .txnindex
+	txnUnsynced bool // the .txnindex needs an fsync
+}
+
+// toFlush describes s for a flush that runs without l.mu; mu must be held.
+func toFlush(s *segment) rolledSegment {
+	return rolledSegment{s, s.f, s.size, len(s.txn.entries), s.txn.unsynced}
 }
 
 // flushRolledAsync starts the flush of every segment below base not yet
@@ -35,7 +42,7 @@ type rolledSegment struct {
 func (l *Log) flushRolledAsync(base int64) {
 	var segs []rolledSegment
 	for i := l.segmentFor(l.RecoveryPoint()); i < len(l.segs) && l.segs[i].base < base; i++ {
-		segs = append(segs, rolledSegment{l.segs[i], l.segs[i].f, l.segs[i].size})
+		segs = append(segs, toFlush(l.segs[i]))
 	}
 	reshapes := l.reshapes
 	l.flushes.Add(1)
@@ -60,7 +67,8 @@ func syncRolled(dir string, segs []rolledSegment) []error {
 	return errs
 }
 
-// syncSegmentFiles fsyncs a sealed segment's .log, .index and .timeindex.
+// syncSegmentFiles fsyncs a sealed segment's .log, .index and .timeindex,
+// and its .txnindex when it had unsynced entries.
 func syncSegmentFiles(r rolledSegment) error {
 	if err := r.f.Sync(); err != nil {
 		return err
@@ -69,6 +77,9 @@ func syncSegmentFiles(r rolledSegment) error {
 		if err := syncPath(r.s.path(suffix)); err != nil {
 			return err
 		}
+	}
+	if r.txnUnsynced {
+		return syncTxnFile(r.s.path(txnIndexSuffix))
 	}
 	return nil
 }
@@ -93,6 +104,9 @@ func (l *Log) finishRolledFlush(base int64, reshapes uint64, segs []rolledSegmen
 	for _, r := range segs {
 		if r.s.size == r.size { // nothing was appended to it since
 			r.s.unsynced = false
+		}
+		if r.txnUnsynced && len(r.s.txn.entries) == r.txns { // no entry either
+			r.s.txn.unsynced = false
 		}
 	}
 	l.recoveryPoint.Store(max(l.RecoveryPoint(), base))

@@ -22,8 +22,9 @@ func segmentPath(dir string, base int64, suffix string) string {
 	return filepath.Join(dir, fmt.Sprintf("%020d%s", base, suffix))
 }
 
-// segment is one .log file with its two indexes. The owning Log's mutex
-// guards every field: appenders hold it exclusively, readers shared.
+// segment is one .log file with its two indexes and its aborted
+// transactions. The owning Log's mutex guards every field: appenders hold
+// it exclusively, readers shared.
 type segment struct {
 	dir  string
 	base int64
@@ -39,6 +40,7 @@ type segment struct {
 
 	offIdx  offsetIndex
 	timeIdx timeIndex
+	txn     txnIndex // aborted transactions (txnindex.go)
 }
 
 func newSegment(dir string, base int64, f *os.File, cfg Config) *segment {
@@ -61,8 +63,12 @@ func createSegment(dir string, base int64, cfg Config) (*segment, error) {
 
 // createFiles creates the files of an empty segment that has none yet
 // (s.f is nil): the .log file and preallocated index files, replacing any
-// files of those names.
+// files of those names (a leftover .txnindex is removed: the segment has
+// no aborted transactions yet).
 func (s *segment) createFiles(cfg Config) error {
+	if err := s.removeTxnFile(); err != nil {
+		return err
+	}
 	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
@@ -161,7 +167,7 @@ func (s *segment) remove() error {
 	if s.f != nil {
 		err = s.f.Close()
 	}
-	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix} {
+	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
 		if rerr := os.Remove(s.path(suffix)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
 			err = rerr
 		}

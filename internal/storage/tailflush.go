@@ -50,7 +50,7 @@ func (l *Log) FlushTail() error {
 	}
 	var segs []rolledSegment
 	for i := l.segmentFor(l.RecoveryPoint()); i < len(l.segs); i++ {
-		segs = append(segs, rolledSegment{l.segs[i], l.segs[i].f, l.segs[i].size})
+		segs = append(segs, toFlush(l.segs[i]))
 	}
 	reshapes := l.reshapes
 	l.flushedMark.Store(l.written.Load())
