@@ -325,9 +325,6 @@ func TestPartitionFor(t *testing.T) {
 			t.Errorf("PartitionFor(%q) = %d, want %d", tc.group, got, tc.want)
 		}
 	}
-	if h := javaHashCode("ab"); h != 3105 {
-		t.Errorf("hashCode(ab) = %d", h)
-	}
 }
 
 // groupSnapshot is the durable part of a group's state.

