@@ -1,9 +1,12 @@
-// Package coordinator is the group coordinator's IO shell: one runner per
-// partition of __consumer_offsets this broker leads, each an event loop
-// around a pure group.Coordinator that appends its records (plain or
-// transactional batches, and the transaction markers WriteTxnMarkers
-// brings) to the partition, reports them durable once the high watermark
-// passes them, and delivers replies to waiting requests.
+// Package coordinator is the IO shell of the group and transaction
+// coordinators: one runner (runner.go) per partition of __consumer_offsets
+// or __transaction_state this broker leads, each an event loop around a
+// pure group.Coordinator or txn.Coordinator that appends its records
+// (plain or transactional batches, and for groups the transaction markers
+// WriteTxnMarkers brings) to the partition, reports them durable once the
+// high watermark passes them, and delivers replies to waiting requests.
+// A transaction coordinator's runner also sends the transaction markers
+// its coordinator asks for (txn_markers.go).
 package coordinator
 
 import (
