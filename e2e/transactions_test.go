@@ -3,20 +3,23 @@ package e2e
 // Process-level tests of transactions (issue 13) with franz-go's
 // transactional producer and GroupTransactSession against a 3-node
 // cluster: read_committed sees committed transactions whole and aborted
-// ones never; a consume-transform-produce loop is exactly once while the
-// transaction coordinator is SIGKILLed; a second producer with the same
-// transactional id fences the first; a transaction left open is aborted
-// by the coordinator after its timeout.
+// ones never; a consume-transform-produce loop is exactly once while
+// leaders and both coordinators are SIGKILLed; a second producer with the
+// same transactional id fences the first; a transaction left open is
+// aborted by the coordinator after its timeout; open transactions end,
+// one way or the other, across leader moves and a full restart.
 
 import (
 	"context"
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
+	"syscall"
 	"testing"
 	"time"
 
-	"github.com/fjordlog/fjord/internal/txn"
+	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 	"github.com/twmb/franz-go/pkg/kmsg"
@@ -249,14 +252,16 @@ func TestTransactionTimeoutAborts(t *testing.T) {
 	}
 }
 
-// TestExactlyOnceUnderCoordinatorKill runs franz-go's
-// GroupTransactSession, copying 3,000 records from an input topic to an
-// output topic with the consumed offsets committed in the same
-// transactions, and SIGKILLs the node coordinating the transactional id
-// (restarting it) a third of the way through. read_committed, the output
-// holds every input record exactly once.
-func TestExactlyOnceUnderCoordinatorKill(t *testing.T) {
-	const in, out, partitions, total = "eos-in", "eos-out", 3, 3000
+// TestExactlyOnceUnderKills runs franz-go's GroupTransactSession,
+// copying 6,000 records from a 6-partition input topic to a 6-partition
+// output topic (both RF=3) with the consumed offsets committed in the same
+// transactions, while the test SIGKILLs (and restarts) in turn the node
+// leading the most input partitions, the one leading the most output
+// partitions, the group coordinator and the transaction coordinator.
+// read_committed, the output holds every input record exactly once, in
+// order.
+func TestExactlyOnceUnderKills(t *testing.T) {
+	const in, out, partitions, total = "eos-in", "eos-out", 6, 6000
 	c := startTxnCluster(t)
 	grpCreateTopic(t, c, in, partitions, 3)
 	grpCreateTopic(t, c, out, partitions, 3)
@@ -272,20 +277,30 @@ func TestExactlyOnceUnderCoordinatorKill(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer sess.Close()
-	copied, killed := 0, false
-	deadline := time.Now().Add(4 * waitTimeout)
+	victims := []func() int32{
+		func() int32 { return mostLeader(t, c, in, partitions) },
+		func() int32 { return mostLeader(t, c, out, partitions) },
+		func() int32 { return coordinatorNode(t, c, "__consumer_offsets", "eos") },
+		func() int32 { return coordinatorNode(t, c, "__transaction_state", "eos-copier") },
+	}
+	names := []string{"the leader of the most input partitions", "the leader of the most output partitions",
+		"the group coordinator", "the transaction coordinator"}
+	copied, kills := 0, 0
+	deadline := time.Now().Add(6 * waitTimeout)
 	for copied < total && time.Now().Before(deadline) {
-		if !killed && copied >= total/3 {
-			victim := c.node(txnCoordinatorNode(t, c, "eos-copier"))
+		if kills < len(victims) && copied >= total*(kills+1)/(len(victims)+1) {
+			victim := c.node(victims[kills]())
 			victim.kill9()
-			t.Logf("%d records copied: SIGKILLed node %d, the transaction coordinator", copied, victim.id)
+			t.Logf("%d records copied: SIGKILLed node %d, %s", copied, victim.id, names[kills])
 			victim.start()
-			killed = true
+			kills++
+			waitAgreed(t, c.nodes, 2*waitTimeout, fmt.Sprintf("node %d back in every ISR", victim.id),
+				allConds(brokersAre(1, 2, 3), grpFullISR(in, 3), grpFullISR(out, 3)))
 		}
 		copied += copyOnce(t, sess, out)
 	}
-	if copied < total {
-		t.Fatalf("copied %d of %d records before the deadline", copied, total)
+	if copied < total || kills < len(victims) {
+		t.Fatalf("copied %d of %d records with %d kills before the deadline", copied, total, kills)
 	}
 	got := consumeValues(t, c, out, true, total)
 	for p := range int32(partitions) {
@@ -298,6 +313,19 @@ func TestExactlyOnceUnderCoordinatorKill(t *testing.T) {
 				p, len(got[p]), len(want), firstDiff(got[p], want))
 		}
 	}
+}
+
+// mostLeader is the node leading the most partitions of topic.
+func mostLeader(t *testing.T, c *testCluster, topic string, partitions int) int32 {
+	t.Helper()
+	counts := waitAgreed(t, c.nodes, waitTimeout, "agreed metadata", topicReady(topic, partitions)).leaderCounts(topic)
+	best := int32(1)
+	for id, n := range counts {
+		if n > counts[best] {
+			best = id
+		}
+	}
+	return best
 }
 
 // copyOnce copies one poll's records in one transaction; it returns how
@@ -327,22 +355,117 @@ func copyOnce(t *testing.T, sess *kgo.GroupTransactSession, out string) int {
 	return len(recs)
 }
 
-// txnCoordinatorNode is the node leading the transactional id's
-// __transaction_state partition.
-func txnCoordinatorNode(t *testing.T, c *testCluster, id string) int32 {
+// coordinatorNode is the node leading key's partition of the internal
+// topic (__consumer_offsets for a group, __transaction_state for a
+// transactional id).
+func coordinatorNode(t *testing.T, c *testCluster, topic, key string) int32 {
 	t.Helper()
 	var leader int32 = -1
-	waitFor(t, waitTimeout, "the transaction coordinator of "+id, func() (bool, string) {
+	waitFor(t, waitTimeout, "the coordinator of "+key, func() (bool, string) {
 		v, err := c.nodes[0].view()
 		if err != nil {
 			return false, err.Error()
 		}
-		parts := v.topic("__transaction_state")
+		parts := v.topic(topic)
 		if len(parts) == 0 {
-			return false, "no __transaction_state"
+			return false, "no " + topic
 		}
-		leader = parts[txn.PartitionFor(id, int32(len(parts)))].Leader
+		leader = parts[metadata.CoordinatorPartition(key, int32(len(parts)))].Leader
 		return leader > 0, fmt.Sprintf("leader %d", leader)
 	})
 	return leader
+}
+
+// TestOpenTransactionsAcrossRestarts keeps transactions open while the
+// leader of the most partitions is SIGKILLed and then while every node is
+// restarted (SIGTERM, start): a transaction whose producer commits after
+// the leader move is committed whole; one whose producer never ends it is
+// aborted by its coordinator; one open across the full restart ends one
+// way or the other, as its producer's commit said. None hangs: every
+// partition's last stable offset reaches its high watermark within the
+// transaction timeout of the restart.
+func TestOpenTransactionsAcrossRestarts(t *testing.T) {
+	const topic, partitions = "txn-restart", 3
+	c := startTxnCluster(t, "transaction.max.timeout.ms=10000")
+	grpCreateTopic(t, c, topic, partitions, 3)
+	committer := txnProducer(t, c, "committer", kgo.TransactionTimeout(8*time.Second))
+	stranded := txnProducer(t, c, "stranded", kgo.TransactionTimeout(8*time.Second))
+	openTxn(t, committer, topic, partitions, "c1")
+	openTxn(t, stranded, topic, partitions, "s1")
+
+	victim := c.node(mostLeader(t, c, topic, partitions))
+	victim.kill9()
+	victim.start()
+	waitAgreed(t, c.nodes, 2*waitTimeout, fmt.Sprintf("node %d back in every ISR", victim.id),
+		allConds(brokersAre(1, 2, 3), grpFullISR(topic, 3)))
+	if err := committer.EndTransaction(ctxT(t), kgo.TryCommit); err != nil {
+		t.Fatalf("committing after the leader move: %v", err)
+	}
+
+	openTxn(t, committer, topic, partitions, "c2")
+	restartAll(t, c)
+	waitAgreed(t, c.nodes, readyTimeout, "all brokers back with full ISRs", allConds(brokersAre(1, 2, 3), grpFullISR(topic, 3)))
+	c2 := committer.EndTransaction(ctxT(t), kgo.TryCommit) == nil
+	t.Logf("the transaction open across the restart committed: %v", c2)
+
+	start := time.Now()
+	waitFor(t, 30*time.Second, "every partition's LSO at its HW", func() (bool, string) {
+		for p := range int32(partitions) {
+			if lso, hw := lastStable(t, c, topic, p, true), lastStable(t, c, topic, p, false); lso != hw {
+				return false, fmt.Sprintf("partition %d: LSO %d, HW %d", p, lso, hw)
+			}
+		}
+		return true, ""
+	})
+	t.Logf("every LSO reached its HW %v after the restart", time.Since(start).Round(time.Millisecond))
+	want := partitions // c1
+	if c2 {
+		want += partitions
+	}
+	got := consumeValues(t, c, topic, true, want)
+	for p := range int32(partitions) {
+		exp := []string{fmt.Sprintf("c1-%d", p)}
+		if c2 {
+			exp = append(exp, fmt.Sprintf("c2-%d", p))
+		}
+		if !slices.Equal(got[p], exp) {
+			t.Errorf("partition %d: read_committed read %v, want %v", p, got[p], exp)
+		}
+	}
+}
+
+// openTxn begins a transaction and writes tag-<p> to each partition.
+func openTxn(t *testing.T, cl *kgo.Client, topic string, partitions int32, tag string) {
+	t.Helper()
+	if err := cl.BeginTransaction(); err != nil {
+		t.Fatal(err)
+	}
+	var recs []*kgo.Record
+	for p := range partitions {
+		recs = append(recs, &kgo.Record{Topic: topic, Partition: p, Value: []byte(fmt.Sprintf("%s-%d", tag, p))})
+	}
+	if err := cl.ProduceSync(ctxT(t), recs...).FirstErr(); err != nil {
+		t.Fatalf("producing in transaction %s: %v", tag, err)
+	}
+}
+
+// restartAll stops every node with SIGTERM, together, and starts them
+// again.
+func restartAll(t *testing.T, c *testCluster) {
+	t.Helper()
+	var wg sync.WaitGroup
+	for _, nd := range c.nodes {
+		wg.Go(func() {
+			if ok, err := nd.signal(syscall.SIGTERM, clStopTimeout); !ok || err != nil {
+				t.Errorf("node %d after SIGTERM: exited %v, %v", nd.id, ok, err)
+			}
+		})
+	}
+	wg.Wait()
+	if t.Failed() {
+		t.FailNow()
+	}
+	for _, nd := range c.nodes {
+		nd.start()
+	}
 }
