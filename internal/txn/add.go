@@ -169,21 +169,65 @@ func (c *Coordinator) AddOffsetsToTxn(now time.Time, id RequestID, req *kmsg.Add
 
 // addPartitions adds r's partitions to its transaction (Kafka's
 // handleAddPartitionsToTransaction) and calls done with the result: at
-// once when nothing is written, else when the Ongoing record completes.
+// once when nothing is written, else when the Ongoing record completes;
+// an add that meets a transition of its own producer waits for it
+// (park.go).
 func (c *Coordinator) addPartitions(o *out, r addReq, done func(o *out, code int16)) {
-	m := c.txns[r.id]
-	if code := checkAdd(m, r); code != 0 || m.state == stateOngoing && m.hasAll(r.tps) {
-		done(o, code)
+	c.addMerged(o, []parkedAdd{{r: r, done: done}})
+}
+
+// addMerged serves adds of one transaction: each is checked; those that
+// pass are written as one Ongoing transition holding all their
+// partitions, and answered when it completes.
+func (c *Coordinator) addMerged(o *out, adds []parkedAdd) {
+	m := c.txns[adds[0].r.id]
+	var ok []parkedAdd
+	var tps []TopicPartition
+	tv := int16(0)
+	for _, a := range adds {
+		code := checkAdd(m, a.r)
+		switch {
+		case code == kerr.ConcurrentTransactions.Code && parkable(m, a.r):
+			if a.deadline.IsZero() {
+				a.deadline = c.now.Add(parkTimeout)
+			}
+			c.parked[a.r.id] = append(c.parked[a.r.id], a)
+		case code != 0:
+			a.done(o, code)
+		default:
+			ok = append(ok, a)
+			tps = append(tps, a.r.tps...)
+			tv = max(tv, a.r.tv)
+		}
+	}
+	if len(ok) == 0 {
 		return
 	}
+	if m.state == stateOngoing && m.hasAll(tps) {
+		for _, a := range ok {
+			a.done(o, 0)
+		}
+		return
+	}
+	c.writeAdd(o, m, tps, tv, ok)
+}
+
+// writeAdd writes m's transition to Ongoing with tps added and answers
+// adds when it completes.
+func (c *Coordinator) writeAdd(o *out, m *txnMeta, tps []TopicPartition, tv int16, adds []parkedAdd) {
 	t := m.transitTo(stateOngoing, c.nowMs())
-	t.partitions = append(t.partitions, r.tps...)
+	t.partitions = append(t.partitions, tps...)
 	sortPartitions(t.partitions)
 	t.partitions = slices.Compact(t.partitions)
 	if m.state != stateOngoing {
 		t.startMs = c.nowMs()
 	}
-	t.clientTV = r.tv
+	t.clientTV = tv
+	done := func(o *out, code int16) {
+		for _, a := range adds {
+			a.done(o, code)
+		}
+	}
 	if code := c.write(o, m, t, done); code != 0 {
 		done(o, code)
 	}

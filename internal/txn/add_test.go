@@ -74,33 +74,66 @@ func TestAddPartitionsChecks(t *testing.T) {
 	}
 }
 
+// TestAddPartitionsConcurrent: an add of the transaction's producer that
+// meets a transition in flight waits for it (park.go) instead of getting
+// CONCURRENT_TRANSACTIONS at once; the adds parked meanwhile are written
+// as one record. Another producer id still gets CONCURRENT_TRANSACTIONS
+// (the pending check comes before the producer id, as in Kafka 4.x).
 func TestAddPartitionsConcurrent(t *testing.T) {
 	h := newHarness(t)
 	pid, epoch := h.initOK("a")
 	h.manualAppends = true
 	first := h.addReq("a", pid, epoch, 3, tp("t", 0))
-	if code := h.add("a", pid, epoch, tp("t", 1)); code != kerr.ConcurrentTransactions.Code {
-		t.Fatalf("add during add: %d", code)
+	second := h.addReq("a", pid, epoch, 3, tp("t", 1))
+	third := h.addReq("a", pid, epoch, 3, tp("t", 2))
+	if h.answered(second) || h.answered(third) || len(h.held) != 1 {
+		t.Fatalf("adds during an add: answered %v %v, %d appends", h.answered(second), h.answered(third), len(h.held))
 	}
-	// the pending check comes before the producer id (Kafka 4.x)
 	if code := h.add("a", pid+9, epoch, tp("t", 1)); code != kerr.ConcurrentTransactions.Code {
 		t.Fatalf("other pid during add: %d", code)
 	}
 	h.completeHeld(nil)
-	if code := addCode(h, first); code != 0 {
-		t.Fatalf("first: %d", code)
+	if code := addCode(h, first); code != 0 || h.answered(second) || len(h.held) != 1 {
+		t.Fatalf("first: %d; second answered %v; %d appends (want the parked adds in one)", code, h.answered(second), len(h.held))
+	}
+	h.completeHeld(nil)
+	if c2, c3 := addCode(h, second), addCode(h, third); c2 != 0 || c3 != 0 {
+		t.Fatalf("parked adds: %d %d", c2, c3)
+	}
+	if v := h.lastValue("a"); len(v.Topics) != 1 || len(v.Topics[0].Partitions) != 3 {
+		t.Fatalf("partitions after the merged add: %+v", v.Topics)
 	}
 	h.manualAppends = false
 	h.manualMarkers = true
 	h.end("a", pid, epoch, false, 3)
-	if code := h.add("a", pid, epoch, tp("t", 1)); code != kerr.ConcurrentTransactions.Code {
-		t.Fatalf("add during PrepareAbort: %d", code)
+	during := h.addReq("a", pid, epoch, 3, tp("t", 1))
+	if h.answered(during) {
+		t.Fatal("an add during PrepareAbort was answered before the markers")
+	}
+	h.writeHeldMarkers(0)
+	if code := addCode(h, during); code != 0 || h.state("a") != "Ongoing" {
+		t.Fatalf("add parked during PrepareAbort: %d, state %s", code, h.state("a"))
 	}
 }
 
-// TestAddBrokerBatch covers the v4+ form: VerifyOnly transactions are
-// answered per partition without a write, the others are added, and the
-// reply waits for all.
+// TestParkedAddTimesOut: an add that waits longer than parkTimeout (the
+// markers are stuck) gets CONCURRENT_TRANSACTIONS, as in Kafka.
+func TestParkedAddTimesOut(t *testing.T) {
+	h := newHarness(t)
+	pid, epoch := h.ongoing("a", tp("t", 0))
+	h.manualMarkers = true
+	h.end("a", pid, epoch, true, 3)
+	id := h.addReq("a", pid, epoch, 3, tp("t", 1))
+	h.advance(parkTimeout / 2)
+	if h.answered(id) {
+		t.Fatal("answered before its deadline")
+	}
+	h.advance(parkTimeout)
+	if code := addCode(h, id); code != kerr.ConcurrentTransactions.Code {
+		t.Fatalf("after the deadline: %d", code)
+	}
+}
+
 func TestAddBrokerBatch(t *testing.T) {
 	h := newHarness(t)
 	pa, ea := h.ongoing("a", tp("t", 0))

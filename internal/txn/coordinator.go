@@ -138,6 +138,7 @@ type Coordinator struct {
 	txns       map[string]*txnMeta
 	retries    map[string]*txnMeta // Complete records waiting to be appended again
 	pending    map[BatchID][]doneFunc
+	parked     map[string][]parkedAdd // adds waiting for a transition (park.go)
 	nextBatch  BatchID
 	timers     timers
 }
@@ -173,7 +174,7 @@ func (o *out) record(key, value []byte, done doneFunc) {
 // marker). Zero Config fields take Kafka's defaults (see withDefaults).
 func New(cfg Config, coordinatorEpoch int32) *Coordinator {
 	return &Coordinator{cfg: withDefaults(cfg), coordEpoch: coordinatorEpoch, txns: map[string]*txnMeta{},
-		retries: map[string]*txnMeta{}, pending: map[BatchID][]doneFunc{}, nextBatch: 1}
+		retries: map[string]*txnMeta{}, pending: map[BatchID][]doneFunc{}, parked: map[string][]parkedAdd{}, nextBatch: 1}
 }
 
 // begin starts a call at now.
@@ -223,6 +224,7 @@ func (c *Coordinator) complete(now time.Time, id BatchID, code int16) Effects {
 	for _, f := range fns {
 		f(o, code)
 	}
+	c.unpark(o)
 	return c.finish(o)
 }
 
@@ -241,6 +243,7 @@ func (c *Coordinator) Unload() []Reply {
 			f(o, kerr.NotLeaderForPartition.Code)
 		}
 	}
+	c.unloadParked(o)
 	c.txns, c.retries = map[string]*txnMeta{}, map[string]*txnMeta{}
 	c.pending = map[BatchID][]doneFunc{}
 	c.timers = timers{}

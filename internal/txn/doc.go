@@ -5,6 +5,13 @@
 // __transaction_state partition, following Kafka 4.0 (KIP-98, KIP-360,
 // KIP-890 parts 1 and 2); docs/transactions-reference.md is the fact sheet.
 //
+// One deliberate difference from Kafka: an AddPartitionsToTxn or
+// AddOffsetsToTxn of the transaction's current producer that meets a
+// transition in flight (a concurrent add, or the previous transaction's
+// markers) waits for it, up to a second, instead of getting
+// CONCURRENT_TRANSACTIONS at once (park.go); adds parked together are
+// written as one record.
+//
 // A Coordinator owns the transactional ids that hash to one partition
 // (PartitionFor). It starts no goroutines, does no IO and reads no clock:
 // every call carries `now`. It is not safe for concurrent use; the IO

@@ -30,6 +30,7 @@ func (c *Coordinator) Tick(now time.Time) Effects {
 		c.timers.start(now, c.cfg)
 	}
 	c.retryCompletes(o)
+	c.expireParked(o)
 	if !now.Before(c.timers.abortAt) {
 		c.timers.abortAt = now.Add(c.cfg.AbortCheckInterval)
 		c.abortTimedOut(o)
@@ -52,6 +53,9 @@ func (c *Coordinator) NextDeadline() time.Time {
 	next := earliest(c.timers.abortAt, c.timers.expireAt)
 	for _, m := range c.retries {
 		next = earliest(next, m.marker.retryAt)
+	}
+	for _, adds := range c.parked {
+		next = earliest(next, adds[0].deadline)
 	}
 	return next
 }

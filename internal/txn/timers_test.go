@@ -112,13 +112,15 @@ func TestExpiryPendingAndFailure(t *testing.T) {
 	if len(h.held) != 1 || h.held[0].Records[0].Value != nil {
 		t.Fatalf("held %+v", h.held)
 	}
-	if code := h.add("a", pid, epoch, tp("t", 0)); code != kerr.ConcurrentTransactions.Code {
-		t.Fatalf("add while expiring: %d", code)
+	parked := h.addReq("a", pid, epoch, 3, tp("t", 0))
+	if h.answered(parked) {
+		t.Fatal("an add while expiring was answered before the tombstone")
 	}
 	h.completeHeld(kerr.NotEnoughReplicas)
 	h.manualAppends = false
-	if code := h.add("a", pid, epoch, tp("t", 0)); code != 0 {
-		t.Fatalf("add after a failed expiry: %d", code)
+	h.completeHeld(nil) // the parked add's record
+	if code := addCode(h, parked); code != 0 {
+		t.Fatalf("add parked during a failed expiry: %d", code)
 	}
 }
 
