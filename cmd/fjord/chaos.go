@@ -20,6 +20,7 @@ type chaosFlags struct {
 	seed                                          uint64
 	faults, config, report, dir                   string
 	group, verbose, history, netns, proxy, secure bool
+	transactions                                  bool
 	overrides                                     []string
 }
 
@@ -64,6 +65,9 @@ func init() {
 	fl.BoolVar(&f.secure, "secure", false, "SASL_SSL on every listener (client, inter-broker, controller) with certificates made\n"+
 		"for the run, PLAIN between nodes, an authorizer (super user admin) and the workload as a SCRAM-SHA-512\n"+
 		"user with ACLs for exactly what it does")
+	fl.BoolVar(&f.transactions, "transactions", false, "add transactional producers (transactions of 3-12 records over the partitions,\n"+
+		"every 4th aborted on purpose) and a read_committed consumer, drain read_committed too, and check that\n"+
+		"transactions are visible all at once or never and aborted records never; required by the faults *-txn-coordinator")
 	fl.IntVar(&f.diskMB, "disk-mb", 0, "give each node's data dir its own tmpfs of this many MiB (needs root); required by\n"+
 		"the fault disk-full")
 	fl.BoolVar(&f.history, "history", false, "keep the history in the report of valid runs too")
@@ -95,7 +99,7 @@ func runChaos(cmd *cobra.Command, f chaosFlags) error {
 			Faults: faults, Profile: profile, Quiet: f.quiet, Hold: f.hold, Bound: f.bound,
 			Partitions: f.partitions, Producers: f.producers, Consumers: f.consumers, Group: f.group,
 			Overrides: f.overrides, History: f.history, Netns: f.netns, Proxy: f.proxy,
-			DiskMB: f.diskMB, Secure: f.secure}
+			DiskMB: f.diskMB, Secure: f.secure, Transactions: f.transactions}
 		if f.dir != "" {
 			cfg.Dir = fmt.Sprintf("%s/run-%d", f.dir, cfg.Seed)
 		}

@@ -25,6 +25,11 @@ const (
 	SplitLeader        = "split-leader"        // two nodes named as leader in one leader epoch (I8)
 	EpochRegression    = "epoch-regression"    // a node's view of a leader epoch went back (I8)
 	FaultCheck         = "fault-check"         // a fault saw an invariant broken itself (Violation)
+
+	// Transactions (checker_txn.go).
+	TxnPartial     = "txn-partial"      // some but not all records of one transaction visible read_committed at the end
+	TxnAbortedRead = "txn-aborted-read" // a record of an aborted transaction read read_committed
+	TxnLost        = "txn-lost"         // a committed (acknowledged, or read read_committed) transaction not visible at all at the end
 )
 
 // maxExamples bounds the anomalies of each kind listed in a Result.
@@ -43,6 +48,7 @@ type Anomaly struct {
 type Final struct {
 	Committed map[int32]int64 `json:"committed,omitempty"` // the group's committed offsets
 	End       map[int32]int64 `json:"end,omitempty"`       // log end offsets at the drain
+	Stable    map[int32]int64 `json:"stable,omitempty"`    // last stable offsets at the read_committed drain (transactions)
 	Liveness  string          `json:"liveness,omitempty"`  // "" if healthy in time
 }
 
@@ -55,12 +61,19 @@ type Result struct {
 	SendsFail int            `json:"sends_fail"`
 	SendsInfo int            `json:"sends_info"`
 	Reads     int            `json:"reads"`
+	// Transactions by outcome: committed, aborted, indefinite.
+	TxnCommitted int `json:"txn_committed,omitempty"`
+	TxnAborted   int `json:"txn_aborted,omitempty"`
+	TxnInfo      int `json:"txn_info,omitempty"`
 }
 
 // checker holds the indexes one Check builds.
 type checker struct {
 	res     *Result
 	sends   map[string]Op                       // value -> its send
+	tsends  map[string]Op                       // value -> its send in a transaction
+	txns    map[txnKey]*txnState                // transactions
+	rcDrain bool                                // the history has a read_committed drain
 	at      map[int32]map[int64]map[string]bool // partition -> offset -> values read or acknowledged there
 	seen    map[string]map[int64]bool           // value -> offsets it was read at
 	final   map[string]bool                     // values read by the drain (by any poll if there was no drain)
@@ -74,19 +87,20 @@ type checker struct {
 // reordered sends violations.
 func Check(ops []Op, idempotent bool, fin Final) Result {
 	c := &checker{res: &Result{Counts: map[string]int{}}, sends: map[string]Op{},
+		tsends: map[string]Op{}, txns: map[txnKey]*txnState{},
 		at: map[int32]map[int64]map[string]bool{}, seen: map[string]map[int64]bool{},
 		final: map[string]bool{}, bound: map[int32]int64{}, idemp: idempotent, perKind: map[string]int{}}
 	c.index(ops)
 	c.indexFinal(ops)
+	c.indexTxns(ops)
 	c.checkOffsets()
 	c.checkWrites()
 	c.checkPolls(ops)
-	if idempotent {
-		c.checkSendOrder(ops)
-	}
+	c.checkSendOrder(ops)
 	c.checkCommits(ops, fin)
 	c.checkCommittedReads(ops)
 	c.checkLeaders(ops)
+	c.checkTxns()
 	for _, op := range ops {
 		if op.Violation != "" {
 			c.add(Anomaly{Kind: FaultCheck, Partition: -1, Offset: -1, Detail: op.Fault + ": " + op.Violation})
@@ -112,10 +126,17 @@ func (c *checker) add(a Anomaly) {
 	}
 }
 
-// index records every send and every value read at each offset.
+// index records every send and every value read at each offset; a
+// transaction marker counts at its offset as "control:commit" or
+// "control:abort".
 func (c *checker) index(ops []Op) {
 	for _, op := range ops {
 		switch {
+		case op.Kind == KindTxnSend:
+			c.tsends[op.Value] = op
+			if op.Outcome == OK {
+				c.put(op.Partition, op.Offset, op.Value)
+			}
 		case op.Kind == KindSend:
 			c.sends[op.Value] = op
 			switch op.Outcome {
@@ -129,6 +150,10 @@ func (c *checker) index(ops []Op) {
 			}
 		case op.Kind == KindPoll && op.Outcome == OK:
 			for _, r := range op.Reads {
+				if r.Control != "" {
+					c.put(r.Partition, r.Offset, "control:"+r.Control)
+					continue
+				}
 				c.res.Reads++
 				c.put(r.Partition, r.Offset, r.Value)
 				if c.seen[r.Value] == nil {
@@ -149,7 +174,9 @@ func (c *checker) indexFinal(ops []Op) {
 			continue
 		}
 		for _, r := range op.Reads {
-			c.final[r.Value] = true
+			if r.Control == "" {
+				c.final[r.Value] = true
+			}
 			if b, ok := c.bound[r.Partition]; !ok || r.Offset > b {
 				c.bound[r.Partition] = r.Offset
 			}
@@ -180,16 +207,21 @@ func (c *checker) checkOffsets() {
 	}
 	for _, v := range slices.Sorted(maps.Keys(c.seen)) {
 		offs := c.seen[v]
-		if s, ok := c.sends[v]; ok && s.Outcome == OK {
+		s, ok := c.sends[v]
+		_, txn := ParseTxnValue(v)
+		if txn {
+			s, ok = c.tsends[v]
+		}
+		if ok && s.Outcome == OK {
 			offs = maps.Clone(offs)
 			offs[s.Offset] = true
 		}
 		if len(offs) > 1 {
 			kind := DuplicateWrite
-			if !c.idemp {
+			if !c.idemp && !txn { // a transactional producer is idempotent
 				kind = DupNonIdempotent
 			}
-			c.add(Anomaly{Kind: kind, Partition: c.sends[v].Partition, Value: v,
+			c.add(Anomaly{Kind: kind, Partition: s.Partition, Value: v,
 				Detail: fmt.Sprintf("at offsets %v", slices.Sorted(maps.Keys(offs)))})
 		}
 	}
@@ -225,7 +257,9 @@ func (c *checker) checkWrites() {
 }
 
 // checkPolls checks that, within one consumer session, each partition's
-// reads go up by exactly one offset at a time.
+// reads go up by exactly one offset at a time (transaction markers are
+// reads too). A read_committed session may skip only offsets that hold
+// records of transactions that did not commit (filteredGap).
 func (c *checker) checkPolls(ops []Op) {
 	type key struct {
 		client  string
@@ -243,6 +277,7 @@ func (c *checker) checkPolls(ops []Op) {
 			last[k] = r.Offset
 			switch {
 			case !ok || r.Offset == prev+1:
+			case r.Offset > prev && op.ReadCommitted && c.filteredGap(r.Partition, prev+1, r.Offset):
 			case r.Offset <= prev:
 				c.add(Anomaly{Kind: NonMonotonicPoll, Partition: r.Partition, Offset: r.Offset, Value: r.Value,
 					Detail: fmt.Sprintf("%s read %d after %d", op.Client, r.Offset, prev)})
@@ -254,8 +289,11 @@ func (c *checker) checkPolls(ops []Op) {
 	}
 }
 
-// checkSendOrder checks that each producer's acknowledged sends to a
-// partition land at increasing offsets in the order it sent them.
+// checkSendOrder checks that each idempotent producer's acknowledged
+// sends to a partition land at increasing offsets in the order it sent
+// them: the plain producers' if they are idempotent, and always the
+// transactional producers' (whose transactions follow one another, each
+// sending its records in index order).
 func (c *checker) checkSendOrder(ops []Op) {
 	type key struct {
 		client string
@@ -263,13 +301,16 @@ func (c *checker) checkSendOrder(ops []Op) {
 	}
 	byKey := map[key][]Op{}
 	for _, op := range ops {
-		if op.Kind == KindSend && op.Outcome == OK {
+		if op.Outcome == OK && (op.Kind == KindSend && c.idemp || op.Kind == KindTxnSend) {
 			k := key{op.Client, op.Partition}
 			byKey[k] = append(byKey[k], op)
 		}
 	}
 	for _, sends := range byKey {
-		sort.Slice(sends, func(i, j int) bool { return sends[i].Seq < sends[j].Seq })
+		sort.Slice(sends, func(i, j int) bool {
+			a, b := sendOrder(sends[i]), sendOrder(sends[j])
+			return a[0] < b[0] || a[0] == b[0] && a[1] < b[1]
+		})
 		for i := 1; i < len(sends); i++ {
 			if sends[i].Offset <= sends[i-1].Offset {
 				c.add(Anomaly{Kind: NonMonotonicSend, Partition: sends[i].Partition, Offset: sends[i].Offset, Value: sends[i].Value,
@@ -277,6 +318,16 @@ func (c *checker) checkSendOrder(ops []Op) {
 			}
 		}
 	}
+}
+
+// sendOrder is the place of a send in its producer's order: its sequence
+// number, or for a transactional record its transaction's number and its
+// index.
+func sendOrder(op Op) [2]int64 {
+	if tv, ok := ParseTxnValue(op.Value); ok && op.Kind == KindTxnSend {
+		return [2]int64{tv.Txn, int64(tv.Index)}
+	}
+	return [2]int64{op.Seq, 0}
 }
 
 // checkCommits checks the group's final committed offsets against the last

@@ -12,9 +12,10 @@
 //     and records a History of every send, poll and commit with its outcome:
 //     ok, fail (definitely not written) or info (indefinite).
 //   - Faults (process faults against a leader, follower, the active
-//     controller or any node; torn or corrupt segment tails; client
-//     crashes; the lone-leader canary) are injected one at a time on a
-//     seeded schedule, each healed after a hold.
+//     controller, a group or transaction coordinator or any node; torn
+//     or corrupt segment tails; client crashes; the lone-leader canary)
+//     are injected one at a time on a seeded schedule, each healed after
+//     a hold.
 //   - Run heals everything, waits for liveness (a leader and a full ISR on
 //     every partition and an acknowledged produce on each), drains every
 //     partition with a fresh consumer and runs Check.
@@ -42,6 +43,23 @@
 // StandardAuthorizer is on, and the workload runs as a SCRAM-SHA-512 user
 // allowed only what it does; the harness's admin clients, observer and
 // drain are admin.
+//
+// With Config.Transactions (`fjord chaos --transactions`) the workload
+// also runs transactional producers (txn.go: slots t0 and t1, one
+// transactional id each, so that an incarnation fences the one before;
+// transactions of 3-12 records over the partitions, whose values name
+// the incarnation, the transaction and the record's index of K; every
+// 4th aborted on purpose) recording each transaction as committed,
+// aborted or indefinite, and a read_committed consumer. Every consumer
+// keeps transaction markers and records them as reads, so a
+// read_uncommitted session still reads every offset. After healing, the
+// run waits until no transaction is open and drains a second time
+// read_committed; the checker (checker_txn.go) then finds transactions
+// partly visible there (txn-partial), aborted records read read_committed
+// (txn-aborted-read), committed transactions not visible at all
+// (txn-lost), and read_committed polls skipping anything but the records
+// of transactions that did not commit. The *-txn-coordinator faults hit
+// the coordinator of one of the transactional ids.
 //
 // `fjord chaos` is the command users run.
 package chaos

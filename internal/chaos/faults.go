@@ -67,7 +67,7 @@ func FaultNames() []string {
 
 func allFaults() []Fault {
 	var out []Fault
-	for _, who := range []string{"leader", "follower", "controller", "coordinator", "node"} {
+	for _, who := range []string{"leader", "follower", "controller", "coordinator", "txn-coordinator", "node"} {
 		for _, act := range []string{"kill", "term", "bounce", "pause"} {
 			out = append(out, procFault{act: act, who: who})
 		}
@@ -81,6 +81,12 @@ func allFaults() []Fault {
 	return append(append(append(out, netFaults()...), proxyFaults()...), diskFaults()...)
 }
 
+// NeedsTxn says whether f needs the transactional workload.
+func NeedsTxn(f Fault) bool {
+	pf, ok := f.(procFault)
+	return ok && pf.who == "txn-coordinator"
+}
+
 // NeedsNet says whether f needs the nodes in network namespaces.
 func NeedsNet(f Fault) bool {
 	n, ok := f.(interface{ needsNet() bool })
@@ -91,7 +97,8 @@ func NeedsNet(f Fault) bool {
 // term (SIGTERM, a controlled shutdown; restarted at heal), bounce
 // (SIGKILL and restart at once) or pause (SIGSTOP, SIGCONT at heal). It
 // picks the leader of a random partition, a follower of one, the active
-// controller, or any node.
+// controller, the coordinator of the workload's group or of one of its
+// transactional ids, or any node.
 type procFault struct{ act, who string }
 
 func (f procFault) Name() string { return f.act + "-" + f.who }
@@ -118,14 +125,17 @@ func (f procFault) Inject(ctx context.Context, e *Env) (string, func() error, er
 }
 
 // pick chooses a node: "leader" or "follower" of a random partition,
-// "controller" (the active one), "coordinator" (of the workload's group)
-// or any "node".
+// "controller" (the active one), "coordinator" (of the workload's group),
+// "txn-coordinator" (of one of the workload's transactional ids) or any
+// "node".
 func pick(ctx context.Context, e *Env, who string) (*Node, error) {
 	switch who {
 	case "node":
 		return e.C.Nodes[e.Rand.IntN(len(e.C.Nodes))], nil
 	case "coordinator":
 		return coordinator(ctx, e)
+	case "txn-coordinator":
+		return txnCoordinator(ctx, e)
 	}
 	md, err := e.C.Metadata(ctx, e.W.Topic)
 	if err != nil {

@@ -24,21 +24,26 @@ const (
 	KindFault  = "fault"
 	KindHeal   = "heal"
 
+	KindTxnSend = "txn-send" // one record of a transaction (Workload.transact)
+	KindTxn     = "txn"      // a transaction's end: ok committed, fail aborted, info indefinite
+
 	KindLeader    = "leader"    // a node's view of a partition's leader changed (Observer)
 	KindCommitted = "committed" // the group's committed offset read back changed (Observer)
 )
 
-// Read is one record a poll returned.
+// Read is one record a poll returned: a data record, or a transaction
+// marker (a control record, Control "commit" or "abort", no value).
 type Read struct {
 	Partition int32  `json:"p"`
 	Offset    int64  `json:"o"`
 	Value     string `json:"v"`
+	Control   string `json:"ctl,omitempty"`
 }
 
 // Op is one entry of the history: a send of one record, a poll of one
-// fetch, a group offset commit, a fault event, or an observation of a
-// leader or committed offset (Observer). Times are milliseconds
-// since the start of the run.
+// fetch, a group offset commit, a transactional record or a transaction's
+// end, a fault event, or an observation of a leader or committed offset
+// (Observer). Times are milliseconds since the start of the run.
 type Op struct {
 	Kind    string  `json:"kind"`
 	Client  string  `json:"client,omitempty"`  // e.g. "p3" (producer) or "c1" (consumer)
@@ -48,15 +53,20 @@ type Op struct {
 	Start   int64   `json:"start"`
 	End     int64   `json:"end,omitempty"`
 
-	Partition int32  `json:"p"`                // send, commit
-	Seq       int64  `json:"seq"`              // send: per client and partition
-	Value     string `json:"v,omitempty"`      // send
-	Offset    int64  `json:"o"`                // send: assigned offset (ok only); commit, committed: offset
-	Leader    int32  `json:"leader,omitempty"` // leader: the leader the node Target names
-	Epoch     int32  `json:"epoch,omitempty"`  // leader: its leader epoch
+	Partition int32  `json:"p"`                 // send, commit, txn-send
+	Seq       int64  `json:"seq"`               // send: per client and partition; txn-send, txn: the transaction's number
+	Value     string `json:"v,omitempty"`       // send, txn-send
+	Offset    int64  `json:"o"`                 // send, txn-send: assigned offset (ok only); commit, committed: offset
+	Records   int    `json:"records,omitempty"` // txn: how many records the transaction holds
+	Leader    int32  `json:"leader,omitempty"`  // leader: the leader the node Target names
+	Epoch     int32  `json:"epoch,omitempty"`   // leader: its leader epoch
 
 	Reads []Read `json:"reads,omitempty"` // poll
 	Drain bool   `json:"drain,omitempty"` // poll by the final drain
+	// ReadCommitted says a poll read with isolation level read_committed
+	// (aborted records filtered out, nothing at or past the last stable
+	// offset); other polls read uncommitted.
+	ReadCommitted bool `json:"rc,omitempty"`
 
 	Fault  string `json:"fault,omitempty"`  // fault, heal: the fault's name
 	Target string `json:"target,omitempty"` // fault: what it hit

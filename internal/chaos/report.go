@@ -12,22 +12,26 @@ import (
 // Report is the outcome of one run, written as JSON. The history and the
 // nodes' log tails are kept only when the run is not valid.
 type Report struct {
-	Seed      uint64            `json:"seed"`
-	Profile   string            `json:"config"`
-	MustLose  bool              `json:"canary"`
-	Nodes     int               `json:"nodes"`
-	Netns     bool              `json:"netns,omitempty"`
-	Proxy     bool              `json:"proxy,omitempty"`
-	Secure    bool              `json:"secure,omitempty"`
-	Duration  string            `json:"duration"`
-	Faults    []string          `json:"faults"`
-	Dir       string            `json:"dir,omitempty"` // the nodes' data and logs, kept for a failed run
-	Result    Result            `json:"result"`
-	Final     Final             `json:"final"`
-	Recovery  []Recovery        `json:"recovery"`
-	History   []Op              `json:"history,omitempty"`
-	NodeLogs  map[string]string `json:"node_logs,omitempty"`
-	HarnessOK bool              `json:"harness_ok"`
+	Seed     uint64 `json:"seed"`
+	Profile  string `json:"config"`
+	MustLose bool   `json:"canary"`
+	// ReadsAborted: the canary must be caught reading aborted records
+	// (the txn-uncommitted config) rather than losing writes.
+	ReadsAborted bool              `json:"canary_reads_aborted,omitempty"`
+	Nodes        int               `json:"nodes"`
+	Netns        bool              `json:"netns,omitempty"`
+	Proxy        bool              `json:"proxy,omitempty"`
+	Secure       bool              `json:"secure,omitempty"`
+	Txn          bool              `json:"transactions,omitempty"` // the transactional workload ran
+	Duration     string            `json:"duration"`
+	Faults       []string          `json:"faults"`
+	Dir          string            `json:"dir,omitempty"` // the nodes' data and logs, kept for a failed run
+	Result       Result            `json:"result"`
+	Final        Final             `json:"final"`
+	Recovery     []Recovery        `json:"recovery"`
+	History      []Op              `json:"history,omitempty"`
+	NodeLogs     map[string]string `json:"node_logs,omitempty"`
+	HarnessOK    bool              `json:"harness_ok"`
 }
 
 // Recovery is one injected fault and how long the cluster took to
@@ -43,7 +47,7 @@ type Recovery struct {
 
 func newReport(cfg Config, dir string) *Report {
 	r := &Report{Seed: cfg.Seed, Profile: cfg.Profile.Name, MustLose: cfg.Profile.MustLose,
-		Nodes: cfg.Nodes, Duration: cfg.Duration.String(), Dir: dir}
+		ReadsAborted: cfg.Profile.ReadUncommitted, Nodes: cfg.Nodes, Duration: cfg.Duration.String(), Dir: dir}
 	for _, f := range cfg.Faults {
 		r.Faults = append(r.Faults, f.Name())
 	}
@@ -97,18 +101,28 @@ func recoveryTime(ops []Op, t int64) int64 {
 }
 
 // Passed says whether the run did what its profile demands: no violation
-// for a safe profile, some loss for a canary.
+// for a safe profile, some loss (or, for txn-uncommitted, aborted reads)
+// for a canary.
 func (r *Report) Passed() bool {
 	if r.MustLose {
-		return r.Lost()
+		return r.Caught()
 	}
 	return r.Result.Valid
 }
 
-// Lost says whether the checker found lost or overwritten writes.
+// Caught says whether the checker found what a canary must make it find.
+func (r *Report) Caught() bool {
+	if r.ReadsAborted {
+		return r.Result.Counts[TxnAbortedRead] > 0
+	}
+	return r.Lost()
+}
+
+// Lost says whether the checker found lost or overwritten writes (or
+// lost committed transactions).
 func (r *Report) Lost() bool {
 	c := r.Result.Counts
-	return c[LostWrite]+c[Unseen]+c[InconsistentOffset] > 0
+	return c[LostWrite]+c[Unseen]+c[InconsistentOffset]+c[TxnLost] > 0
 }
 
 // Summary is a human-readable account of the run.
@@ -128,13 +142,24 @@ func (r *Report) Summary() string {
 	if r.Secure {
 		where += " over SASL_SSL"
 	}
+	if r.Txn {
+		where += " with transactions"
+	}
 	fmt.Fprintf(&b, "seed %d config %s, %d nodes%s, %s, faults %s: %s", r.Seed, r.Profile, r.Nodes, where, r.Duration,
 		strings.Join(r.Faults, ","), verdict)
 	if r.MustLose {
-		fmt.Fprintf(&b, " (canary: loss %s)", map[bool]string{true: "seen, as expected", false: "NOT seen"}[r.Lost()])
+		what := "loss"
+		if r.ReadsAborted {
+			what = "aborted reads"
+		}
+		fmt.Fprintf(&b, " (canary: %s %s)", what, map[bool]string{true: "seen, as expected", false: "NOT seen"}[r.Caught()])
 	}
 	fmt.Fprintf(&b, "\n  sends ok %d / fail %d / info %d, records read %d\n",
 		r.Result.SendsOK, r.Result.SendsFail, r.Result.SendsInfo, r.Result.Reads)
+	if r.Txn {
+		fmt.Fprintf(&b, "  transactions committed %d / aborted %d / info %d\n",
+			r.Result.TxnCommitted, r.Result.TxnAborted, r.Result.TxnInfo)
+	}
 	for _, k := range slices.Sorted(maps.Keys(r.Result.Counts)) {
 		fmt.Fprintf(&b, "  %-20s %d\n", k, r.Result.Counts[k])
 	}

@@ -23,6 +23,11 @@ type Profile struct {
 	Unclean    bool
 	MustLose   bool     // a canary: the checker must find violations
 	Overrides  []string // node properties of the profile
+	// ReadUncommitted makes the transactional workload's read_committed
+	// consumer read uncommitted while its polls are still checked as
+	// read_committed: the canary of the transaction checks, which must
+	// report the aborted transactions' records it reads.
+	ReadUncommitted bool
 }
 
 // Profiles are the configurations `--config` names: the safe one every
@@ -36,6 +41,10 @@ var Profiles = map[string]Profile{
 		Overrides: []string{"replica.fetch.min.bytes=1048576", "replica.fetch.wait.max.ms=500"}},
 	"minisr1": {Name: "minisr1", RF: 2, MinISR: 1, AcksAll: true, Idempotent: true, MustLose: true},
 	"unclean": {Name: "unclean", RF: 2, MinISR: 1, AcksAll: true, Idempotent: true, Unclean: true, MustLose: true},
+	// txn-uncommitted (with --transactions) reads with read_uncommitted
+	// where read_committed is promised: txn-aborted-read must be reported.
+	"txn-uncommitted": {Name: "txn-uncommitted", RF: 3, MinISR: 2, AcksAll: true, Idempotent: true, MustLose: true,
+		ReadUncommitted: true},
 }
 
 // Config is one run.
@@ -61,6 +70,11 @@ type Config struct {
 	Secure     bool     // SASL_SSL on every listener, an authorizer, the workload as a SCRAM user (Cluster.Secure)
 	History    bool     // keep the history in the report even if the run is valid
 	Log        func(format string, args ...any)
+	// Transactions adds transactional producers and a read_committed
+	// consumer to the workload, a read_committed drain, and the checks of
+	// the transaction promises (txn.go, checker_txn.go); needed by the
+	// *-txn-coordinator faults.
+	Transactions bool
 }
 
 // Cluster timing of chaos runs: short sessions so that failovers take
@@ -107,20 +121,28 @@ func (cfg *Config) nodeOverrides() []string {
 		// Tail flushes between rolls, so faults meet recovery points inside
 		// segments and producer snapshots taken at them.
 		"log.recovery.flush.bytes=65536",
-	}, append(cfg.Profile.Overrides, cfg.Overrides...)...)
+	}, append(cfg.txnOverrides(), append(cfg.Profile.Overrides, cfg.Overrides...)...)...)
+}
+
+// txnOverrides are the node properties of a transactional run:
+// __transaction_state as small and replicated as __consumer_offsets, and
+// timed-out transactions looked for every second rather than every 10.
+func (cfg *Config) txnOverrides() []string {
+	if !cfg.Transactions {
+		return nil
+	}
+	return []string{
+		"transaction.state.log.num.partitions=3",
+		fmt.Sprintf("transaction.state.log.replication.factor=%d", min(3, cfg.Nodes)),
+		fmt.Sprintf("transaction.state.log.min.isr=%d", min(2, cfg.Nodes)),
+		"transaction.abort.timed.out.transaction.cleanup.interval.ms=1000",
+	}
 }
 
 // Run runs one seeded chaos run and returns its report. An error means the
 // harness itself failed (the cluster never came up, ...), not a violation.
 func Run(ctx context.Context, cfg Config) (*Report, error) {
 	cfg.defaults()
-	dir, keep := cfg.Dir, cfg.Dir != ""
-	if !keep {
-		var err error
-		if dir, err = os.MkdirTemp("", "fjord-chaos-"); err != nil {
-			return nil, err
-		}
-	}
 	for _, f := range cfg.Faults {
 		if NeedsNet(f) && !cfg.Netns {
 			return nil, fmt.Errorf("fault %s needs the nodes in network namespaces (Config.Netns, --netns)", f.Name())
@@ -130,6 +152,19 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		}
 		if NeedsDisk(f) && cfg.DiskMB <= 0 {
 			return nil, fmt.Errorf("fault %s needs each node's data dir on a small filesystem (Config.DiskMB, --disk-mb)", f.Name())
+		}
+		if NeedsTxn(f) && !cfg.Transactions {
+			return nil, fmt.Errorf("fault %s needs the transactional workload (Config.Transactions, --transactions)", f.Name())
+		}
+	}
+	if cfg.Profile.ReadUncommitted && !cfg.Transactions {
+		return nil, fmt.Errorf("config %s needs the transactional workload (Config.Transactions, --transactions)", cfg.Profile.Name)
+	}
+	dir, keep := cfg.Dir, cfg.Dir != ""
+	if !keep {
+		var err error
+		if dir, err = os.MkdirTemp("", "fjord-chaos-"); err != nil {
+			return nil, err
 		}
 	}
 	newCluster := NewCluster
@@ -160,7 +195,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	defer unmount(true)
 	rep := newReport(cfg, dir)
-	rep.Netns, rep.Proxy, rep.Secure = cfg.Netns, cfg.Proxy, cfg.Secure
+	rep.Netns, rep.Proxy, rep.Secure, rep.Txn = cfg.Netns, cfg.Proxy, cfg.Secure, cfg.Transactions
 	if err := c.Start(); err != nil {
 		return nil, err
 	}
@@ -220,7 +255,8 @@ func body(ctx context.Context, cfg Config, c *Cluster, rep *Report) {
 	h := NewHistory()
 	w := &Workload{Cluster: c, H: h, Topic: topicName, Partitions: cfg.Partitions, Producers: cfg.Producers,
 		Consumers: cfg.Consumers, Group: cfg.Group, AcksAll: cfg.Profile.AcksAll, Idempotent: cfg.Profile.Idempotent,
-		Interval: 15 * time.Millisecond}
+		Interval: 15 * time.Millisecond, Transactions: cfg.Transactions, Seed: cfg.Seed,
+		ReadUncommitted: cfg.Profile.ReadUncommitted}
 	wctx, stop := context.WithCancel(ctx)
 	w.Start(wctx)
 	obs := &Observer{C: c, H: h, Topic: topicName, Partitions: cfg.Partitions, Every: 250 * time.Millisecond}
@@ -278,7 +314,7 @@ func setup(ctx context.Context, c *Cluster, cfg Config) error {
 	if err != nil {
 		return fmt.Errorf("creating the topic: %w", err)
 	}
-	if err := c.grantWorkload(ctx, topicName, "chaos-"+topicName); err != nil {
+	if err := c.grantWorkload(ctx, topicName, "chaos-"+topicName, txnIDs(topicName, cfg.Transactions)...); err != nil {
 		return fmt.Errorf("granting the workload's user: %w", err)
 	}
 	return waitUntil(ctx, 30*time.Second, func() string { return c.Healthy(ctx, topicName, cfg.Partitions) })

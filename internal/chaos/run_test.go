@@ -86,3 +86,37 @@ func TestAcks1CanaryLosesWrites(t *testing.T) {
 	}
 	t.Errorf("the acks1 canary lost nothing in 3 runs: %v", counts)
 }
+
+// TestTxnRunHasNoViolations runs the transactional workload while the
+// transaction coordinator of one of its transactional ids is killed: the
+// transaction checks (and the others) must find nothing, and transactions
+// must have committed and aborted.
+func TestTxnRunHasNoViolations(t *testing.T) {
+	faults, err := Faults([]string{"kill-txn-coordinator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runChaos(t, Config{Duration: 8 * time.Second, Seed: 1, Faults: faults, Profile: Profiles["safe"],
+		Quiet: 2 * time.Second, Hold: 4 * time.Second, Producers: 1, Consumers: 1, Transactions: true})
+	if !rep.Result.Valid {
+		t.Errorf("violations under the safe config: %v", rep.Result.Counts)
+	}
+	if rep.Result.TxnCommitted == 0 || rep.Result.TxnAborted == 0 {
+		t.Errorf("transactions committed %d, aborted %d: want some of each", rep.Result.TxnCommitted, rep.Result.TxnAborted)
+	}
+	if len(rep.Recovery) == 0 || rep.Recovery[0].Err != "" {
+		t.Errorf("the fault was not injected: %+v", rep.Recovery)
+	}
+}
+
+// TestTxnCanaryReadsAborted is the transaction checks' canary: a consumer
+// that reads uncommitted where read_committed is promised must be caught
+// reading the deliberately aborted transactions' records.
+func TestTxnCanaryReadsAborted(t *testing.T) {
+	rep := runChaos(t, Config{Duration: 5 * time.Second, Seed: 2, Profile: Profiles["txn-uncommitted"],
+		Quiet: 2 * time.Second, Hold: 2 * time.Second, Producers: 1, Consumers: 1, Transactions: true})
+	t.Logf("canary counts %v", rep.Result.Counts)
+	if !rep.Passed() || rep.Result.Counts[TxnAbortedRead] == 0 {
+		t.Errorf("the canary went unnoticed: valid %v, counts %v", rep.Result.Valid, rep.Result.Counts)
+	}
+}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"slices"
 	"time"
 
@@ -128,7 +129,9 @@ func firstAckAfter(ops []Op, t int64, partitions int) int32 {
 
 // finish reads the group's committed offsets and the log end offsets,
 // then drains every partition from the beginning with a fresh consumer
-// into h.
+// into h. With transactions it first waits (stableWithin) until no
+// transaction is open, the last stable offset of every partition at its
+// high watermark, and then drains a second time read_committed.
 func finish(ctx context.Context, c *Cluster, h *History, cfg Config, fin Final) Final {
 	adm, done, err := c.Admin()
 	if err != nil {
@@ -136,6 +139,11 @@ func finish(ctx context.Context, c *Cluster, h *History, cfg Config, fin Final) 
 		return fin
 	}
 	defer done()
+	if cfg.Transactions {
+		if msg := waitStable(ctx, adm, stableWithin); msg != "" {
+			fin.Liveness += "; " + msg
+		}
+	}
 	ends, err := adm.ListEndOffsets(ctx, topicName)
 	if err != nil {
 		fin.Liveness += "; listing end offsets: " + err.Error()
@@ -151,15 +159,81 @@ func finish(ctx context.Context, c *Cluster, h *History, cfg Config, fin Final) 
 		}
 		offs.Each(func(o kadm.OffsetResponse) { fin.Committed[o.Partition] = o.At })
 	}
-	if err := drain(ctx, c, h, fin.End); err != nil {
+	if err := drain(ctx, c, h, fin.End, false); err != nil {
 		fin.Liveness += "; drain: " + err.Error()
+	}
+	if cfg.Transactions {
+		fin.Stable, err = stableOffsets(ctx, adm)
+		if err == nil {
+			err = drain(ctx, c, h, fin.Stable, true)
+		}
+		if err != nil {
+			fin.Liveness += "; read_committed drain: " + err.Error()
+		}
 	}
 	return fin
 }
 
+// stableOffsets lists the last stable offset of every partition of the
+// topic.
+func stableOffsets(ctx context.Context, adm *kadm.Client) (map[int32]int64, error) {
+	lso, err := adm.ListCommittedOffsets(ctx, topicName)
+	if err != nil {
+		return nil, fmt.Errorf("listing last stable offsets: %w", err)
+	}
+	out := map[int32]int64{}
+	var perr error
+	lso.Each(func(o kadm.ListedOffset) {
+		out[o.Partition] = o.Offset
+		if o.Err != nil {
+			perr = fmt.Errorf("last stable offset of partition %d: %w", o.Partition, o.Err)
+		}
+	})
+	return out, perr
+}
+
+// waitStable waits up to timeout until every partition's last stable
+// offset equals its high watermark, no transaction open; it returns ""
+// then, or which partition still has one open.
+func waitStable(ctx context.Context, adm *kadm.Client, timeout time.Duration) string {
+	err := waitUntil(ctx, timeout, func() string {
+		ends, err := adm.ListEndOffsets(ctx, topicName)
+		if err != nil {
+			return err.Error()
+		}
+		lso, err := stableOffsets(ctx, adm)
+		if err != nil {
+			return err.Error()
+		}
+		hw, msg := map[int32]int64{}, ""
+		ends.Each(func(o kadm.ListedOffset) {
+			hw[o.Partition] = o.Offset
+			if o.Err != nil {
+				msg = fmt.Sprintf("partition %d: high watermark: %v", o.Partition, o.Err)
+			}
+		})
+		if msg != "" {
+			return msg
+		}
+		for _, p := range slices.Sorted(maps.Keys(hw)) {
+			if got, ok := lso[p]; !ok || got != hw[p] {
+				return fmt.Sprintf("partition %d: last stable offset %d (present %v), high watermark %d", p, got, ok, hw[p])
+			}
+		}
+		return ""
+	})
+	if err != nil {
+		return fmt.Sprintf("a transaction still open %v after the producers stopped: %v", timeout, err)
+	}
+	return ""
+}
+
 // drain reads every partition from its start to its end offset with a
-// fresh consumer, recording the polls as client "drain".
-func drain(ctx context.Context, c *Cluster, h *History, end map[int32]int64) error {
+// fresh consumer, recording the polls as client "drain", or with
+// readCommitted as client "drain-rc" reading read_committed (end are then
+// last stable offsets). It keeps transaction markers (which take offsets
+// too) so that it reaches the end offsets.
+func drain(ctx context.Context, c *Cluster, h *History, end map[int32]int64, readCommitted bool) error {
 	parts := map[int32]kgo.Offset{}
 	next := map[int32]int64{}
 	for p, e := range end {
@@ -168,8 +242,13 @@ func drain(ctx context.Context, c *Cluster, h *History, end map[int32]int64) err
 			next[p] = 0
 		}
 	}
-	opts := []kgo.Opt{kgo.SeedBrokers(c.AllAddrs()...), kgo.DialTimeout(time.Second),
+	name := "drain"
+	opts := []kgo.Opt{kgo.SeedBrokers(c.AllAddrs()...), kgo.DialTimeout(time.Second), kgo.KeepControlRecords(),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{topicName: parts})}
+	if readCommitted {
+		name = "drain-rc"
+		opts = append(opts, kgo.FetchIsolationLevel(kgo.ReadCommitted()))
+	}
 	cl, err := kgo.NewClient(append(opts, c.sec.clientOpts(adminUser)...)...)
 	if err != nil {
 		return err
@@ -185,9 +264,10 @@ func drain(ctx context.Context, c *Cluster, h *History, end map[int32]int64) err
 				return fmt.Errorf("partition %d read to %d of %d", p, next[p], end[p])
 			}
 			fs.EachPartition(func(fp kgo.FetchTopicPartition) {
-				op := Op{Kind: KindPoll, Client: "drain", Outcome: OK, Start: start, End: h.Now(), Partition: fp.Partition, Drain: true}
+				op := Op{Kind: KindPoll, Client: name, Outcome: OK, Start: start, End: h.Now(), Partition: fp.Partition, Drain: true,
+					ReadCommitted: readCommitted}
 				for _, r := range fp.Records {
-					op.Reads = append(op.Reads, Read{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
+					op.Reads = append(op.Reads, readOf(r))
 					next[r.Partition] = r.Offset + 1
 				}
 				if len(op.Reads) > 0 {

@@ -162,11 +162,12 @@ func secureListeners(overrides []string) []string {
 // grantWorkload creates the workload's SCRAM user and its ACLs, as admin:
 // IDEMPOTENT_WRITE on the cluster (the idempotent producer), READ and
 // DESCRIBE on its group, WRITE, READ and DESCRIBE on its topic (which
-// setup creates, so no CREATE). It then waits until every node
+// setup creates, so no CREATE), and WRITE and DESCRIBE on its
+// transactional ids, if any. It then waits until every node
 // authenticates the user and lets it describe the topic: the credentials
 // and ACLs reach the nodes through the metadata log, the topic's ACL
 // last.
-func (c *Cluster) grantWorkload(ctx context.Context, topic, group string) error {
+func (c *Cluster) grantWorkload(ctx context.Context, topic, group string, txnIDs ...string) error {
 	if c.sec == nil {
 		return nil
 	}
@@ -186,11 +187,15 @@ func (c *Cluster) grantWorkload(ctx context.Context, topic, group string) error 
 	acl := func() *kadm.ACLBuilder {
 		return kadm.NewACLs().Allow("User:" + workloadUser).AllowHosts().ResourcePatternType(kadm.ACLPatternLiteral)
 	}
-	for _, b := range []*kadm.ACLBuilder{
+	grants := []*kadm.ACLBuilder{
 		acl().Clusters().Operations(kadm.OpIdempotentWrite),
 		acl().Groups(group).Operations(kadm.OpRead, kadm.OpDescribe),
 		acl().Topics(topic).Operations(kadm.OpWrite, kadm.OpRead, kadm.OpDescribe),
-	} {
+	}
+	if len(txnIDs) > 0 {
+		grants = append(grants, acl().TransactionalIDs(txnIDs...).Operations(kadm.OpWrite, kadm.OpDescribe))
+	}
+	for _, b := range grants {
 		if err := createACLs(ctx, adm, b); err != nil {
 			return err
 		}

@@ -17,7 +17,9 @@ import (
 // Workload runs producers and consumers against one topic, recording every
 // send and poll in a History. Each client slot runs incarnations: a crash
 // (CrashClient) closes the current client abruptly and the slot starts a new
-// one under a new name, so values stay unique.
+// one under a new name, so values stay unique. Consumers keep transaction
+// markers (kgo.KeepControlRecords) and record them as reads, so that a
+// read_uncommitted session reads every offset.
 type Workload struct {
 	Cluster    *Cluster
 	H          *History
@@ -29,6 +31,12 @@ type Workload struct {
 	AcksAll    bool // acks=all; otherwise acks=1
 	Idempotent bool // needs AcksAll
 	Interval   time.Duration
+	// Transactions adds the transactional producer slots t0, t1 and the
+	// read_committed consumer slot r0 (txn.go).
+	Transactions bool
+	Seed         uint64 // seeds the transactions' sizes and partitions
+	// ReadUncommitted: r0 reads uncommitted (the txn-uncommitted canary).
+	ReadUncommitted bool
 
 	mu    sync.Mutex
 	live  map[string]*kgo.Client // slot name -> current client
@@ -74,6 +82,12 @@ func (w *Workload) Start(ctx context.Context) {
 	}
 	if w.Group {
 		w.slot(ctx, "g0", w.consume)
+	}
+	if w.Transactions {
+		for i := range txnSlots {
+			w.slot(ctx, fmt.Sprintf("t%d", i), w.transact)
+		}
+		w.slot(ctx, "r0", w.consume)
 	}
 }
 
@@ -154,20 +168,31 @@ func (w *Workload) opts(slot, name string, session *atomic.Int64) []kgo.Opt {
 		opts = append(opts, kgo.RequiredAcks(kgo.LeaderAck()), kgo.DisableIdempotentWrite())
 	case slot[0] == 'p' && !w.Idempotent:
 		opts = append(opts, kgo.DisableIdempotentWrite())
+	case slot[0] == 't':
+		opts = append(opts, kgo.TransactionalID(w.TxnID(slot)), kgo.TransactionTimeout(txnTimeout))
 	case slot[0] == 'c':
-		parts := map[int32]kgo.Offset{}
-		for p := range w.Partitions {
-			parts[int32(p)] = kgo.NewOffset().AtStart()
-		}
-		opts = append(opts, kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: parts}))
+		opts = append(opts, w.assignAll(), kgo.KeepControlRecords())
+	case slot[0] == 'r' && w.ReadUncommitted:
+		opts = append(opts, w.assignAll(), kgo.KeepControlRecords())
+	case slot[0] == 'r':
+		opts = append(opts, w.assignAll(), kgo.KeepControlRecords(), kgo.FetchIsolationLevel(kgo.ReadCommitted()))
 	case slot[0] == 'g':
-		opts = append(opts, kgo.ConsumerGroup(w.group), kgo.ConsumeTopics(w.Topic), kgo.DisableAutoCommit(),
+		opts = append(opts, kgo.ConsumerGroup(w.group), kgo.ConsumeTopics(w.Topic), kgo.DisableAutoCommit(), kgo.KeepControlRecords(),
 			kgo.ConsumeResetOffset(kgo.NewOffset().AtStart()), kgo.SessionTimeout(6*time.Second),
 			kgo.OnPartitionsAssigned(func(context.Context, *kgo.Client, map[string][]int32) { session.Add(1) }),
 			kgo.OnPartitionsRevoked(func(context.Context, *kgo.Client, map[string][]int32) { session.Add(1) }),
 			kgo.OnPartitionsLost(func(context.Context, *kgo.Client, map[string][]int32) { session.Add(1) }))
 	}
 	return opts
+}
+
+// assignAll assigns a consumer every partition of the topic from its start.
+func (w *Workload) assignAll() kgo.Opt {
+	parts := map[int32]kgo.Offset{}
+	for p := range w.Partitions {
+		parts[int32(p)] = kgo.NewOffset().AtStart()
+	}
+	return kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{w.Topic: parts})
 }
 
 // produce sends records to every partition, one goroutine per partition
@@ -239,6 +264,7 @@ func classify(err error) (Outcome, string) {
 
 // consume polls until ctx ends or the client is closed, recording each
 // fetch of a partition as a poll; group members commit after each poll.
+// The read_committed slot (r) marks its polls ReadCommitted.
 func (w *Workload) consume(ctx context.Context, name string, cl *kgo.Client, session *atomic.Int64) {
 	for ctx.Err() == nil {
 		pctx, cancel := context.WithTimeout(ctx, time.Second)
@@ -254,9 +280,10 @@ func (w *Workload) consume(ctx context.Context, name string, cl *kgo.Client, ses
 			if len(p.Records) == 0 {
 				return
 			}
-			op := Op{Kind: KindPoll, Client: name, Session: sess, Outcome: OK, Start: start, End: end, Partition: p.Partition}
+			op := Op{Kind: KindPoll, Client: name, Session: sess, Outcome: OK, Start: start, End: end, Partition: p.Partition,
+				ReadCommitted: name[0] == 'r'}
 			for _, r := range p.Records {
-				op.Reads = append(op.Reads, Read{Partition: r.Partition, Offset: r.Offset, Value: string(r.Value)})
+				op.Reads = append(op.Reads, readOf(r))
 			}
 			w.H.Add(op)
 		})
