@@ -271,7 +271,7 @@ func TestExactlyOnceUnderKills(t *testing.T) {
 		kgo.SeedBrokers(grpAddrs(c.nodes)...), kgo.MetadataMinAge(250*time.Millisecond), kgo.DialTimeout(time.Second),
 		kgo.TransactionalID("eos-copier"), kgo.TransactionTimeout(20*time.Second),
 		kgo.ConsumerGroup("eos"), kgo.ConsumeTopics(in), kgo.FetchIsolationLevel(kgo.ReadCommitted()),
-		kgo.RequireStableFetchOffsets(), kgo.RecordPartitioner(kgo.ManualPartitioner()),
+		kgo.RecordPartitioner(kgo.ManualPartitioner()),
 		kgo.SessionTimeout(grpSessionTimeout), kgo.HeartbeatInterval(grpHeartbeat))
 	if err != nil {
 		t.Fatal(err)
