@@ -29,10 +29,7 @@ func (b *Broker) txnConfig() txn.Config {
 	cfg.AbortCheckInterval = ms("transaction.abort.timed.out.transaction.cleanup.interval.ms")
 	cfg.ExpirationCheckInterval = ms("transaction.remove.expired.transaction.cleanup.interval.ms")
 	cfg.OffsetsPartitions = int32(b.cfg.Int("offsets.topic.num.partitions"))
-	// Fjord does not finalize the transaction.version feature: clients use
-	// transaction version 0 (AddPartitionsToTxn, EndTxn up to v4), and the
-	// coordinator writes version-0 records and aborts as version 0 does.
-	cfg.TransactionVersion = 0
+	cfg.TransactionVersion = int16(b.cfg.Int("transaction.version"))
 	cfg.NewProducerID = func() (int64, error) {
 		ctx, cancel := context.WithTimeout(context.Background(), pidTimeout)
 		defer cancel()

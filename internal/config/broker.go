@@ -40,6 +40,8 @@ var brokerDefs = []Def{
 	{Name: "transaction.abort.timed.out.transaction.cleanup.interval.ms", Type: TypeInt, Default: "10000", Check: atLeast(1)},
 	{Name: "transaction.remove.expired.transaction.cleanup.interval.ms", Type: TypeInt, Default: "3600000", Check: atLeast(1)},
 	{Name: "transaction.partition.verification.enable", Type: TypeBoolean, Default: "true"},
+	{Name: "transaction.version", Type: TypeInt, Default: "2", Check: inRange(0, 2),
+		Doc: "the finalized transaction.version feature level the brokers report in ApiVersions and their transaction coordinators use: 2 (KIP-890 part 2) has clients add partitions through Produce v12 and TxnOffsetCommit v5 and bumps the producer epoch at every EndTxn, 1 writes flexible __transaction_state values, 0 is neither. Kafka finalizes it cluster-wide with kafka-features; Fjord reads it from this setting, which every broker of a cluster must share"},
 	{Name: "offsets.retention.minutes", Type: TypeInt, Default: "10080", Check: atLeast(1)},
 	{Name: "group.initial.rebalance.delay.ms", Type: TypeInt, Default: "3000", Check: atLeast(0)},
 	{Name: "group.min.session.timeout.ms", Type: TypeInt, Default: "6000", Check: atLeast(0)},
@@ -232,6 +234,17 @@ func checkHostCounts(v string) error {
 
 // validHost accepts what Kafka's host pattern does (letters, digits and
 // "-%._:"), but not the empty string.
+// inRange checks an integer value within [lo, hi].
+func inRange(lo, hi int64) func(string) error {
+	return func(v string) error {
+		n, _ := strconv.ParseInt(strings.TrimSpace(v), 10, 64)
+		if n < lo || n > hi {
+			return fmt.Errorf("value must be between %d and %d", lo, hi)
+		}
+		return nil
+	}
+}
+
 func validHost(h string) bool {
 	if h == "" {
 		return false

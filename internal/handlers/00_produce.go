@@ -34,7 +34,8 @@ package handlers
 // looked up, so its existence is not revealed).
 //
 // Transactional batches (KIP-98): see 00_produce_txn.go for the
-// verification of KIP-890 part 1; a partition keeps the transaction open
+// verification of KIP-890 part 1 and v12's add to the transaction
+// (KIP-890 part 2); a partition keeps the transaction open
 // (holding back the last stable offset) until the coordinator's marker.
 
 import (

@@ -1,9 +1,14 @@
 package handlers
 
-// EndTxn (key 26), versions 0-4 (transaction version 0/1; v5, KIP-890
-// part 2, is not advertised: Fjord does not finalize transaction.version
-// 2, so clients keep AddPartitionsToTxn and one epoch per producer
-// session).
+// EndTxn (key 26), versions 0-5.
+//
+// v5 (KIP-890 part 2) is what clients send when transaction.version 2 is
+// finalized (18_api_versions.go); as in Kafka, the request version alone
+// decides (a v5 request is transaction version 2 whatever the configured
+// level): every commit or abort bumps the producer epoch (a new producer
+// id once the epoch is exhausted), a retry carries the epoch before the
+// bump, and the response carries the producer id and epoch the client
+// uses next (-1/-1 with an error). v0-v4 keep the epoch.
 //
 // Commits or aborts the producer's transaction: the coordinator writes
 // PrepareCommit/PrepareAbort to __transaction_state, answers once that is

@@ -274,7 +274,8 @@ func (p *Partition) Sync(offset int64) error {
 // must Sync(res.SyncTo) before acknowledging when res.SyncTo >= 0.
 //
 // A transactional batch is accepted only while its producer has an open
-// transaction here: opening one needs KIP-890 verification
+// transaction of the batch's epoch here: opening one needs KIP-890
+// verification
 // (VerificationGuard, then AppendVerified); without it the batch gets
 // ErrInvalidTxnState. AppendAsLeader is AppendVerified with guard 0.
 func (p *Partition) AppendAsLeader(batch []byte, acks int16) (AppendResult, error) {

@@ -238,11 +238,11 @@ func (p *Partition) completeTxn(c completedTxn) error {
 
 // checkTxn applies the transactional rules to a leader append of a
 // checked, non-duplicate data batch: a non-transactional batch of a
-// producer with an open transaction is refused; a transactional one
-// opening a transaction must carry its producer's current verification
-// guard when o.verified, and must be of the verified epoch (an older one
-// is fenced) and not start above the sequence the verification was asked
-// for. Called with mu held.
+// producer with an open transaction is refused; a transactional one not
+// continuing an open transaction of its epoch must carry its producer's
+// current verification guard when o.verified, and must be of the
+// verified epoch (an older one is fenced) and not start above the
+// sequence the verification was asked for. Called with mu held.
 func (p *Partition) checkTxn(h record.Header, o appendOpts) error {
 	if h.ProducerID < 0 {
 		return nil
@@ -253,7 +253,7 @@ func (p *Partition) checkTxn(h record.Header, o appendOpts) error {
 	case !h.IsTransactional() && open:
 		return fmt.Errorf("%w: producer %d has a transaction open since offset %d: expected a transactional batch",
 			ErrInvalidTxnState, h.ProducerID, e.txnFirst)
-	case !h.IsTransactional() || open || !o.verified:
+	case !h.IsTransactional() || e.inTxn(h.ProducerEpoch) || !o.verified:
 		return nil
 	}
 	v := p.verifying[h.ProducerID]
@@ -270,6 +270,12 @@ func (p *Partition) checkTxn(h record.Header, o appendOpts) error {
 	return nil
 }
 
+// inTxn reports whether the producer (nil: unknown) has an open
+// transaction here, of epoch.
+func (e *producerEntry) inTxn(epoch int16) bool {
+	return e != nil && e.txnFirst >= 0 && e.epoch == epoch
+}
+
 // verification is a producer's KIP-890 verification entry: created when
 // the produce handler starts asking the transaction coordinator whether
 // this partition is in the producer's transaction, ended by any
@@ -283,16 +289,22 @@ type verification struct {
 
 // VerificationGuard is called by the produce handler before a
 // transactional batch of (producerID, epoch) whose first sequence is seq.
-// need is false when the producer already has an open transaction here
-// (no check needed; append with guard 0). Otherwise it creates (or reuses)
-// the producer's verification entry and returns its guard (never 0); the
-// handler asks the transaction coordinator (AddPartitionsToTxn VerifyOnly)
-// and then appends with AppendVerified. A reused entry takes a newer epoch
-// with its sequence, or the lower sequence of the same epoch.
+// need is false when the producer already has an open transaction of
+// that epoch here (no check needed; append with guard 0). Otherwise it
+// creates (or reuses) the producer's verification entry and returns its
+// guard (never 0); the handler asks the transaction coordinator
+// (AddPartitionsToTxn: VerifyOnly, or an add for transaction version 2)
+// and then appends with AppendVerified. An open transaction of an older
+// epoch does not count, as in Kafka (hasOngoingTransaction): under
+// transaction version 2 every commit or abort bumps the epoch, and the
+// next transaction's first batch may come before the previous one's
+// marker; it must wait for the coordinator's add, which waits for that
+// marker. A reused entry takes a newer epoch with its sequence, or the
+// lower sequence of the same epoch.
 func (p *Partition) VerificationGuard(producerID int64, epoch int16, seq int32) (guard uint64, need bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if e := p.producers[producerID]; e != nil && e.txnFirst >= 0 {
+	if p.producers[producerID].inTxn(epoch) {
 		return 0, false
 	}
 	v := p.verifying[producerID]
@@ -311,11 +323,12 @@ func (p *Partition) VerificationGuard(producerID int64, epoch int16, seq int32) 
 
 // AppendVerified is AppendAsLeader for a transactional batch verified
 // with the transaction coordinator under guard (VerificationGuard): when
-// its producer has no open transaction here, it is refused with
+// its producer has no open transaction of its epoch here, it is refused with
 // ErrInvalidTxnState unless guard is the producer's current verification
 // guard (a marker, or another transactional batch, landed between the
 // check and the append). Guard 0 means "not verified": the batch is then
-// accepted only into an already open transaction, as by AppendAsLeader.
+// accepted only into an already open transaction of its epoch, as by
+// AppendAsLeader.
 func (p *Partition) AppendVerified(batch []byte, acks int16, guard uint64) (AppendResult, error) {
 	return p.appendAsLeader(batch, appendOpts{acks: acks, epoch: anyEpoch, guard: guard, from: fromClient, verified: true})
 }

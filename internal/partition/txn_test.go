@@ -330,6 +330,63 @@ func TestVerificationGuard(t *testing.T) {
 	}
 }
 
+// Transaction version 2 (KIP-890 part 2): every commit or abort bumps the
+// producer epoch, and the markers carry the bumped epoch. The next
+// transaction's first batch comes with that epoch and sequence 0, possibly
+// before the previous transaction's marker: it does not join the open
+// transaction of the older epoch but needs the coordinator's add (a new
+// guard), and the marker voids a guard taken before it. After the marker,
+// the old epoch is fenced and the new transaction opens at its first
+// batch; the abort of the next one, at the next epoch, lists only it.
+func TestTransactionVersion2EpochBumps(t *testing.T) {
+	e := soloLeader(t, testConfig(1))
+	e.txnAppend(7, 0, 0, 2) // 0-1, epoch 0
+	e.txnAppend(7, 0, 2, 1) // 2
+	early := e.pidBatch(7, 1, 0, 1, true)
+	if _, err := e.p.AppendAsLeader(early, 1); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("next epoch's batch before the marker, unverified: %v, want ErrInvalidTxnState", err)
+	}
+	g, need := e.p.VerificationGuard(7, 1, 0)
+	if !need || g == 0 {
+		t.Fatalf("next epoch's batch before the marker: guard %d, need %v; want a check", g, need)
+	}
+	at := e.marker(7, 1, true, 0) // 3: commits 0-2 with the bumped epoch
+	if at != 3 || txnFirst(e.p, 7) != -1 {
+		t.Fatalf("marker at %d, open transaction at %d", at, txnFirst(e.p, 7))
+	}
+	e.wantLSO(4)
+	if _, err := e.p.AppendVerified(early, 1, g); !errors.Is(err, ErrInvalidTxnState) {
+		t.Fatalf("guard taken before the marker: %v, want ErrInvalidTxnState", err)
+	}
+	if _, err := e.p.AppendAsLeader(e.pidBatch(7, 0, 3, 1, true), 1); !errors.Is(err, ErrInvalidProducerEpoch) {
+		t.Fatalf("the old epoch after its bumped marker: %v, want ErrInvalidProducerEpoch", err)
+	}
+	if res := e.txnAppend(7, 1, 0, 2); res.BaseOffset != 4 || txnFirst(e.p, 7) != 4 { // 4-5
+		t.Fatalf("next transaction at %d, open at %d; want 4", res.BaseOffset, txnFirst(e.p, 7))
+	}
+	if g, need := e.p.VerificationGuard(7, 1, 2); need || g != 0 {
+		t.Fatalf("open transaction of the epoch: guard %d, need %v; want none", g, need)
+	}
+	if _, err := e.p.AppendAsLeader(e.pidBatch(7, 1, 2, 1, true), 1); err != nil { // 6
+		t.Fatal(err)
+	}
+	e.wantLSO(4)
+	abort := e.marker(7, 2, false, 0) // 7
+	e.wantLSO(abort + 1)
+	res := mustFetch(t, e.p, 0, 1<<20, true)
+	want := []storage.AbortedTxn{{ProducerID: 7, FirstOffset: 4, LastOffset: abort, LastStableOffset: abort + 1}}
+	if !reflect.DeepEqual(res.AbortedTxns, want) {
+		t.Fatalf("aborted %+v, want %+v", res.AbortedTxns, want)
+	}
+	if _, err := e.p.AppendMarker(record.Marker{ProducerID: 7, ProducerEpoch: 1, CoordinatorEpoch: 0}); !errors.Is(err, ErrInvalidProducerEpoch) {
+		t.Fatalf("a marker of the epoch before the bump: %v", err)
+	}
+	e.txnAppend(7, 2, 0, 1) // 8: the third transaction, epoch 2 from sequence 0
+	if txnFirst(e.p, 7) != 8 {
+		t.Fatalf("third transaction open at %d, want 8", txnFirst(e.p, 7))
+	}
+}
+
 // Markers are fenced by the producer epoch and the coordinator epoch; a
 // newer marker epoch fences the producer's older epoch. Markers need the
 // ISR at min.insync.replicas and, in epoch, the leader epoch.

@@ -66,9 +66,10 @@
 // GROUP_/CLUSTER_AUTHORIZATION_FAILED), topic existence
 // (UNKNOWN_TOPIC_OR_PARTITION, OPERATION_NOT_ATTEMPTED for the others),
 // null transactional ids of InitProducerId (idempotent producers), version
-// caps (ListTransactions v1; EndTxn v5 only when the finalized
-// transaction.version, Config.TransactionVersion, is 2: level 0 writes v0
-// values, which do not keep the TV2 fields) and throttling.
+// caps (ListTransactions v1) and throttling. EndTxn v5 is served
+// whatever Config.TransactionVersion is (a v5 request is transaction
+// version 2, as in Kafka); at levels 0 and 1 the records written (values
+// v0/v1) do not keep every TV2 field, as in Kafka.
 //
 // # State and durability
 //
