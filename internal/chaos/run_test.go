@@ -113,7 +113,11 @@ func TestTxnRunHasNoViolations(t *testing.T) {
 // that reads uncommitted where read_committed is promised must be caught
 // reading the deliberately aborted transactions' records.
 func TestTxnCanaryReadsAborted(t *testing.T) {
-	rep := runChaos(t, Config{Duration: 5 * time.Second, Seed: 2, Profile: Profiles["txn-uncommitted"],
+	faults, err := Faults([]string{"pause-txn-coordinator"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	rep := runChaos(t, Config{Duration: 8 * time.Second, Seed: 2, Faults: faults, Profile: Profiles["txn-uncommitted"],
 		Quiet: 2 * time.Second, Hold: 2 * time.Second, Producers: 1, Consumers: 1, Transactions: true})
 	t.Logf("canary counts %v", rep.Result.Counts)
 	if !rep.Passed() || rep.Result.Counts[TxnAbortedRead] == 0 {
