@@ -3,13 +3,14 @@ package handlers
 // DescribeProducers (key 61), version 0 (KIP-664; kafka-transactions
 // describe-producers).
 //
-// For each requested partition the leader lists the idempotent and
+// For each requested partition the replica (leader or follower, as in
+// Kafka) lists the idempotent and
 // transactional producers whose state it keeps: id, epoch, last sequence
 // (-1 when none), the max timestamp of their last batch or marker, the
 // coordinator epoch of their last transaction marker (-1 when none) and
 // the first offset of their open transaction (CurrentTxnStartOffset, -1
 // when none; kafka-transactions find-hanging and abort use it).
-// A partition this node does not lead is NOT_LEADER_OR_FOLLOWER, an
+// A partition this node holds no replica of is NOT_LEADER_OR_FOLLOWER, an
 // unknown one UNKNOWN_TOPIC_OR_PARTITION.
 //
 // Authorization (as Kafka): READ on each topic, else its partitions get

@@ -276,13 +276,16 @@ type ProducerInfo struct {
 	CurrentTxnStartOffset int64
 }
 
-// ActiveProducers lists the producers whose state the leader keeps
-// (idempotent and transactional), in id order. Only the leader answers (ErrNotLeader otherwise), as Kafka's.
+// ActiveProducers lists the producers whose state the replica keeps
+// (idempotent and transactional), in id order. Followers answer too, as
+// Kafka's do (kafka-transactions describe-producers --broker-id and
+// find-hanging --broker-id ask a given replica); a failed replica gets
+// ErrStorage.
 func (p *Partition) ActiveProducers() ([]ProducerInfo, error) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	if !p.isLeader() {
-		return nil, ErrNotLeader
+	if p.failed != nil {
+		return nil, fmt.Errorf("%w: %v", ErrStorage, p.failed)
 	}
 	out := make([]ProducerInfo, 0, len(p.producers))
 	for id, e := range p.producers {

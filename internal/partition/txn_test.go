@@ -617,6 +617,10 @@ func TestActiveProducersTransactions(t *testing.T) {
 	if len(infos) != 1 || infos[0] != want {
 		t.Fatalf("producers %+v, want %+v", infos, want)
 	}
+	e.p.SetState(State{Leader: 2, LeaderEpoch: 1, Replicas: []int32{1, 2}, ISR: []int32{2}}) // now a follower
+	if infos, err := e.p.ActiveProducers(); err != nil || len(infos) != 1 || infos[0] != want {
+		t.Fatalf("as a follower: %+v, %v", infos, err)
+	}
 }
 
 // A read_committed read that ends with its segment lists no aborted
