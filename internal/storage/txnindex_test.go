@@ -569,3 +569,22 @@ func TestCollectAbortedTxnsConcurrent(t *testing.T) {
 		t.Fatalf("%d entries over %d segments, want 67 over several", len(got), len(l.Segments()))
 	}
 }
+
+// FuzzTxnIndexPrefix: any .txnindex bytes decode to a strictly increasing
+// prefix of entries inside the segment and below the log end, never a
+// panic.
+func FuzzTxnIndexPrefix(f *testing.F) {
+	f.Add(appendTxnEntry(appendTxnEntry(nil, AbortedTxn{ProducerID: 1, FirstOffset: 100, LastOffset: 105, LastStableOffset: 106}),
+		AbortedTxn{ProducerID: 2, FirstOffset: 101, LastOffset: 110, LastStableOffset: 111}), int64(120))
+	f.Add([]byte{0, 0, 1, 2, 3}, int64(1))
+	f.Fuzz(func(t *testing.T, data []byte, end int64) {
+		s := &segment{base: 100}
+		prev := s.base - 1
+		for _, e := range s.validTxnPrefix(data, end) {
+			if e.LastOffset <= prev || e.LastOffset >= end || e.FirstOffset < 0 || e.FirstOffset > e.LastOffset {
+				t.Fatalf("invalid entry kept: %+v (previous last %d, end %d)", e, prev, end)
+			}
+			prev = e.LastOffset
+		}
+	})
+}
