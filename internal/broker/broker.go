@@ -41,21 +41,29 @@ type Broker struct {
 	logger      *slog.Logger
 	skew        time.Duration // Options.ClockSkew; read through now
 
-	logs        *storage.Manager
-	metaDir     string
-	meta        *metaState
-	quorum      quorumLog
-	ctrl        *controller.Controller
-	ctl         *ctlclient.Client
-	voters      map[int32]string
-	srv         *server.Server // client listeners
-	ctrlSrv     *server.Server // controller listener
-	parts       sync.Map       // storage.TopicPartition -> *partition.Partition
-	fetchers    *replication.Manager
-	groups      *coordinator.Manager
-	txns        *coordinator.TxnManager
-	pids        *producerIDs
-	brokers     *ctlclient.Brokers // client of the brokers' inter-broker listener (txn.go)
+	logs     *storage.Manager
+	metaDir  string
+	meta     *metaState
+	quorum   quorumLog
+	ctrl     *controller.Controller
+	ctl      *ctlclient.Client
+	voters   map[int32]string
+	srv      *server.Server // client listeners
+	ctrlSrv  *server.Server // controller listener
+	parts    sync.Map       // storage.TopicPartition -> *partition.Partition
+	fetchers *replication.Manager
+	groups   *coordinator.Manager
+	txns     *coordinator.TxnManager
+	pids     *producerIDs
+	// brokers and markers are clients of the brokers' inter-broker
+	// listener (txn.go): brokers for the produce path's questions to
+	// transaction coordinators, markers for the coordinators' markers.
+	// They must not share connections: responses come back in request
+	// order, and a verification the coordinator holds until a
+	// transaction's markers are written would hold those markers'
+	// responses behind it.
+	brokers     *ctlclient.Brokers
+	markers     *ctlclient.Brokers
 	metrics     *metrics
 	metricsAddr string
 	lns         []net.Listener
@@ -304,8 +312,10 @@ func (b *Broker) Close() error {
 		if b.txns != nil {
 			b.txns.StopAll()
 		}
-		if b.brokers != nil {
-			b.brokers.Close()
+		for _, c := range []*ctlclient.Brokers{b.brokers, b.markers} {
+			if c != nil {
+				c.Close()
+			}
 		}
 		for _, s := range []*server.Server{b.srv, b.ctrlSrv} {
 			if s != nil {

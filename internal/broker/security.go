@@ -150,7 +150,10 @@ func (b *Broker) prepareSecurity() error {
 	if b.ctlOpts, err = b.clientOptions(b.controllerListener(), "sasl.mechanism.controller.protocol"); err != nil {
 		return fmt.Errorf("controller listener: %w", err)
 	}
-	if b.brokers, err = b.newBrokersClient(); err != nil {
+	if b.brokers, err = b.newBrokersClient("fjord-broker-"); err != nil {
+		return fmt.Errorf("inter-broker listener: %w", err)
+	}
+	if b.markers, err = b.newBrokersClient("fjord-txn-markers-"); err != nil {
 		return fmt.Errorf("inter-broker listener: %w", err)
 	}
 	return nil

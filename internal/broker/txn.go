@@ -42,7 +42,7 @@ func (b *Broker) txnConfig() txn.Config {
 func (b *Broker) newTxnManager() *coordinator.TxnManager {
 	return coordinator.NewTxnManager(coordinator.TxnOptions{
 		NodeID: b.nodeID, Config: b.txnConfig(), Partitions: b.txnPartitions,
-		Markers: coordinator.NewMarkerSender(b.partitionLeader, b.brokers.Request), Logger: b.logger, Now: b.now,
+		Markers: coordinator.NewMarkerSender(b.partitionLeader, b.markers.Request), Logger: b.logger, Now: b.now,
 	})
 }
 
@@ -66,12 +66,13 @@ func (b *Broker) partitionLeader(topic string, idx int32) (int32, bool) {
 	return t.Partitions[idx].Leader, true
 }
 
-// newBrokersClient is the node's client of the brokers' inter-broker
-// listener (its own included).
-func (b *Broker) newBrokersClient() (*ctlclient.Brokers, error) {
+// newBrokersClient is a client of the brokers' inter-broker listener
+// (this node's own included), its client id prefix followed by the node
+// id.
+func (b *Broker) newBrokersClient(clientID string) (*ctlclient.Brokers, error) {
 	opts, err := b.clientOptions(strings.ToUpper(b.cfg.String("inter.broker.listener.name")), "sasl.mechanism.inter.broker.protocol")
 	if err != nil {
 		return nil, err
 	}
-	return ctlclient.NewBrokers(b.brokerAddr, "fjord-broker-"+strconv.Itoa(int(b.nodeID)), opts...), nil
+	return ctlclient.NewBrokers(b.brokerAddr, clientID+strconv.Itoa(int(b.nodeID)), opts...), nil
 }
