@@ -205,9 +205,13 @@ func TestDeleteAndRecreateTopic(t *testing.T) {
 	n := startNode(t, "")
 	adm := n.admin()
 	// auto.create.topics.enable defaults to true: a metadata request that
-	// allows it creates a missing topic.
-	if code := topicMetadataCode(t, n, "auto-created", true); code != 0 {
-		t.Errorf("metadata allowing auto-creation: error %v, want the topic created", kerr.ErrorForCode(code))
+	// allows it creates a missing topic, answered (as Kafka) with
+	// LEADER_NOT_AVAILABLE; the next request finds the topic.
+	if code := topicMetadataCode(t, n, "auto-created", true); code != kerr.LeaderNotAvailable.Code {
+		t.Errorf("metadata allowing auto-creation: error %v, want LEADER_NOT_AVAILABLE", kerr.ErrorForCode(code))
+	}
+	if code := topicMetadataCode(t, n, "auto-created", false); code != 0 {
+		t.Errorf("metadata after auto-creation: error %v, want the topic created", kerr.ErrorForCode(code))
 	}
 	ids := map[kadm.TopicID]bool{}
 	for round := range 3 {

@@ -67,12 +67,9 @@ func producerOpts(topic, acks, compression string, idempotent bool) ([]kgo.Opt, 
 }
 
 func runProduce(cmd *cobra.Command, topic string, o produceOpts) error {
-	opts, err := producerOpts(topic, o.acks, o.compression, o.idempotent)
+	opts, err := produceCommandOpts(topic, o)
 	if err != nil {
 		return err
-	}
-	if o.partition >= 0 {
-		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
 	cl, err := newClient(opts...)
 	if err != nil {
@@ -82,6 +79,24 @@ func runProduce(cmd *cobra.Command, topic string, o produceOpts) error {
 	ctx, stop := signalContext(cmd)
 	defer stop()
 	return produceLines(ctx, cl, cmd.InOrStdin(), o)
+}
+
+// produceCommandOpts are `fjord produce`'s kgo options. Like
+// kafka-console-producer (the Java producer's allow.auto.create.topics
+// defaults to true), its Metadata requests let the broker auto-create a
+// missing topic when auto.create.topics.enable allows; kgo asks for it
+// only with AllowAutoTopicCreation, and otherwise fails the records with
+// UNKNOWN_TOPIC_OR_PARTITION.
+func produceCommandOpts(topic string, o produceOpts) ([]kgo.Opt, error) {
+	opts, err := producerOpts(topic, o.acks, o.compression, o.idempotent)
+	if err != nil {
+		return nil, err
+	}
+	opts = append(opts, kgo.AllowAutoTopicCreation())
+	if o.partition >= 0 {
+		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
+	}
+	return opts, nil
 }
 
 // produceErrors collects promise failures; promises run serially, but the

@@ -2,6 +2,8 @@ package main
 
 import (
 	"testing"
+
+	"github.com/twmb/franz-go/pkg/kgo"
 )
 
 func TestLineRecord(t *testing.T) {
@@ -52,5 +54,22 @@ func TestProducerOpts(t *testing.T) {
 		if (err == nil) != tt.ok {
 			t.Errorf("producerOpts(%q, %q, %v) = %v, want ok=%v", tt.acks, tt.compression, tt.idempotent, err, tt.ok)
 		}
+	}
+}
+
+// fjord produce asks the broker to auto-create a missing topic, as
+// kafka-console-producer does.
+func TestProduceCommandAutoCreates(t *testing.T) {
+	opts, err := produceCommandOpts("t", produceOpts{acks: "all", compression: "none", partition: -1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers("127.0.0.1:1"))...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer cl.Close()
+	if v, ok := cl.OptValue(kgo.AllowAutoTopicCreation).(bool); !ok || !v {
+		t.Errorf("AllowAutoTopicCreation = %v", cl.OptValue(kgo.AllowAutoTopicCreation))
 	}
 }

@@ -30,7 +30,7 @@ func init() {
 	}
 	cmd.PersistentFlags().DurationVar(&topicTimeout, "timeout", 30*time.Second, "deadline for the admin requests")
 	cmd.AddCommand(newTopicCreateCmd(), newTopicListCmd(), newTopicDescribeCmd(),
-		newTopicDeleteCmd(), newTopicAlterConfigCmd())
+		newTopicDeleteCmd(), newTopicAlterConfigCmd(), newTopicDeleteRecordsCmd())
 	rootCmd.AddCommand(cmd)
 }
 

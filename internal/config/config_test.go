@@ -91,6 +91,20 @@ func TestValidateTopic(t *testing.T) {
 	}
 }
 
+// TestSegmentBytesMinimum: the topic config accepts Kafka's minimum, 14,
+// as the broker's log.segment.bytes does, and refuses below it.
+func TestSegmentBytesMinimum(t *testing.T) {
+	if err := ValidateTopic(map[string]string{"segment.bytes": "14"}); err != nil {
+		t.Errorf("segment.bytes=14 refused: %v", err)
+	}
+	if err := ValidateTopic(map[string]string{"segment.bytes": "13"}); err == nil {
+		t.Error("segment.bytes=13 accepted")
+	}
+	if _, err := NewBroker(map[string]string{"log.segment.bytes": "14"}); err != nil {
+		t.Errorf("log.segment.bytes=14 refused: %v", err)
+	}
+}
+
 func TestPerListenerSecurityConfigs(t *testing.T) {
 	b, err := NewBroker(map[string]string{
 		"listener.name.sasl_ssl.plain.sasl.jaas.config": `x required user_admin="s";`,

@@ -152,7 +152,7 @@ var topicDefs = []TopicDef{
 	{Def{Name: "preallocate", Type: TypeBoolean, Default: "false"}, []string{"log.preallocate"}},
 	{Def{Name: "retention.bytes", Type: TypeLong, Default: "-1"}, []string{"log.retention.bytes"}},
 	{Def{Name: "retention.ms", Type: TypeLong, Default: "604800000", Check: atLeast(-1)}, []string{"log.retention.ms", "log.retention.minutes", "log.retention.hours"}},
-	{Def{Name: "segment.bytes", Type: TypeInt, Default: "1073741824", Check: atLeast(1 << 10)}, []string{"log.segment.bytes"}},
+	{Def{Name: "segment.bytes", Type: TypeInt, Default: "1073741824", Check: atLeast(14)}, []string{"log.segment.bytes"}}, // 14: Kafka 3.x's minimum (a v0 record's overhead), as log.segment.bytes
 	{Def{Name: "segment.index.bytes", Type: TypeInt, Default: "10485760", Check: atLeast(4)}, []string{"log.index.size.max.bytes"}},
 	{Def{Name: "segment.jitter.ms", Type: TypeLong, Default: "0", Check: atLeast(0)}, []string{"log.roll.jitter.ms", "log.roll.jitter.hours"}},
 	{Def{Name: "segment.ms", Type: TypeLong, Default: "604800000", Check: atLeast(1)}, []string{"log.roll.ms", "log.roll.hours"}},

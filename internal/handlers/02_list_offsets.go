@@ -1,6 +1,6 @@
 package handlers
 
-// ListOffsets (key 2), versions 1-7.
+// ListOffsets (key 2), versions 0-7.
 //
 // Timestamp -2 (earliest) answers the log start offset, -1 (latest) the
 // high watermark, -3 (max timestamp, v7) the record with the largest
@@ -15,12 +15,28 @@ package handlers
 // timestamp lookup finds only offsets below it (below the high watermark
 // for read_uncommitted, the log end offset for replicas), as Kafka.
 //
+// Version 0 (old tools, e.g. Burrow) answers a list of offsets instead:
+// as Kafka's legacy lookup, the candidates are each segment's base offset
+// (not below the log start offset) with the segment's time, plus the log
+// end offset with the current time when the active segment holds data;
+// latest starts from the last candidate, earliest from the first, a
+// timestamp from the last candidate whose time is at most it, and at most
+// MaxNumOffsets offsets are listed from there backwards, in descending
+// order. For consumers (ReplicaID -1) offsets above the high watermark
+// are replaced by the high watermark: latest with MaxNumOffsets 1 is
+// [HW], earliest [log start]. A segment's time is its largest record
+// timestamp (Kafka takes the file's modification time, which Fjord does
+// not track); an empty segment takes its predecessor's. The leader
+// answers (Kafka lets a debugging client, ReplicaID -2, ask a follower).
+//
 // Authorization (as Kafka, replicas included): DESCRIBE on each topic,
 // else its partitions get TOPIC_AUTHORIZATION_FAILED before the topic is
 // looked up.
 
 import (
+	"cmp"
 	"context"
+	"slices"
 
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/partition"
@@ -43,7 +59,12 @@ func (h *Handlers) listOffsets(_ context.Context, req *server.Request) server.Re
 				rt.Partitions = append(rt.Partitions, listOffsetsError(tp.Partition, kerr.TopicAuthorizationFailed))
 				continue
 			}
-			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, hasPartition(img, t.Topic, tp.Partition), tp, listIsolation(r)))
+			known := hasPartition(img, t.Topic, tp.Partition)
+			if r.Version == 0 {
+				rt.Partitions = append(rt.Partitions, h.listLegacy(t.Topic, known, tp, r.ReplicaID == -1))
+				continue
+			}
+			rt.Partitions = append(rt.Partitions, h.listOne(t.Topic, known, tp, listIsolation(r)))
 		}
 		resp.Topics = append(resp.Topics, rt)
 	}
@@ -88,4 +109,96 @@ func (h *Handlers) listOne(topic string, known bool, tp kmsg.ListOffsetsRequestT
 	}
 	out.Offset, out.Timestamp, out.LeaderEpoch = res.Offset, res.Timestamp, res.LeaderEpoch
 	return out
+}
+
+// listLegacy answers one partition of a v0 request (see the header).
+func (h *Handlers) listLegacy(topic string, known bool, tp kmsg.ListOffsetsRequestTopicPartition, fromConsumer bool) kmsg.ListOffsetsResponseTopicPartition {
+	if !known {
+		return listOffsetsError(tp.Partition, kerr.UnknownTopicOrPartition)
+	}
+	p := h.d.Partitions.Partition(topic, tp.Partition)
+	if p == nil {
+		return listOffsetsError(tp.Partition, kerr.NotLeaderForPartition)
+	}
+	out := listOffsetsError(tp.Partition, nil)
+	// Earliest in the replicas' view checks leadership and the replica's
+	// health without the wait for a new leader's high watermark, which
+	// v0 clients would not understand (OFFSET_NOT_AVAILABLE).
+	start, err := p.ListOffset(partition.Earliest, -1, partition.ReplicaView)
+	if err != nil {
+		out.ErrorCode = errorCode(err)
+		return out
+	}
+	cands := legacyCandidates(p, start.Offset, h.d.Now().UnixMilli())
+	offsets := legacyOffsetsBefore(cands, tp.Timestamp, tp.MaxNumOffsets)
+	if fromConsumer {
+		offsets = capAtHW(offsets, p.HighWatermark())
+	}
+	out.OldStyleOffsets = offsets
+	return out
+}
+
+// offsetTime is a v0 candidate: an offset and the time it stands for.
+type offsetTime struct{ offset, time int64 }
+
+// legacyCandidates lists the v0 candidates of p, oldest first: each
+// segment's base offset (at least logStart) with its largest timestamp
+// (an empty segment: its predecessor's, -1 for the first), then the log
+// end offset at nowMs when the last segment holds data.
+func legacyCandidates(p *partition.Partition, logStart, nowMs int64) []offsetTime {
+	segs := p.Log().Segments()
+	out := make([]offsetTime, 0, len(segs)+1)
+	prev := int64(-1)
+	for _, s := range segs {
+		t := prev
+		if s.Size > 0 {
+			t = s.MaxTimestamp
+		}
+		out = append(out, offsetTime{max(s.BaseOffset, logStart), t})
+		prev = t
+	}
+	if len(segs) > 0 && segs[len(segs)-1].Size > 0 {
+		out = append(out, offsetTime{max(segs[len(segs)-1].NextOffset, logStart), nowMs})
+	}
+	return out
+}
+
+// legacyOffsetsBefore picks from the candidates, as Kafka's v0 lookup:
+// the starting candidate by ts (latest, earliest, or the last whose time
+// is at most ts), then at most maxNum offsets backwards from it, in
+// descending order.
+func legacyOffsetsBefore(cands []offsetTime, ts int64, maxNum int32) []int64 {
+	from := -1
+	switch ts {
+	case partition.Latest:
+		from = len(cands) - 1
+	case partition.Earliest:
+		from = min(0, len(cands)-1)
+	default:
+		for i := len(cands) - 1; i >= 0; i-- {
+			if cands[i].time <= ts {
+				from = i
+				break
+			}
+		}
+	}
+	out := []int64{}
+	for i := from; i >= 0 && len(out) < int(maxNum); i-- {
+		out = append(out, cands[i].offset)
+	}
+	slices.SortFunc(out, func(a, b int64) int { return cmp.Compare(b, a) })
+	return out
+}
+
+// capAtHW replaces the offsets above the high watermark (a consumer may
+// not read there) with the high watermark itself, keeping the order.
+func capAtHW(offsets []int64, hw int64) []int64 {
+	i := 0
+	for i < len(offsets) && offsets[i] > hw {
+		i++
+	}
+	if i == 0 {
+		return offsets
+	}
+	return append([]int64{hw}, offsets[i:]...)
 }

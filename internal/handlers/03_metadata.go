@@ -7,8 +7,13 @@ package handlers
 // or empty for v0) with each partition's leader, leader epoch, replicas,
 // ISR and offline replicas. Unknown topics are auto-created when
 // auto.create.topics.enable is true and the request allows it (v4+ flag;
-// always for v0-3). Topic ids are reported from v10; lookups by id (v12)
-// are answered.
+// always for v0-3). As Kafka, the answer for a topic this request
+// created (or found created meanwhile) is LEADER_NOT_AVAILABLE with no id
+// and no partitions, even when the creation completed at once: clients
+// retry and see the topic in their next request. A creation the
+// controller refused reports its error; one that could not reach the
+// controller is LEADER_NOT_AVAILABLE too. Topic ids are reported from
+// v10; lookups by id (v12) are answered.
 //
 // Authorization (as Kafka): a request for all topics lists only those the
 // principal may DESCRIBE; a topic asked by name without DESCRIBE gets
@@ -189,8 +194,9 @@ func (h *Handlers) shouldAutoCreate(r *kmsg.MetadataRequest) bool {
 }
 
 // autoCreate creates the missing topics with the broker defaults, when
-// allowed, and returns the image that includes them. Their errors are
-// cleared, or set to what the creation returned.
+// allowed, and returns the image that includes them. Their errors become
+// LEADER_NOT_AVAILABLE (created, or the controller out of reach), or what
+// the creation returned.
 func (h *Handlers) autoCreate(ctx context.Context, as *server.Session, img *metadata.Image, names []string, errs map[string]error) *metadata.Image {
 	if !h.d.Config.Bool("auto.create.topics.enable") {
 		return img
@@ -206,12 +212,15 @@ func (h *Handlers) autoCreate(ctx context.Context, as *server.Session, img *meta
 	}
 	res, err := h.createForAutoCreate(ctx, as, reqs)
 	if err != nil {
+		for _, r := range reqs {
+			errs[r.Name] = kerr.LeaderNotAvailable
+		}
 		return img
 	}
 	for _, r := range res {
 		errs[r.Name] = r.Err
-		if errorCode(r.Err) == kerr.TopicAlreadyExists.Code {
-			errs[r.Name] = nil
+		if code := errorCode(r.Err); code == 0 || code == kerr.TopicAlreadyExists.Code {
+			errs[r.Name] = kerr.LeaderNotAvailable
 		}
 	}
 	return h.d.Image()
@@ -221,11 +230,12 @@ func topicMetadata(img *metadata.Image, name string, err error) kmsg.MetadataRes
 	t := kmsg.NewMetadataResponseTopic()
 	t.Topic = &name
 	ti, ok := img.Topic(name)
-	if !ok {
+	if !ok || err != nil { // missing, or just auto-created
 		if err == nil {
 			err = kerr.LeaderNotAvailable
 		}
 		t.ErrorCode = errorCode(err)
+		t.IsInternal = name == "__consumer_offsets"
 		return t
 	}
 	t.TopicID = ti.ID

@@ -27,7 +27,7 @@ func init() {
 	registry = map[kmsg.Key]api{
 		kmsg.Produce:                      {3, 12, (*Handlers).produce, false},
 		kmsg.Fetch:                        {4, 16, (*Handlers).fetch, false},
-		kmsg.ListOffsets:                  {1, 7, (*Handlers).listOffsets, false},
+		kmsg.ListOffsets:                  {0, 7, (*Handlers).listOffsets, false},
 		kmsg.Metadata:                     {0, 12, (*Handlers).metadata, false},
 		kmsg.ApiVersions:                  {0, 4, (*Handlers).apiVersions, false},
 		kmsg.CreateTopics:                 {0, 7, (*Handlers).createTopics, true},
@@ -39,6 +39,8 @@ func init() {
 		kmsg.DescribeCluster:              {0, 1, (*Handlers).describeCluster, false},
 		kmsg.OffsetForLeaderEpoch:         {2, 4, (*Handlers).offsetForLeaderEpoch, false},
 		kmsg.DescribeProducers:            {0, 0, (*Handlers).describeProducers, false},
+		kmsg.DeleteRecords:                {0, 2, (*Handlers).deleteRecords, false},
+		kmsg.DescribeLogDirs:              {0, 4, (*Handlers).describeLogDirs, false},
 		kmsg.ElectLeaders:                 {0, 2, (*Handlers).electLeaders, true},
 		kmsg.InitProducerID:               {0, 5, (*Handlers).initProducerID, false},
 		kmsg.AddPartitionsToTxn:           {0, 4, (*Handlers).addPartitionsToTxn, false},

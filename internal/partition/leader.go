@@ -233,6 +233,9 @@ func (p *Partition) recordFetch(f *follower, r FollowerFetch, leaderLEO int64) {
 	}
 	f.lastFetchLeaderLEO = max(leaderLEO, f.lastFetchLeaderLEO)
 	f.lastFetchTime = now
+	if r.LogStartOffset > f.logStart {
+		p.notify() // a DeleteRecords waiting for the low watermark
+	}
 	f.leo, f.logStart = r.FetchOffset, r.LogStartOffset
 }
 

@@ -139,4 +139,8 @@ type Options struct {
 	// and before any other file of it is created (the Manager writes
 	// partition.metadata there). An error fails the log.
 	OnCreate func(dir string) error
+	// PersistLogStart, if set, makes the log's current log start offset
+	// durable (the Manager writes its dir's log-start-offset-checkpoint);
+	// Log.PersistLogStart calls it with no lock of the log's held.
+	PersistLogStart func() error
 }

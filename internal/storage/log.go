@@ -43,7 +43,8 @@ type Log struct {
 	logStart      atomic.Int64
 	recoveryPoint atomic.Int64
 	failure       atomic.Pointer[error]
-	onFailure     func(error) // Options.OnFailure
+	onFailure     func(error)  // Options.OnFailure
+	persistStart  func() error // Options.PersistLogStart
 
 	cleaner cleanerState // log compaction (compact.go); not guarded by mu
 
@@ -75,7 +76,8 @@ type Log struct {
 // segment base); when it lies beyond the recovered end the log restarts
 // empty there.
 func Open(dir string, opts Options) (*Log, error) {
-	l := &Log{dir: dir, logger: opts.Logger, now: opts.Now, cfg: opts.Config.normalized(), onFailure: opts.OnFailure}
+	l := &Log{dir: dir, logger: opts.Logger, now: opts.Now, cfg: opts.Config.normalized(), onFailure: opts.OnFailure,
+		persistStart: opts.PersistLogStart}
 	if l.logger == nil {
 		l.logger = slog.Default()
 	}

@@ -265,6 +265,7 @@ func (m *Manager) Load(tp TopicPartition, topicID [16]byte, cfg Config) (*Log, e
 	opts := Options{
 		Config: cfg, RecoveryPoint: d.recovery[tp], LogStartOffset: d.logStart[tp],
 		Clean: d.clean && existed, Now: m.now, Logger: m.logger, OnFailure: m.fail,
+		PersistLogStart: func() error { return m.checkpointLogStart(d) },
 	}
 	done := make(chan struct{})
 	m.loading[tp], d.parts[tp] = done, true // counted at once, for leastLoaded
