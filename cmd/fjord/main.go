@@ -1,7 +1,7 @@
 // Command fjord is the single Fjord binary: it runs a broker/controller node
 // (server, dev; `dev --secure` with TLS, SASL and ACLs) and offers
 // Kafka-style command-line tools (topic, produce, consume, group, cluster,
-// bench, user, acl) that talk to any Kafka-compatible cluster purely over
+// quorum, bench, user, acl) that talk to any Kafka-compatible cluster purely over
 // the Kafka wire protocol.
 //
 // The client tools mirror Kafka's own scripts: `fjord topic` behaves like

@@ -88,6 +88,9 @@ type Deps struct {
 	// MetadataLog serves the committed metadata log to observers (on the
 	// controller listener of controller nodes).
 	MetadataLog MetadataLog
+	// Quorum describes the metadata quorum (DescribeQuorum); nil on a
+	// broker-only node.
+	Quorum Quorum
 	// Forwarder reaches the active controller when it is another node.
 	Forwarder Forwarder
 	// ActiveController names the active controller on nodes without a

@@ -69,6 +69,7 @@ func init() {
 		kmsg.DescribeUserSCRAMCredentials: {0, 0, (*Handlers).describeUserScram, false},
 		kmsg.AlterUserSCRAMCredentials:    {0, 0, (*Handlers).alterUserScram, true},
 		kmsg.DescribeTopicPartitions:      {0, 0, (*Handlers).describeTopicPartitions, false},
+		kmsg.DescribeQuorum:               {0, 2, (*Handlers).describeQuorum, true},
 	}
 	controllerRegistry = map[kmsg.Key]api{
 		kmsg.ApiVersions:         {0, 4, (*Handlers).apiVersions, false},
@@ -80,6 +81,7 @@ func init() {
 		kmsg.Fetch:               {12, 12, (*Handlers).fetchMetadata, false},
 		kmsg.SASLHandshake:       {0, 1, (*Handlers).saslHandshake, false},
 		kmsg.SASLAuthenticate:    {0, 2, (*Handlers).saslAuthenticate, false},
+		kmsg.DescribeQuorum:      {0, 2, (*Handlers).describeQuorum, false},
 	}
 }
 

@@ -120,17 +120,20 @@ type Raft struct {
 	snapTried     uint64      // applied index at the last snapshot attempt
 	accepted      []*proposal // proposed this iteration; indexes assigned from the next Ready
 	waiters       map[uint64]*proposal
-	deferred      []report    // transport failures to report after Advance
-	campaignTimer *time.Timer // campaign after LeaderGone; nil until the first
-	goneLeader    gone        // the leader LeaderGone declared dead, in its term
-	goneUntil     time.Time   // until when its messages are ignored
+	deferred      []report             // transport failures to report after Advance
+	campaignTimer *time.Timer          // campaign after LeaderGone; nil until the first
+	goneLeader    gone                 // the leader LeaderGone declared dead, in its term
+	goneUntil     time.Time            // until when its messages are ignored
+	contact       map[uint64]peerTimes // followers' answers to this leader (state.go)
+	contactTerm   uint64               // the term contact belongs to
 
 	propc    chan *proposal
 	recvc    chan raftpb.Message
 	reportc  chan report
 	gonec    chan gone
-	stopc    chan struct{} // closed by Close
-	done     chan struct{} // closed when the loop has exited
+	statec   chan chan State // State requests
+	stopc    chan struct{}   // closed by Close
+	done     chan struct{}   // closed when the loop has exited
 	stopPeer context.CancelFunc
 	wg       sync.WaitGroup // peer writers and ServeConn calls
 	once     sync.Once
@@ -260,6 +263,7 @@ func newRaft(cfg RaftConfig, sm StateMachine) *Raft {
 		recvc:   make(chan raftpb.Message, 256),
 		reportc: make(chan report, 256),
 		gonec:   make(chan gone, 4),
+		statec:  make(chan chan State),
 		stopc:   make(chan struct{}),
 		done:    make(chan struct{}),
 		status:  LeaderState{Leader: -1},

@@ -42,6 +42,7 @@ func (r *Raft) run() {
 		case m := <-r.recvc:
 			if !r.fromGoneLeader(m) {
 				_ = r.rn.Step(m) // errors concern only this message (stale, unknown peer)
+				r.noteContact(m)
 			}
 		case p := <-r.propc:
 			r.propose(p)
@@ -49,6 +50,8 @@ func (r *Raft) run() {
 			r.report(rep)
 		case g := <-r.gonec:
 			r.leaderGone(g)
+		case reply := <-r.statec:
+			reply <- r.snapshotState(time.Now())
 		}
 	}
 }
