@@ -20,6 +20,18 @@ func TestBrokerOnlyNodeObservesMetadata(t *testing.T) {
 	c := startCluster(t, 3, nil)
 	nd := addBrokerOnly(t, c, 4)
 	waitAgreed(t, c.nodes, 30*time.Second, "4 brokers listed", brokersAre(1, 2, 3, 4))
+	waitFor(t, 30*time.Second, "DescribeQuorum lists node 4 as an observer", func() (bool, string) {
+		p, err := describeQuorumVia(c.nodes[0], false)
+		if err != nil {
+			return false, err.Error()
+		}
+		for _, o := range p.Observers {
+			if o.ReplicaID == 4 && o.LogEndOffset > 0 && o.LastFetchTimestamp > 0 {
+				return true, ""
+			}
+		}
+		return false, fmt.Sprintf("observers %+v", p.Observers)
+	})
 	if err := nd.createTopics(8, 3, nil, "observed"); err != nil {
 		t.Fatalf("create through the broker-only node: %v", err)
 	}

@@ -193,6 +193,7 @@ func (b *Broker) serveAll(controllerNames []string) error {
 	if rq, ok := b.quorum.(raftQuorum); ok {
 		deps.MetadataLog = rq
 		deps.Quorum = quorumDescriber{raft: rq.Raft, listener: b.controllerListener()}
+		deps.Observers = &handlers.Observers{}
 	}
 	overrides, err := server.ResolveIPOverrides(context.Background(), b.cfg.HostCounts("max.connections.per.ip.overrides"))
 	if err != nil {

@@ -32,8 +32,9 @@ func (b *Broker) startObserver() error {
 	return nil
 }
 
-// observe fetches and replays the metadata log until stop, moving to the
-// next voter whenever one fails.
+// observe fetches and replays the metadata log until stop, from the
+// quorum leader once a response names it, moving to the next voter
+// whenever one fails.
 func (b *Broker) observe(leader *atomic.Int32) {
 	defer b.wg.Done()
 	ids := make([]int32, 0, len(b.voters))
@@ -51,6 +52,9 @@ func (b *Broker) observe(leader *atomic.Int32) {
 		}
 		if chunk.Leader >= 0 {
 			leader.Store(chunk.Leader)
+			if j := slices.Index(ids, chunk.Leader); j >= 0 {
+				i = j // fetch from the leader, as Kafka's observers do: it lists them (DescribeQuorum)
+			}
 		}
 		next = b.replay(chunk, next)
 	}
@@ -66,7 +70,7 @@ func (b *Broker) fetchMetadata(addr string, from uint64) (ctlclient.MetadataChun
 		case <-ctx.Done():
 		}
 	}()
-	return b.ctl.FetchMetadata(ctx, addr, from, 500)
+	return b.ctl.FetchMetadata(ctx, addr, b.nodeID, from, 500)
 }
 
 // replay applies a fetched chunk and returns the next index to fetch.

@@ -33,10 +33,11 @@ const (
 )
 
 // FetchMetadata long-polls the voter at addr for committed metadata
-// entries from index from on.
-func (c *Client) FetchMetadata(ctx context.Context, addr string, from uint64, maxWaitMs int32) (MetadataChunk, error) {
+// entries from index from on; replicaID is the fetching node's id (the
+// controller lists it as an observer).
+func (c *Client) FetchMetadata(ctx context.Context, addr string, replicaID int32, from uint64, maxWaitMs int32) (MetadataChunk, error) {
 	req := kmsg.NewPtrFetchRequest()
-	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = -1, maxWaitMs, 1, 8<<20
+	req.ReplicaID, req.MaxWaitMillis, req.MinBytes, req.MaxBytes = replicaID, maxWaitMs, 1, 8<<20
 	req.SessionEpoch = -1
 	t := kmsg.NewFetchRequestTopic()
 	t.Topic = metadataTopic

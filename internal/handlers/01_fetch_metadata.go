@@ -14,6 +14,9 @@ package handlers
 // commit; CurrentLeader names the active controller. The request long
 // polls up to MaxWaitMillis for new entries.
 //
+// A fetch carrying the observer's node id as ReplicaID is recorded for
+// DescribeQuorum's Observers.
+//
 // Authorization (as Kafka's controller): CLUSTER_ACTION on the cluster,
 // else CLUSTER_AUTHORIZATION_FAILED at the top level and on every
 // requested partition, with no records.
@@ -66,6 +69,9 @@ func (h *Handlers) fetchMetadata(ctx context.Context, req *server.Request) serve
 	from, ok := metadataFetchOffset(r)
 	if !ok || h.d.MetadataLog == nil {
 		return server.Reply{Close: true}
+	}
+	if r.ReplicaID >= 0 && h.d.Observers != nil {
+		h.d.Observers.record(r.ReplicaID, int64(from), int64(h.d.MetadataLog.Applied())+1, h.d.Now())
 	}
 	ch := make(chan kmsg.Response, 1)
 	go func() {

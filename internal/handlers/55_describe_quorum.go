@@ -24,8 +24,9 @@ package handlers
 // Authorization: DESCRIBE on the cluster, else
 // CLUSTER_AUTHORIZATION_FAILED at the top level.
 //
-// Not implemented: observers (brokers fetching the metadata log) are
-// not tracked, so Observers is empty.
+// Observers are the brokers that fetched the metadata log from this
+// controller in the last five minutes (Deps.Observers), with the offset
+// they asked for as their log end offset.
 
 import (
 	"context"
@@ -117,7 +118,11 @@ func (h *Handlers) quorumPartition(ctx context.Context) (kmsg.DescribeQuorumResp
 	}
 	p.HighWatermark = info.HighWatermark
 	p.CurrentVoters = quorumReplicas(info.Voters)
-	p.Observers = quorumReplicas(info.Observers)
+	observers := info.Observers
+	if h.d.Observers != nil {
+		observers = append(observers, h.d.Observers.list(h.d.Now(), info.Voters)...)
+	}
+	p.Observers = quorumReplicas(observers)
 	return p, info
 }
 

@@ -3,7 +3,9 @@ package handlers
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -152,4 +154,28 @@ func quorumHandlers(t *testing.T, q Quorum, ctrl bool) *Handlers {
 		return NewController(d)
 	}
 	return New(d)
+}
+
+// A broker fetching the metadata log with its node id is listed as an
+// observer (caught up when it asked for the high watermark); voters are
+// not, and an observer silent for five minutes is dropped.
+func TestDescribeQuorumObservers(t *testing.T) {
+	o := &Observers{}
+	now := time.UnixMilli(1_700_000_000_000)
+	o.record(4, 10, 12, now)
+	o.record(5, 12, 12, now)
+	o.record(1, 12, 12, now) // a voter
+	got := o.list(now, []QuorumReplica{{NodeID: 1}})
+	want := []QuorumReplica{
+		{NodeID: 4, LogEndOffset: 10, LastFetchTimestamp: now.UnixMilli(), LastCaughtUpTimestamp: -1},
+		{NodeID: 5, LogEndOffset: 12, LastFetchTimestamp: now.UnixMilli(), LastCaughtUpTimestamp: now.UnixMilli()},
+	}
+	if !slices.Equal(got, want) {
+		t.Fatalf("observers %+v, want %+v", got, want)
+	}
+	later := now.Add(observerExpiry + time.Second)
+	o.record(5, 13, 13, later)
+	if got := o.list(later, nil); len(got) != 1 || got[0].NodeID != 5 {
+		t.Fatalf("after observer 4 went silent: %+v", got)
+	}
 }

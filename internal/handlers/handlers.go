@@ -91,6 +91,9 @@ type Deps struct {
 	// Quorum describes the metadata quorum (DescribeQuorum); nil on a
 	// broker-only node.
 	Quorum Quorum
+	// Observers records the brokers fetching the metadata log here, for
+	// DescribeQuorum; nil tracks none.
+	Observers *Observers
 	// Forwarder reaches the active controller when it is another node.
 	Forwarder Forwarder
 	// ActiveController names the active controller on nodes without a
