@@ -51,16 +51,9 @@ func newQuorumDescribeCmd() *cobra.Command {
 			if status == replication {
 				return errors.New("give exactly one of --status and --replication")
 			}
-			ctx, stop := signalContext(cmd)
-			defer stop()
-			ctx, cancel := context.WithTimeout(ctx, quorumTimeout)
-			defer cancel()
-			cl, err := newClient()
-			if err != nil {
-				return err
-			}
-			defer cl.Close()
-			return runQuorumDescribe(ctx, cl, cmd.OutOrStdout(), status)
+			return withKafka(cmd, quorumTimeout, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+				return runQuorumDescribe(ctx, cl, cmd.OutOrStdout(), status)
+			})
 		},
 	}
 	cmd.Flags().BoolVar(&status, "status", false, "print the quorum's status")

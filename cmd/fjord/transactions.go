@@ -55,22 +55,6 @@ func init() {
 	rootCmd.AddCommand(cmd)
 }
 
-// withClientsFor is withAdminFor for the commands that also need the kgo
-// client under the admin one: kadm cannot send DescribeProducers to a
-// given broker nor ListTransactions with a duration filter.
-func withClientsFor(cmd *cobra.Command, timeout time.Duration, fn func(context.Context, *kgo.Client, *kadm.Client) error) error {
-	ctx, stop := signalContext(cmd)
-	defer stop()
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	cl, err := newClient()
-	if err != nil {
-		return err
-	}
-	defer cl.Close()
-	return fn(ctx, cl, kadm.NewClient(cl))
-}
-
 // shardDetails spells out kadm's *ShardErrors, one line per failed
 // broker, instead of its "first of N" summary; other errors pass through.
 func shardDetails(err error) error {
@@ -113,7 +97,7 @@ func newListTransactionsCmd() *cobra.Command {
 		Short: "List the transactions of every coordinator",
 		Args:  cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			return withClientsFor(cmd, transactionsTimeout, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
+			return withKafka(cmd, transactionsTimeout, func(ctx context.Context, cl *kgo.Client, _ *kadm.Client) error {
 				listed, err := listTransactions(ctx, cl, durationMs)
 				if err != nil && len(listed) == 0 {
 					return err
@@ -276,7 +260,7 @@ func newDescribeProducersCmd() *cobra.Command {
 			if topic == "" || part < 0 {
 				return errors.New("--topic and --partition are required")
 			}
-			return withClientsFor(cmd, transactionsTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+			return withKafka(cmd, transactionsTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
 				described, err := describeProducers(ctx, cl, adm, broker, kadm.TopicsSet{topic: {part: {}}})
 				if err != nil {
 					return shardDetails(err)

@@ -46,7 +46,7 @@ func newFindHangingCmd() *cobra.Command {
 			if err := validateFindHanging(o, cmd.Flags().Changed); err != nil {
 				return err
 			}
-			return withClientsFor(cmd, transactionsTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+			return withKafka(cmd, transactionsTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
 				return runFindHanging(ctx, cl, adm, o, cmd.OutOrStdout(), cmd.ErrOrStderr())
 			})
 		},
