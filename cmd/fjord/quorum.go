@@ -1,7 +1,8 @@
 package main
 
 // fjord quorum describe: the metadata quorum as kafka-metadata-quorum
-// prints it (--status, --replication), from DescribeQuorum.
+// prints it (--status, --replication), from DescribeQuorum. fjord quorum
+// add and remove change its voters (quorum_voters.go).
 
 import (
 	"context"
@@ -29,10 +30,10 @@ var quorumTimeout time.Duration
 func init() {
 	cmd := &cobra.Command{
 		Use:   "quorum",
-		Short: "Inspect the controller quorum (kafka-metadata-quorum)",
+		Short: "Inspect and change the controller quorum (kafka-metadata-quorum)",
 	}
 	cmd.PersistentFlags().DurationVar(&quorumTimeout, "timeout", 30*time.Second, "deadline for the requests")
-	cmd.AddCommand(newQuorumDescribeCmd())
+	cmd.AddCommand(newQuorumDescribeCmd(), newQuorumAddCmd(), newQuorumRemoveCmd())
 	rootCmd.AddCommand(cmd)
 }
 

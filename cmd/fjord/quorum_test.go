@@ -2,8 +2,11 @@ package main
 
 import (
 	"bytes"
+	"context"
+	"errors"
 	"testing"
 
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
@@ -76,5 +79,60 @@ func TestQuorumDescribeRegistered(t *testing.T) {
 	}
 	if err := cmd.RunE(cmd, nil); err == nil {
 		t.Error("describe without --status or --replication ran")
+	}
+}
+
+func TestQuorumAddOutput(t *testing.T) {
+	req, err := addVoterRequest(4, "CONTROLLER", "127.0.0.1:9099")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var buf bytes.Buffer
+	writeVoterAdded(&buf, req)
+	checkGolden(t, "quorum_add.golden", buf.Bytes())
+	for _, bad := range []string{"nohost", ":9093", "h:0", "h:99999"} {
+		if _, err := addVoterRequest(4, "CONTROLLER", bad); err == nil {
+			t.Errorf("endpoint %q accepted", bad)
+		}
+	}
+}
+
+func TestQuorumRemoveOutput(t *testing.T) {
+	req := kmsg.NewPtrRemoveRaftVoterRequest()
+	req.VoterID = 3
+	var buf bytes.Buffer
+	writeVoterRemoved(&buf, req)
+	checkGolden(t, "quorum_remove.golden", buf.Bytes())
+}
+
+func TestQuorumAddRemoveRegistered(t *testing.T) {
+	for _, args := range [][]string{{"quorum", "add"}, {"quorum", "add-controller"}, {"quorum", "remove"}, {"quorum", "remove-controller"}} {
+		cmd, rest, err := rootCmd.Find(args)
+		if err != nil || len(rest) != 0 || cmd.Parent().Name() != "quorum" || cmd.Flags().Lookup("controller-id") == nil {
+			t.Errorf("%v: %v %v %v", args, cmd, rest, err)
+		}
+	}
+}
+
+// Voter changes are retried while the leadership moves or a change is in
+// progress, not after a definite refusal.
+func TestRetryVoterChange(t *testing.T) {
+	codes := []int16{kerr.NotLeaderForPartition.Code, kerr.RequestTimedOut.Code, 0}
+	calls := 0
+	err := retryVoterChange(context.Background(), func(context.Context) (int16, *string, error) {
+		calls++
+		return codes[calls-1], nil, nil
+	})
+	if err != nil || calls != 3 {
+		t.Fatalf("retried: %v after %d calls", err, calls)
+	}
+	calls = 0
+	msg := "node 3"
+	err = retryVoterChange(context.Background(), func(context.Context) (int16, *string, error) {
+		calls++
+		return kerr.VoterNotFound.Code, &msg, nil
+	})
+	if !errors.Is(err, kerr.VoterNotFound) || calls != 1 {
+		t.Fatalf("definite error: %v after %d calls", err, calls)
 	}
 }

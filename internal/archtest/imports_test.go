@@ -39,6 +39,7 @@ var allowed = map[string][]string{
 	"internal/chaos":     {"internal/tlsconf", "internal/clientsec"},
 	"internal/tlsconf":   {},
 	"internal/fakeclock": {},
+	"internal/quota":     {},
 	"internal/clientsec": {"internal/tlsconf", "internal/sasl"},
 	"internal/broker":    {"*"},
 	"cmd/fjord":          {"*"},

@@ -69,6 +69,7 @@ type Broker struct {
 	lns         []net.Listener
 	addrs       []Listener
 	authz       *auth.Authorizer // nil: no authorizer configured
+	quotas      *clientQuotas    // client quota enforcement (quotas.go)
 	suspects    chan suspect     // brokers to probe (prober.go); nil on broker-only nodes
 
 	alterMu    sync.Mutex
@@ -162,7 +163,7 @@ func (b *Broker) open() error {
 	go b.lifecycle()
 	b.startLoops()
 	b.watchFailures()
-	if len(b.voters) == 1 {
+	if _, voter := b.voters[b.nodeID]; voter && len(b.voters) == 1 { // not when joining a quorum of one
 		return b.WaitReady(10 * time.Second)
 	}
 	return nil
@@ -182,6 +183,7 @@ func (b *Broker) openStorage() error {
 	if b.logs, err = storage.OpenManager(dirs, b.logger, b.now); err != nil {
 		return err
 	}
+	b.quotas = newClientQuotas(func() *metadata.Image { return b.meta.Image() }, b.now)
 	b.metrics = b.newMetrics()
 	b.groups = coordinator.NewManager(coordinator.Options{
 		NodeID: b.nodeID, Config: b.groupConfig(), Partitions: b.offsetsPartitions, Logger: b.logger, Now: b.now,

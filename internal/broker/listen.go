@@ -96,7 +96,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 		b.voters = map[int32]string{b.nodeID: addr}
 	}
 	if _, ok := b.voters[b.nodeID]; !ok {
-		return fmt.Errorf("node.id %d is not in controller.quorum.voters", b.nodeID)
+		b.logger.Info("node.id is not among controller.quorum.voters: joining the quorum (add this controller with fjord quorum add)", "node", b.nodeID)
 	}
 	b.suspects = make(chan suspect, probeQueue) // before the quorum, which may suspect its leader
 	q, err := b.openQuorum()
@@ -112,7 +112,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 	})
 	b.startProber()
 	go b.ctrl.Run()
-	b.ctl = ctlclient.New(b.voters, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
+	b.ctl = ctlclient.NewLookup(b.controllerAddr, b.ctrl.ActiveID, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
 	return nil
 }
 
@@ -121,7 +121,7 @@ func (b *Broker) startQuorum(ctrlLn net.Listener) error {
 func (b *Broker) openQuorum() (quorumLog, error) {
 	cfg := quorum.RaftConfig{
 		NodeID: b.nodeID, Voters: b.voters, Dir: b.metaDir, ClusterID: b.clusterID,
-		Logger: b.logger, OnLeaderConnLost: b.onLeaderConnLost,
+		Logger: b.logger, OnLeaderConnLost: b.onLeaderConnLost, Addr: b.quorumAddr(),
 	}
 	if b.controllerSecured() {
 		cfg.Dial = b.dialQuorum
@@ -184,6 +184,9 @@ func (b *Broker) serveAll(controllerNames []string) error {
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Authorizer: b.authz,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
 		ProducerIDs: b.pids, Groups: b.groups, Transactions: b.txns, Brokers: b.brokers, Now: b.now,
+	}
+	if b.quotas != nil { // a nil *clientQuotas must not become a non-nil interface
+		deps.Quotas = b.quotas
 	}
 	if b.ctrl != nil { // a nil *Controller must not become a non-nil interface
 		deps.Controller = b.ctrl

@@ -41,6 +41,9 @@ func (b *Broker) newMetrics() *metrics {
 	m.reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	b.registerGauges(m.reg)
 	m.reg.MustRegister(connCollector{b})
+	if b.quotas != nil {
+		m.reg.MustRegister(b.quotas)
+	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fjord_node_clock_skew_seconds", Help: "Offset of this node's wall clock from the host's (FJORD_CLOCK_SKEW)."},
 		func() float64 { return b.skew.Seconds() }))

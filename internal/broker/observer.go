@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -26,16 +27,19 @@ func (b *Broker) startObserver() error {
 		return errors.New("a broker-only node needs controller.quorum.voters")
 	}
 	b.observedLeader.Store(-1)
-	b.ctl = ctlclient.New(b.voters, b.observedLeader.Load, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
+	book := &controllerBook{static: b.voters}
+	b.ctl = ctlclient.NewLookup(book.lookup, b.observedLeader.Load, fmt.Sprintf("fjord-node-%d", b.nodeID), b.ctlOpts...)
 	b.wg.Add(1)
-	go b.observe(&b.observedLeader)
+	go b.observe(&b.observedLeader, book)
 	return nil
 }
 
 // observe fetches and replays the metadata log until stop, from the
 // quorum leader once a response names it, moving to the next voter
-// whenever one fails.
-func (b *Broker) observe(leader *atomic.Int32) {
+// whenever one fails. A leader controller.quorum.voters does not list
+// (the voters changed: 80_add_raft_voter.go) is looked up in the voters'
+// DescribeQuorum answer (controllerBook).
+func (b *Broker) observe(leader *atomic.Int32, book *controllerBook) {
 	defer b.wg.Done()
 	ids := make([]int32, 0, len(b.voters))
 	for id := range b.voters {
@@ -43,8 +47,10 @@ func (b *Broker) observe(leader *atomic.Int32) {
 	}
 	slices.Sort(ids)
 	next := uint64(1)
+	asked := int32(-1) // the leader last looked up
 	for i := 0; !b.stopping(); {
-		chunk, err := b.fetchMetadata(b.voters[ids[i%len(ids)]], next)
+		from := ids[i%len(ids)]
+		chunk, err := b.fetchMetadata(b.voters[from], next)
 		if err != nil {
 			i++
 			b.sleep(observerBackoff)
@@ -54,10 +60,51 @@ func (b *Broker) observe(leader *atomic.Int32) {
 			leader.Store(chunk.Leader)
 			if j := slices.Index(ids, chunk.Leader); j >= 0 {
 				i = j // fetch from the leader, as Kafka's observers do: it lists them (DescribeQuorum)
+			} else if _, known := book.lookup(chunk.Leader); !known && asked != chunk.Leader && b.learnControllers(from, book) {
+				asked = chunk.Leader // once per leader; a failed look-up is retried at the next fetch
 			}
 		}
 		next = b.replay(chunk, next)
 	}
+}
+
+// controllerBook is where a broker-only node finds each controller:
+// controller.quorum.voters, and the voters' listeners a voter named in
+// DescribeQuorum (they change with AddRaftVoter and RemoveRaftVoter).
+type controllerBook struct {
+	static map[int32]string // controller.quorum.voters; read-only
+
+	mu      sync.Mutex
+	learned map[int32]string
+}
+
+func (c *controllerBook) lookup(id int32) (string, bool) {
+	c.mu.Lock()
+	a, ok := c.learned[id]
+	c.mu.Unlock()
+	if ok {
+		return a, true
+	}
+	a, ok = c.static[id]
+	return a, ok
+}
+
+// learnControllers asks voter from for the voters' controller listeners
+// (which a voter that does not lead names too) and records them. It
+// reports whether the voter answered.
+func (b *Broker) learnControllers(from int32, book *controllerBook) bool {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	learned, err := b.ctl.ControllerEndpoints(ctx, b.voters[from])
+	if err != nil {
+		b.logger.Warn("cannot look up the controllers' listeners", "voter", from, "err", err)
+		return false
+	}
+	book.mu.Lock()
+	book.learned = learned
+	book.mu.Unlock()
+	b.logger.Info("learned the controllers' listeners from a voter", "voter", from, "controllers", learned)
+	return true
 }
 
 func (b *Broker) fetchMetadata(addr string, from uint64) (ctlclient.MetadataChunk, error) {

@@ -7,14 +7,18 @@ package broker
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"math"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/handlers"
 	"github.com/fjordlog/fjord/internal/quorum"
+	"github.com/twmb/franz-go/pkg/kerr"
 )
 
-// quorumDescriber implements handlers.Quorum over the Raft quorum.
+// quorumDescriber implements handlers.Quorum and handlers.QuorumVoters
+// over the Raft quorum.
 type quorumDescriber struct {
 	raft     *quorum.Raft
 	listener string // the controller listener's name
@@ -58,4 +62,42 @@ func unixMilliOr(t time.Time) int64 {
 		return -1
 	}
 	return t.UnixMilli()
+}
+
+// AddVoter implements handlers.QuorumVoters.
+func (q quorumDescriber) AddVoter(ctx context.Context, node int32, endpoint string) error {
+	return voterErr(q.raft.AddVoter(ctx, node, endpoint))
+}
+
+// RemoveVoter implements handlers.QuorumVoters.
+func (q quorumDescriber) RemoveVoter(ctx context.Context, node int32) error {
+	return voterErr(q.raft.RemoveVoter(ctx, node))
+}
+
+// UpdateVoter implements handlers.QuorumVoters.
+func (q quorumDescriber) UpdateVoter(ctx context.Context, node int32, endpoint string) error {
+	return voterErr(q.raft.UpdateVoter(ctx, node, endpoint))
+}
+
+// voterErr wraps the quorum's error in the Kafka error handlers answer.
+func voterErr(err error) error {
+	var code *kerr.Error
+	switch {
+	case err == nil:
+		return nil
+	case errors.Is(err, quorum.ErrNotLeader):
+		code = kerr.NotLeaderForPartition
+	case errors.Is(err, quorum.ErrDuplicateVoter):
+		code = kerr.DuplicateVoter
+	case errors.Is(err, quorum.ErrVoterNotFound):
+		code = kerr.VoterNotFound
+	case errors.Is(err, quorum.ErrReconfigInProgress), errors.Is(err, quorum.ErrNotCaughtUp),
+		errors.Is(err, quorum.ErrProposalDropped), errors.Is(err, context.DeadlineExceeded):
+		code = kerr.RequestTimedOut
+	case errors.Is(err, quorum.ErrBadVoter):
+		code = kerr.InvalidRequest
+	default:
+		return err
+	}
+	return fmt.Errorf("%w: %v", code, err)
 }

@@ -20,6 +20,7 @@ import (
 // one reconciled, before the image is published: a client that sees a
 // topic in Metadata can produce to it.
 func (b *Broker) reconcile(img *metadata.Image, delta *metadata.Delta) {
+	b.applyDynamicConfig(img) // dynconfig.go
 	for id, t := range delta.DeletedTopics {
 		b.deleteTopic(id, t)
 	}

@@ -7,6 +7,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // brokerDefs lists the broker configs Fjord understands, with Kafka's
@@ -20,7 +21,8 @@ var brokerDefs = []Def{
 	{Name: "listener.security.protocol.map", Type: TypeList, Default: "CONTROLLER:PLAINTEXT,PLAINTEXT:PLAINTEXT"},
 	{Name: "inter.broker.listener.name", Type: TypeString, Default: "PLAINTEXT"},
 	{Name: "controller.listener.names", Type: TypeList, Default: "CONTROLLER"},
-	{Name: "controller.quorum.voters", Type: TypeList, Default: ""},
+	{Name: "controller.quorum.voters", Type: TypeList, Default: "",
+		Doc: "id@host:port of each controller a new cluster starts with (the bootstrap voters; every one of them must list the same set). Afterwards the voters change with AddRaftVoter/RemoveRaftVoter (fjord quorum add/remove) and the metadata log holds them; keep this setting as it was (unless cluster.id is set, the cluster id is derived from it). A controller whose node.id is not listed joins the existing quorum: it starts with an empty metadata log and waits to be added"},
 	{Name: "broker.rack", Type: TypeString, Nullable: true},
 	{Name: "log.dirs", Type: TypeList, Default: "./fjord-data"},
 	{Name: "log.dir", Type: TypeString, Nullable: true},
@@ -67,6 +69,10 @@ var brokerDefs = []Def{
 	{Name: "replica.fetch.min.bytes", Type: TypeInt, Default: "1", Check: atLeast(1)},
 	{Name: "replica.fetch.response.max.bytes", Type: TypeInt, Default: "10485760", Check: atLeast(0)},
 	{Name: "replica.fetch.backoff.ms", Type: TypeInt, Default: "1000", Check: atLeast(0)},
+	{Name: "leader.replication.throttled.rate", Type: TypeLong, Default: maxLong, Check: atLeast(0),
+		Doc: "bytes per second this broker, as a leader, serves to followers of throttled replicas; a dynamic config (Kafka sets it only dynamically)"},
+	{Name: "follower.replication.throttled.rate", Type: TypeLong, Default: maxLong, Check: atLeast(0),
+		Doc: "bytes per second this broker, as a follower, fetches for throttled replicas; a dynamic config (Kafka sets it only dynamically)"},
 	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", Check: atLeast(1)},
 	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", Check: atLeast(1)},
 	{Name: "log.recovery.flush.bytes", Type: TypeLong, Default: "67108864", Check: atLeast(-1),
@@ -293,10 +299,13 @@ func ReadProperties(r io.Reader) (map[string]string, error) {
 }
 
 // Broker is a validated broker configuration: the static properties given
-// (from server.properties and --override flags) over Kafka's defaults.
-// It is immutable after New.
+// (from server.properties and --override flags) over Kafka's defaults,
+// under the dynamic configs of the metadata log (see SetDynamic). The
+// static part is immutable after New; the dynamic part is swapped
+// atomically, so read a dynamic config at use time, not once at startup.
 type Broker struct {
 	static map[string]string
+	dyn    atomic.Pointer[layers]
 }
 
 // NewBroker validates props and returns the configuration.
@@ -316,8 +325,11 @@ func NewBroker(props map[string]string) (*Broker, error) {
 }
 
 // Value returns the broker config's value and whether it is set at all
-// (statically or by default). Unknown names return ("", false).
+// (dynamically, statically or by default). Unknown names return ("", false).
 func (b *Broker) Value(name string) (string, bool) {
+	if v, _, ok := b.layers().value(name); ok {
+		return v, true
+	}
 	if v, ok := b.static[name]; ok {
 		return v, true
 	}
@@ -384,6 +396,9 @@ func (b *Broker) List(name string) []string {
 
 // Source reports where a broker config's value comes from.
 func (b *Broker) Source(name string) Source {
+	if _, src, ok := b.layers().value(name); ok {
+		return src
+	}
 	if _, ok := b.static[name]; ok {
 		return SourceStaticBroker
 	}

@@ -69,7 +69,8 @@ func TestTopicResolution(t *testing.T) {
 		}
 	}
 	e, _ := topic.Entry("segment.bytes")
-	if len(e.Synonyms) != 2 || e.Synonyms[1].Name != "log.segment.bytes" {
+	// As Kafka: the override, the static synonym, the synonym's default.
+	if len(e.Synonyms) != 3 || e.Synonyms[1].Name != "log.segment.bytes" || e.Synonyms[2].Source != SourceDefault {
 		t.Errorf("synonyms: %+v", e.Synonyms)
 	}
 	if NewTopic(nil, b).Int("retention.ms") != 7200000 {

@@ -1,7 +1,8 @@
 // Package config knows Kafka's broker and topic configuration: property
 // names, types, defaults, validation, and how a topic setting falls back to
-// its broker-level synonyms. It reads server.properties files. It has no
-// dependencies on the rest of Fjord.
+// its broker-level synonyms. It reads server.properties files, and layers
+// the dynamic broker configs of the metadata log over them (dynamic.go).
+// It has no dependencies on the rest of Fjord.
 package config
 
 import (

@@ -23,38 +23,35 @@ type Entry struct {
 }
 
 // ResolveTopic resolves one topic config: the topic override if any, else
-// the first broker synonym that is set (converted to the topic config's
-// unit), else the topic config's own default.
+// the broker synonyms in Kafka's order (every synonym set dynamically for
+// this broker, then as a dynamic cluster default, then statically, then
+// by default; see Broker.layered), the first one giving the value
+// (converted to the topic config's unit), else the topic config's own
+// default. Only the first broker synonym of a topic config is dynamic
+// (log.retention.ms, not log.retention.hours), so the first entry is also
+// the one Kafka's broker config resolves to.
 func ResolveTopic(d TopicDef, overrides map[string]string, b *Broker) Entry {
 	e := Entry{Def: d}
 	if v, ok := overrides[d.Name]; ok {
 		e.Synonyms = append(e.Synonyms, Synonym{d.Name, v, SourceDynamicTopic})
 	}
-	for _, name := range d.Synonyms {
-		if v, ok := b.static[name]; ok {
-			e.Synonyms = append(e.Synonyms, Synonym{name, toTopicUnit(name, v), SourceStaticBroker})
-		}
-	}
-	for _, name := range d.Synonyms {
-		if _, ok := b.static[name]; ok {
-			continue
-		}
-		if bd, ok := LookupBroker(name); ok && !(bd.Nullable && bd.Default == "") {
-			e.Synonyms = append(e.Synonyms, Synonym{name, toTopicUnit(name, bd.Default), SourceDefault})
-		}
-	}
+	e.Synonyms = append(e.Synonyms, b.layered(d.Synonyms)...)
 	if len(e.Synonyms) == 0 {
 		e.Value, e.Source = d.Default, SourceDefault
 		e.Null = d.Nullable && d.Default == ""
 		return e
 	}
-	e.Value, e.Source = e.Synonyms[0].Value, e.Synonyms[0].Source
+	first := e.Synonyms[0]
+	e.Value, e.Source = first.Value, first.Source
+	if first.Source != SourceDynamicTopic {
+		e.Value = toTopicUnit(first.Name, first.Value)
+	}
 	return e
 }
 
 // toTopicUnit converts a broker synonym's value into the topic config's
-// unit (hours and minutes into milliseconds). The synonym list keeps the
-// broker's own name; Kafka reports the converted value too.
+// unit (hours and minutes into milliseconds). Synonyms keep the broker's
+// own value, as Kafka lists them (log.retention.hours=168).
 func toTopicUnit(name, v string) string {
 	mult, ok := unitOf[name]
 	if !ok {

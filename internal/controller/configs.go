@@ -38,7 +38,8 @@ type AlterConfigs struct {
 	ValidateOnly bool
 }
 
-// AlterConfigs applies config changes to topics. Each resource succeeds or
+// AlterConfigs applies config changes to topics and brokers (see
+// alterBrokerConfigs). Each resource succeeds or
 // fails as a whole; the changes of every resource, with the unclean
 // elections they enable, are committed in one entry. Each resource is
 // decided on the image the earlier ones leave (a topic named twice gets
@@ -59,8 +60,12 @@ func (c *Controller) AlterConfigs(ctx context.Context, reqs []AlterConfigs) ([]e
 // alterConfigs decides one resource's change and, on the image with the
 // new config, the unclean elections it enables.
 func (c *Controller) alterConfigs(t *txn, r AlterConfigs) error {
-	if r.ResourceType != metadata.ResourceTopic {
-		return fmt.Errorf("%w: dynamic broker configs are not supported yet; set them in server.properties", kerr.InvalidRequest)
+	switch r.ResourceType {
+	case metadata.ResourceBroker:
+		return c.alterBrokerConfigs(t, r)
+	case metadata.ResourceTopic:
+	default:
+		return fmt.Errorf("%w: unknown resource type %d", kerr.InvalidRequest, r.ResourceType)
 	}
 	img := t.image()
 	if _, ok := img.Topic(r.ResourceName); !ok {
@@ -77,7 +82,7 @@ func (c *Controller) alterConfigs(t *txn, r AlterConfigs) error {
 	if r.ValidateOnly {
 		return nil
 	}
-	t.add(diffConfigs(r.ResourceName, old, next)...)
+	t.add(diffConfigs(metadata.ResourceTopic, r.ResourceName, old, next)...)
 	t.add(c.electUncleanNow(t.image(), r.ResourceName)...)
 	return nil
 }
@@ -104,14 +109,28 @@ func (c *Controller) electUncleanNow(img *metadata.Image, topic string) []metada
 }
 
 func applyOps(old map[string]string, r AlterConfigs) (map[string]string, error) {
+	return applyOpsWith(old, r, func(name string) (config.Def, error) {
+		d, ok := config.LookupTopic(name)
+		if !ok {
+			return config.Def{}, fmt.Errorf("%w: unknown topic config name: %s", kerr.InvalidConfig, name)
+		}
+		return d.Def, nil
+	})
+}
+
+// applyOpsWith applies r's operations to a copy of old (to an empty set
+// when r is not incremental); lookup returns a config's definition, or
+// the error for an unknown name. As in Kafka, APPEND and SUBTRACT on a
+// list config not set start from its default (cleanup.policy: delete).
+func applyOpsWith(old map[string]string, r AlterConfigs, lookup func(string) (config.Def, error)) (map[string]string, error) {
 	next := maps.Clone(old)
-	if !r.Incremental {
+	if !r.Incremental || next == nil {
 		next = map[string]string{}
 	}
 	for _, op := range r.Ops {
-		d, ok := config.LookupTopic(op.Name)
-		if !ok {
-			return nil, fmt.Errorf("%w: unknown topic config name: %s", kerr.InvalidConfig, op.Name)
+		d, err := lookup(op.Name)
+		if err != nil {
+			return nil, err
 		}
 		switch op.Op {
 		case OpSet:
@@ -122,7 +141,11 @@ func applyOps(old map[string]string, r AlterConfigs) (map[string]string, error) 
 			if d.Type != config.TypeList {
 				return nil, fmt.Errorf("%w: config %s is not a list", kerr.InvalidConfig, op.Name)
 			}
-			next[op.Name] = editList(next[op.Name], op)
+			cur, ok := next[op.Name]
+			if !ok {
+				cur = d.Default
+			}
+			next[op.Name] = editList(cur, op)
 		default:
 			return nil, fmt.Errorf("%w: unknown config operation %d", kerr.InvalidRequest, op.Op)
 		}
@@ -149,17 +172,19 @@ func editList(cur string, op ConfigOp) string {
 	return strings.Join(items, ",")
 }
 
-func diffConfigs(topic string, old, next map[string]string) []metadata.Record {
+// diffConfigs returns the Config records that turn a resource's configs
+// from old into next.
+func diffConfigs(typ int8, name string, old, next map[string]string) []metadata.Record {
 	var recs []metadata.Record
 	for _, k := range slices.Sorted(maps.Keys(old)) {
 		if _, ok := next[k]; !ok {
-			recs = append(recs, metadata.Config{ResourceType: metadata.ResourceTopic, ResourceName: topic, Name: k})
+			recs = append(recs, metadata.Config{ResourceType: typ, ResourceName: name, Name: k})
 		}
 	}
 	for _, k := range slices.Sorted(maps.Keys(next)) {
 		if v, ok := old[k]; !ok || v != next[k] {
 			val := next[k]
-			recs = append(recs, metadata.Config{ResourceType: metadata.ResourceTopic, ResourceName: topic, Name: k, Value: &val})
+			recs = append(recs, metadata.Config{ResourceType: typ, ResourceName: name, Name: k, Value: &val})
 		}
 	}
 	return recs

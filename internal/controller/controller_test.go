@@ -258,7 +258,7 @@ func TestAlterConfigs(t *testing.T) {
 	if errs[0] != nil {
 		t.Fatal(errs[0])
 	}
-	want := map[string]string{"retention.ms": "10", "segment.bytes": "2048", "cleanup.policy": "compact"}
+	want := map[string]string{"retention.ms": "10", "segment.bytes": "2048", "cleanup.policy": "delete,compact"} // APPEND starts from the default, as Kafka
 	if got := h.latest().TopicConfig("t"); !reflect.DeepEqual(got, want) {
 		t.Errorf("incremental: %v", got)
 	}

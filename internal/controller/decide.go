@@ -58,12 +58,15 @@ func (t *txn) image() *metadata.Image {
 	return img
 }
 
-// add appends records to the decision, filling in the ELR of their
-// partition changes against the image the earlier records leave
-// (maintainELR). It may modify recs.
+// add appends records to the decision, completing the reassignments
+// their partition changes allow (completeReassignments) and filling in
+// their ELR (maintainELR), against the image the earlier records leave.
+// It may modify recs.
 func (t *txn) add(recs ...metadata.Record) {
 	if hasPartitionChange(recs) {
-		recs = t.c.maintainELR(t.image(), recs)
+		img := t.image()
+		recs = completeReassignments(img, recs)
+		recs = t.c.maintainELR(img, recs)
 	}
 	t.recs = append(t.recs, recs...)
 }

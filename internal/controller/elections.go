@@ -3,7 +3,6 @@ package controller
 import (
 	"slices"
 
-	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/metadata"
 )
 
@@ -159,5 +158,5 @@ func electLeaderless(tid metadata.UUID, idx int32, p metadata.PartitionImage, ok
 
 // uncleanEnabled reads the topic's unclean.leader.election.enable in img.
 func (c *Controller) uncleanEnabled(img *metadata.Image, topic string) bool {
-	return config.NewTopic(img.TopicConfig(topic), c.o.Config).Bool("unclean.leader.election.enable")
+	return c.topicConfig(img, topic).Bool("unclean.leader.election.enable")
 }

@@ -3,7 +3,6 @@ package controller
 import (
 	"slices"
 
-	"github.com/fjordlog/fjord/internal/config"
 	"github.com/fjordlog/fjord/internal/metadata"
 )
 
@@ -35,7 +34,7 @@ import (
 // effectiveMinISR is min.insync.replicas of the topic in img capped at
 // the replication factor, as partition leaders apply it.
 func (c *Controller) effectiveMinISR(img *metadata.Image, topic string, replicas int) int {
-	n := int(config.NewTopic(img.TopicConfig(topic), c.o.Config).Int("min.insync.replicas"))
+	n := int(c.topicConfig(img, topic).Int("min.insync.replicas"))
 	return min(n, replicas)
 }
 

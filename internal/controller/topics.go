@@ -225,6 +225,11 @@ func (c *Controller) createPartitions(t *txn, r CreatePartitions) error {
 		return kerr.UnknownTopicOrPartition
 	}
 	have := int32(len(top.Partitions))
+	for i, p := range top.Partitions {
+		if p.Reassigning() {
+			return fmt.Errorf("%w: partition %d of topic %q is being reassigned", kerr.ReassignmentInProgress, i, r.Name)
+		}
+	}
 	if r.Count <= have {
 		return fmt.Errorf("%w: topic currently has %d partitions, %d would not be an increase", kerr.InvalidPartitions, have, r.Count)
 	}

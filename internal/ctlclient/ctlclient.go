@@ -22,7 +22,7 @@ var ErrNoController = errors.New("ctlclient: no active controller known")
 
 // Client reaches the active controller. It is safe for concurrent use.
 type Client struct {
-	voters   map[int32]string
+	addr     func(id int32) (string, bool) // a controller's listener address
 	leader   func() int32
 	clientID string
 	opts     []kgo.Opt // security options for the controller listener
@@ -35,13 +35,20 @@ type Client struct {
 // controller listener addresses; leader reports the active controller's id;
 // opts secure the connections (TLS, SASL) as the controller listener needs.
 func New(voters map[int32]string, leader func() int32, clientID string, opts ...kgo.Opt) *Client {
-	return &Client{voters: voters, leader: leader, clientID: clientID, opts: opts, clients: map[string]*kgo.Client{}}
+	return NewLookup(func(id int32) (string, bool) { a, ok := voters[id]; return a, ok }, leader, clientID, opts...)
+}
+
+// NewLookup is New with each controller's address looked up when a
+// request goes to it (the quorum's voters change); addr must be safe for
+// concurrent use.
+func NewLookup(addr func(id int32) (string, bool), leader func() int32, clientID string, opts ...kgo.Opt) *Client {
+	return &Client{addr: addr, leader: leader, clientID: clientID, opts: opts, clients: map[string]*kgo.Client{}}
 }
 
 // send issues req to the active controller.
 func (c *Client) send(ctx context.Context, req kmsg.Request) (kmsg.Response, error) {
 	id := c.leader()
-	addr, ok := c.voters[id]
+	addr, ok := c.addr(id)
 	if !ok {
 		return nil, ErrNoController
 	}

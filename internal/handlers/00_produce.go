@@ -37,6 +37,10 @@ package handlers
 // verification of KIP-890 part 1 and v12's add to the transaction
 // (KIP-890 part 2); a partition keeps the transaction open
 // (holding back the last stable offset) until the coordinator's marker.
+//
+// Client quotas (producer_byte_rate, request_percentage): the registry
+// serves Produce through produceWithQuota (quotas.go), which sets
+// ThrottleMillis.
 
 import (
 	"context"

@@ -47,6 +47,10 @@ package handlers
 // for read_committed), as Kafka. LastStableOffset is the partition's LSO.
 // The long poll wakes when the high watermark moves, which is when the
 // LSO moves too. Followers ignore the isolation level.
+//
+// Client quotas (consumer_byte_rate, request_percentage; not for
+// followers): the registry serves Fetch through fetchWithQuota
+// (quotas.go), which sets ThrottleMillis.
 
 import (
 	"context"

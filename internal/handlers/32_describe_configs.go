@@ -3,12 +3,17 @@ package handlers
 // DescribeConfigs (key 32), versions 0-4.
 //
 // Topic resources list every topic config with its effective value and
-// source (DYNAMIC_TOPIC_CONFIG, STATIC_BROKER_CONFIG or DEFAULT_CONFIG),
+// source (DYNAMIC_TOPIC_CONFIG, DYNAMIC_BROKER_CONFIG,
+// DYNAMIC_DEFAULT_BROKER_CONFIG, STATIC_BROKER_CONFIG or DEFAULT_CONFIG),
 // with synonyms when asked (v1+), types (v3+) and documentation when asked.
-// Broker resources (this node's id, or "" for the cluster default) list
-// the broker configs from server.properties and defaults. Unknown topics
-// get UNKNOWN_TOPIC_OR_PARTITION; other brokers' ids and other resource
-// types get INVALID_REQUEST.
+// As in Kafka (ConfigHelper): a broker resource named by this node's id
+// lists every broker config with its effective value (dynamic for this
+// broker, dynamic cluster default, static, default), its synonyms in that
+// order (config.Broker.Synonyms) and read-only unless it is dynamic; the
+// cluster-default resource ("") lists only the dynamic defaults set, with
+// their DYNAMIC_DEFAULT_BROKER_CONFIG synonyms. Unknown topics get
+// UNKNOWN_TOPIC_OR_PARTITION; other brokers' ids, names that are not
+// broker ids and other resource types get INVALID_REQUEST.
 //
 // Authorization (as Kafka), per resource before it is looked up:
 // DESCRIBE_CONFIGS on the topic (else TOPIC_AUTHORIZATION_FAILED), on the
@@ -18,6 +23,8 @@ package handlers
 
 import (
 	"context"
+	"fmt"
+	"maps"
 	"slices"
 	"strconv"
 
@@ -78,20 +85,63 @@ func (h *Handlers) topicConfigs(r *kmsg.DescribeConfigsRequest, res kmsg.Describ
 }
 
 func (h *Handlers) brokerConfigs(r *kmsg.DescribeConfigsRequest, res kmsg.DescribeConfigsRequestResource) ([]kmsg.DescribeConfigsResponseResourceConfig, error) {
-	if res.ResourceName != "" && res.ResourceName != strconv.Itoa(int(h.d.NodeID)) {
-		return nil, kerr.InvalidRequest
+	if res.ResourceName == "" {
+		return h.brokerDefaultConfigs(r, res), nil
 	}
+	if err := h.ownBrokerResource(res.ResourceName); err != nil {
+		return nil, err
+	}
+	cfg := h.d.Config
 	var out []kmsg.DescribeConfigsResponseResourceConfig
 	for _, d := range config.BrokerDefs() {
 		if !wanted(res.ConfigNames, d.Name) {
 			continue
 		}
-		v, set := h.d.Config.Value(d.Name)
-		src := h.d.Config.Source(d.Name)
-		syn := []config.Synonym{{Name: d.Name, Value: v, Source: src}}
-		out = append(out, describeEntry(r, d, v, !set, src, syn))
+		v, set := cfg.Value(d.Name)
+		syns := cfg.Synonyms(d.Name)
+		src := config.SourceDefault
+		if len(syns) > 0 {
+			src = syns[0].Source
+		}
+		c := describeEntry(r, d, v, !set, src, syns)
+		c.ReadOnly = !config.IsDynamic(d.Name)
+		out = append(out, c)
 	}
 	return out, nil
+}
+
+// brokerDefaultConfigs lists the cluster-wide dynamic defaults in effect.
+func (h *Handlers) brokerDefaultConfigs(r *kmsg.DescribeConfigsRequest, res kmsg.DescribeConfigsRequestResource) []kmsg.DescribeConfigsResponseResourceConfig {
+	defaults := h.d.Config.DynamicDefaults()
+	var out []kmsg.DescribeConfigsResponseResourceConfig
+	for _, name := range slices.Sorted(maps.Keys(defaults)) {
+		d, ok := config.LookupBroker(name)
+		if !ok || !wanted(res.ConfigNames, name) {
+			continue
+		}
+		var syns []config.Synonym
+		for _, s := range h.d.Config.Synonyms(name) {
+			if s.Source == config.SourceDynamicDefault {
+				syns = append(syns, s)
+			}
+		}
+		out = append(out, describeEntry(r, d, defaults[name], false, config.SourceDynamicDefault, syns))
+	}
+	return out
+}
+
+// ownBrokerResource accepts the resource name of this broker (Kafka's
+// ConfigHelper: INVALID_REQUEST for a name that is not an integer or is
+// another broker's id).
+func (h *Handlers) ownBrokerResource(name string) error {
+	id, err := strconv.ParseInt(name, 10, 32)
+	if err != nil {
+		return fmt.Errorf("%w: broker id must be an integer, but it is: %s", kerr.InvalidRequest, name)
+	}
+	if int32(id) != h.d.NodeID {
+		return fmt.Errorf("%w: unexpected broker id, expected %d or empty string, but received %s", kerr.InvalidRequest, h.d.NodeID, name)
+	}
+	return nil
 }
 
 func describeEntry(r *kmsg.DescribeConfigsRequest, d config.Def, value string, null bool, src config.Source, syns []config.Synonym) kmsg.DescribeConfigsResponseResourceConfig {

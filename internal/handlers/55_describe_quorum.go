@@ -14,7 +14,11 @@ package handlers
 //
 // Only the leader knows the voters' progress: another controller answers
 // NOT_LEADER_OR_FOLLOWER on the partition, naming the leader and epoch it
-// knows. On the client listeners the request is an admin request, as in
+// knows, and (v2, a Fjord extension: Kafka leaves them out) the voters'
+// controller listeners as it knows them, so that a broker-only node whose
+// controller.quorum.voters predates a voter change (KIP-853, 80/81) can
+// find the active controller. The voters come from the quorum's dynamic
+// membership. On the client listeners the request is an admin request, as in
 // Kafka since KIP-919: a node whose controller is not active forwards it
 // to the active controller (forward.go), which answers from its Raft
 // state.
@@ -87,9 +91,7 @@ func (h *Handlers) describeQuorum(ctx context.Context, req *server.Request) serv
 	p, info := h.quorumPartition(ctx)
 	rt.Partitions = append(rt.Partitions, p)
 	resp.Topics = append(resp.Topics, rt)
-	if p.ErrorCode == 0 {
-		resp.Nodes = quorumNodes(info)
-	}
+	resp.Nodes = quorumNodes(info) // on a follower too: see the header
 	return respond(req, resp)
 }
 

@@ -214,6 +214,14 @@ func (c *fakeController) ElectLeaders(context.Context, int8, []controller.TopicP
 	return nil, nil
 }
 
+func (c *fakeController) AlterPartitionReassignments(_ context.Context, items []controller.Reassignment) ([]error, error) {
+	return make([]error, len(items)), nil
+}
+
+func (c *fakeController) ListPartitionReassignments(context.Context, []controller.TopicPartition) ([]controller.ReassignmentStatus, error) {
+	return nil, nil
+}
+
 func (c *fakeController) CreateACLs(context.Context, []metadata.ACL) error { return nil }
 
 func (c *fakeController) DeleteACLs(context.Context, []metadata.UUID) ([]metadata.UUID, error) {

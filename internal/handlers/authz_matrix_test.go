@@ -199,6 +199,18 @@ func adminCases() []authzCase {
 		{name: "elect leaders/top level", need: acls(clusterGrant(opAlter)),
 			req: electReq, code: func(r kmsg.Response) int16 { return r.(*kmsg.ElectLeadersResponse).ErrorCode },
 			want: kerr.ClusterAuthorizationFailed},
+		{name: "alter partition reassignments/alter cluster", need: acls(clusterGrant(opAlter)),
+			req: func() kmsg.Request {
+				r := versioned(kmsg.NewPtrAlterPartitionAssignmentsRequest(), 1)
+				r.Topics = []kmsg.AlterPartitionAssignmentsRequestTopic{{Topic: "t", Partitions: []kmsg.AlterPartitionAssignmentsRequestTopicPartition{{Partition: 0, Replicas: []int32{1}}}}}
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.AlterPartitionAssignmentsResponse).ErrorCode },
+			want: kerr.ClusterAuthorizationFailed},
+		{name: "list partition reassignments/describe cluster", need: acls(clusterGrant(opDescribe)),
+			req:  func() kmsg.Request { return versioned(kmsg.NewPtrListPartitionReassignmentsRequest(), 0) },
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.ListPartitionReassignmentsResponse).ErrorCode },
+			want: kerr.ClusterAuthorizationFailed},
 	}
 }
 

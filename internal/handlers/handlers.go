@@ -36,9 +36,12 @@ type Admin interface {
 	CreatePartitions(ctx context.Context, reqs []controller.CreatePartitions) ([]controller.TopicResult, error)
 	AlterConfigs(ctx context.Context, reqs []controller.AlterConfigs) ([]error, error)
 	ElectLeaders(ctx context.Context, typ int8, tps []controller.TopicPartition) ([]controller.ElectResult, error)
+	AlterPartitionReassignments(ctx context.Context, items []controller.Reassignment) ([]error, error)
+	ListPartitionReassignments(ctx context.Context, tps []controller.TopicPartition) ([]controller.ReassignmentStatus, error)
 	CreateACLs(ctx context.Context, acls []metadata.ACL) error
 	DeleteACLs(ctx context.Context, ids []metadata.UUID) ([]metadata.UUID, error)
 	AlterScram(ctx context.Context, changes []controller.ScramChange) ([]error, error)
+	AlterClientQuotas(ctx context.Context, alts []controller.QuotaAlteration, validateOnly bool) ([]error, error)
 }
 
 // Controller is this node's controller: it acts only while active (its
@@ -104,6 +107,9 @@ type Deps struct {
 	// Authorizer decides ACLs; nil allows every request (no
 	// authorizer.class.name).
 	Authorizer *auth.Authorizer
+	// Quotas enforces client quotas on Produce and Fetch (quotas.go);
+	// nil enforces none.
+	Quotas ClientQuotas
 	// Observe, if set, receives every request's total time by API name,
 	// including the wait of delayed responses.
 	Observe func(api string, d time.Duration)

@@ -25,16 +25,16 @@ var registry, controllerRegistry map[kmsg.Key]api
 
 func init() {
 	registry = map[kmsg.Key]api{
-		kmsg.Produce:                      {3, 12, (*Handlers).produce, false},
-		kmsg.Fetch:                        {4, 16, (*Handlers).fetch, false},
+		kmsg.Produce:                      {3, 12, (*Handlers).produceWithQuota, false},
+		kmsg.Fetch:                        {4, 16, (*Handlers).fetchWithQuota, false},
 		kmsg.ListOffsets:                  {0, 7, (*Handlers).listOffsets, false},
 		kmsg.Metadata:                     {0, 12, (*Handlers).metadata, false},
 		kmsg.ApiVersions:                  {0, 4, (*Handlers).apiVersions, false},
-		kmsg.CreateTopics:                 {0, 7, (*Handlers).createTopics, true},
-		kmsg.DeleteTopics:                 {0, 6, (*Handlers).deleteTopics, true},
+		kmsg.CreateTopics:                 {0, 7, (*Handlers).createTopicsWithQuota, true},
+		kmsg.DeleteTopics:                 {0, 6, (*Handlers).deleteTopicsWithQuota, true},
 		kmsg.DescribeConfigs:              {0, 4, (*Handlers).describeConfigs, false},
 		kmsg.AlterConfigs:                 {0, 2, (*Handlers).alterConfigs, true},
-		kmsg.CreatePartitions:             {0, 3, (*Handlers).createPartitions, true},
+		kmsg.CreatePartitions:             {0, 3, (*Handlers).createPartitionsWithQuota, true},
 		kmsg.IncrementalAlterConfigs:      {0, 1, (*Handlers).incrementalAlterConfigs, true},
 		kmsg.DescribeCluster:              {0, 1, (*Handlers).describeCluster, false},
 		kmsg.OffsetForLeaderEpoch:         {2, 4, (*Handlers).offsetForLeaderEpoch, false},
@@ -42,6 +42,8 @@ func init() {
 		kmsg.DeleteRecords:                {0, 2, (*Handlers).deleteRecords, false},
 		kmsg.DescribeLogDirs:              {0, 4, (*Handlers).describeLogDirs, false},
 		kmsg.ElectLeaders:                 {0, 2, (*Handlers).electLeaders, true},
+		kmsg.AlterPartitionAssignments:    {0, 1, (*Handlers).alterPartitionReassignments, true},
+		kmsg.ListPartitionReassignments:   {0, 0, (*Handlers).listPartitionReassignments, true},
 		kmsg.InitProducerID:               {0, 5, (*Handlers).initProducerID, false},
 		kmsg.AddPartitionsToTxn:           {0, 4, (*Handlers).addPartitionsToTxn, false},
 		kmsg.AddOffsetsToTxn:              {0, 4, (*Handlers).addOffsetsToTxn, false},
@@ -70,6 +72,10 @@ func init() {
 		kmsg.AlterUserSCRAMCredentials:    {0, 0, (*Handlers).alterUserScram, true},
 		kmsg.DescribeTopicPartitions:      {0, 0, (*Handlers).describeTopicPartitions, false},
 		kmsg.DescribeQuorum:               {0, 2, (*Handlers).describeQuorum, true},
+		kmsg.AddRaftVoter:                 {0, 1, (*Handlers).addRaftVoter, true},
+		kmsg.RemoveRaftVoter:              {0, 0, (*Handlers).removeRaftVoter, true},
+		kmsg.DescribeClientQuotas:         {0, 1, (*Handlers).describeClientQuotas, false},
+		kmsg.AlterClientQuotas:            {0, 1, (*Handlers).alterClientQuotas, true},
 	}
 	controllerRegistry = map[kmsg.Key]api{
 		kmsg.ApiVersions:         {0, 4, (*Handlers).apiVersions, false},
@@ -82,6 +88,9 @@ func init() {
 		kmsg.SASLHandshake:       {0, 1, (*Handlers).saslHandshake, false},
 		kmsg.SASLAuthenticate:    {0, 2, (*Handlers).saslAuthenticate, false},
 		kmsg.DescribeQuorum:      {0, 2, (*Handlers).describeQuorum, false},
+		kmsg.AddRaftVoter:        {0, 1, (*Handlers).addRaftVoter, false},
+		kmsg.RemoveRaftVoter:     {0, 0, (*Handlers).removeRaftVoter, false},
+		kmsg.UpdateRaftVoter:     {0, 0, (*Handlers).updateRaftVoter, false},
 	}
 }
 
@@ -108,6 +117,7 @@ func (h *Handlers) Handle(ctx context.Context, req *server.Request) server.Reply
 	default:
 		reply = a.serve(h, ctx, req)
 	}
+	reply = h.requestQuota(req, time.Since(start), reply)
 	if h.d.Observe != nil {
 		reply = h.observe(kmsg.NameForKey(req.Body.Key()), start, reply)
 	}

@@ -46,6 +46,30 @@ type PartitionImage struct {
 	// partition loses its leader for want of a usable ISR or ELR member,
 	// and cleared once it has a leader again.
 	LastKnownELR []int32
+	// AddingReplicas and RemovingReplicas are a reassignment in progress
+	// (KIP-455): Replicas holds the target replicas followed by the
+	// RemovingReplicas; the AddingReplicas are target replicas still
+	// catching up. Both are empty when no reassignment is in progress.
+	AddingReplicas   []int32
+	RemovingReplicas []int32
+}
+
+// Reassigning reports whether a reassignment of the partition is in
+// progress.
+func (p PartitionImage) Reassigning() bool {
+	return len(p.AddingReplicas) > 0 || len(p.RemovingReplicas) > 0
+}
+
+// TargetReplicas returns the replicas the partition will have once its
+// reassignment completes (Replicas when none is in progress).
+func (p PartitionImage) TargetReplicas() []int32 {
+	out := make([]int32, 0, len(p.Replicas))
+	for _, r := range p.Replicas {
+		if !slices.Contains(p.RemovingReplicas, r) {
+			out = append(out, r)
+		}
+	}
+	return out
 }
 
 // TopicImage is one topic. Partitions[i] is partition i.
@@ -78,6 +102,9 @@ type Image struct {
 	// Security holds ACLs and SCRAM credentials; nil means none. Use
 	// ACLSet, ScramCredential and ScramCredentials to read it.
 	Security *Security
+	// Quotas holds the client quotas by entity; nil means none. Use
+	// ClientQuotas to read it (quotas.go).
+	Quotas map[QuotaEntity]map[string]float64
 }
 
 // Empty returns the image before any record.
@@ -106,6 +133,13 @@ func (img *Image) TopicConfig(name string) map[string]string {
 		return c
 	}
 	return map[string]string{}
+}
+
+// BrokerConfig returns the dynamic configs of a broker resource: name is
+// a broker id, or "" for the cluster-wide default. The map (nil if none)
+// belongs to the image: do not modify it.
+func (img *Image) BrokerConfig(name string) map[string]string {
+	return img.Configs[ConfigKey{ResourceBroker, name}]
 }
 
 // TopicNames returns every topic name, sorted.

@@ -70,6 +70,11 @@ type Partition struct {
 	// LastKnownELR is KIP-966's last known leader of a partition that no
 	// ISR or ELR member can lead (PartitionImage.LastKnownELR).
 	LastKnownELR []int32 `json:"lastKnownElr,omitempty"`
+	// AddingReplicas and RemovingReplicas describe a reassignment in
+	// progress (KIP-455): Replicas is then the target followed by the
+	// replicas being removed.
+	AddingReplicas   []int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas []int32 `json:"removingReplicas,omitempty"`
 }
 
 // PartitionChange changes a partition's leader, ISR or replicas. Nil
@@ -89,6 +94,11 @@ type PartitionChange struct {
 	// LastKnownELR, if not nil, replaces the last known ELR (an empty
 	// list clears it).
 	LastKnownELR *[]int32 `json:"lastKnownElr,omitempty"`
+	// AddingReplicas and RemovingReplicas, if not nil, replace the
+	// reassignment's replicas being added and removed (empty lists clear
+	// them, ending the reassignment).
+	AddingReplicas   *[]int32 `json:"addingReplicas,omitempty"`
+	RemovingReplicas *[]int32 `json:"removingReplicas,omitempty"`
 }
 
 // RemoveTopic deletes a topic and its partitions.
@@ -248,6 +258,8 @@ func newRecord(t string) any {
 		return &ScramCredential{}
 	case "RemoveUserScramCredential":
 		return &RemoveScramCredential{}
+	case "ClientQuota":
+		return &ClientQuota{}
 	}
 	return nil
 }
@@ -281,6 +293,8 @@ func deref(r any) Record {
 	case *ScramCredential:
 		return *v
 	case *RemoveScramCredential:
+		return *v
+	case *ClientQuota:
 		return *v
 	}
 	return nil

@@ -23,6 +23,8 @@ type builder struct {
 	brokersCopied, topicsCopied, byNameCopied, configsCopied bool
 	// Copy-on-write of the security state within one entry.
 	securityCopied, aclsCopied, scramCopied bool
+	// Copy-on-write of the client quotas (quotas.go).
+	quotasCopied bool
 }
 
 // own returns *m for writing, replacing it by a private copy on the
@@ -75,6 +77,8 @@ func (b *builder) apply(off int64, r Record) error {
 		b.setScram(r)
 	case RemoveScramCredential:
 		return b.removeScram(r)
+	case ClientQuota:
+		return b.setClientQuota(r)
 	default:
 		return fmt.Errorf("%w: %T", ErrUnknownRecord, r)
 	}
@@ -161,6 +165,7 @@ func (b *builder) createPartition(r Partition) error {
 	t.Partitions = append(t.Partitions, PartitionImage{
 		Replicas: slices.Clone(r.Replicas), ISR: slices.Clone(r.ISR), ELR: slices.Clone(r.ELR),
 		LastKnownELR: slices.Clone(r.LastKnownELR), Leader: r.Leader, LeaderEpoch: r.LeaderEpoch, PartitionEpoch: r.PartitionEpoch,
+		AddingReplicas: replaced(r.AddingReplicas), RemovingReplicas: replaced(r.RemovingReplicas),
 	})
 	b.touch(r.TopicID, r.Partition)
 	return nil
@@ -190,6 +195,12 @@ func (b *builder) changePartition(r PartitionChange) error {
 	}
 	if r.Replicas != nil {
 		p.Replicas = slices.Clone(r.Replicas)
+	}
+	if r.AddingReplicas != nil {
+		p.AddingReplicas = replaced(*r.AddingReplicas)
+	}
+	if r.RemovingReplicas != nil {
+		p.RemovingReplicas = replaced(*r.RemovingReplicas)
 	}
 	p.PartitionEpoch++
 	t.Partitions[r.Partition] = p

@@ -73,6 +73,7 @@ func (img *Image) Records() []Record {
 		recs = append(recs, ProducerIDs{NextID: img.NextProducerID})
 	}
 	recs = append(recs, securityRecords(img.security())...)
+	recs = append(recs, quotaRecords(img.Quotas)...)
 	return recs
 }
 
@@ -91,6 +92,7 @@ func topicRecords(t *TopicImage) []Record {
 		recs = append(recs, Partition{
 			TopicID: t.ID, Partition: int32(i), Replicas: p.Replicas, ISR: p.ISR, ELR: p.ELR,
 			LastKnownELR: p.LastKnownELR, Leader: p.Leader, LeaderEpoch: p.LeaderEpoch, PartitionEpoch: p.PartitionEpoch,
+			AddingReplicas: p.AddingReplicas, RemovingReplicas: p.RemovingReplicas,
 		})
 	}
 	return recs

@@ -317,3 +317,39 @@ func TestHWMovesOnceAnOutsideFollowerFallsBehind(t *testing.T) {
 	e.p.MaybeShrinkISR()
 	e.wantHW(2)
 }
+
+// A reassignment changes the replicas within a leader epoch: an added
+// replica is tracked from its first fetch and joins the ISR once caught
+// up; a removed one is forgotten (its fetches are refused) and no longer
+// holds the HW back. The new state may come after an AlterPartition answer
+// already took its partition epoch.
+func TestReplicaSetChangesWithinLeaderEpoch(t *testing.T) {
+	e := newEnv(t, 1, newClock(), testConfig(1))
+	e.lead(3, 1, []int32{1, 2}, []int32{1, 2})
+	e.produceBatches(2)
+	e.fetch(2, 2)
+	e.lead(3, 2, []int32{1, 2, 4}, []int32{1, 2}) // 4 being added
+	if _, err := e.p.ReadForFollower(e.followerFetch(4, 0)); err != nil {
+		t.Fatalf("added replica's fetch: %v", err)
+	}
+	e.wantAlters(0)
+	e.fetch(4, 2) // caught up: proposed for the ISR
+	e.wantAlters(1)
+	wantProposal(t, e.lastAlter(), []int32{1, 2, 4}, 3, 2)
+	// The controller completes the reassignment, removing 2, in the same
+	// change: the answer carries the ISR, the metadata the replicas.
+	e.p.CompleteAlter(e.lastAlter(), AlterResult{Outcome: AlterCommitted, LeaderEpoch: 3, PartitionEpoch: 3, ISR: []int32{1, 4}})
+	// Until the metadata arrives 2 is still a replica to the leader, and
+	// caught up: it is proposed again, and the controller refuses it.
+	e.fetch(2, 2)
+	e.wantAlters(2)
+	wantProposal(t, e.lastAlter(), []int32{1, 2, 4}, 3, 3)
+	e.p.CompleteAlter(e.lastAlter(), AlterResult{Outcome: AlterWaitMetadata})
+	e.lead(3, 3, []int32{1, 4}, []int32{1, 4})
+	if _, err := e.p.ReadForFollower(e.followerFetch(2, 2)); err == nil {
+		t.Fatal("removed replica's fetch accepted")
+	}
+	e.produceBatches(1)
+	e.fetch(4, 3)
+	e.wantHW(3)
+}

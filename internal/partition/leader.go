@@ -89,6 +89,34 @@ func (p *Partition) becomeLeader() {
 	p.logger.Info("became leader", "leaderEpoch", p.state.LeaderEpoch, "epochStart", ls.epochStart, "isr", p.state.ISR)
 }
 
+// syncFollowers follows a change of the replica set within a leader
+// epoch (a reassignment adding or removing replicas): a new replica is
+// tracked from its first fetch, as not caught up; a removed one is
+// forgotten. Called with mu held while leading.
+func (p *Partition) syncFollowers() {
+	for _, r := range p.state.Replicas {
+		if _, ok := p.leader.followers[r]; !ok && r != p.localID {
+			p.leader.followers[r] = &follower{leo: -1}
+		}
+	}
+	for id := range p.leader.followers {
+		if !slices.Contains(p.state.Replicas, id) {
+			delete(p.leader.followers, id)
+		}
+	}
+	// A proposal naming a removed replica (made between the controller's
+	// answer that completed a reassignment and the metadata that removes
+	// the replica) can never commit: drop it, or it would hold the HW.
+	if pa := p.leader.pending; pa != nil {
+		for _, r := range pa.ISR {
+			if !slices.Contains(p.state.Replicas, r) {
+				p.leader.pending = nil
+				break
+			}
+		}
+	}
+}
+
 // maximalISR is the committed ISR plus a member being added: a pending
 // expansion counts at once, a pending shrink only once committed.
 func (p *Partition) maximalISR() []int32 {

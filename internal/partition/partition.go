@@ -167,6 +167,9 @@ func (p *Partition) SetState(s State) {
 		p.becomeLeader()
 	case s.PartitionEpoch != old.PartitionEpoch:
 		p.leader.pending = nil // the committed state moved on
+		p.syncFollowers()
+	default:
+		p.syncFollowers() // an AlterPartition answer took the epoch first
 	}
 	p.maybeAdvanceHW()
 	p.notify()

@@ -113,10 +113,10 @@ func (r *Raft) fromGoneLeader(m raftpb.Message) bool {
 // survivorRank returns this node's position among the voters other than
 // dead, in node-id order.
 func (r *Raft) survivorRank(dead int32) int {
-	ids := make([]int32, 0, len(r.cfg.Voters))
-	for id := range r.cfg.Voters {
-		if id != dead {
-			ids = append(ids, id)
+	ids := make([]int32, 0, len(r.confState.Voters))
+	for _, id := range r.confState.Voters {
+		if nodeID(id) != dead {
+			ids = append(ids, nodeID(id))
 		}
 	}
 	slices.Sort(ids)

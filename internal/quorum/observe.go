@@ -64,7 +64,10 @@ func (r *Raft) readSnapshot() (Committed, error) {
 	if err != nil {
 		return Committed{}, err
 	}
-	data := snap.Data
+	_, data, err := unwrapSnapshot(snap.Data)
+	if err != nil {
+		return Committed{}, err
+	}
 	if data == nil {
 		data = []byte{}
 	}

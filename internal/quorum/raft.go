@@ -26,7 +26,8 @@ type StateMachine interface {
 	Apply(index uint64, data []byte)
 	// Snapshot returns the state after the last applied entry, serialized.
 	// An error skips this snapshot (the log keeps growing until the next
-	// attempt, SnapshotEvery entries later).
+	// attempt, SnapshotEvery entries later). The data must not start with
+	// the bytes 0x00 'F' 'J' 'Q' (snapMagic: the quorum's own header).
 	Snapshot() ([]byte, error)
 	// Restore replaces the state with a snapshot taken at index. An error
 	// stops the node (its state would otherwise be unknown).
@@ -36,7 +37,8 @@ type StateMachine interface {
 // RaftConfig configures one member of the controller quorum.
 type RaftConfig struct {
 	NodeID         int32                                                    // Kafka node.id (>= 0); raft ids are NodeID+1 internally
-	Voters         map[int32]string                                         // controller.quorum.voters: node id -> host:port of its controller listener; must include NodeID
+	Voters         map[int32]string                                         // bootstrap voters (controller.quorum.voters): node id -> host:port of its controller listener; see StartRaft
+	Addr           string                                                   // this node's controller listener (host:port), told to the peers it dials; "" = its entry in Voters
 	Dir            string                                                   // WAL and snapshots live here (e.g. <metadata.log.dir>/__cluster_metadata-0)
 	ClusterID      string                                                   // sent in every transport handshake; a peer with another id is refused
 	TickInterval   time.Duration                                            // default 100ms
@@ -103,21 +105,25 @@ const (
 // Locking: mu guards the published state (the fields after it). The loop
 // takes it briefly to publish; nothing else is locked while holding it.
 type Raft struct {
-	cfg   RaftConfig
-	id    uint64 // raft id, NodeID+1
-	sm    StateMachine
-	log   *slog.Logger
-	rlog  *slog.Logger // for the raft package
-	peers map[uint64]*peer
+	cfg  RaftConfig
+	id   uint64 // raft id, NodeID+1
+	sm   StateMachine
+	log  *slog.Logger
+	rlog *slog.Logger // for the raft package
 
 	// Owned by the loop goroutine (and by StartRaft before the loop starts).
 	rn            *raft.RawNode
 	storage       *raft.MemoryStorage
 	wal           *wal
+	peers         map[uint64]*peer // transport to each node messages went to (lazily; see peerFor)
+	peerCtx       context.Context  // parent of the peers' contexts; ends at Close
 	confState     raftpb.ConfState
+	endpoints     map[int32]string // members' endpoints per the log (members.go)
+	removed       map[int32]bool   // nodes whose removal was applied here
 	applied       uint64
 	snapIndex     uint64      // index of the newest durable snapshot
 	snapTried     uint64      // applied index at the last snapshot attempt
+	snapSoon      bool        // a node was added: snapshot now if the log is compacted (addsNode)
 	accepted      []*proposal // proposed this iteration; indexes assigned from the next Ready
 	waiters       map[uint64]*proposal
 	deferred      []report             // transport failures to report after Advance
@@ -142,20 +148,24 @@ type Raft struct {
 	mu         sync.Mutex
 	status     LeaderState
 	pubApplied uint64
-	leading    bool   // this node is leader in leadTerm
-	leadTerm   uint64 // the term of this node's latest leadership
-	readyIndex uint64 // first entry of leadTerm, once applied; 0 before
+	leading    bool      // this node is leader in leadTerm
+	leadTerm   uint64    // the term of this node's latest leadership
+	leadSince  time.Time // when this node won leadTerm
+	readyIndex uint64    // first entry of leadTerm, once applied; 0 before
 	changed    chan struct{}
 	watchers   []chan LeaderState
 	stopped    error              // why the loop exited; nil while it runs
 	closed     bool               // Close has begun: no new connections or watchers
 	inbound    map[net.Conn]int32 // served connections -> sender (-1 before the handshake)
+	members    membership         // published membership (members.go)
+	hints      map[int32]string   // endpoints peers gave when they dialled in (transport.go)
 }
 
 // proposal is one Propose call in flight.
 type proposal struct {
 	ctx  context.Context
 	data []byte
+	cc   *raftpb.ConfChangeV2 // a configuration change (data is its encoding); nil for normal entries
 	term uint64
 	res  chan proposalResult // buffered; written once
 }
@@ -211,8 +221,8 @@ func (c *RaftConfig) validate() error {
 	case c.ElectionTicks <= c.HeartbeatTicks:
 		return errors.New("quorum: election ticks must exceed heartbeat ticks")
 	}
-	if _, ok := c.Voters[c.NodeID]; !ok {
-		return fmt.Errorf("quorum: node %d is not among the voters", c.NodeID)
+	if _, ok := c.Voters[c.NodeID]; !ok && c.Addr == "" {
+		return fmt.Errorf("quorum: node %d is not among the voters and has no Addr", c.NodeID)
 	}
 	for id, addr := range c.Voters {
 		if id < 0 || (id != c.NodeID && addr == "") {
@@ -224,9 +234,18 @@ func (c *RaftConfig) validate() error {
 
 // StartRaft opens (or creates) the log in cfg.Dir and starts this member.
 //
-// A brand new node (no snapshot, no WAL content) bootstraps with the voter
-// set as initial peers; every voter bootstraps identically, so their logs
-// agree from index 1 (one configuration entry per voter, ascending ids).
+// A brand new node (no snapshot, no WAL content) that is among cfg.Voters
+// bootstraps with them as initial voters; every voter bootstraps
+// identically, so their logs agree from index 1 (one configuration entry
+// per voter, ascending ids, each carrying the voter's endpoint). A brand
+// new node that is not among cfg.Voters joins: it starts with an empty log
+// and no members, waits for a leader to add it (AddVoter: first as a
+// learner, which receives the log), and until then only answers. This is
+// Kafka's controller formatted without initial controllers: cfg.Voters
+// are then only the bootstrap servers it knows the cluster by. A node
+// with state ignores cfg.Voters but for the endpoints its log lacks: the
+// membership is what its log (and snapshot) says.
+//
 // A node with state replays it into sm before StartRaft returns: Restore
 // from the newest snapshot, then Apply for each committed entry after it.
 // Then the loop runs in its own goroutine until Close.
@@ -240,12 +259,13 @@ func StartRaft(cfg RaftConfig, sm StateMachine) (*Raft, error) {
 	}
 	r := newRaft(cfg, sm)
 	if err := r.open(); err != nil {
+		r.stopPeer() // peers replay may have started
+		r.wg.Wait()
 		if r.wal != nil {
 			r.wal.close()
 		}
 		return nil, err
 	}
-	r.startPeers()
 	go r.run()
 	return r, nil
 }
@@ -269,13 +289,13 @@ func newRaft(cfg RaftConfig, sm StateMachine) *Raft {
 		status:  LeaderState{Leader: -1},
 		changed: make(chan struct{}),
 		inbound: make(map[net.Conn]int32),
+		hints:   make(map[int32]string),
+		peers:   make(map[uint64]*peer),
+
+		endpoints: make(map[int32]string),
+		removed:   make(map[int32]bool),
 	}
-	r.peers = make(map[uint64]*peer)
-	for id, addr := range cfg.Voters {
-		if id != cfg.NodeID {
-			r.peers[raftID(id)] = newPeer(r, id, addr)
-		}
-	}
+	r.peerCtx, r.stopPeer = context.WithCancel(context.Background())
 	return r
 }
 
@@ -300,12 +320,18 @@ func (r *Raft) open() error {
 	}
 	r.rn = rn
 	if raft.IsEmptySnap(snap) && len(wc.ents) == 0 && raft.IsEmptyHardState(wc.hs) {
-		if err := rn.Bootstrap(r.bootstrapPeers()); err != nil {
+		if _, ok := r.cfg.Voters[r.cfg.NodeID]; !ok {
+			r.log.Info("quorum: not among the bootstrap voters and no log: waiting to be added (AddRaftVoter)", "bootstrap", r.cfg.Voters)
+		} else if err := rn.Bootstrap(r.bootstrapPeers()); err != nil {
 			return err
 		}
 	}
 	if err := r.replay(); err != nil {
 		return err
+	}
+	if e := r.endpoints[r.cfg.NodeID]; e != "" && r.cfg.Addr != "" && e != r.cfg.Addr {
+		r.log.Warn("quorum: the quorum reaches this node at an endpoint other than its controller listener; if it moved, record the new one with UpdateRaftVoter",
+			"quorum_endpoint", e, "listener", r.cfg.Addr)
 	}
 	r.noteLeadership() // publish the term even if replay had nothing to do
 	return nil
@@ -322,10 +348,14 @@ func (r *Raft) load(snap raftpb.Snapshot, wc walContents) error {
 		if err := r.storage.ApplySnapshot(snap); err != nil {
 			return err
 		}
-		if err := r.sm.Restore(index, snap.Data); err != nil {
+		eps, data, err := unwrapSnapshot(snap.Data)
+		if err != nil {
+			return fmt.Errorf("quorum: snapshot %d: %w", index, err)
+		}
+		if err := r.sm.Restore(index, data); err != nil {
 			return fmt.Errorf("quorum: restore snapshot %d: %w", index, err)
 		}
-		r.confState = snap.Metadata.ConfState
+		r.setMembers(snap.Metadata.ConfState, eps)
 		r.snapIndex, r.snapTried = index, index
 		r.setApplied(index, nil)
 	}
@@ -369,7 +399,8 @@ func (r *Raft) bootstrapPeers() []raft.Peer {
 	sort.Ints(ids)
 	peers := make([]raft.Peer, len(ids))
 	for i, id := range ids {
-		peers[i] = raft.Peer{ID: raftID(int32(id))}
+		ctx := encodeEndpoints(map[int32]string{int32(id): r.cfg.Voters[int32(id)]})
+		peers[i] = raft.Peer{ID: raftID(int32(id)), Context: ctx}
 	}
 	return peers
 }
@@ -424,6 +455,11 @@ func (r *Raft) Propose(ctx context.Context, data []byte) (uint64, error) {
 		return 0, fmt.Errorf("quorum: proposal of %d bytes exceeds %d", len(data), maxProposal)
 	}
 	p := &proposal{ctx: ctx, data: bytes.Clone(data), res: make(chan proposalResult, 1)}
+	return r.submit(ctx, p)
+}
+
+// submit hands p to the loop and waits for its outcome.
+func (r *Raft) submit(ctx context.Context, p *proposal) (uint64, error) {
 	select {
 	case r.propc <- p:
 	case <-ctx.Done():

@@ -22,7 +22,7 @@ const maxProposalBatch = 64
 func (r *Raft) run() {
 	ticker := time.NewTicker(r.cfg.TickInterval)
 	defer ticker.Stop()
-	if len(r.cfg.Voters) == 1 {
+	if cs := r.confState; len(cs.Voters) == 1 && cs.Voters[0] == r.id && len(cs.VotersOutgoing) == 0 {
 		_ = r.rn.Campaign() // alone: no reason to wait for an election timeout
 	}
 	for {
@@ -31,6 +31,7 @@ func (r *Raft) run() {
 			r.shutdown(err)
 			return
 		}
+		r.maybeResign()
 		select {
 		case <-r.stopc:
 			r.shutdown(ErrClosed)
@@ -106,6 +107,8 @@ func (r *Raft) propose(p *proposal) {
 			p.finish(0, err)
 		case st.RaftState != raft.StateLeader:
 			p.finish(0, &NotLeaderError{Leader: nodeID(st.Lead)})
+		case p.cc != nil:
+			r.proposeConf(p, st)
 		default:
 			r.proposeOne(p, st.Term)
 		}
@@ -159,7 +162,13 @@ func (r *Raft) register(ents []raftpb.Entry) error {
 	tail := ents[len(ents)-len(acc):]
 	for i, p := range acc {
 		e := tail[i]
-		if len(e.Data) != len(p.data) || &e.Data[0] != &p.data[0] || e.Term != p.term {
+		if !matchesProposal(e, p) {
+			if p.cc != nil && e.Type == raftpb.EntryNormal && len(e.Data) == 0 && e.Term == p.term {
+				// raft refused the change (another was pending) and
+				// appended an empty entry in its place.
+				p.finish(0, ErrReconfigInProgress)
+				continue
+			}
 			return fmt.Errorf("quorum: entry %d is not the proposal expected there", e.Index)
 		}
 		r.waiters[e.Index] = p
@@ -211,7 +220,7 @@ func (r *Raft) noteLeadership() {
 	lost := r.leading && (!leading || r.leadTerm != st.Term)
 	won := leading && (!r.leading || r.leadTerm != st.Term)
 	if won {
-		r.leadTerm, r.readyIndex = st.Term, 0
+		r.leadTerm, r.readyIndex, r.leadSince = st.Term, 0, time.Now()
 	}
 	r.leading = leading
 	if ls != r.status {
@@ -234,11 +243,15 @@ func (r *Raft) restore(s raftpb.Snapshot) error {
 		return nil
 	}
 	index := s.Metadata.Index
-	if err := r.sm.Restore(index, s.Data); err != nil {
+	eps, data, err := unwrapSnapshot(s.Data)
+	if err != nil {
+		return fmt.Errorf("quorum: snapshot %d from the leader: %w", index, err)
+	}
+	if err := r.sm.Restore(index, data); err != nil {
 		return fmt.Errorf("quorum: restore snapshot %d: %w", index, err)
 	}
 	r.log.Info("quorum: restored snapshot from the leader", "index", index, "term", s.Metadata.Term)
-	r.confState = s.Metadata.ConfState
+	r.setMembers(s.Metadata.ConfState, eps)
 	r.snapIndex, r.snapTried = index, index
 	r.setApplied(index, nil)
 	r.dropWaiters(index, ErrProposalDropped)
@@ -293,7 +306,13 @@ func (r *Raft) applyOne(e raftpb.Entry) error {
 	default:
 		return fmt.Errorf("quorum: entry %d has unknown type %d", e.Index, e.Type)
 	}
+	v2 := cc.AsV2()
 	r.confState = *r.rn.ApplyConfChange(cc)
+	r.snapSoon = r.snapSoon || addsNode(v2)
+	r.applyConfEndpoints(e.Index, v2.Changes, v2.Context)
+	r.pruneEndpoints()
+	r.publishMembers()
+	r.log.Info("quorum: configuration changed", "index", e.Index, "voters", r.members.voters, "learners", r.members.learners)
 	return nil
 }
 
@@ -331,16 +350,27 @@ func (r *Raft) dropWaiters(upTo uint64, err error) {
 // (see compact).
 func (r *Raft) maybeSnapshot() error {
 	index := r.applied
+	if r.snapSoon && index > r.snapIndex {
+		r.snapSoon = false
+		if first, err := r.storage.FirstIndex(); err != nil || first > 1 {
+			return r.snapshot(index) // see addsNode
+		}
+	}
 	if index < r.snapTried+r.cfg.SnapshotEvery {
 		return nil
 	}
+	return r.snapshot(index)
+}
+
+// snapshot takes a snapshot at the applied index and compacts the log.
+func (r *Raft) snapshot(index uint64) error {
 	r.snapTried = index
 	data, err := r.sm.Snapshot()
 	if err != nil {
 		r.log.Warn("quorum: state machine snapshot failed; log not compacted", "index", index, "err", err)
 		return nil
 	}
-	s, err := r.storage.CreateSnapshot(index, &r.confState, data)
+	s, err := r.storage.CreateSnapshot(index, &r.confState, wrapSnapshot(r.memberEndpoints(), data))
 	if err != nil {
 		return err
 	}

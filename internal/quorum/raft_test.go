@@ -365,10 +365,10 @@ func damageTail(t *testing.T, path, how string) {
 func TestRaftConfigValidation(t *testing.T) {
 	base := RaftConfig{NodeID: 1, Voters: map[int32]string{1: "a:1", 2: "b:2"}, Dir: t.TempDir(), ClusterID: "c"}
 	for name, mut := range map[string]func(*RaftConfig){
-		"not a voter": func(c *RaftConfig) { c.NodeID = 3 },
-		"no cluster":  func(c *RaftConfig) { c.ClusterID = "" },
-		"no addr":     func(c *RaftConfig) { c.Voters = map[int32]string{1: "", 2: ""} },
-		"ticks":       func(c *RaftConfig) { c.ElectionTicks, c.HeartbeatTicks = 2, 2 },
+		"not a voter, no addr": func(c *RaftConfig) { c.NodeID = 3 },
+		"no cluster":           func(c *RaftConfig) { c.ClusterID = "" },
+		"no addr":              func(c *RaftConfig) { c.Voters = map[int32]string{1: "", 2: ""} },
+		"ticks":                func(c *RaftConfig) { c.ElectionTicks, c.HeartbeatTicks = 2, 2 },
 	} {
 		cfg := base
 		mut(&cfg)

@@ -8,7 +8,6 @@ package quorum
 import (
 	"cmp"
 	"context"
-	"maps"
 	"slices"
 	"time"
 
@@ -28,8 +27,9 @@ type State struct {
 	LastIndex uint64 // last index in this node's log
 	Voters    []PeerState
 	Learners  []PeerState
-	// Addrs maps each configured voter to its controller listener's
-	// host:port ("" for this node when it was not given one).
+	// Addrs maps each member (voter or learner) to its controller
+	// listener's host:port, where known: from the membership in the log,
+	// else from RaftConfig.Voters.
 	Addrs map[int32]string
 }
 
@@ -105,7 +105,7 @@ func (r *Raft) snapshotState(now time.Time) State {
 	last, _ := r.storage.LastIndex()
 	s := State{
 		NodeID: r.cfg.NodeID, Leader: nodeID(st.Lead), Term: st.Term, Commit: st.Commit,
-		LastIndex: last, Leading: st.RaftState == raft.StateLeader, Addrs: maps.Clone(r.cfg.Voters),
+		LastIndex: last, Leading: st.RaftState == raft.StateLeader, Addrs: r.memberEndpoints(),
 	}
 	for _, id := range r.confState.Voters {
 		s.Voters = append(s.Voters, r.peerState(st, id, last, now))

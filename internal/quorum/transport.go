@@ -6,15 +6,23 @@ package quorum
 // connection is told apart by its first 4 bytes, TransportMagic, which no
 // Kafka frame can start with. After the magic the dialer sends a hello
 //
-//	uint8 version (1) | int32 sender node id | int32 receiver node id |
-//	uint16 cluster id length | cluster id
+//	uint8 version (1 or 2) | int32 sender node id | int32 receiver node id |
+//	uint16 cluster id length | cluster id |
+//	version 2: uint16 endpoint length | the sender's controller listener (host:port)
 //
 // and the receiver answers one status byte (hsOK or why it refuses, then
-// closes). After that the connection is one way, dialer to receiver:
-// frames of uint32 length | marshalled raftpb.Message. Each node dials
-// each peer once (one outbound connection per peer, written by one
-// goroutine fed by a bounded queue) and serves the connections its peers
-// dial to it. All integers are big endian.
+// closes). A dialer refused with hsBadVersion retries with version 1 (a
+// node of an older release). The endpoint lets a node that is joining the
+// quorum answer a leader it does not know yet (members.go). After the
+// hello the connection is one way, dialer to receiver: frames of uint32
+// length | marshalled raftpb.Message. Each node dials each node it sends
+// to once (one outbound connection per peer, written by one goroutine fed
+// by a bounded queue; peers are started as messages to them appear and
+// stopped when they leave the membership) and serves the connections its
+// peers dial to it. Any node of the cluster (same cluster id) may dial in:
+// a member this node has not learned of yet must be heard. Only nodes
+// whose removal this node applied are refused. All integers are big
+// endian.
 
 import (
 	"bufio"
@@ -44,7 +52,8 @@ func IsTransport(first4 []byte) bool {
 }
 
 const (
-	transportVersion = 1
+	transportVersion = 2
+	transportV1      = 1
 	maxFrame         = 64 << 20 // bounds one message (a snapshot must fit)
 	maxClusterID     = 1024
 	peerQueueLen     = 1024
@@ -59,14 +68,14 @@ const (
 	hsOK            byte = 0
 	hsClusterID     byte = 1 // INCONSISTENT_CLUSTER_ID
 	hsWrongNode     byte = 2 // the receiver is not the node the dialer meant
-	hsUnknownSender byte = 3 // the sender is not a voter
+	hsUnknownSender byte = 3 // the sender is this node or was removed from the quorum
 	hsBadVersion    byte = 4
 )
 
 var hsNames = map[byte]string{
 	hsClusterID:     "INCONSISTENT_CLUSTER_ID",
 	hsWrongNode:     "wrong node at this address",
-	hsUnknownSender: "sender is not a voter here",
+	hsUnknownSender: "sender is not a member here",
 	hsBadVersion:    "unsupported transport version",
 }
 
@@ -93,11 +102,13 @@ type outMsg struct {
 // peer is the outbound side towards one voter: a bounded queue drained by
 // one writer goroutine that (re)connects with backoff.
 type peer struct {
-	r    *Raft
-	id   uint64
-	node int32
-	addr string
-	q    chan outMsg
+	r      *Raft
+	id     uint64
+	node   int32
+	addr   string
+	q      chan outMsg
+	cancel context.CancelFunc // stops the writer
+	v1     bool               // the peer refused hello version 2 (writer goroutine)
 
 	// Owned by the writer goroutine.
 	conn net.Conn
@@ -113,17 +124,33 @@ func newPeer(r *Raft, node int32, addr string) *peer {
 	return &peer{r: r, id: raftID(node), node: node, addr: addr, q: make(chan outMsg, peerQueueLen)}
 }
 
-// startPeers starts one writer goroutine per peer.
-func (r *Raft) startPeers() {
-	ctx, cancel := context.WithCancel(context.Background())
-	r.stopPeer = cancel
-	for _, p := range r.peers {
-		r.wg.Add(1)
-		go func() {
-			defer r.wg.Done()
-			p.run(ctx)
-		}()
+// peerFor returns the transport to raft id, starting it if needed; nil
+// when the node's endpoint is unknown. A peer whose node moved is
+// replaced. Loop goroutine.
+func (r *Raft) peerFor(id uint64) *peer {
+	node := nodeID(id)
+	addr := r.addrOf(node)
+	p := r.peers[id]
+	if p != nil && p.addr == addr {
+		return p
 	}
+	if p != nil {
+		p.cancel()
+		delete(r.peers, id)
+	}
+	if addr == "" || id == r.id || r.peerCtx.Err() != nil {
+		return nil
+	}
+	p = newPeer(r, node, addr)
+	ctx, cancel := context.WithCancel(r.peerCtx)
+	p.cancel = cancel
+	r.peers[id] = p
+	r.wg.Add(1)
+	go func() {
+		defer r.wg.Done()
+		p.run(ctx)
+	}()
+	return p
 }
 
 // send marshals the Ready's messages (in the loop, as the raft package
@@ -132,8 +159,9 @@ func (r *Raft) startPeers() {
 func (r *Raft) send(msgs []raftpb.Message) {
 	for i := range msgs {
 		m := &msgs[i]
-		p := r.peers[m.To]
+		p := r.peerFor(m.To)
 		if p == nil {
+			r.log.Debug("quorum: no endpoint known for a node; message dropped", "to", nodeID(m.To), "type", m.Type)
 			continue
 		}
 		snap := m.Type == raftpb.MsgSnap
@@ -289,12 +317,21 @@ func (p *peer) watchClose(conn net.Conn, seq uint64) {
 func (p *peer) handshake(conn net.Conn) error {
 	cfg := &p.r.cfg
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
+	version := byte(transportVersion)
+	if p.v1 {
+		version = transportV1
+	}
 	hello := binary.BigEndian.AppendUint32(nil, TransportMagic)
-	hello = append(hello, transportVersion)
+	hello = append(hello, version)
 	hello = binary.BigEndian.AppendUint32(hello, uint32(cfg.NodeID))
 	hello = binary.BigEndian.AppendUint32(hello, uint32(p.node))
 	hello = binary.BigEndian.AppendUint16(hello, uint16(len(cfg.ClusterID)))
 	hello = append(hello, cfg.ClusterID...)
+	if version >= 2 {
+		self := p.r.selfEndpoint()
+		hello = binary.BigEndian.AppendUint16(hello, uint16(len(self)))
+		hello = append(hello, self...)
+	}
 	if _, err := conn.Write(hello); err != nil {
 		return err
 	}
@@ -302,10 +339,22 @@ func (p *peer) handshake(conn net.Conn) error {
 	if _, err := io.ReadFull(conn, status[:]); err != nil {
 		return fmt.Errorf("handshake: %w", err)
 	}
+	if status[0] == hsBadVersion && !p.v1 {
+		p.v1 = true // an older node: the next attempt speaks version 1
+	}
 	if status[0] != hsOK {
 		return fmt.Errorf("handshake refused: %s", hsName(status[0]))
 	}
 	return conn.SetDeadline(time.Time{})
+}
+
+// selfEndpoint is this node's controller listener as the membership, the
+// bootstrap voters or RaftConfig.Addr give it.
+func (r *Raft) selfEndpoint() string {
+	if e, ok := r.Endpoint(r.cfg.NodeID); ok {
+		return e
+	}
+	return r.cfg.Addr
 }
 
 func hsName(b byte) string {
@@ -463,21 +512,28 @@ func (r *Raft) untrack(conn net.Conn) {
 // returns the sender's node id.
 func (r *Raft) acceptHello(conn net.Conn) (int32, error) {
 	conn.SetDeadline(time.Now().Add(handshakeTimeout))
-	var hdr [11]byte
+	var hdr [9]byte // version, sender, receiver
 	if _, err := io.ReadFull(conn, hdr[:]); err != nil {
 		return 0, err
 	}
 	from := int32(binary.BigEndian.Uint32(hdr[1:]))
 	to := int32(binary.BigEndian.Uint32(hdr[5:]))
-	n := binary.BigEndian.Uint16(hdr[9:])
-	if n > maxClusterID {
-		return 0, fmt.Errorf("cluster id of %d bytes", n)
+	cid, err := readString(conn, maxClusterID)
+	if err != nil {
+		return 0, fmt.Errorf("cluster id: %w", err)
 	}
-	cid := make([]byte, n)
-	if _, err := io.ReadFull(conn, cid); err != nil {
-		return 0, err
+	var endpoint string
+	if hdr[0] == transportVersion {
+		if endpoint, err = readString(conn, maxEndpointLen); err != nil {
+			return 0, fmt.Errorf("endpoint: %w", err)
+		}
 	}
-	status := r.checkHello(hdr[0], from, to, string(cid))
+	status := r.checkHello(hdr[0], from, to, cid)
+	if status == hsOK && endpoint != "" && checkEndpoint(endpoint) == nil {
+		r.mu.Lock()
+		r.hints[from] = endpoint
+		r.mu.Unlock()
+	}
 	if _, err := conn.Write([]byte{status}); err != nil {
 		return 0, err
 	}
@@ -487,16 +543,35 @@ func (r *Raft) acceptHello(conn net.Conn) (int32, error) {
 	return from, conn.SetDeadline(time.Time{})
 }
 
+// readString reads a uint16 length and that many bytes, at most max.
+func readString(conn net.Conn, max int) (string, error) {
+	var n [2]byte
+	if _, err := io.ReadFull(conn, n[:]); err != nil {
+		return "", err
+	}
+	l := int(binary.BigEndian.Uint16(n[:]))
+	if l > max {
+		return "", fmt.Errorf("%d bytes", l)
+	}
+	b := make([]byte, l)
+	if _, err := io.ReadFull(conn, b); err != nil {
+		return "", err
+	}
+	return string(b), nil
+}
+
 func (r *Raft) checkHello(version byte, from, to int32, clusterID string) byte {
-	_, known := r.cfg.Voters[from]
+	r.mu.Lock()
+	removed := r.members.removed[from]
+	r.mu.Unlock()
 	switch {
-	case version != transportVersion:
+	case version != transportVersion && version != transportV1:
 		return hsBadVersion
 	case clusterID != r.cfg.ClusterID:
 		return hsClusterID
 	case to != r.cfg.NodeID:
 		return hsWrongNode
-	case !known || from == r.cfg.NodeID:
+	case removed || from == r.cfg.NodeID || from < 0:
 		return hsUnknownSender
 	}
 	return hsOK

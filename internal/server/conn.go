@@ -60,6 +60,10 @@ type conn struct {
 	lastActive atomic.Int64
 	inFlight   atomic.Int32
 
+	// mutedUntil (Unix nanoseconds) holds back the next requests of a
+	// client throttled by a quota (throttle.go).
+	mutedUntil atomic.Int64
+
 	br       *bufio.Reader
 	sizeBuf  [4]byte
 	clientID string // last client id seen, reused while unchanged
@@ -140,6 +144,11 @@ func (c *conn) readLoop() bool {
 				c.log.Debug("closing connection", "err", err)
 				return c.enqueue(pending{reply: Reply{Close: true}})
 			}
+			return false
+		}
+		if !c.waitUnmuted() {
+			c.srv.mem.release(len(*frame))
+			putFrame(frame)
 			return false
 		}
 		stop, ok := c.serveFrame(*frame)
@@ -295,6 +304,7 @@ func (c *conn) serveFrame(frame []byte) (stop, ok bool) {
 		return true, c.reject(err)
 	}
 	reply := c.srv.h.Handle(c.ctx, c.request(h, req))
+	c.mute(reply.Throttle) // a reply without a response mutes at once (throttle.go)
 	p := pending{key: h.key, version: h.version, correlationID: h.correlationID, reply: reply}
 	return c.push(p)
 }

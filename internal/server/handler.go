@@ -3,6 +3,7 @@ package server
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -58,6 +59,14 @@ type Reply struct {
 	// Close closes the connection after the responses before this one
 	// (and this one's, if any) are written.
 	Close bool
+	// Throttle mutes the connection (serves none of its further requests)
+	// for this long from now: a quota's throttle known when the request is
+	// handled (a produce's bytes), so that requests the client pipelined
+	// behind it wait too, and the only one for a reply without a response
+	// (an acks=0 produce). A response's own throttle time
+	// (kmsg.ThrottleResponse) mutes again once it is written, or delays it
+	// for versions before KIP-219 (throttle.go).
+	Throttle time.Duration
 }
 
 // Handler serves decoded requests.

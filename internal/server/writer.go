@@ -23,12 +23,16 @@ func (c *conn) writeLoop() {
 		if !ok {
 			return
 		}
+		if resp != nil && !c.delayThrottled(resp) {
+			return
+		}
 		if resp != nil {
 			if err := c.writeResponse(p, resp); err != nil {
 				c.log.Debug("write failed", "err", err)
 				return
 			}
 		}
+		c.muteAfter(resp)
 		c.inFlight.Add(-1)
 		c.touch()
 		if p.reply.Close || closeAfter {

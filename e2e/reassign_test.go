@@ -1,0 +1,281 @@
+package e2e
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kgo"
+)
+
+// ackLoad produces sequence-numbered records (grpValue) to every partition
+// of a topic, acks=all with an idempotent producer, until stopped, and
+// remembers which were acknowledged.
+type ackLoad struct {
+	cl     *kgo.Client
+	topic  string
+	parts  int32
+	cancel context.CancelFunc
+	done   chan struct{}
+
+	mu    sync.Mutex
+	acked map[int32]map[string]bool
+	errs  []error
+}
+
+func startAckLoad(t *testing.T, nodes []*clusterNode, topic string, parts int32, tick time.Duration) *ackLoad {
+	t.Helper()
+	ctx, cancel := context.WithCancel(context.Background())
+	l := &ackLoad{cl: grpProducer(t, nodes), topic: topic, parts: parts, cancel: cancel,
+		done: make(chan struct{}), acked: map[int32]map[string]bool{}}
+	for p := range parts {
+		l.acked[p] = map[string]bool{}
+	}
+	go l.run(ctx, tick)
+	t.Cleanup(func() { _ = l.stop() })
+	return l
+}
+
+func (l *ackLoad) run(ctx context.Context, tick time.Duration) {
+	defer close(l.done)
+	tk := time.NewTicker(tick)
+	defer tk.Stop()
+	for seq := 0; ; seq++ {
+		select {
+		case <-ctx.Done():
+			return
+		case <-tk.C:
+		}
+		for p := range l.parts {
+			v := grpValue(p, seq)
+			l.cl.Produce(context.Background(), &kgo.Record{Topic: l.topic, Partition: p, Value: []byte(v)},
+				func(_ *kgo.Record, err error) {
+					l.mu.Lock()
+					defer l.mu.Unlock()
+					if err != nil {
+						l.errs = append(l.errs, err)
+						return
+					}
+					l.acked[p][v] = true
+				})
+		}
+	}
+}
+
+// stop stops producing and waits for the records in flight; it fails
+// if some are still unanswered after waitTimeout (a partition that no
+// longer accepts writes).
+func (l *ackLoad) stop() error {
+	l.cancel()
+	<-l.done
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	if err := l.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("%d records still unanswered: %w", l.cl.BufferedProduceRecords(), err)
+	}
+	return nil
+}
+
+// check stops the load and reads the topic back: every acknowledged
+// record is there exactly once, each partition's records in the order
+// they were produced; and no produce failed.
+func (l *ackLoad) check(t *testing.T, nodes []*clusterNode) {
+	t.Helper()
+	if err := l.stop(); err != nil {
+		t.Error(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) > 0 {
+		t.Errorf("%d produce errors, first: %v", len(l.errs), l.errs[0])
+	}
+	ends := grpEndOffsets(t, kadm.NewClient(grpClient(t, nodes)), l.topic)
+	got := grpConsumeAll(t, nodes, l.topic, ends)
+	total := 0
+	for p, acked := range l.acked {
+		seen := map[string]bool{}
+		last := -1
+		for _, r := range got[p] {
+			v := string(r.Value)
+			seq, _ := strconv.Atoi(v[strings.IndexByte(v, '-')+1:])
+			if seen[v] || seq <= last {
+				t.Fatalf("%s[%d] offset %d: %s duplicated or out of order (after seq %d)", l.topic, p, r.Offset, v, last)
+			}
+			seen[v], last = true, seq
+		}
+		for v := range acked {
+			if !seen[v] {
+				t.Fatalf("%s[%d]: acknowledged record %s lost", l.topic, p, v)
+			}
+		}
+		total += len(acked)
+	}
+	t.Logf("%s: %d acknowledged records all read back once, in order", l.topic, total)
+}
+
+// reassignments lists the reassignments in progress of topic.
+func reassignments(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListPartitionReassignmentsResponses, error) {
+	md, err := adm.Metadata(ctx, topic)
+	if err != nil {
+		return nil, err
+	}
+	return adm.ListPartitionReassignments(ctx, md.Topics.TopicsSet())
+}
+
+// waitReassigned waits until topic has no reassignment in progress and
+// every partition has exactly the target replicas, all in the ISR.
+func waitReassigned(t *testing.T, nodes []*clusterNode, adm *kadm.Client, topic string, target map[int32][]int32, timeout time.Duration) {
+	t.Helper()
+	waitFor(t, timeout, "reassignments of "+topic+" complete", func() (bool, string) {
+		ctx, cancel := context.WithTimeout(context.Background(), clReqTimeout)
+		defer cancel()
+		l, err := reassignments(ctx, adm, topic)
+		if err != nil {
+			return false, err.Error()
+		}
+		if len(l) > 0 {
+			return false, fmt.Sprintf("in progress: %+v", l.Sorted())
+		}
+		return true, ""
+	})
+	waitAgreed(t, nodes, timeout, "target replicas in the ISR", func(v clusterView) string {
+		for p, want := range target {
+			pv := v.topic(topic)[p]
+			if !slices.Equal(pv.Replicas, want) || !slices.Equal(pv.ISR, sortedIDs(want)) || pv.Leader < 0 {
+				return fmt.Sprintf("%s[%d]: replicas %v ISR %v leader %d, want %v", topic, p, pv.Replicas, pv.ISR, pv.Leader, want)
+			}
+		}
+		return ""
+	})
+}
+
+// replaceBroker returns replicas with from replaced by to.
+func replaceBroker(replicas []int32, from, to int32) []int32 {
+	out := slices.Clone(replicas)
+	for i, r := range out {
+		if r == from {
+			out[i] = to
+		}
+	}
+	return out
+}
+
+// TestReassignUnderLoad moves every replica of broker 1 to a new broker 4
+// (leaders included) while an idempotent acks=all producer writes to
+// every partition: the reassignments complete, broker 1 deletes its
+// copies, and every acknowledged record is read back once, in order.
+func TestReassignUnderLoad(t *testing.T) {
+	c := startCluster(t, 3, nil, "min.insync.replicas=2")
+	waitAgreed(t, c.nodes, readyTimeout, "3 brokers", brokersAre(1, 2, 3))
+	const topic = "moving"
+	grpCreateTopic(t, c, topic, 6, 3)
+	addBrokerOnly(t, c, 4)
+	waitAgreed(t, c.nodes, readyTimeout, "4 brokers", brokersAre(1, 2, 3, 4))
+	load := startAckLoad(t, c.nodes, topic, 6, 5*time.Millisecond)
+	time.Sleep(time.Second)
+
+	adm := grpAdmin(t, c.nodes)
+	view := waitAgreed(t, c.nodes, waitTimeout, "full ISR", grpFullISR(topic, 3))
+	req := kadm.AlterPartitionAssignmentsReq{}
+	target := map[int32][]int32{}
+	for p, pv := range view.topic(topic) {
+		target[p] = replaceBroker(pv.Replicas, 1, 4)
+		req.Assign(topic, p, target[p])
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	resps, err := adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range resps.Sorted() {
+		if r.Err != nil {
+			t.Fatalf("%s[%d]: %v %s", r.Topic, r.Partition, r.Err, r.ErrMessage)
+		}
+	}
+	start := time.Now()
+	waitReassigned(t, c.nodes, adm, topic, target, 2*waitTimeout)
+	t.Logf("6 partitions reassigned under load in %v", time.Since(start).Round(time.Millisecond))
+	time.Sleep(time.Second) // more load on the new replica set
+	load.check(t, c.nodes)
+	waitFor(t, waitTimeout, "broker 1 deleted its copies", func() (bool, string) {
+		for p := range int32(6) {
+			dir := fmt.Sprintf("%s/%s-%d", c.node(1).dir, topic, p)
+			if _, err := os.Stat(dir); err == nil {
+				return false, dir + " still exists"
+			}
+		}
+		return true, ""
+	})
+}
+
+// TestReassignSurvivesKills starts a reassignment that cannot complete
+// (the new replica's broker is paused), SIGKILLs the active controller
+// and then the partition's leader, and checks that the reassignment is
+// still listed by the new controller and completes once the new broker
+// runs again, with no acknowledged record lost.
+func TestReassignSurvivesKills(t *testing.T) {
+	c := startCluster(t, 3, nil, "min.insync.replicas=2")
+	waitAgreed(t, c.nodes, readyTimeout, "3 brokers", brokersAre(1, 2, 3))
+	const topic = "survivor"
+	grpCreateTopic(t, c, topic, 1, 3)
+	nd4 := addBrokerOnly(t, c, 4)
+	waitAgreed(t, c.nodes, readyTimeout, "4 brokers", brokersAre(1, 2, 3, 4))
+	load := startAckLoad(t, c.nodes, topic, 1, 5*time.Millisecond)
+	adm := grpAdmin(t, c.nodes[:3]) // node 4 is paused for a while
+
+	view := waitAgreed(t, c.nodes, waitTimeout, "full ISR", grpFullISR(topic, 3))
+	leader := view.topic(topic)[0].Leader
+	target := map[int32][]int32{0: replaceBroker(view.topic(topic)[0].Replicas, leader, 4)}
+	nd4.pause()
+	req := kadm.AlterPartitionAssignmentsReq{}
+	req.Assign(topic, 0, target[0])
+	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
+	defer cancel()
+	resps, err := adm.AlterPartitionAssignments(ctx, req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r := resps.Sorted()[0]; r.Err != nil {
+		t.Fatalf("reassign: %v %s", r.Err, r.ErrMessage)
+	}
+	voters := c.nodes[:3]
+	for _, victim := range []string{"controller", "leader"} {
+		var id int32
+		if victim == "controller" {
+			id = waitController(t, voters, waitTimeout)
+		} else {
+			id = waitAgreed(t, voters, waitTimeout, "a leader", func(v clusterView) string {
+				if v.topic(topic)[0].Leader < 0 {
+					return "no leader"
+				}
+				return ""
+			}).topic(topic)[0].Leader
+		}
+		t.Logf("SIGKILL of the %s, node %d", victim, id)
+		c.node(id).kill9()
+		restAdm := kadm.NewClient(grpClient(t, withoutNode(voters, id)))
+		waitFor(t, 2*waitTimeout, "the reassignment listed after the kill", func() (bool, string) {
+			cctx, ccancel := context.WithTimeout(context.Background(), clReqTimeout)
+			defer ccancel()
+			l, err := reassignments(cctx, restAdm, topic)
+			if err != nil {
+				return false, err.Error()
+			}
+			r, ok := l[topic][0]
+			return ok && slices.Equal(r.AddingReplicas, []int32{4}), fmt.Sprintf("%+v", l.Sorted())
+		})
+		c.node(id).start()
+		waitUnfenced(t, []*clusterNode{c.node(id)}, 2*waitTimeout)
+	}
+	nd4.resume()
+	waitReassigned(t, c.nodes, adm, topic, target, 3*waitTimeout)
+	load.check(t, c.nodes)
+}
