@@ -279,3 +279,118 @@ func TestReassignSurvivesKills(t *testing.T) {
 	waitReassigned(t, c.nodes, adm, topic, target, 3*waitTimeout)
 	load.check(t, c.nodes)
 }
+
+// dirBytes is the size of the files in dir (0 if it does not exist).
+func dirBytes(dir string) int64 {
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return 0
+	}
+	var n int64
+	for _, e := range ents {
+		if fi, err := e.Info(); err == nil && strings.HasSuffix(e.Name(), ".log") {
+			n += fi.Size()
+		}
+	}
+	return n
+}
+
+// TestReassignThrottled moves 96 MB of replicas to a new broker with
+// Kafka's replication throttles at 10 MB/s (both rates on every broker,
+// the leaders' and the new follower's replicas listed, as
+// kafka-reassign-partitions --throttle sets them) and measures the copy
+// rate on the new broker's disk past the first seconds: it must stay
+// within 10% of the throttle.
+func TestReassignThrottled(t *testing.T) {
+	const (
+		topic = "heavy"
+		parts = 4
+		rate  = 10 << 20
+		total = 96 << 20
+	)
+	c := startCluster(t, 3, nil, "min.insync.replicas=2")
+	waitAgreed(t, c.nodes, readyTimeout, "3 brokers", brokersAre(1, 2, 3))
+	grpCreateTopic(t, c, topic, parts, 3)
+	addBrokerOnly(t, c, 4)
+	waitAgreed(t, c.nodes, readyTimeout, "4 brokers", brokersAre(1, 2, 3, 4))
+	pr := grpProducer(t, c.nodes, kgo.ProducerBatchMaxBytes(1<<20), kgo.MaxBufferedBytes(64<<20),
+		kgo.ProducerBatchCompression(kgo.NoCompression()))
+	ctx, cancel := context.WithTimeout(context.Background(), 4*waitTimeout)
+	defer cancel()
+	val := make([]byte, 64<<10)
+	for i := range total / len(val) {
+		val[i%len(val)]++ // distinct values; uncompressed anyway
+		pr.Produce(ctx, &kgo.Record{Topic: topic, Partition: int32(i % parts), Value: slices.Clone(val)}, func(_ *kgo.Record, err error) {
+			if err != nil {
+				t.Errorf("produce: %v", err)
+			}
+		})
+	}
+	if err := pr.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	adm := grpAdmin(t, c.nodes)
+	rateStr, star := strconv.Itoa(rate), "*"
+	var follower []string
+	for p := range parts {
+		follower = append(follower, fmt.Sprintf("%d:4", p))
+	}
+	fl := strings.Join(follower, ",")
+	if _, err := adm.AlterBrokerConfigs(ctx, []kadm.AlterConfig{
+		{Name: "leader.replication.throttled.rate", Value: &rateStr},
+		{Name: "follower.replication.throttled.rate", Value: &rateStr},
+	}, 1, 2, 3, 4); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := adm.AlterTopicConfigs(ctx, []kadm.AlterConfig{
+		{Name: "leader.replication.throttled.replicas", Value: &star},
+		{Name: "follower.replication.throttled.replicas", Value: &fl},
+	}, topic); err != nil {
+		t.Fatal(err)
+	}
+	view := waitAgreed(t, c.nodes, waitTimeout, "full ISR", grpFullISR(topic, 3))
+	req := kadm.AlterPartitionAssignmentsReq{}
+	target := map[int32][]int32{}
+	for p, pv := range view.topic(topic) {
+		target[p] = replaceBroker(pv.Replicas, 1, 4)
+		req.Assign(topic, p, target[p])
+	}
+	if _, err := adm.AlterPartitionAssignments(ctx, req); err != nil {
+		t.Fatal(err)
+	}
+	// Sample the new replicas' size until they hold everything.
+	type sample struct {
+		at    time.Time
+		bytes int64
+	}
+	var samples []sample
+	start := time.Now()
+	for {
+		var n int64
+		for p := range parts {
+			n += dirBytes(fmt.Sprintf("%s/%s-%d", c.node(4).dir, topic, p))
+		}
+		samples = append(samples, sample{time.Now(), n})
+		if n >= total || time.Since(start) > 3*time.Duration(total/rate)*time.Second {
+			break
+		}
+		time.Sleep(250 * time.Millisecond)
+	}
+	waitReassigned(t, c.nodes, adm, topic, target, 2*waitTimeout)
+	// The steady rate: from a quarter to the end of the copy (the first
+	// window's burst excluded).
+	var from sample
+	for _, s := range samples {
+		if s.bytes >= total/4 {
+			from = s
+			break
+		}
+	}
+	last := samples[len(samples)-1]
+	got := float64(last.bytes-from.bytes) / last.at.Sub(from.at).Seconds()
+	t.Logf("copied %d MB in %v; steady rate %.2f MB/s under a %d MB/s throttle (%.1f%%)",
+		last.bytes>>20, last.at.Sub(start).Round(time.Millisecond), got/(1<<20), rate>>20, 100*(got-rate)/rate)
+	if got < 0.9*rate || got > 1.1*rate {
+		t.Errorf("replication rate %.2f MB/s is not within 10%% of the %d MB/s throttle", got/(1<<20), rate>>20)
+	}
+}

@@ -21,7 +21,7 @@ func init() {
 		Short: "Inspect the cluster: brokers, the active controller, partition counts",
 	}
 	cmd.PersistentFlags().DurationVar(&clusterTimeout, "timeout", 30*time.Second, "deadline for the admin requests")
-	cmd.AddCommand(newClusterDescribeCmd(), newClusterLogDirsCmd())
+	cmd.AddCommand(newClusterDescribeCmd(), newClusterLogDirsCmd(), newClusterRebalanceCmd())
 	rootCmd.AddCommand(cmd)
 }
 

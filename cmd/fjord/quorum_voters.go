@@ -38,9 +38,12 @@ func newQuorumAddCmd() *cobra.Command {
 		Aliases: []string{"add-controller"},
 		Short:   "Add a controller to the quorum's voters (kafka-metadata-quorum add-controller)",
 		Long: "Add a running controller to the metadata quorum's voters. Start it first\n" +
-			"with a node.id that is not in controller.quorum.voters (it then starts\n" +
-			"with an empty metadata log and waits to be added); the quorum's leader\n" +
-			"sends it the log, and makes it a voter once it has caught up.\n" +
+			"with a node.id that is not in controller.quorum.voters, which must be the\n" +
+			"cluster's own (the bootstrap voters; the cluster id derives from them\n" +
+			"unless cluster.id is set): it then starts with an empty metadata log and\n" +
+			"waits to be added. The quorum's leader sends it the log, as an observer,\n" +
+			"and makes it a voter once it has caught up; one that has not caught up\n" +
+			"by --timeout stays an observer (add again to go on, remove to drop it).\n" +
 			"--controller-endpoint is the host:port of its controller listener.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {

@@ -70,7 +70,9 @@ type Broker struct {
 	addrs       []Listener
 	authz       *auth.Authorizer // nil: no authorizer configured
 	quotas      *clientQuotas    // client quota enforcement (quotas.go)
-	suspects    chan suspect     // brokers to probe (prober.go); nil on broker-only nodes
+	// replication throttles (throttle.go): the leader and follower sides
+	leaderThrottle, followerThrottle *throttle
+	suspects                         chan suspect // brokers to probe (prober.go); nil on broker-only nodes
 
 	alterMu    sync.Mutex
 	alterQueue []pendingAlter // ISR changes for the next AlterPartition (isr.go)
@@ -184,6 +186,7 @@ func (b *Broker) openStorage() error {
 		return err
 	}
 	b.quotas = newClientQuotas(func() *metadata.Image { return b.meta.Image() }, b.now)
+	b.leaderThrottle, b.followerThrottle = newThrottle(b, true), newThrottle(b, false)
 	b.metrics = b.newMetrics()
 	b.groups = coordinator.NewManager(coordinator.Options{
 		NodeID: b.nodeID, Config: b.groupConfig(), Partitions: b.offsetsPartitions, Logger: b.logger, Now: b.now,
@@ -396,6 +399,7 @@ func (b *Broker) replicationOptions() replication.Options {
 		Backoff:             ms("replica.fetch.backoff.ms"),
 		Security:            b.fetcherSec,
 		OnLeaderUnreachable: b.onLeaderUnreachable,
+		Throttle:            followerThrottle{b.followerThrottle},
 	}
 }
 

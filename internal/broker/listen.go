@@ -184,6 +184,7 @@ func (b *Broker) serveAll(controllerNames []string) error {
 		NodeID: b.nodeID, Config: b.cfg, Image: b.meta.Image, Partitions: b, Authorizer: b.authz,
 		Forwarder: b.ctl, WaitMetadata: b.meta.WaitOffset, Logger: b.logger, Observe: b.observeRequest,
 		ProducerIDs: b.pids, Groups: b.groups, Transactions: b.txns, Brokers: b.brokers, Now: b.now,
+		Throttle: leaderThrottle{b.leaderThrottle},
 	}
 	if b.quotas != nil { // a nil *clientQuotas must not become a non-nil interface
 		deps.Quotas = b.quotas

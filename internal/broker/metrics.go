@@ -44,6 +44,16 @@ func (b *Broker) newMetrics() *metrics {
 	if b.quotas != nil {
 		m.reg.MustRegister(b.quotas)
 	}
+	for _, t := range []*throttle{b.leaderThrottle, b.followerThrottle} {
+		side := "follower"
+		if t.leader {
+			side = "leader"
+		}
+		m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
+			Name: "kafka_server_" + side + "replication_byte_rate",
+			Help: "Bytes per second of throttled replicas' replication this broker served (leader) or fetched (follower), over the quota windows."},
+			t.measured))
+	}
 	m.reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{
 		Name: "fjord_node_clock_skew_seconds", Help: "Offset of this node's wall clock from the host's (FJORD_CLOCK_SKEW)."},
 		func() float64 { return b.skew.Seconds() }))
@@ -63,6 +73,8 @@ func (b *Broker) registerGauges(reg *prometheus.Registry) {
 		func(s partitionStats) int { return s.underReplicated })
 	gauge("kafka_server_replicamanager_underminisrpartitioncount", "Led partitions whose ISR is below min.insync.replicas.",
 		func(s partitionStats) int { return s.underMinISR })
+	gauge("kafka_server_replicamanager_reassigningpartitions", "Led partitions with a reassignment in progress.",
+		func(s partitionStats) int { return s.reassigning })
 	gauge("kafka_controller_kafkacontroller_activecontrollercount", "1 on the active controller.",
 		func(s partitionStats) int { return s.active })
 	gauge("kafka_controller_kafkacontroller_offlinepartitionscount", "Partitions without a leader (reported by the active controller).",
@@ -70,7 +82,7 @@ func (b *Broker) registerGauges(reg *prometheus.Registry) {
 }
 
 type partitionStats struct {
-	replicas, leaders, underReplicated, underMinISR, active, offline int
+	replicas, leaders, underReplicated, underMinISR, active, offline, reassigning int
 }
 
 func (b *Broker) partitionStats() partitionStats {
@@ -94,6 +106,9 @@ func (b *Broker) partitionStats() partitionStats {
 				continue
 			}
 			s.leaders++
+			if p.Reassigning() {
+				s.reassigning++
+			}
 			if len(p.ISR) < len(p.Replicas) {
 				s.underReplicated++
 			}

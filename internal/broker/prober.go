@@ -202,11 +202,17 @@ func (b *Broker) probeLeader(s suspect) bool {
 	if leader, term := b.quorum.Leader(); leader != s.id || term != s.term {
 		return true
 	}
-	addrs := []string{b.voters[s.id]}
+	var addrs []string
+	if a, ok := b.controllerAddr(s.id); ok { // a voter added at run time too
+		addrs = append(addrs, a)
+	}
 	if br, ok := b.meta.Applied().Brokers[s.id]; ok {
 		for _, e := range br.Endpoints {
 			addrs = append(addrs, net.JoinHostPort(e.Host, strconv.Itoa(int(e.Port))))
 		}
+	}
+	if len(addrs) == 0 {
+		return false // nothing to probe: nothing proven
 	}
 	for _, a := range addrs {
 		if !refused(a) {

@@ -73,6 +73,8 @@ var brokerDefs = []Def{
 		Doc: "bytes per second this broker, as a leader, serves to followers of throttled replicas; a dynamic config (Kafka sets it only dynamically)"},
 	{Name: "follower.replication.throttled.rate", Type: TypeLong, Default: maxLong, Check: atLeast(0),
 		Doc: "bytes per second this broker, as a follower, fetches for throttled replicas; a dynamic config (Kafka sets it only dynamically)"},
+	{Name: "cordoned.log.dirs", Type: TypeList, Default: "",
+		Doc: "KIP-1066: log dirs of this broker that take no new replicas (\"*\" for all); a cordoned broker gets no replicas of new topics or partitions (fjord broker drain sets it), though reassignments may still name it"},
 	{Name: "log.retention.check.interval.ms", Type: TypeLong, Default: "300000", Check: atLeast(1)},
 	{Name: "log.cleaner.backoff.ms", Type: TypeLong, Default: "15000", Check: atLeast(1)},
 	{Name: "log.recovery.flush.bytes", Type: TypeLong, Default: "67108864", Check: atLeast(-1),

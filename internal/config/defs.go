@@ -125,6 +125,49 @@ func listOf(vals ...string) func(string) error {
 
 var maxLong = strconv.FormatInt(math.MaxInt64, 10)
 
+// checkThrottledReplicas accepts Kafka's throttled replica lists: empty,
+// "*", or comma-separated partition:broker pairs.
+func checkThrottledReplicas(v string) error {
+	_, err := ParseThrottledReplicas(v)
+	return err
+}
+
+// ThrottledReplicas is a parsed leader.replication.throttled.replicas or
+// follower.replication.throttled.replicas value.
+type ThrottledReplicas struct {
+	All   bool                     // "*": every replica of the topic
+	Pairs map[int32]map[int32]bool // partition -> broker
+}
+
+// Has reports whether the replica of partition p on broker b is listed.
+func (t ThrottledReplicas) Has(p, b int32) bool { return t.All || t.Pairs[p][b] }
+
+// ParseThrottledReplicas parses "", "*" or "p:b,p:b,...".
+func ParseThrottledReplicas(v string) (ThrottledReplicas, error) {
+	v = strings.TrimSpace(v)
+	out := ThrottledReplicas{Pairs: map[int32]map[int32]bool{}}
+	if v == "*" {
+		out.All = true
+		return out, nil
+	}
+	if v == "" {
+		return out, nil
+	}
+	for _, item := range strings.Split(v, ",") {
+		ps, bs, ok := strings.Cut(strings.TrimSpace(item), ":")
+		p, err1 := strconv.ParseInt(ps, 10, 32)
+		b, err2 := strconv.ParseInt(bs, 10, 32)
+		if !ok || err1 != nil || err2 != nil || p < 0 || b < 0 {
+			return out, fmt.Errorf("%q is not a [partitionId]:[brokerId] pair (or the wildcard '*')", item)
+		}
+		if out.Pairs[int32(p)] == nil {
+			out.Pairs[int32(p)] = map[int32]bool{}
+		}
+		out.Pairs[int32(p)][int32(b)] = true
+	}
+	return out, nil
+}
+
 // TopicDef is a topic-level config with the broker configs that supply its
 // default, in priority order (Kafka's synonyms).
 type TopicDef struct {
@@ -141,7 +184,9 @@ var topicDefs = []TopicDef{
 	{Def{Name: "file.delete.delay.ms", Type: TypeLong, Default: "60000", Check: atLeast(0)}, []string{"log.segment.delete.delay.ms"}},
 	{Def{Name: "flush.messages", Type: TypeLong, Default: maxLong, Check: atLeast(1)}, []string{"log.flush.interval.messages"}},
 	{Def{Name: "flush.ms", Type: TypeLong, Default: maxLong, Check: atLeast(0)}, []string{"log.flush.interval.ms"}},
+	{Def{Name: "follower.replication.throttled.replicas", Type: TypeList, Default: "", Check: checkThrottledReplicas}, nil},
 	{Def{Name: "index.interval.bytes", Type: TypeInt, Default: "4096", Check: atLeast(0)}, []string{"log.index.interval.bytes"}},
+	{Def{Name: "leader.replication.throttled.replicas", Type: TypeList, Default: "", Check: checkThrottledReplicas}, nil},
 	{Def{Name: "max.compaction.lag.ms", Type: TypeLong, Default: maxLong, Check: atLeast(1)}, []string{"log.cleaner.max.compaction.lag.ms"}},
 	{Def{Name: "max.message.bytes", Type: TypeInt, Default: "1048588", Check: atLeast(0)}, []string{"message.max.bytes"}},
 	{Def{Name: "message.timestamp.after.max.ms", Type: TypeLong, Default: maxLong, Check: atLeast(0)}, []string{"log.message.timestamp.after.max.ms"}},

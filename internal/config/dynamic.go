@@ -50,6 +50,8 @@ var dynamicNames = map[string]bool{
 	// Replication throttles (Kafka's DynamicConfig.Broker).
 	"leader.replication.throttled.rate":   true,
 	"follower.replication.throttled.rate": true,
+	// KIP-1066 cordoning.
+	"cordoned.log.dirs": true,
 	// Producer state (Kafka's DynamicProducerStateManagerConfig).
 	"producer.id.expiration.ms":                 true,
 	"transaction.partition.verification.enable": true,

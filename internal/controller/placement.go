@@ -5,6 +5,8 @@ import (
 	"maps"
 	"math/rand/v2"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -64,16 +66,24 @@ func newPlacer(rackOf map[int32]string) *placer {
 	return pl
 }
 
-// usablePlacer returns a placer over the brokers of img that are unfenced
-// and not shutting down.
+// usablePlacer returns a placer over the brokers of img that are
+// unfenced, not shutting down and not cordoned.
 func usablePlacer(img *metadata.Image) *placer {
 	rackOf := map[int32]string{}
 	for id, b := range img.Brokers {
-		if !b.Fenced && !b.InControlledShutdown {
+		if !b.Fenced && !b.InControlledShutdown && !Cordoned(img, id) {
 			rackOf[id] = b.Rack
 		}
 	}
 	return newPlacer(rackOf)
+}
+
+// Cordoned reports whether broker id is cordoned (KIP-1066): its dynamic
+// cordoned.log.dirs names any log dir, or "*". Fjord's brokers place a
+// partition's replica in any of their log dirs, so one cordoned dir
+// cordons the broker for new replicas. Reassignments may still name it.
+func Cordoned(img *metadata.Image, id int32) bool {
+	return strings.TrimSpace(img.BrokerConfig(strconv.Itoa(int(id)))["cordoned.log.dirs"]) != ""
 }
 
 // placementRand returns a generator seeded from Options.NewID, so that

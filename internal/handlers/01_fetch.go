@@ -54,6 +54,7 @@ package handlers
 
 import (
 	"context"
+	"slices"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/metadata"
@@ -289,7 +290,11 @@ func (h *Handlers) readOne(by fetchReader, topic string, known bool, tp kmsg.Fet
 	}
 	out := fetchError(tp.Partition, nil)
 	if by.replica >= 0 {
-		rec := readForFollower(&out, p, by.replica, tp, maxBytes)
+		hold := h.holdFollower(topic, p, by.replica, tp.Partition)
+		rec := readForFollower(&out, p, by.replica, tp, maxBytes, hold)
+		if h.d.Throttle != nil && rec.Len > 0 {
+			h.d.Throttle.Sent(topic, tp.Partition, int(rec.Len))
+		}
 		return out, rec, p
 	}
 	res, err := p.Fetch(tp.FetchOffset, max(maxBytes, 0), first, tp.CurrentLeaderEpoch, by.readCommitted)
@@ -318,10 +323,12 @@ func abortedTransactions(res partition.FetchResult) []kmsg.FetchResponseTopicPar
 // readForFollower serves a follower's fetch (ReplicaID >= 0): it reads up
 // to the log end, records the follower's progress on the leader, and
 // reports where the follower's log diverges (DivergingEpoch, v12).
-func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partition, replica int32, tp kmsg.FetchRequestTopicPartition, maxBytes int) server.FileRecords {
+// A held (throttled) partition answers without records.
+func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partition, replica int32, tp kmsg.FetchRequestTopicPartition, maxBytes int, hold bool) server.FileRecords {
 	res, err := p.ReadForFollower(partition.FollowerFetch{
 		ReplicaID: replica, FetchOffset: tp.FetchOffset, LogStartOffset: tp.LogStartOffset,
 		CurrentEpoch: tp.CurrentLeaderEpoch, LastFetchedEpoch: tp.LastFetchedEpoch, MaxBytes: max(maxBytes, 0),
+		Throttled: hold,
 	})
 	out.HighWatermark, out.LastStableOffset, out.LogStartOffset = res.HighWatermark, res.LastStableOffset, res.LogStartOffset
 	out.ErrorCode = errorCode(err)
@@ -329,6 +336,17 @@ func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partiti
 		out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = res.Diverging.Epoch, res.Diverging.EndOffset
 	}
 	return server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size}
+}
+
+// holdFollower reports whether the replication throttle holds back a
+// follower's fetch of the partition (Kafka's shouldLeaderThrottle: only
+// replicas outside the ISR are held).
+func (h *Handlers) holdFollower(topic string, p *partition.Partition, replica, idx int32) bool {
+	if h.d.Throttle == nil || !h.d.Throttle.Active() {
+		return false
+	}
+	isr, _ := p.ISRState()
+	return h.d.Throttle.Hold(topic, idx, replica, slices.Contains(isr, replica))
 }
 
 // hasError reports whether any partition carries an error or a diverging

@@ -218,6 +218,8 @@ func (c *fakeController) AlterPartitionReassignments(_ context.Context, items []
 	return make([]error, len(items)), nil
 }
 
+func (c *fakeController) UnregisterBroker(context.Context, int32) error { return nil }
+
 func (c *fakeController) ListPartitionReassignments(context.Context, []controller.TopicPartition) ([]controller.ReassignmentStatus, error) {
 	return nil, nil
 }

@@ -207,6 +207,14 @@ func adminCases() []authzCase {
 			},
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.AlterPartitionAssignmentsResponse).ErrorCode },
 			want: kerr.ClusterAuthorizationFailed},
+		{name: "unregister broker/alter cluster", need: acls(clusterGrant(opAlter)),
+			req: func() kmsg.Request {
+				r := versioned(kmsg.NewPtrUnregisterBrokerRequest(), 0)
+				r.BrokerID = 3
+				return r
+			},
+			code: func(r kmsg.Response) int16 { return r.(*kmsg.UnregisterBrokerResponse).ErrorCode },
+			want: kerr.ClusterAuthorizationFailed},
 		{name: "list partition reassignments/describe cluster", need: acls(clusterGrant(opDescribe)),
 			req:  func() kmsg.Request { return versioned(kmsg.NewPtrListPartitionReassignmentsRequest(), 0) },
 			code: func(r kmsg.Response) int16 { return r.(*kmsg.ListPartitionReassignmentsResponse).ErrorCode },

@@ -38,6 +38,7 @@ type Admin interface {
 	ElectLeaders(ctx context.Context, typ int8, tps []controller.TopicPartition) ([]controller.ElectResult, error)
 	AlterPartitionReassignments(ctx context.Context, items []controller.Reassignment) ([]error, error)
 	ListPartitionReassignments(ctx context.Context, tps []controller.TopicPartition) ([]controller.ReassignmentStatus, error)
+	UnregisterBroker(ctx context.Context, id int32) error
 	CreateACLs(ctx context.Context, acls []metadata.ACL) error
 	DeleteACLs(ctx context.Context, ids []metadata.UUID) ([]metadata.UUID, error)
 	AlterScram(ctx context.Context, changes []controller.ScramChange) ([]error, error)
@@ -58,6 +59,23 @@ type Controller interface {
 	// AppliedOffset is the offset of the metadata the controller has
 	// applied; this node's published image (Deps.Image) may lag it.
 	AppliedOffset() int64
+}
+
+// ReplicationThrottle is the leader side of Kafka's replication quota
+// (leader.replication.throttled.rate over the partitions listed for this
+// broker in leader.replication.throttled.replicas). Implementations are
+// safe for concurrent use.
+type ReplicationThrottle interface {
+	// Active reports whether the throttled bytes are above the rate now
+	// (cheap: checked before each partition's Hold).
+	Active() bool
+	// Hold reports whether a follower's fetch of the partition gets no
+	// records now: the partition is throttled here, the follower is not in
+	// its ISR, and the leader's throttled bytes exceed the rate.
+	Hold(topic string, partition, follower int32, inSync bool) bool
+	// Sent counts bytes served to a follower of the partition against the
+	// rate, if the partition is throttled here.
+	Sent(topic string, partition int32, bytes int)
 }
 
 // ProducerIDs hands out cluster-unique producer ids.
@@ -110,6 +128,9 @@ type Deps struct {
 	// Quotas enforces client quotas on Produce and Fetch (quotas.go);
 	// nil enforces none.
 	Quotas ClientQuotas
+	// Throttle applies the leader's replication throttle to follower
+	// fetches; nil throttles nothing.
+	Throttle ReplicationThrottle
 	// Observe, if set, receives every request's total time by API name,
 	// including the wait of delayed responses.
 	Observe func(api string, d time.Duration)

@@ -44,6 +44,7 @@ func init() {
 		kmsg.ElectLeaders:                 {0, 2, (*Handlers).electLeaders, true},
 		kmsg.AlterPartitionAssignments:    {0, 1, (*Handlers).alterPartitionReassignments, true},
 		kmsg.ListPartitionReassignments:   {0, 0, (*Handlers).listPartitionReassignments, true},
+		kmsg.UnregisterBroker:             {0, 0, (*Handlers).unregisterBroker, true},
 		kmsg.InitProducerID:               {0, 5, (*Handlers).initProducerID, false},
 		kmsg.AddPartitionsToTxn:           {0, 4, (*Handlers).addPartitionsToTxn, false},
 		kmsg.AddOffsetsToTxn:              {0, 4, (*Handlers).addOffsetsToTxn, false},

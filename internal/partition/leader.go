@@ -171,6 +171,9 @@ type FollowerFetch struct {
 	CurrentEpoch     int32 // -1: not checked
 	LastFetchedEpoch int32 // -1: no divergence check
 	MaxBytes         int
+	// Throttled answers without records (a replication throttle holds
+	// the follower back); its progress is still recorded.
+	Throttled bool
 }
 
 // Diverging tells a follower where its log diverges from the leader's.
@@ -196,7 +199,7 @@ func (p *Partition) ReadForFollower(r FollowerFetch) (FollowerFetchResult, error
 	p.mu.Lock()
 	res, done, err := p.followerProgress(r)
 	p.mu.Unlock()
-	if done || err != nil {
+	if done || err != nil || r.Throttled {
 		return res, err
 	}
 	rg, err := p.log.ReadRange(r.FetchOffset, r.MaxBytes, p.log.LogEndOffset(), true)

@@ -17,8 +17,10 @@ package quorum
 // members' endpoints come from RaftConfig.Voters. A snapshot holds the
 // endpoints of the members at its index ahead of the state machine's
 // data (wrapSnapshot), so they survive log compaction and reach followers
-// that are sent a snapshot. Snapshots written before that have no such
-// header and are read as they are.
+// that are sent a snapshot. While the members are the bootstrap voters at
+// their configured endpoints the header is left out (bootstrapEndpoints),
+// as in snapshots written before endpoints were recorded, which are read
+// as they are.
 //
 // The loop owns the membership (confState and endpoints) and publishes a
 // copy under mu for the transport, Endpoint and State.
@@ -96,6 +98,21 @@ func decodeEndpoints(b []byte) (map[int32]string, error) {
 		return nil, errors.New("endpoints: trailing bytes")
 	}
 	return out, nil
+}
+
+// bootstrapEndpoints reports whether eps, the members' endpoints, are
+// what RaftConfig.Voters says of them: the snapshot then needs no
+// endpoints header. So a quorum whose voters never changed writes
+// snapshots an older release reads (a rolling upgrade: a leader may send
+// its snapshot to a follower not yet upgraded); the header appears with
+// the first voter change, which needs every controller upgraded anyway.
+func (r *Raft) bootstrapEndpoints(eps map[int32]string) bool {
+	for id, e := range eps {
+		if r.cfg.Voters[id] != e {
+			return false
+		}
+	}
+	return true
 }
 
 // wrapSnapshot prefixes the state machine's snapshot with the members'

@@ -2,11 +2,16 @@ package quorum
 
 import (
 	"bytes"
+	"fmt"
 	"io"
 	"maps"
 	"net"
+	"path/filepath"
+	"strings"
 	"testing"
 	"time"
+
+	"go.etcd.io/raft/v3/raftpb"
 )
 
 func TestEndpointsRoundTrip(t *testing.T) {
@@ -153,4 +158,61 @@ func TestHandshakeFallsBackToV1(t *testing.T) {
 			t.Fatalf("version %d: %v", want, err)
 		}
 	}
+}
+
+// While the voters are the bootstrap ones, snapshots are written as an
+// older release wrote them (no endpoints header): a rolling upgrade's
+// old follower can restore one. After a voter change they carry it.
+func TestSnapshotHeaderOnlyAfterAChange(t *testing.T) {
+	c := newCluster(t, 1, func(cfg *RaftConfig) { cfg.SnapshotEvery = 4 })
+	c.startAll()
+	var idx uint64
+	for i := range 6 {
+		idx = c.propose(fmt.Sprintf("e%d", i), 0)
+	}
+	c.waitApplied(idx, 0)
+	if snap := newestSnapshot(t, c.nodes[0].dir); bytes.HasPrefix(snap.Data, snapMagic) {
+		t.Fatal("snapshot of the bootstrap voters has the endpoints header")
+	}
+	n := c.addNode(nil)
+	c.start(n)
+	c.addVoter(n, 0)
+	for i := range 6 {
+		idx = c.propose(fmt.Sprintf("f%d", i), 0, n)
+	}
+	c.waitApplied(idx, 0, n)
+	snap := newestSnapshot(t, c.nodes[0].dir)
+	eps, _, err := unwrapSnapshot(snap.Data)
+	if err != nil || eps[n] != c.nodes[n].ln.Addr().String() || eps[0] != c.nodes[0].ln.Addr().String() {
+		t.Fatalf("snapshot after adding a voter: endpoints %v, %v", eps, err)
+	}
+}
+
+// newestSnapshot reads the newest snapshot file of a running node's dir
+// (without loadSnapshotFile's cleanup of temporaries, which are the
+// node's to write).
+func newestSnapshot(t *testing.T, dir string) raftpb.Snapshot {
+	t.Helper()
+	var err error
+	for range 5 { // a newer snapshot may replace the one listed
+		var names []string
+		if names, err = readDirNames(dir); err != nil {
+			break
+		}
+		var newest string
+		for _, n := range names {
+			if strings.HasPrefix(n, "snap-") && strings.HasSuffix(n, ".snap") && n > newest {
+				newest = n
+			}
+		}
+		if newest == "" {
+			t.Fatalf("no snapshot in %s", dir)
+		}
+		var s raftpb.Snapshot
+		if s, err = readSnapshotFile(filepath.Join(dir, newest)); err == nil {
+			return s
+		}
+	}
+	t.Fatal(err)
+	return raftpb.Snapshot{}
 }

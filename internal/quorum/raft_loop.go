@@ -370,7 +370,10 @@ func (r *Raft) snapshot(index uint64) error {
 		r.log.Warn("quorum: state machine snapshot failed; log not compacted", "index", index, "err", err)
 		return nil
 	}
-	s, err := r.storage.CreateSnapshot(index, &r.confState, wrapSnapshot(r.memberEndpoints(), data))
+	if eps := r.memberEndpoints(); !r.bootstrapEndpoints(eps) {
+		data = wrapSnapshot(eps, data)
+	}
+	s, err := r.storage.CreateSnapshot(index, &r.confState, data)
 	if err != nil {
 		return err
 	}

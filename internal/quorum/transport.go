@@ -543,14 +543,14 @@ func (r *Raft) acceptHello(conn net.Conn) (int32, error) {
 	return from, conn.SetDeadline(time.Time{})
 }
 
-// readString reads a uint16 length and that many bytes, at most max.
-func readString(conn net.Conn, max int) (string, error) {
+// readString reads a uint16 length and that many bytes, at most limit.
+func readString(conn net.Conn, limit int) (string, error) {
 	var n [2]byte
 	if _, err := io.ReadFull(conn, n[:]); err != nil {
 		return "", err
 	}
 	l := int(binary.BigEndian.Uint16(n[:]))
-	if l > max {
+	if l > limit {
 		return "", fmt.Errorf("%d bytes", l)
 	}
 	b := make([]byte, l)

@@ -6,7 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"math"
+	"slices"
 	"syscall"
 	"time"
 
@@ -57,6 +59,9 @@ type fetcher struct {
 	conn    *leaderConn // nil until dialed, and after an error
 	sess    session     // the incremental fetch session with the leader
 	failing bool        // the last round failed at the fetcher level (for logging)
+	// heldLast are the partitions the follower throttle left out of the
+	// last request (nil: none).
+	heldLast map[TopicPartition]bool
 }
 
 // inflight is one partition of a Fetch request.
@@ -334,6 +339,8 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 	}
 	req := f.newRequest()
 	parts, changed := f.partsBuf[:0], []inflight(nil)
+	throttling := f.o.Throttle != nil && f.o.Throttle.Active()
+	var held map[TopicPartition]bool
 	for _, in := range f.order {
 		if in.stale {
 			if f.fetchState(in) {
@@ -341,18 +348,49 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 			} else {
 				in.p = nil // stays stale: looked at again next round
 			}
-			changed = append(changed, *in)
+			if !throttling || !f.held(in) {
+				changed = append(changed, *in)
+			}
 		}
 		if in.p == nil {
 			wait = min(wait, f.o.Backoff)
 			continue
 		}
+		if throttling && f.held(in) {
+			if held == nil {
+				held = map[TopicPartition]bool{}
+			}
+			held[in.a.tp] = true
+			continue
+		}
 		parts = append(parts, *in)
 	}
 	f.partsBuf = parts
+	// Partitions held back (or released) leave (or rejoin) the session, as
+	// Kafka's fetcher drops throttled partitions from its session builder.
+	reshaped := rebuilt || !maps.Equal(held, f.heldLast)
+	f.heldLast = held
+	if len(held) > 0 {
+		wait = min(wait, throttleRecheck)
+	}
 	topics := map[string]int{}
-	f.sess.fill(req, parts, changed, rebuilt, func(in inflight) { f.addPartition(req, topics, in) })
+	f.sess.fill(req, parts, changed, reshaped, func(in inflight) { f.addPartition(req, topics, in) })
 	return req, parts, wait
+}
+
+// throttleRecheck is how soon a fetcher whose partitions the follower
+// throttle holds back looks at them again (the rate falls as its
+// sampled windows age).
+const throttleRecheck = 100 * time.Millisecond
+
+// held reports whether the follower throttle leaves the partition out of
+// this round's fetch.
+func (f *fetcher) held(in *inflight) bool {
+	if in.p == nil {
+		return false
+	}
+	isr, _ := in.p.ISRState()
+	return f.o.Throttle.Hold(in.a.tp.Topic, in.a.tp.Partition, slices.Contains(isr, f.o.NodeID))
 }
 
 func (f *fetcher) newRequest() *kmsg.FetchRequest {

@@ -75,6 +75,24 @@ type Options struct {
 	// called on the fetcher goroutine and must not block; the node may
 	// probe the leader (fast crash detection).
 	OnLeaderUnreachable func(leader int32)
+	// Throttle, if set, is the follower side of the replication quota.
+	Throttle Throttle
+}
+
+// Throttle is the follower side of Kafka's replication quota
+// (follower.replication.throttled.rate over the partitions listed for
+// this broker in follower.replication.throttled.replicas). Called from
+// fetcher goroutines; implementations are safe for concurrent use.
+type Throttle interface {
+	// Active reports whether the throttled bytes are above the rate now.
+	Active() bool
+	// Hold reports whether the partition is left out of fetches now: it
+	// is throttled here, this replica is not in its ISR, and the rate is
+	// exceeded.
+	Hold(topic string, partition int32, inSync bool) bool
+	// Fetched counts fetched bytes of the partition against the rate, if
+	// it is throttled here.
+	Fetched(topic string, partition int32, bytes int)
 }
 
 func (o Options) withDefaults() Options {

@@ -87,6 +87,9 @@ func (f *fetcher) append(in inflight, rp *kmsg.FetchResponseTopicPartition) outc
 		f.plog(in).Warn("leader returned no whole batch; backing off", "bytes", len(rp.RecordBatches), "fetchOffset", in.st.FetchOffset)
 		return backOff
 	}
+	if f.o.Throttle != nil {
+		f.o.Throttle.Fetched(in.a.tp.Topic, in.a.tp.Partition, len(batches))
+	}
 	return f.result(in, "append", in.p.AppendFromLeader(in.a.epoch, batches, rp.HighWatermark, rp.LogStartOffset))
 }
 
