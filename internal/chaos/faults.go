@@ -76,7 +76,7 @@ func allFaults() []Fault {
 		out = append(out, bounces{who: who, clean: true}, bounces{who: who})
 	}
 	out = append(out, lastReplica{}, lastReplica{tear: true})
-	out = append(out, corruptTail{}, clientCrash{}, loneLeader{}, loneLeader{tear: true})
+	out = append(out, corruptTail{}, clientCrash{}, loneLeader{}, loneLeader{tear: true}, reassign{})
 	out = append(out, clockFaults()...)
 	return append(append(append(out, netFaults()...), proxyFaults()...), diskFaults()...)
 }
