@@ -15,6 +15,7 @@ import (
 	"net"
 	"os"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -473,7 +474,8 @@ func commitErr(resp *kmsg.OffsetCommitResponse, err error) error {
 }
 
 // grpLoad produces one record to every partition of a topic each tick
-// (acks=all, values grpValue) until stopped.
+// (acks=all, values grpValue) until stopped, and remembers which records
+// were acknowledged (check reads them back).
 type grpLoad struct {
 	cl     *kgo.Client
 	topic  string
@@ -481,18 +483,23 @@ type grpLoad struct {
 	cancel context.CancelFunc
 	done   chan struct{}
 
-	mu    sync.Mutex
-	sent  int
-	acked int
-	errs  []error
+	mu        sync.Mutex
+	sent      int
+	acked     int
+	ackedVals map[int32]map[string]bool
+	errs      []error
 }
 
 func startGrpLoad(t *testing.T, nodes []*clusterNode, topic string, partitions int32, tick time.Duration) *grpLoad {
 	t.Helper()
 	ctx, cancel := context.WithCancel(context.Background())
-	l := &grpLoad{cl: grpProducer(t, nodes), topic: topic, parts: partitions, cancel: cancel, done: make(chan struct{})}
+	l := &grpLoad{cl: grpProducer(t, nodes), topic: topic, parts: partitions, cancel: cancel, done: make(chan struct{}),
+		ackedVals: map[int32]map[string]bool{}}
+	for p := range partitions {
+		l.ackedVals[p] = map[string]bool{}
+	}
 	go l.run(ctx, tick)
-	t.Cleanup(l.stop)
+	t.Cleanup(func() { _ = l.stop() })
 	return l
 }
 
@@ -510,7 +517,8 @@ func (l *grpLoad) run(ctx context.Context, tick time.Duration) {
 			l.mu.Lock()
 			l.sent++
 			l.mu.Unlock()
-			l.cl.Produce(context.Background(), &kgo.Record{Topic: l.topic, Partition: p, Value: []byte(grpValue(p, seq))},
+			v := grpValue(p, seq)
+			l.cl.Produce(context.Background(), &kgo.Record{Topic: l.topic, Partition: p, Value: []byte(v)},
 				func(_ *kgo.Record, err error) {
 					l.mu.Lock()
 					defer l.mu.Unlock()
@@ -519,18 +527,60 @@ func (l *grpLoad) run(ctx context.Context, tick time.Duration) {
 						return
 					}
 					l.acked++
+					l.ackedVals[p][v] = true
 				})
 		}
 	}
 }
 
-// stop stops producing and waits for every outstanding record.
-func (l *grpLoad) stop() {
+// stop stops producing and waits for the records in flight; it fails
+// if some are still unanswered after waitTimeout (a partition that no
+// longer accepts writes).
+func (l *grpLoad) stop() error {
 	l.cancel()
 	<-l.done
 	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
 	defer cancel()
-	_ = l.cl.Flush(ctx)
+	if err := l.cl.Flush(ctx); err != nil {
+		return fmt.Errorf("%d records still unanswered: %w", l.cl.BufferedProduceRecords(), err)
+	}
+	return nil
+}
+
+// check stops the load and reads the topic back: every acknowledged
+// record is there exactly once, each partition's records in the order
+// they were produced; and no produce failed.
+func (l *grpLoad) check(t *testing.T, nodes []*clusterNode) {
+	t.Helper()
+	if err := l.stop(); err != nil {
+		t.Error(err)
+	}
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if len(l.errs) > 0 {
+		t.Errorf("%d produce errors, first: %v", len(l.errs), l.errs[0])
+	}
+	got := grpConsumeAll(t, nodes, l.topic, grpEndOffsets(t, kadm.NewClient(grpClient(t, nodes)), l.topic))
+	total := 0
+	for p, acked := range l.ackedVals {
+		seen := map[string]bool{}
+		last := -1
+		for _, r := range got[p] {
+			v := string(r.Value)
+			seq, _ := strconv.Atoi(v[strings.IndexByte(v, '-')+1:])
+			if seen[v] || seq <= last {
+				t.Fatalf("%s[%d] offset %d: %s duplicated or out of order (after seq %d)", l.topic, p, r.Offset, v, last)
+			}
+			seen[v], last = true, seq
+		}
+		for v := range acked {
+			if !seen[v] {
+				t.Fatalf("%s[%d]: acknowledged record %s lost", l.topic, p, v)
+			}
+		}
+		total += len(acked)
+	}
+	t.Logf("%s: %d acknowledged records all read back once, in order", l.topic, total)
 }
 
 // result returns the records sent and acknowledged and the errors.

@@ -7,118 +7,12 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
-
-// ackLoad produces sequence-numbered records (grpValue) to every partition
-// of a topic, acks=all with an idempotent producer, until stopped, and
-// remembers which were acknowledged.
-type ackLoad struct {
-	cl     *kgo.Client
-	topic  string
-	parts  int32
-	cancel context.CancelFunc
-	done   chan struct{}
-
-	mu    sync.Mutex
-	acked map[int32]map[string]bool
-	errs  []error
-}
-
-func startAckLoad(t *testing.T, nodes []*clusterNode, topic string, parts int32, tick time.Duration) *ackLoad {
-	t.Helper()
-	ctx, cancel := context.WithCancel(context.Background())
-	l := &ackLoad{cl: grpProducer(t, nodes), topic: topic, parts: parts, cancel: cancel,
-		done: make(chan struct{}), acked: map[int32]map[string]bool{}}
-	for p := range parts {
-		l.acked[p] = map[string]bool{}
-	}
-	go l.run(ctx, tick)
-	t.Cleanup(func() { _ = l.stop() })
-	return l
-}
-
-func (l *ackLoad) run(ctx context.Context, tick time.Duration) {
-	defer close(l.done)
-	tk := time.NewTicker(tick)
-	defer tk.Stop()
-	for seq := 0; ; seq++ {
-		select {
-		case <-ctx.Done():
-			return
-		case <-tk.C:
-		}
-		for p := range l.parts {
-			v := grpValue(p, seq)
-			l.cl.Produce(context.Background(), &kgo.Record{Topic: l.topic, Partition: p, Value: []byte(v)},
-				func(_ *kgo.Record, err error) {
-					l.mu.Lock()
-					defer l.mu.Unlock()
-					if err != nil {
-						l.errs = append(l.errs, err)
-						return
-					}
-					l.acked[p][v] = true
-				})
-		}
-	}
-}
-
-// stop stops producing and waits for the records in flight; it fails
-// if some are still unanswered after waitTimeout (a partition that no
-// longer accepts writes).
-func (l *ackLoad) stop() error {
-	l.cancel()
-	<-l.done
-	ctx, cancel := context.WithTimeout(context.Background(), waitTimeout)
-	defer cancel()
-	if err := l.cl.Flush(ctx); err != nil {
-		return fmt.Errorf("%d records still unanswered: %w", l.cl.BufferedProduceRecords(), err)
-	}
-	return nil
-}
-
-// check stops the load and reads the topic back: every acknowledged
-// record is there exactly once, each partition's records in the order
-// they were produced; and no produce failed.
-func (l *ackLoad) check(t *testing.T, nodes []*clusterNode) {
-	t.Helper()
-	if err := l.stop(); err != nil {
-		t.Error(err)
-	}
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	if len(l.errs) > 0 {
-		t.Errorf("%d produce errors, first: %v", len(l.errs), l.errs[0])
-	}
-	ends := grpEndOffsets(t, kadm.NewClient(grpClient(t, nodes)), l.topic)
-	got := grpConsumeAll(t, nodes, l.topic, ends)
-	total := 0
-	for p, acked := range l.acked {
-		seen := map[string]bool{}
-		last := -1
-		for _, r := range got[p] {
-			v := string(r.Value)
-			seq, _ := strconv.Atoi(v[strings.IndexByte(v, '-')+1:])
-			if seen[v] || seq <= last {
-				t.Fatalf("%s[%d] offset %d: %s duplicated or out of order (after seq %d)", l.topic, p, r.Offset, v, last)
-			}
-			seen[v], last = true, seq
-		}
-		for v := range acked {
-			if !seen[v] {
-				t.Fatalf("%s[%d]: acknowledged record %s lost", l.topic, p, v)
-			}
-		}
-		total += len(acked)
-	}
-	t.Logf("%s: %d acknowledged records all read back once, in order", l.topic, total)
-}
 
 // reassignments lists the reassignments in progress of topic.
 func reassignments(ctx context.Context, adm *kadm.Client, topic string) (kadm.ListPartitionReassignmentsResponses, error) {
@@ -178,7 +72,7 @@ func TestReassignUnderLoad(t *testing.T) {
 	grpCreateTopic(t, c, topic, 6, 3)
 	addBrokerOnly(t, c, 4)
 	waitAgreed(t, c.nodes, readyTimeout, "4 brokers", brokersAre(1, 2, 3, 4))
-	load := startAckLoad(t, c.nodes, topic, 6, 5*time.Millisecond)
+	load := startGrpLoad(t, c.nodes, topic, 6, 5*time.Millisecond)
 	time.Sleep(time.Second)
 
 	adm := grpAdmin(t, c.nodes)
@@ -228,7 +122,7 @@ func TestReassignSurvivesKills(t *testing.T) {
 	grpCreateTopic(t, c, topic, 1, 3)
 	nd4 := addBrokerOnly(t, c, 4)
 	waitAgreed(t, c.nodes, readyTimeout, "4 brokers", brokersAre(1, 2, 3, 4))
-	load := startAckLoad(t, c.nodes, topic, 1, 5*time.Millisecond)
+	load := startGrpLoad(t, c.nodes, topic, 1, 5*time.Millisecond)
 	adm := grpAdmin(t, c.nodes[:3]) // node 4 is paused for a while
 
 	view := waitAgreed(t, c.nodes, waitTimeout, "full ISR", grpFullISR(topic, 3))

@@ -216,6 +216,8 @@ func unregisterBroker(ctx context.Context, cl *kgo.Client, w io.Writer, id int32
 	if err := kerr.ErrorForCode(resp.ErrorCode); err != nil {
 		return fmt.Errorf("unregistering broker %d: %w", id, kafkaErr(err, deref(resp.ErrorMessage)))
 	}
-	fmt.Fprintf(w, "Broker %d unregistered.\n", id)
+	writeUnregistered(w, id)
 	return nil
 }
+
+func writeUnregistered(w io.Writer, id int32) { fmt.Fprintf(w, "Broker %d unregistered.\n", id) }

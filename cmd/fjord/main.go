@@ -8,8 +8,10 @@
 // kafka-topics/kafka-configs, `fjord produce` and `fjord consume` like the
 // console producer and consumer, `fjord group` like kafka-consumer-groups,
 // `fjord bench` like kafka-producer-perf-test and kafka-consumer-perf-test,
-// `fjord user` like kafka-configs --entity-type users (SCRAM credentials)
-// and `fjord acl` like kafka-acls. Every client command takes
+// `fjord user` like kafka-configs --entity-type users (SCRAM credentials),
+// `fjord acl` like kafka-acls and `fjord reassign` like
+// kafka-reassign-partitions; `fjord cluster rebalance` and `fjord broker
+// drain` plan and run reassignments that even out or empty brokers. Every client command takes
 // --command-config FILE, a client properties file in the Java client's or
 // librdkafka's names, for secured clusters.
 package main

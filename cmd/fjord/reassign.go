@@ -353,10 +353,15 @@ func runReassignExecute(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w
 		writeThrottleSet(w, throttle)
 	}
 	started, err := alterAssignments(ctx, adm, entries)
+	writeStarted(w, started)
+	return err
+}
+
+// writeStarted prints execute's success line.
+func writeStarted(w io.Writer, started []reassignEntry) {
 	if len(started) > 0 {
 		fmt.Fprintf(w, "Successfully started partition %s for %s\n", plural(len(started), "reassignment"), joinNames(started))
 	}
-	return err
 }
 
 // writeRollback prints the current assignment to save for a rollback.
@@ -484,9 +489,7 @@ func runReassignVerify(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w 
 func writeVerify(w io.Writer, states []reassignState) {
 	fmt.Fprintln(w, "Status of partition reassignment:")
 	sorted := slices.Clone(states)
-	slices.SortFunc(sorted, func(a, b reassignState) int {
-		return cmpEntries(a.entry, b.entry)
-	})
+	slices.SortFunc(sorted, func(a, b reassignState) int { return cmpEntries(a.entry, b.entry) })
 	for _, s := range sorted {
 		switch {
 		case s.inProgress:
@@ -500,6 +503,7 @@ func writeVerify(w io.Writer, states []reassignState) {
 	}
 }
 
+// cmpEntries orders entries by topic, then partition.
 func cmpEntries(a, b reassignEntry) int {
 	return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
 }

@@ -6,7 +6,6 @@ package main
 
 import (
 	"bytes"
-	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -43,9 +42,7 @@ type topicsToMoveFile struct {
 
 // sortEntries orders entries by topic and partition.
 func sortEntries(es []reassignEntry) {
-	slices.SortFunc(es, func(a, b reassignEntry) int {
-		return cmp.Or(cmp.Compare(a.Topic, b.Topic), cmp.Compare(a.Partition, b.Partition))
-	})
+	slices.SortFunc(es, cmpEntries)
 }
 
 // formatReassignJSON renders entries as kafka-reassign-partitions does:

@@ -136,6 +136,7 @@ func writePlan(w io.Writer, p plan) {
 		for _, m := range p.Moves {
 			fmt.Fprintf(w, "  %s-%d\t%s -> %s\n", m.Topic, m.Partition, joinIDs(m.From), joinIDs(m.To))
 		}
+		fmt.Fprintf(w, "Proposed partition reassignment configuration\n%s\n", formatReassignJSON(p.targets()))
 	}
 	for _, s := range p.Stuck {
 		why := "no broker can take its replica"
@@ -212,7 +213,7 @@ func executePlan(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w io.Wri
 		fmt.Fprintf(w, "The inter-broker throttle limit was set to %d B/s on brokers %s\n", o.throttle, joinIDs(tp.brokers))
 	}
 	if err := runMoves(ctx, cl, adm, w, p, o); err != nil {
-		return err
+		return fmt.Errorf("%w (the started reassignments go on: follow them, and clear the throttles, with fjord reassign verify on the proposed configuration above)", err)
 	}
 	electPreferred(ctx, adm, w, p, o.reqTimeout)
 	if o.throttle < 0 {
@@ -230,10 +231,14 @@ func executePlan(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w io.Wri
 // reassigning, and waits until all completed. Reorders (no data moves)
 // go first: they complete at once.
 func runMoves(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w io.Writer, p plan, o execOpts) error {
-	pending := p.targets()
-	slices.SortStableFunc(pending, func(a, b reassignEntry) int {
-		return boolInt(p.Moves[indexOfMove(p, a)].moved()) - boolInt(p.Moves[indexOfMove(p, b)].moved())
-	})
+	var pending []reassignEntry
+	for _, copies := range []bool{false, true} {
+		for _, m := range p.Moves {
+			if m.moved() == copies {
+				pending = append(pending, reassignEntry{Topic: m.Topic, Partition: m.Partition, Replicas: m.To})
+			}
+		}
+	}
 	inflight := map[tpKey]reassignEntry{}
 	total, done, lastDone := len(pending), 0, -1
 	lastPrint := time.Time{}
@@ -278,20 +283,6 @@ func runMoves(ctx context.Context, cl *kgo.Client, adm *kadm.Client, w io.Writer
 		}
 	}
 	return nil
-}
-
-func boolInt(b bool) int {
-	if b {
-		return 1
-	}
-	return 0
-}
-
-func indexOfMove(p plan, e reassignEntry) int {
-	i, _ := slices.BinarySearchFunc(p.Moves, e, func(m planMove, e reassignEntry) int {
-		return cmpEntries(reassignEntry{Topic: m.Topic, Partition: m.Partition}, e)
-	})
-	return i
 }
 
 // electPreferred elects the preferred leaders of p's partitions; the
