@@ -17,7 +17,7 @@ func (b *Broker) startLoops() {
 	if n := b.cfg.Int("log.recovery.flush.bytes"); n >= 0 {
 		b.every(tailFlushInterval, func() { b.flushTails(n) })
 	}
-	b.every(time.Duration(b.cfg.Int("log.cleaner.backoff.ms"))*time.Millisecond, b.compactLogs)
+	b.everyDynamic(func() time.Duration { return time.Duration(b.cfg.Int("log.cleaner.backoff.ms")) * time.Millisecond }, b.compactLogs)
 	b.every(time.Duration(b.cfg.Int("replica.lag.time.max.ms"))*time.Millisecond/2, b.shrinkISRs)
 	b.every(time.Duration(b.cfg.Int("producer.id.expiration.check.interval.ms"))*time.Millisecond, b.expireProducers)
 }
@@ -44,6 +44,26 @@ func (b *Broker) every(d time.Duration, fn func()) {
 			select {
 			case <-t.C:
 				fn()
+			case <-b.stop:
+				return
+			}
+		}
+	}()
+}
+
+// everyDynamic is every with an interval read anew after each run (a
+// dynamic broker config).
+func (b *Broker) everyDynamic(d func() time.Duration, fn func()) {
+	b.wg.Add(1)
+	go func() {
+		defer b.wg.Done()
+		t := time.NewTimer(d())
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				fn()
+				t.Reset(d())
 			case <-b.stop:
 				return
 			}

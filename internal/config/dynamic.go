@@ -26,6 +26,7 @@ var dynamicNames = map[string]bool{
 	// Broker defaults of topic configs (Kafka's DynamicLogConfig).
 	"log.cleanup.policy":                  true,
 	"compression.type":                    true,
+	"log.cleaner.backoff.ms":              true,
 	"log.cleaner.delete.retention.ms":     true,
 	"log.segment.delete.delay.ms":         true,
 	"log.flush.interval.messages":         true,
