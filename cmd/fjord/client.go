@@ -2,15 +2,19 @@ package main
 
 import (
 	"context"
+	"crypto/tls"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
 	"strings"
 	"syscall"
+	"time"
 
 	"github.com/fjordlog/fjord/internal/clientsec"
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kadm"
+	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
 )
 
@@ -107,6 +111,64 @@ func newAdmin() (*kadm.Client, error) {
 		return nil, err
 	}
 	return kadm.NewClient(cl), nil
+}
+
+// brokerWait bounds how long produce and consume wait for the first
+// answer of a broker: long enough for a cluster that is still starting,
+// short enough that a wrong address or a stopped cluster is reported
+// instead of waited on in silence (kafka-console-producer gives up on
+// metadata after max.block.ms).
+const brokerWait = 10 * time.Second
+
+// brokerRetryInterval is the pause between attempts of waitForBroker.
+const brokerRetryInterval = 250 * time.Millisecond
+
+// waitForBroker returns once a broker of cl answers a Metadata request. It
+// retries for up to wait, then fails with "no broker reachable at
+// <bootstrap servers>" and the last error; an error no retry can fix (a
+// refused authentication, an untrusted certificate) fails at once, and
+// ctx ending (an interrupt) returns ctx's error.
+func waitForBroker(ctx context.Context, cl *kgo.Client, wait time.Duration) error {
+	pctx, cancel := context.WithTimeout(ctx, wait)
+	defer cancel()
+	last := errors.New("no answer")
+	for {
+		err := cl.Ping(pctx)
+		if err == nil {
+			return nil
+		}
+		if !errors.Is(err, context.DeadlineExceeded) && !errors.Is(err, context.Canceled) {
+			last = err
+		}
+		if !retryableReach(err) {
+			return fmt.Errorf("connecting to %s: %w", bootstrapServers, err) // it answered, and said no
+		}
+		t := time.NewTimer(brokerRetryInterval)
+		select {
+		case <-pctx.Done():
+		case <-t.C:
+		}
+		t.Stop()
+		if pctx.Err() != nil {
+			break
+		}
+	}
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	return fmt.Errorf("no broker reachable at %s (tried for %v): %w; is the cluster running? (set --bootstrap-server or %s)",
+		bootstrapServers, wait, last, bootstrapEnv)
+}
+
+// retryableReach tells errors that waiting may cure (nothing listening
+// yet, a broker starting up) from those it cannot.
+func retryableReach(err error) bool {
+	var ke *kerr.Error
+	if errors.As(err, &ke) {
+		return ke.Retriable
+	}
+	var cert *tls.CertificateVerificationError
+	return !errors.As(err, &cert)
 }
 
 // signalContext returns the command's context, canceled on SIGINT/SIGTERM.

@@ -33,7 +33,8 @@ func init() {
 		Use:   "consume TOPIC",
 		Short: "Print records of a topic, one per line (like kafka-console-consumer)",
 		Long: "Prints record values (optionally offsets and keys) one per line. Starts at the\n" +
-			"end of each partition unless --from-beginning or --offset is given.",
+			"end of each partition unless --from-beginning or --offset is given.\n" +
+			"Fails when no broker answers within 10s of the start.",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runConsume(cmd, args[0], o)
@@ -124,6 +125,11 @@ func runConsume(cmd *cobra.Command, topic string, o consumeOpts) error {
 	defer cl.Close()
 	ctx, stop := signalContext(cmd)
 	defer stop()
+	// A first broker must answer within brokerWait; after that, like
+	// kafka-console-consumer, it waits out brokers that come and go.
+	if err := waitForBroker(ctx, cl, brokerWait); err != nil {
+		return err
+	}
 	out := bufio.NewWriter(cmd.OutOrStdout())
 	n, err := consumeLoop(ctx, cl, out, o)
 	if ferr := out.Flush(); err == nil {

@@ -34,7 +34,10 @@ func init() {
 		Long: "Start a local Fjord cluster for development: three nodes (each a broker\n" +
 			"and a controller) in this process, with Kafka on 127.0.0.1:9092-9094,\n" +
 			"controllers on 127.0.0.1:19092-19094, Prometheus metrics on\n" +
-			"127.0.0.1:29092-29094/metrics and data under ./fjord-data.\n" +
+			"127.0.0.1:29092-29094/metrics and data under ./fjord-data. With another\n" +
+			"--port P the ports move along (P+10000.., P+20000..; all must be below\n" +
+			"65536) and the data goes under ./fjord-data-P, as a data dir belongs to\n" +
+			"the ports (and node count) it was made with.\n" +
 			"Stop it with Ctrl-C.\n\n" +
 			"With --secure every Kafka and controller listener is SASL_SSL: a CA and a\n" +
 			"server certificate are made under <data dir>/tls (once; later starts reuse\n" +
@@ -44,7 +47,7 @@ func init() {
 			"written to <data dir>/client.properties (for fjord --command-config).",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			abs, err := filepath.Abs(o.dataDir)
+			abs, err := filepath.Abs(devDataDir(o.dataDir, o.port))
 			if err != nil {
 				return err
 			}
@@ -52,11 +55,12 @@ func init() {
 			return runDev(o, newLogger(logLevel))
 		},
 	}
-	cmd.Flags().StringVar(&o.dataDir, "data-dir", "./fjord-data", "directory for the nodes' data")
+	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "directory for the nodes' data (default ./fjord-data, or ./fjord-data-PORT with a --port other than 9092)")
 	cmd.Flags().IntVar(&o.port, "port", 9092, "Kafka port of the first node; node i uses port+i-1, its controller port+10000+i-1")
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of nodes")
 	cmd.Flags().BoolVar(&o.secure, "secure", false, "SASL_SSL on every listener, an authorizer and a SCRAM super user (prints client settings)")
 	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	addDevConsoleFlag(cmd) // --console-addr, console.go
 	rootCmd.AddCommand(cmd)
 }
 
@@ -89,6 +93,12 @@ func runDev(o devOpts, logger *slog.Logger) error {
 	if o.nodes < 1 {
 		return errors.New("--nodes must be at least 1")
 	}
+	if err := checkDevPorts(o.port, o.nodes); err != nil {
+		return err
+	}
+	if err := checkDevLayout(o.dataDir, o.port, o.nodes); err != nil {
+		return err
+	}
 	var sec *devSecurity
 	if o.secure {
 		var err error
@@ -101,11 +111,15 @@ func runDev(o devOpts, logger *slog.Logger) error {
 	nodes := make([]*broker.Broker, 0, o.nodes)
 	defer func() { stopAll(nodes) }() // the nodes started by then, not the empty slice of now
 	if err := startDevNodes(o, sec, logger, &nodes); err != nil {
+		return devStartHint(o.dataDir, err)
+	}
+	if err := writeDevLayout(o.dataDir, o.port, o.nodes); err != nil {
 		return err
 	}
 	if err := announceDev(o, sec); err != nil {
 		return err
 	}
+	defer startDevConsole(o)() // Fjord Console beside the nodes (console.go); stops before them
 	<-sig
 	fmt.Println("Stopping...")
 	return nil

@@ -9,6 +9,7 @@ import (
 	"os"
 	"strings"
 	"sync"
+	"time"
 
 	"github.com/spf13/cobra"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -17,12 +18,18 @@ import (
 // maxLineBytes bounds one stdin line (one record) for `fjord produce`.
 const maxLineBytes = 16 << 20
 
+// defaultDeliveryTimeout is Kafka's delivery.timeout.ms default.
+const defaultDeliveryTimeout = 2 * time.Minute
+
 type produceOpts struct {
 	keySeparator string
 	acks         string
 	partition    int32
 	compression  string
 	idempotent   bool
+	// deliveryTimeout fails a record not acknowledged this long after
+	// it was read (Kafka's delivery.timeout.ms); 0: no limit.
+	deliveryTimeout time.Duration
 }
 
 func init() {
@@ -31,7 +38,9 @@ func init() {
 		Use:   "produce TOPIC",
 		Short: "Produce stdin lines as records (like kafka-console-producer)",
 		Long: "Reads stdin; each line becomes one record value, or \"key SEP value\" when\n" +
-			"--key-separator is set. Flushes at EOF and exits non-zero if any record failed.",
+			"--key-separator is set. Flushes at EOF and exits non-zero if any record failed.\n" +
+			"Fails at once when no broker answers within 10s, and fails records no\n" +
+			"broker acknowledged within --delivery-timeout (Kafka's delivery.timeout.ms).",
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
 			return runProduce(cmd, args[0], o)
@@ -43,6 +52,7 @@ func init() {
 	f.Int32Var(&o.partition, "partition", -1, "produce every record to this partition (-1: default partitioner)")
 	f.StringVar(&o.compression, "compression", "none", "batch compression: none, gzip, snappy, lz4 or zstd")
 	f.BoolVar(&o.idempotent, "idempotent", false, "enable the idempotent producer (needs InitProducerId; requires --acks all)")
+	f.DurationVar(&o.deliveryTimeout, "delivery-timeout", defaultDeliveryTimeout, "fail a record no broker acknowledged within this time (Kafka's delivery.timeout.ms; 0: wait forever, else at least 1s)")
 	rootCmd.AddCommand(cmd)
 }
 
@@ -78,6 +88,9 @@ func runProduce(cmd *cobra.Command, topic string, o produceOpts) error {
 	defer cl.Close()
 	ctx, stop := signalContext(cmd)
 	defer stop()
+	if err := waitForBroker(ctx, cl, brokerWait); err != nil {
+		return err
+	}
 	return produceLines(ctx, cl, cmd.InOrStdin(), o)
 }
 
@@ -92,7 +105,10 @@ func produceCommandOpts(topic string, o produceOpts) ([]kgo.Opt, error) {
 	if err != nil {
 		return nil, err
 	}
-	opts = append(opts, kgo.AllowAutoTopicCreation())
+	if o.deliveryTimeout != 0 && o.deliveryTimeout < time.Second {
+		return nil, fmt.Errorf("invalid --delivery-timeout %v: want 0 (no limit) or at least 1s", o.deliveryTimeout)
+	}
+	opts = append(opts, kgo.AllowAutoTopicCreation(), kgo.RecordDeliveryTimeout(o.deliveryTimeout))
 	if o.partition >= 0 {
 		opts = append(opts, kgo.RecordPartitioner(kgo.ManualPartitioner()))
 	}
@@ -125,6 +141,9 @@ func (p *produceErrors) err() error {
 	defer p.mu.Unlock()
 	if p.failed == 0 {
 		return nil
+	}
+	if errors.Is(p.first, kgo.ErrRecordTimeout) {
+		return fmt.Errorf("%d record(s) failed: no broker acknowledged them within --delivery-timeout, first: %w", p.failed, p.first)
 	}
 	return fmt.Errorf("%d record(s) failed, first: %w", p.failed, p.first)
 }

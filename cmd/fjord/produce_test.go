@@ -1,7 +1,10 @@
 package main
 
 import (
+	"errors"
+	"strings"
 	"testing"
+	"time"
 
 	"github.com/twmb/franz-go/pkg/kgo"
 )
@@ -71,5 +74,43 @@ func TestProduceCommandAutoCreates(t *testing.T) {
 	defer cl.Close()
 	if v, ok := cl.OptValue(kgo.AllowAutoTopicCreation).(bool); !ok || !v {
 		t.Errorf("AllowAutoTopicCreation = %v", cl.OptValue(kgo.AllowAutoTopicCreation))
+	}
+}
+
+// Records no broker acknowledges fail after --delivery-timeout (Kafka's
+// delivery.timeout.ms, 2 minutes by default); kgo needs 0 or at least 1s.
+func TestProduceCommandDeliveryTimeout(t *testing.T) {
+	for _, tt := range []struct {
+		timeout time.Duration
+		ok      bool
+	}{
+		{defaultDeliveryTimeout, true}, {time.Second, true}, {0, true}, {10 * time.Millisecond, false}, {-time.Second, false},
+	} {
+		opts, err := produceCommandOpts("t", produceOpts{acks: "all", compression: "none", partition: -1, deliveryTimeout: tt.timeout})
+		if (err == nil) != tt.ok {
+			t.Errorf("--delivery-timeout %v: err %v, want ok=%v", tt.timeout, err, tt.ok)
+		}
+		if err != nil {
+			continue
+		}
+		cl, err := kgo.NewClient(append(opts, kgo.SeedBrokers("127.0.0.1:1"))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if got := cl.OptValue(kgo.RecordDeliveryTimeout); got != tt.timeout {
+			t.Errorf("--delivery-timeout %v: RecordDeliveryTimeout %v", tt.timeout, got)
+		}
+		cl.Close()
+	}
+}
+
+// A record that timed out says which setting gave up on it.
+func TestProduceErrorsTimeout(t *testing.T) {
+	var p produceErrors
+	p.promise(nil, kgo.ErrRecordTimeout)
+	p.promise(nil, kgo.ErrRecordTimeout)
+	err := p.err()
+	if !errors.Is(err, kgo.ErrRecordTimeout) || !strings.Contains(err.Error(), "2 record(s) failed: no broker acknowledged them within --delivery-timeout") {
+		t.Errorf("err = %v", err)
 	}
 }

@@ -40,6 +40,7 @@ var allowed = map[string][]string{
 	"internal/tlsconf":   {},
 	"internal/fakeclock": {},
 	"internal/quota":     {},
+	"internal/console":   {}, // Kafka protocol and /metrics only: works against any cluster
 	"internal/clientsec": {"internal/tlsconf", "internal/sasl"},
 	"internal/broker":    {"*"},
 	"cmd/fjord":          {"*"},
@@ -47,7 +48,7 @@ var allowed = map[string][]string{
 
 // protocolPackages may use Kafka protocol types (kmsg); everyone else
 // works on Fjord's own types (DESIGN.md §3, principle 3).
-var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/txn", "internal/coordinator", "internal/chaos", "cmd/fjord"}
+var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/txn", "internal/coordinator", "internal/chaos", "internal/console", "cmd/fjord"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")

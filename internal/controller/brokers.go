@@ -146,8 +146,14 @@ func (c *Controller) register(t *txn, r Registration, epoch *int64) error {
 	}
 	if r.UncleanShutdown {
 		recs := uncleanShutdownRecords(t.image(), r.ID)
-		c.logger.Warn("broker restarted after an unclean shutdown; removing it from ISRs and ELRs where others hold the committed records",
-			"broker", r.ID, "partitions", len(recs))
+		// A broker never registered before (new log dirs: no marker
+		// either) is starting, not restarting, as in Kafka, which acts
+		// only on an existing registration. Its records are the same
+		// (it is in no ISR or ELR); only the warning would be wrong.
+		if _, known := img.Brokers[r.ID]; known || len(recs) > 0 {
+			c.logger.Warn("broker restarted after an unclean shutdown; removing it from ISRs and ELRs where others hold the committed records",
+				"broker", r.ID, "partitions", len(recs))
+		}
 		t.add(recs...)
 	}
 	t.add(metadata.RegisterBroker{
