@@ -58,7 +58,7 @@ func startConsole(t *testing.T, nodes []*clusterNode, metrics []string) *console
 			if err != nil {
 				t.Errorf("fjord console exited with %v", err)
 			}
-			if t.Failed() {
+			if t.Failed() || os.Getenv("FJORD_CONSOLE_DEBUG") != "" {
 				t.Logf("fjord console output:\n%s", cp.out.String())
 			}
 		case <-time.After(10 * time.Second):

@@ -68,7 +68,9 @@ type Server struct {
 // contact the cluster: pages report an unreachable cluster themselves.
 func New(opts Options) (*Server, error) {
 	opts = withDefaults(opts)
-	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.ClientID("fjord-console")}, opts.ClientOpts...)...)
+	// Metadata cached by the client (leaders for ListOffsets and the like)
+	// is refreshed after a second, not kgo's default 5 s.
+	cl, err := kgo.NewClient(append([]kgo.Opt{kgo.ClientID("fjord-console"), kgo.MetadataMinAge(time.Second)}, opts.ClientOpts...)...)
 	if err != nil {
 		return nil, err
 	}

@@ -3,6 +3,7 @@ package console
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -168,9 +169,20 @@ func idDiff(a, b []int32) (gone, came []int32) {
 
 // partitionList names the partitions, the first maxListed of them.
 func partitionList(tps []string) string {
-	slices.Sort(tps)
+	slices.SortFunc(tps, compareTP)
 	if len(tps) <= maxListed {
 		return strings.Join(tps, ", ")
 	}
 	return fmt.Sprintf("%d partitions (%s, …)", len(tps), strings.Join(tps[:maxListed], ", "))
+}
+
+// compareTP orders "topic-N" names by topic, then partition number.
+func compareTP(a, b string) int {
+	ai, bi := strings.LastIndexByte(a, '-'), strings.LastIndexByte(b, '-')
+	if c := strings.Compare(a[:max(ai, 0)], b[:max(bi, 0)]); c != 0 {
+		return c
+	}
+	an, _ := strconv.Atoi(a[ai+1:])
+	bn, _ := strconv.Atoi(b[bi+1:])
+	return an - bn
 }

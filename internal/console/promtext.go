@@ -1,10 +1,11 @@
 package console
 
 import (
-	"bufio"
 	"io"
-	"strconv"
-	"strings"
+
+	dto "github.com/prometheus/client_model/go"
+	"github.com/prometheus/common/expfmt"
+	"github.com/prometheus/common/model"
 )
 
 // promSample is one line of Prometheus text exposition: a metric name,
@@ -15,91 +16,49 @@ type promSample struct {
 	Value  float64
 }
 
-// parsePromText reads the samples of a Prometheus text exposition,
-// skipping comments, blank lines and lines it cannot parse (a console
-// shows what it can; it does not validate exporters). Timestamps after
-// the value are ignored.
+// parsePromText reads the samples of a Prometheus text exposition with
+// the Prometheus project's own parser (expfmt). Counters, gauges and
+// untyped metrics give one sample per series under their name;
+// histograms and summaries give name_count and name_sum, as they read in
+// the text. An exposition the parser refuses gives no samples: the
+// console then shows no metric-based rates (end-offset rates remain).
 func parsePromText(r io.Reader) []promSample {
-	var out []promSample
-	sc := bufio.NewScanner(r)
-	sc.Buffer(make([]byte, 64<<10), 1<<20)
-	for sc.Scan() {
-		line := strings.TrimSpace(sc.Text())
-		if line == "" || line[0] == '#' {
-			continue
-		}
-		if s, ok := parsePromLine(line); ok {
-			out = append(out, s)
-		}
-	}
-	return out
-}
-
-// parsePromLine parses `name{a="x",b="y"} value [timestamp]`.
-func parsePromLine(line string) (promSample, bool) {
-	var s promSample
-	rest := line
-	if i := strings.IndexAny(rest, "{ "); i < 0 {
-		return s, false
-	} else {
-		s.Name, rest = rest[:i], rest[i:]
-	}
-	if strings.HasPrefix(rest, "{") {
-		end := strings.LastIndexByte(rest, '}')
-		if end < 0 {
-			return s, false
-		}
-		s.Labels = parsePromLabels(rest[1:end])
-		rest = rest[end+1:]
-	}
-	fields := strings.Fields(rest)
-	if len(fields) == 0 {
-		return s, false
-	}
-	v, err := strconv.ParseFloat(fields[0], 64)
+	parser := expfmt.NewTextParser(model.UTF8Validation)
+	families, err := parser.TextToMetricFamilies(r)
 	if err != nil {
-		return s, false
+		return nil
 	}
-	s.Value = v
-	return s, s.Name != ""
-}
-
-// parsePromLabels parses `a="x",b="y"`, unescaping \\, \" and \n.
-func parsePromLabels(s string) map[string]string {
-	out := map[string]string{}
-	for s != "" {
-		eq := strings.IndexByte(s, '=')
-		if eq < 0 || eq+1 >= len(s) || s[eq+1] != '"' {
-			return out
+	var out []promSample
+	for name, f := range families {
+		for _, m := range f.GetMetric() {
+			out = append(out, familySamples(name, m)...)
 		}
-		key := strings.TrimSpace(strings.TrimLeft(s[:eq], ","))
-		val, n := unquoteLabel(s[eq+2:])
-		out[key] = val
-		s = strings.TrimLeft(s[eq+2+n:], ", ")
 	}
 	return out
 }
 
-// unquoteLabel reads a label value up to its closing quote and returns
-// the value and the bytes consumed, the quote included.
-func unquoteLabel(s string) (string, int) {
-	var b strings.Builder
-	for i := 0; i < len(s); i++ {
-		switch c := s[i]; {
-		case c == '"':
-			return b.String(), i + 1
-		case c == '\\' && i+1 < len(s):
-			i++
-			if s[i] == 'n' {
-				b.WriteByte('\n')
-			} else {
-				b.WriteByte(s[i])
-			}
-		default:
-			b.WriteByte(c)
-		}
+// familySamples flattens one series of a metric family.
+func familySamples(name string, m *dto.Metric) []promSample {
+	labels := map[string]string{}
+	for _, l := range m.GetLabel() {
+		labels[l.GetName()] = l.GetValue()
 	}
-	return b.String(), len(s)
+	one := func(n string, v float64) promSample { return promSample{Name: n, Labels: labels, Value: v} }
+	switch {
+	case m.Counter != nil:
+		return []promSample{one(name, m.GetCounter().GetValue())}
+	case m.Gauge != nil:
+		return []promSample{one(name, m.GetGauge().GetValue())}
+	case m.Untyped != nil:
+		return []promSample{one(name, m.GetUntyped().GetValue())}
+	case m.Histogram != nil:
+		h := m.GetHistogram()
+		return []promSample{one(name+"_count", float64(h.GetSampleCount())), one(name+"_sum", h.GetSampleSum())}
+	case m.Summary != nil:
+		sm := m.GetSummary()
+		return []promSample{one(name+"_count", float64(sm.GetSampleCount())), one(name+"_sum", sm.GetSampleSum())}
+	}
+	return nil
 }
 
 // sumMetric adds the values of the samples named name whose labels

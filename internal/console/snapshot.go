@@ -86,11 +86,18 @@ func (c *snapshotCache) store(s *snapshot) {
 }
 
 // get returns a snapshot younger than maxAge, built by build when needed.
+// While another caller is building one, a snapshot up to 1.5 × maxAge old
+// is good enough: the page does not wait for the build.
 func (c *snapshotCache) get(maxAge time.Duration, build func() (*snapshot, error)) (*snapshot, error) {
 	if s := c.fresh(maxAge); s != nil {
 		return s, nil
 	}
-	c.buildMu.Lock()
+	if !c.buildMu.TryLock() {
+		if s := c.fresh(maxAge + maxAge/2); s != nil {
+			return s, nil
+		}
+		c.buildMu.Lock()
+	}
 	defer c.buildMu.Unlock()
 	if s := c.fresh(maxAge); s != nil { // built while this caller waited
 		return s, nil
@@ -133,7 +140,7 @@ func (s *Server) build() (*snapshot, error) {
 
 func (s *Server) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	t0 := time.Now()
-	meta, err := s.adm.Metadata(ctx)
+	meta, err := s.adm.Metadata(freshMetadata(ctx))
 	if err != nil {
 		return nil, fmt.Errorf("metadata: %w", err)
 	}
@@ -168,6 +175,14 @@ func (s *Server) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	snap.at = time.Now()
 	snap.took = snap.at.Sub(t0)
 	return snap, nil
+}
+
+// freshMetadata makes kadm's Metadata calls ask a broker instead of
+// answering from the client's metadata cache (which may be seconds old:
+// a page must show a leader move or a new topic at once). The price is
+// that the response carries the authorized operations too.
+func freshMetadata(ctx context.Context) context.Context {
+	return kadm.WithAuthorizedOps(ctx)
 }
 
 // listOffsets calls list (ListStartOffsets or ListEndOffsets) for names;

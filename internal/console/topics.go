@@ -244,7 +244,7 @@ func (s *Server) awaitTopic(ctx context.Context, name string, present bool) {
 	t := time.NewTicker(100 * time.Millisecond)
 	defer t.Stop()
 	for {
-		if td, err := s.adm.ListTopicsWithInternal(ctx, name); err == nil && topicExists(td, name) == present {
+		if td, err := s.adm.ListTopicsWithInternal(freshMetadata(ctx), name); err == nil && topicExists(td, name) == present {
 			return
 		}
 		select {
