@@ -308,15 +308,7 @@ func newReassignExecuteCmd() *cobra.Command {
 			"reassignments are in progress unless --additional.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := readJSONFile("reassignment-json-file", file)
-			if err != nil {
-				return err
-			}
-			entries, err := parseReassignJSON(data)
-			if err != nil {
-				return err
-			}
-			return withKafka(cmd, reassignTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+			return withReassignmentFile(cmd, file, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, entries []reassignEntry) error {
 				return runReassignExecute(ctx, cl, adm, cmd.OutOrStdout(), entries, throttle, additional)
 			})
 		},
@@ -441,15 +433,7 @@ func newReassignVerifyCmd() *cobra.Command {
 			"--preserve-throttles.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := readJSONFile("reassignment-json-file", file)
-			if err != nil {
-				return err
-			}
-			entries, err := parseReassignJSON(data)
-			if err != nil {
-				return err
-			}
-			return withKafka(cmd, reassignTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+			return withReassignmentFile(cmd, file, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, entries []reassignEntry) error {
 				return runReassignVerify(ctx, cl, adm, cmd.OutOrStdout(), entries, preserve)
 			})
 		},
@@ -522,15 +506,7 @@ func newReassignCancelCmd() *cobra.Command {
 			"--preserve-throttles.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			data, err := readJSONFile("reassignment-json-file", file)
-			if err != nil {
-				return err
-			}
-			entries, err := parseReassignJSON(data)
-			if err != nil {
-				return err
-			}
-			return withKafka(cmd, reassignTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+			return withReassignmentFile(cmd, file, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client, entries []reassignEntry) error {
 				return runReassignCancel(ctx, cl, adm, cmd.OutOrStdout(), entries, preserve)
 			})
 		},
@@ -577,4 +553,20 @@ func writeCancelled(w io.Writer, done []reassignEntry) {
 	if len(done) > 0 {
 		fmt.Fprintf(w, "Successfully cancelled partition %s for: %s\n", plural(len(done), "reassignment"), joinNames(done))
 	}
+}
+
+// withReassignmentFile reads and checks the --reassignment-json-file
+// FILE, then runs fn with Kafka clients (withKafka).
+func withReassignmentFile(cmd *cobra.Command, file string, fn func(context.Context, *kgo.Client, *kadm.Client, []reassignEntry) error) error {
+	data, err := readJSONFile("reassignment-json-file", file)
+	if err != nil {
+		return err
+	}
+	entries, err := parseReassignJSON(data)
+	if err != nil {
+		return err
+	}
+	return withKafka(cmd, reassignTimeout, func(ctx context.Context, cl *kgo.Client, adm *kadm.Client) error {
+		return fn(ctx, cl, adm, entries)
+	})
 }
