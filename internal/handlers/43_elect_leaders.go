@@ -28,15 +28,8 @@ func (h *Handlers) electLeaders(ctx context.Context, req *server.Request) server
 	if !h.authorizeCluster(req, metadata.ACLOpAlter) {
 		return respond(req, electRefused(r, kerr.ClusterAuthorizationFailed))
 	}
-	var tps []controller.TopicPartition
-	if r.Topics != nil {
-		tps = []controller.TopicPartition{}
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				tps = append(tps, controller.TopicPartition{Topic: t.Topic, Partition: p})
-			}
-		}
-	}
+	tps := namedPartitions(r.Topics, func(t kmsg.ElectLeadersRequestTopic) string { return t.Topic },
+		func(t kmsg.ElectLeadersRequestTopic) []int32 { return t.Partitions })
 	results, err := h.d.Controller.ElectLeaders(ctx, r.ElectionType, tps)
 	if err != nil {
 		resp.ErrorCode = errorCode(err)
@@ -74,4 +67,20 @@ func electRefused(r *kmsg.ElectLeadersRequest, err *kerr.Error) *kmsg.ElectLeade
 		resp.Topics = append(resp.Topics, rt)
 	}
 	return resp
+}
+
+// namedPartitions lists the partitions a request names, topic by
+// topic (name and parts read one request topic), or nil when the request
+// has null topics, which means every partition.
+func namedPartitions[T any](topics []T, name func(T) string, parts func(T) []int32) []controller.TopicPartition {
+	if topics == nil {
+		return nil
+	}
+	tps := []controller.TopicPartition{}
+	for _, t := range topics {
+		for _, p := range parts(t) {
+			tps = append(tps, controller.TopicPartition{Topic: name(t), Partition: p})
+		}
+	}
+	return tps
 }

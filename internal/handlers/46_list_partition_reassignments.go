@@ -14,7 +14,6 @@ package handlers
 import (
 	"context"
 
-	"github.com/fjordlog/fjord/internal/controller"
 	"github.com/fjordlog/fjord/internal/metadata"
 	"github.com/fjordlog/fjord/internal/server"
 	"github.com/twmb/franz-go/pkg/kerr"
@@ -28,15 +27,8 @@ func (h *Handlers) listPartitionReassignments(ctx context.Context, req *server.R
 		resp.ErrorCode = kerr.ClusterAuthorizationFailed.Code
 		return respond(req, resp)
 	}
-	var tps []controller.TopicPartition
-	if r.Topics != nil {
-		tps = []controller.TopicPartition{}
-		for _, t := range r.Topics {
-			for _, p := range t.Partitions {
-				tps = append(tps, controller.TopicPartition{Topic: t.Topic, Partition: p})
-			}
-		}
-	}
+	tps := namedPartitions(r.Topics, func(t kmsg.ListPartitionReassignmentsRequestTopic) string { return t.Topic },
+		func(t kmsg.ListPartitionReassignmentsRequestTopic) []int32 { return t.Partitions })
 	list, err := h.d.Controller.ListPartitionReassignments(ctx, tps)
 	if err != nil {
 		resp.ErrorCode, resp.ErrorMessage = errorCode(err), errorMessage(err)
