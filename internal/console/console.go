@@ -44,6 +44,9 @@ type Options struct {
 	SampleInterval time.Duration
 	// Logger receives request failures; nil discards them.
 	Logger *slog.Logger
+	// Nodes, when set (`fjord dev`), lets the overview's node panel stop,
+	// kill, pause and start the local nodes; see NodeControl.
+	Nodes NodeControl
 }
 
 // Server serves the console. Create it with New; it owns a Kafka client
