@@ -17,12 +17,15 @@ package handlers
 // FETCH_SESSION_TOPIC_ID_ERROR; each is a top-level error, and the client
 // opens a new session.
 //
-// Each session partition has its own partition.Watcher on one channel of
-// the session, registered while it is in the session: a request reads only
-// the partitions it names, those whose watcher fired since they were last
-// read, and, once a second (and whenever the metadata image changed), all
+// Each session partition has its own partition.Watcher on one channel and
+// one FireQueue of the session, registered while it is in the session: a
+// request reads only the partitions it names and those whose watcher fired
+// since they were last read (drained from the queue, never found by a
+// scan), and, once a second (and whenever the metadata image changed), all
 // of them; so a follower's wake-up costs O(changed partitions), not
-// O(session). The long poll waits on the session's channel.
+// O(session). The long poll waits on the session's channel. The session's
+// order is kept as a sequence number per partition, so moving the
+// partitions that sent records to the end is O(moved) too.
 //
 // The cache holds max.incremental.fetch.session.cache.slots sessions. When
 // full, a new session takes the slot of the least recently used session
@@ -34,6 +37,7 @@ package handlers
 // the response's byte budget (as Kafka).
 
 import (
+	"cmp"
 	"context"
 	"crypto/rand"
 	"encoding/binary"
@@ -83,7 +87,8 @@ type sessionPart struct {
 	req   kmsg.FetchRequestTopicPartition // the latest fetch state sent
 	p     *partition.Partition            // watched while in the session
 	w     *partition.Watcher
-	hw    int64 // last sent; -2 before the first answer
+	order uint64 // position in the session's order: lower first
+	hw    int64  // last sent; -2 before the first answer
 	lso   int64
 	start int64
 }
@@ -96,9 +101,13 @@ type fetchSession struct {
 	usesIDs  bool
 	wake     chan struct{}
 	mu       sync.Mutex
-	epoch    int32 // the next request's epoch
-	parts    []*sessionPart
+	epoch    int32          // the next request's epoch
+	parts    []*sessionPart // in no particular order; see sessionPart.order
 	index    map[sessionKey]*sessionPart
+	byW      map[*partition.Watcher]*sessionPart
+	fired    partition.FireQueue // the watchers of s that fired
+	drained  []*partition.Watcher
+	seq      uint64 // the next order
 	swept    time.Time
 	img      *metadata.Image // the image of the last full read
 	lastUsed time.Time       // guarded by fetchSessions.mu
@@ -166,7 +175,7 @@ func nextEpoch(e int32) int32 {
 // cache has no slot for it.
 func (c *fetchSessions) create(r *kmsg.FetchRequest, now time.Time) *fetchSession {
 	s := &fetchSession{replica: fetchReplica(r), usesIDs: r.Version >= 13, wake: make(chan struct{}, 1),
-		epoch: 1, index: map[sessionKey]*sessionPart{}, swept: now, lastUsed: now}
+		epoch: 1, index: map[sessionKey]*sessionPart{}, byW: map[*partition.Watcher]*sessionPart{}, swept: now, lastUsed: now}
 	c.mu.Lock()
 	c.expire(now)
 	if !c.makeRoom(s, now) {
@@ -247,7 +256,7 @@ func (s *fetchSession) shut() {
 	for _, sp := range s.parts {
 		sp.unwatch()
 	}
-	s.parts, s.index = nil, nil
+	s.parts, s.index, s.byW = nil, nil, nil
 }
 
 func (sp *sessionPart) unwatch() {
@@ -284,12 +293,14 @@ func topicKey(version int16, name string, id [16]byte, idx int32) sessionKey {
 func (s *fetchSession) put(k sessionKey, rp kmsg.FetchRequestTopicPartition) {
 	sp := s.index[k]
 	if sp == nil {
-		sp = &sessionPart{key: k, w: partition.NewWatcherOn(s.wake), hw: -2, lso: -2, start: -2}
+		sp = &sessionPart{key: k, w: partition.NewWatcherOn(s.wake, &s.fired), order: s.seq, hw: -2, lso: -2, start: -2}
+		s.seq++
 		s.index[k] = sp
+		s.byW[sp.w] = sp
 		s.parts = append(s.parts, sp)
 	}
 	sp.req = rp
-	sp.w.Fired.Store(true)
+	sp.w.Mark()
 }
 
 func (s *fetchSession) forget(k sessionKey) {
@@ -299,6 +310,7 @@ func (s *fetchSession) forget(k sessionKey) {
 	}
 	sp.unwatch()
 	delete(s.index, k)
+	delete(s.byW, sp.w)
 	s.parts = slices.DeleteFunc(s.parts, func(o *sessionPart) bool { return o == sp })
 }
 
@@ -319,18 +331,39 @@ type examined struct {
 func (s *fetchSession) toExamine(full bool, img *metadata.Image, now time.Time, pending map[*sessionPart]bool) []examined {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	all := full || img != s.img || now.Sub(s.swept) >= sessionSweep
-	if all {
+	s.drained = s.fired.Drain(s.drained[:0])
+	var parts []*sessionPart
+	if full || img != s.img || now.Sub(s.swept) >= sessionSweep {
 		s.img, s.swept = img, now
+		parts = s.parts
+	} else {
+		parts = s.changed(pending)
 	}
-	out := make([]examined, 0, len(pending)+1)
-	for _, sp := range s.parts {
-		if sp.w.Fired.Swap(false) || all || pending[sp] {
-			pending[sp] = true
-			out = append(out, examined{sp: sp, req: sp.req, key: sp.key, hw: sp.hw, lso: sp.lso, start: sp.start})
-		}
+	slices.SortFunc(parts, func(a, b *sessionPart) int { return cmp.Compare(a.order, b.order) })
+	out := make([]examined, 0, len(parts))
+	for _, sp := range parts {
+		pending[sp] = true
+		out = append(out, examined{sp: sp, req: sp.req, key: sp.key, hw: sp.hw, lso: sp.lso, start: sp.start})
 	}
 	return out
+}
+
+// changed returns, unordered, the session partitions in pending or whose
+// watcher was just drained; mu must be held.
+func (s *fetchSession) changed(pending map[*sessionPart]bool) []*sessionPart {
+	parts := make([]*sessionPart, 0, len(pending)+len(s.drained))
+	for sp := range pending {
+		if s.index[sp.key] == sp { // not forgotten since
+			parts = append(parts, sp)
+		}
+	}
+	for _, w := range s.drained {
+		if sp := s.byW[w]; sp != nil && !pending[sp] {
+			pending[sp] = true // also dedups a watcher queued twice
+			parts = append(parts, sp)
+		}
+	}
+	return parts
 }
 
 // rewatch makes sp watch p, the partition this node now has under sp's
@@ -357,27 +390,17 @@ type sent struct {
 }
 
 // commit records what an answer sent, and moves the partitions that sent
-// records to the end of the session's order.
+// records to the end of the session's order (answered is in that order).
 func (s *fetchSession) commit(answered []sent) {
 	s.mu.Lock()
 	defer s.mu.Unlock()
-	moved := map[*sessionPart]bool{}
 	for _, a := range answered {
 		a.sp.hw, a.sp.lso, a.sp.start = a.hw, a.lso, a.start
 		if a.records {
-			moved[a.sp] = true
+			a.sp.order = s.seq
+			s.seq++
 		}
 	}
-	if len(moved) == 0 {
-		return
-	}
-	rest := slices.DeleteFunc(slices.Clone(s.parts), func(sp *sessionPart) bool { return moved[sp] })
-	for _, sp := range s.parts {
-		if moved[sp] {
-			rest = append(rest, sp)
-		}
-	}
-	s.parts = rest
 }
 
 // changed reports whether an incremental answer must carry a partition.

@@ -1,10 +1,13 @@
 package handlers
 
 import (
+	"slices"
 	"testing"
 	"time"
 
 	"github.com/fjordlog/fjord/internal/fakeclock"
+	"github.com/fjordlog/fjord/internal/metadata"
+	"github.com/fjordlog/fjord/internal/partition"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
@@ -153,5 +156,38 @@ func TestFetchSessionSlots(t *testing.T) {
 	}
 	if c.resolve(full(-1), now.Add(sessionEvictAge+2*time.Second)).s != nil {
 		t.Fatal("a consumer's session took a fresh follower's slot")
+	}
+}
+
+// A session reads, between sweeps, only the partitions whose watcher
+// fired (each once), in session order; partitions that sent records move
+// to the end of that order, which a full read then follows.
+func TestFetchSessionChangedOrder(t *testing.T) {
+	now := time.Unix(1000, 0)
+	s := &fetchSession{index: map[sessionKey]*sessionPart{}, byW: map[*partition.Watcher]*sessionPart{}, swept: now}
+	r := fetchByID(12, fetchTopic("t", metadata.UUID{}, 0, 0, 1, 2))
+	s.update(r)
+	order := func(es []examined) (out []int32) {
+		for _, e := range es {
+			out = append(out, e.key.partition)
+		}
+		return out
+	}
+	if got := order(s.toExamine(false, nil, now, map[*sessionPart]bool{})); !slices.Equal(got, []int32{0, 1, 2}) {
+		t.Fatalf("new partitions read %v, want all three in order", got)
+	}
+	if got := order(s.toExamine(false, nil, now, map[*sessionPart]bool{})); len(got) != 0 {
+		t.Fatalf("nothing fired, read %v", got)
+	}
+	p2, p0 := s.index[sessionKey{name: "t", partition: 2}], s.index[sessionKey{name: "t", partition: 0}]
+	p2.w.Mark()
+	p2.w.Mark()
+	p0.w.Mark()
+	if got := order(s.toExamine(false, nil, now, map[*sessionPart]bool{})); !slices.Equal(got, []int32{0, 2}) {
+		t.Fatalf("after 2 and 0 fired, read %v, want [0 2]", got)
+	}
+	s.commit([]sent{{sp: p0, records: true}, {sp: p2}})
+	if got := order(s.toExamine(false, nil, now.Add(sessionSweep), map[*sessionPart]bool{})); !slices.Equal(got, []int32{1, 2, 0}) {
+		t.Fatalf("sweep after 0 sent records read %v, want [1 2 0]", got)
 	}
 }

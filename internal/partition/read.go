@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 
 	"github.com/fjordlog/fjord/internal/record"
@@ -16,18 +17,69 @@ import (
 // partitions waits on one channel.
 type Watcher struct {
 	C chan struct{}
-	// Fired is set before each wake-up: a fetch session shares one C
-	// among a Watcher per partition and reads (and clears) Fired to learn
-	// which partitions changed.
+	// Fired is set before each wake-up. A fetch session shares one C
+	// among a Watcher per partition and learns which partitions changed
+	// from its FireQueue, which a Watcher joins when Fired goes from
+	// false to true.
 	Fired atomic.Bool
+	q     *FireQueue // nil: no queue
 }
 
 // NewWatcher returns a Watcher with a one-slot channel.
 func NewWatcher() *Watcher { return &Watcher{C: make(chan struct{}, 1)} }
 
 // NewWatcherOn returns a Watcher that wakes c (shared with other
-// Watchers; give it one slot).
-func NewWatcherOn(c chan struct{}) *Watcher { return &Watcher{C: c} }
+// Watchers; give it one slot) and, if q is not nil, queues itself on q
+// when it fires while unmarked.
+func NewWatcherOn(c chan struct{}, q *FireQueue) *Watcher { return &Watcher{C: c, q: q} }
+
+// Mark marks w fired and queues it, as a wake-up does, without sending
+// on C: the next drain of its queue returns it.
+func (w *Watcher) Mark() {
+	if !w.Fired.Swap(true) && w.q != nil {
+		w.q.push(w)
+	}
+}
+
+// fire marks w and wakes its channel; sends never block.
+func (w *Watcher) fire() {
+	w.Mark()
+	select {
+	case w.C <- struct{}{}:
+	default:
+	}
+}
+
+// FireQueue lists the Watchers that fired since it was last drained, each
+// once, so that a fetch session's wake-up costs O(changed partitions)
+// rather than a scan of the session. Its mutex is a leaf lock: push runs
+// under a partition's mu and nothing is locked while it is held.
+type FireQueue struct {
+	mu    sync.Mutex
+	fired []*Watcher
+}
+
+func (q *FireQueue) push(w *Watcher) {
+	q.mu.Lock()
+	q.fired = append(q.fired, w)
+	q.mu.Unlock()
+}
+
+// Drain appends the queued Watchers to buf, clears their marks and
+// empties the queue. A partition change notified after a Watcher's mark
+// is cleared queues it again; one notified before it is visible to a read
+// made after Drain returns.
+func (q *FireQueue) Drain(buf []*Watcher) []*Watcher {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	for _, w := range q.fired {
+		w.Fired.Store(false)
+	}
+	buf = append(buf, q.fired...)
+	clear(q.fired)
+	q.fired = q.fired[:0]
+	return buf
+}
 
 // Watch registers w.
 func (p *Partition) Watch(w *Watcher) {
@@ -46,11 +98,7 @@ func (p *Partition) Unwatch(w *Watcher) {
 // notify wakes every watcher. Called with mu held; sends never block.
 func (p *Partition) notify() {
 	for w := range p.watchers {
-		w.Fired.Store(true)
-		select {
-		case w.C <- struct{}{}:
-		default:
-		}
+		w.fire()
 	}
 }
 
