@@ -323,13 +323,20 @@ func NewBroker(props map[string]string) (*Broker, error) {
 		}
 		static[k] = v
 	}
-	return &Broker{static: static}, nil
+	b := &Broker{static: static}
+	b.dyn.Store(&layers{}) // its own, so ThrottledRates can cache on it
+	return b, nil
 }
 
 // Value returns the broker config's value and whether it is set at all
 // (dynamically, statically or by default). Unknown names return ("", false).
 func (b *Broker) Value(name string) (string, bool) {
-	if v, _, ok := b.layers().value(name); ok {
+	return b.valueIn(b.layers(), name)
+}
+
+// valueIn is Value over the dynamic layers l.
+func (b *Broker) valueIn(l *layers, name string) (string, bool) {
+	if v, _, ok := l.value(name); ok {
 		return v, true
 	}
 	if v, ok := b.static[name]; ok {

@@ -4,7 +4,9 @@ import (
 	"fmt"
 	"maps"
 	"slices"
+	"strconv"
 	"strings"
+	"sync/atomic"
 )
 
 // Dynamic broker configs (Kafka's KIP-226, DynamicBrokerConfig): a broker
@@ -100,6 +102,9 @@ func ValidateDynamic(configs map[string]string) error {
 type layers struct {
 	broker   map[string]string // this broker's (resource name = its id)
 	defaults map[string]string // the cluster-wide default (resource name "")
+	// rates caches ThrottledRates over these layers: the replication
+	// paths ask for them on every fetch.
+	rates atomic.Pointer[[2]int64]
 }
 
 var noLayers = &layers{}
@@ -234,5 +239,19 @@ func (b *Broker) Synonyms(name string) []Synonym {
 // follower.replication.throttled.rate; math.MaxInt64, the default, means
 // unthrottled). They are dynamic: read them at use time.
 func (b *Broker) ThrottledRates() (leader, follower int64) {
-	return b.Int("leader.replication.throttled.rate"), b.Int("follower.replication.throttled.rate")
+	l := b.layers()
+	if r := l.rates.Load(); r != nil {
+		return r[0], r[1]
+	}
+	r := [2]int64{b.intIn(l, "leader.replication.throttled.rate"), b.intIn(l, "follower.replication.throttled.rate")}
+	if l != noLayers { // shared by every Broker without dynamic configs
+		l.rates.Store(&r)
+	}
+	return r[0], r[1]
+}
+
+func (b *Broker) intIn(l *layers, name string) int64 {
+	v, _ := b.valueIn(l, name)
+	n, _ := strconv.ParseInt(v, 10, 64)
+	return n
 }

@@ -2,6 +2,7 @@ package config
 
 import (
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 )
@@ -120,4 +121,27 @@ func synString(syns []Synonym) string {
 		parts = append(parts, fmt.Sprintf("%s=%s(%d)", s.Name, s.Value, s.Source))
 	}
 	return strings.Join(parts, " ")
+}
+
+// ThrottledRates follow every SetDynamic, though cached between them.
+func TestThrottledRatesFollowChanges(t *testing.T) {
+	b, err := NewBroker(map[string]string{"follower.replication.throttled.rate": "7"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	check := func(wantL, wantF int64) {
+		t.Helper()
+		for range 2 { // computed, then cached
+			if l, f := b.ThrottledRates(); l != wantL || f != wantF {
+				t.Fatalf("rates %d, %d; want %d, %d", l, f, wantL, wantF)
+			}
+		}
+	}
+	check(math.MaxInt64, 7)
+	b.SetDynamic(map[string]string{"leader.replication.throttled.rate": "100"}, nil)
+	check(100, 7)
+	b.SetDynamic(nil, map[string]string{"leader.replication.throttled.rate": "200", "follower.replication.throttled.rate": "300"})
+	check(200, 300)
+	b.SetDynamic(nil, nil)
+	check(math.MaxInt64, 7)
 }
