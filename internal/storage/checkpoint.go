@@ -138,10 +138,40 @@ func readOffsetCheckpoint(path string) (map[TopicPartition]int64, error) {
 
 // writeOffsetCheckpoint atomically writes a per-log-dir offset checkpoint.
 func writeOffsetCheckpoint(dir, name string, offsets map[TopicPartition]int64) error {
+	return writeFileAtomic(dir, name, formatOffsets(offsets))
+}
+
+// formatOffsets renders a per-log-dir offset checkpoint, its lines
+// sorted: stable output for operators and diffs, and equal contents for
+// equal offsets (see checkpointCache).
+func formatOffsets(offsets map[TopicPartition]int64) []byte {
 	lines := make([]string, 0, len(offsets))
 	for tp, off := range offsets {
 		lines = append(lines, fmt.Sprintf("%s %d %d", tp.Topic, tp.Partition, off))
 	}
-	slices.Sort(lines) // stable output for operators and diffs
-	return writeFileAtomic(dir, name, formatCheckpoint(lines))
+	slices.Sort(lines)
+	return formatCheckpoint(lines)
+}
+
+// checkpointCache remembers the contents last written to each checkpoint
+// file, so a periodic checkpoint rewrites (and fsyncs) only the files whose
+// contents changed: each fsync of a small file forces a journal commit on
+// ext4 that can stall the appends of every log on the file system. Its
+// owner serializes access (Manager.checkpointMu).
+type checkpointCache map[string]string
+
+// write writes offsets to dir/name unless the file already holds them
+// from an earlier write through this cache.
+func (c checkpointCache) write(dir, name string, offsets map[TopicPartition]int64) error {
+	data := formatOffsets(offsets)
+	path := filepath.Join(dir, name)
+	if last, ok := c[path]; ok && last == string(data) {
+		return nil
+	}
+	delete(c, path) // a failed write leaves the file's contents unknown
+	if err := writeFileAtomic(dir, name, data); err != nil {
+		return err
+	}
+	c[path] = string(data)
+	return nil
 }

@@ -65,8 +65,10 @@ type Manager struct {
 	failOnce sync.Once
 
 	mu sync.Mutex
-	// checkpointMu makes Checkpoint calls write the files one at a time.
+	// checkpointMu makes Checkpoint calls write the files one at a time;
+	// it guards written.
 	checkpointMu sync.Mutex
+	written      checkpointCache
 	dirs         []*logDir
 	logs         map[TopicPartition]*Log
 	where        map[TopicPartition]*logDir
@@ -85,7 +87,7 @@ func OpenManager(dirs []string, logger *slog.Logger, now func() time.Time) (*Man
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{logger: logger, now: now, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{},
+	m := &Manager{logger: logger, now: now, written: checkpointCache{}, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{},
 		loading: map[TopicPartition]chan struct{}{}, failed: make(chan error, 1)}
 	for _, path := range dirs {
 		d, err := m.openDir(path)
@@ -459,7 +461,7 @@ func (m *Manager) Checkpoint(hws map[TopicPartition]int64) error {
 	m.mu.Unlock()
 	var errs []error
 	for i, dir := range dirs {
-		if err := writeCheckpointFiles(dir, files[i]); err != nil {
+		if err := m.writeCheckpointFiles(dir, files[i]); err != nil {
 			errs = append(errs, fmt.Errorf("storage: checkpoint %s: %w", dir, err))
 		}
 	}
@@ -530,10 +532,11 @@ func (d *logDir) checkpointFiles() []checkpointFile {
 	}
 }
 
-// writeCheckpointFiles writes the checkpoint files of the log dir at dir.
-func writeCheckpointFiles(dir string, files []checkpointFile) error {
+// writeCheckpointFiles writes the checkpoint files of the log dir at dir
+// that changed since they were last written; checkpointMu must be held.
+func (m *Manager) writeCheckpointFiles(dir string, files []checkpointFile) error {
 	for _, f := range files {
-		if err := writeOffsetCheckpoint(dir, f.name, f.offsets); err != nil {
+		if err := m.written.write(dir, f.name, f.offsets); err != nil {
 			return err
 		}
 	}

@@ -1,11 +1,13 @@
 package storage
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
 )
 
@@ -273,5 +275,43 @@ func TestManagerConcurrentLoads(t *testing.T) {
 	}
 	if n := len(dirsIn(t, dir)); n != 4 {
 		t.Fatalf("%d partition dirs, want 4", n)
+	}
+}
+
+// A periodic checkpoint rewrites only the files whose contents changed:
+// unchanged ones keep their inode (writeFileAtomic renames a new file
+// over the old one), a moved high watermark rewrites that file alone.
+func TestCheckpointSkipsUnchangedFiles(t *testing.T) {
+	d := t.TempDir()
+	m := openManager(t, d)
+	tp := TopicPartition{"t", 0}
+	_, err := m.Load(tp, [16]byte{}, smallConfig())
+	must(t, err)
+	must(t, m.Checkpoint(map[TopicPartition]int64{tp: 0}))
+	inodes := func() map[string]uint64 {
+		out := map[string]uint64{}
+		for _, name := range []string{recoveryPointFile, logStartFile, replicationOffsetFile, cleanerOffsetFile} {
+			fi, err := os.Stat(filepath.Join(d, name))
+			must(t, err)
+			out[name] = fi.Sys().(*syscall.Stat_t).Ino
+		}
+		return out
+	}
+	before := inodes()
+	must(t, m.Checkpoint(map[TopicPartition]int64{tp: 0}))
+	if after := inodes(); !maps.Equal(before, after) {
+		t.Fatalf("an unchanged checkpoint rewrote files: %v -> %v", before, after)
+	}
+	must(t, m.Checkpoint(map[TopicPartition]int64{tp: 7}))
+	after := inodes()
+	for name, ino := range after {
+		if changed := ino != before[name]; changed != (name == replicationOffsetFile) {
+			t.Errorf("%s rewritten: %v", name, changed)
+		}
+	}
+	hw, err := readOffsetCheckpoint(filepath.Join(d, replicationOffsetFile))
+	must(t, err)
+	if hw[tp] != 7 {
+		t.Fatalf("hw checkpoint %d, want 7", hw[tp])
 	}
 }
