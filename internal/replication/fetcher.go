@@ -54,7 +54,7 @@ type fetcher struct {
 	builtGen uint64
 	retryAt  time.Time // a backed-off partition becomes ready (zero: none)
 	builtAt  time.Time
-	partsBuf []inflight
+	partsBuf []*inflight
 
 	conn    *leaderConn // nil until dialed, and after an error
 	sess    session     // the incremental fetch session with the leader
@@ -327,7 +327,7 @@ func (f *fetcher) rebuild(now time.Time) time.Duration {
 // buildRequest builds the Fetch for the ready partitions whose replica
 // still follows our leader in the assigned epoch. A partition skipped for
 // that is looked at again after Backoff at most.
-func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []inflight, time.Duration) {
+func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []*inflight, time.Duration) {
 	now := time.Now()
 	wait := idle
 	if !f.retryAt.IsZero() {
@@ -338,7 +338,7 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 		wait = f.rebuild(now)
 	}
 	req := f.newRequest()
-	parts, changed := f.partsBuf[:0], []inflight(nil)
+	parts, changed := f.partsBuf[:0], []*inflight(nil)
 	throttling := f.o.Throttle != nil && f.o.Throttle.Active()
 	var held map[TopicPartition]bool
 	for _, in := range f.order {
@@ -349,7 +349,7 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 				in.p = nil // stays stale: looked at again next round
 			}
 			if !throttling || !f.held(in) {
-				changed = append(changed, *in)
+				changed = append(changed, in)
 			}
 		}
 		if in.p == nil {
@@ -363,7 +363,7 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 			held[in.a.tp] = true
 			continue
 		}
-		parts = append(parts, *in)
+		parts = append(parts, in)
 	}
 	f.partsBuf = parts
 	// Partitions held back (or released) leave (or rejoin) the session, as
@@ -374,7 +374,7 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 		wait = min(wait, throttleRecheck)
 	}
 	topics := map[string]int{}
-	f.sess.fill(req, parts, changed, reshaped, func(in inflight) { f.addPartition(req, topics, in) })
+	f.sess.fill(req, parts, changed, reshaped, func(in *inflight) { f.addPartition(req, topics, in) })
 	return req, parts, wait
 }
 
@@ -421,7 +421,7 @@ func (f *fetcher) fetchState(in *inflight) bool {
 }
 
 // addPartition adds one partition to req, grouping partitions by topic.
-func (f *fetcher) addPartition(req *kmsg.FetchRequest, topics map[string]int, in inflight) {
+func (f *fetcher) addPartition(req *kmsg.FetchRequest, topics map[string]int, in *inflight) {
 	i, ok := topics[in.a.tp.Topic]
 	if !ok {
 		t := kmsg.NewFetchRequestTopic()

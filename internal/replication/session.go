@@ -30,7 +30,7 @@ type sentState struct {
 	epoch, last      int32
 }
 
-func stateOf(in inflight) sentState {
+func stateOf(in *inflight) sentState {
 	return sentState{in.st.FetchOffset, in.st.LogStartOffset, in.a.epoch, in.st.LastFetchedEpoch}
 }
 
@@ -40,7 +40,7 @@ func stateOf(in inflight) sentState {
 // this round) can differ, unless the set of parts changed (reshaped),
 // which also makes the partitions the session has beyond parts
 // forgotten.
-func (s *session) fill(req *kmsg.FetchRequest, parts, changed []inflight, reshaped bool, add func(inflight)) {
+func (s *session) fill(req *kmsg.FetchRequest, parts, changed []*inflight, reshaped bool, add func(*inflight)) {
 	req.SessionID, req.SessionEpoch = s.id, s.epoch
 	s.inFlight, s.forgotten = map[TopicPartition]sentState{}, nil
 	candidates := changed
@@ -64,7 +64,7 @@ func (s *session) fill(req *kmsg.FetchRequest, parts, changed []inflight, reshap
 
 // forget adds the session's partitions that are not in parts to req's
 // ForgottenTopics.
-func (s *session) forget(req *kmsg.FetchRequest, parts []inflight) {
+func (s *session) forget(req *kmsg.FetchRequest, parts []*inflight) {
 	fetching := make(map[TopicPartition]bool, len(parts))
 	for _, in := range parts {
 		fetching[in.a.tp] = true

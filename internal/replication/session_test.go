@@ -8,15 +8,15 @@ import (
 	"github.com/twmb/franz-go/pkg/kmsg"
 )
 
-func sessionPart(tp TopicPartition, offset int64) inflight {
-	return inflight{a: &assignment{tp: tp, epoch: 3}, p: &partition.Partition{}, st: partition.FetchState{FetchOffset: offset, LastFetchedEpoch: 3}}
+func sessionPart(tp TopicPartition, offset int64) *inflight {
+	return &inflight{a: &assignment{tp: tp, epoch: 3}, p: &partition.Partition{}, st: partition.FetchState{FetchOffset: offset, LastFetchedEpoch: 3}}
 }
 
 // fillNames fills a request and returns the partitions it carries.
-func fillNames(s *session, parts ...inflight) (*kmsg.FetchRequest, []TopicPartition) {
+func fillNames(s *session, parts ...*inflight) (*kmsg.FetchRequest, []TopicPartition) {
 	req := kmsg.NewPtrFetchRequest()
 	var got []TopicPartition
-	s.fill(req, parts, parts, true, func(in inflight) { got = append(got, in.a.tp) })
+	s.fill(req, parts, parts, true, func(in *inflight) { got = append(got, in.a.tp) })
 	return req, got
 }
 
