@@ -332,10 +332,15 @@ func checkTopicForms(t *testing.T, cp *consoleProc, adm *kadm.Client) {
 	if code != http.StatusSeeOther {
 		t.Fatalf("alter config: status %d; body %.500s", code, body)
 	}
-	rcs, err := adm.DescribeTopicConfigs(ctx, "made-by-form")
-	if rc, _ := rcs.On("made-by-form", nil); err != nil || configOf(rc, "retention.ms") != "7200000" {
-		t.Errorf("retention.ms after the form: %q (%v)", configOf(rc, "retention.ms"), err)
-	}
+	// The controller committed the change; the broker kadm asks may apply
+	// it a moment later.
+	consoleWait(t, waitTimeout, "retention.ms to read 7200000 after the form", func() string {
+		rcs, err := adm.DescribeTopicConfigs(ctx, "made-by-form")
+		if rc, _ := rcs.On("made-by-form", nil); err != nil || configOf(rc, "retention.ms") != "7200000" {
+			return fmt.Sprintf("retention.ms %q (%v)", configOf(rc, "retention.ms"), err)
+		}
+		return ""
+	})
 	if code, _, _ := cp.post(t, "/topics/made-by-form/delete", url.Values{"confirm": {"wrong"}}); code != http.StatusBadRequest {
 		t.Errorf("delete with a wrong confirmation: status %d, want 400", code)
 	}
