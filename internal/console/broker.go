@@ -150,6 +150,9 @@ func (s *Server) brokerConfigs(ctx context.Context, d *brokerData) {
 	}
 	if err != nil {
 		d.ConfErr = err.Error()
+		if isAuthErr(err) {
+			d.ConfErr = deniedText("describe the broker's configs", err)
+		}
 		return
 	}
 	for _, rc := range rcs {

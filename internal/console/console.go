@@ -11,6 +11,14 @@
 // short-lived caches: a cluster snapshot reused for about a second, a
 // small ring of recent samples for the rate charts, and the last changes
 // seen between snapshots (leaders, ISRs, brokers) for the event feed.
+// The message browser's live tail streams new records as server-sent
+// events (tail.go). On a secured cluster it shows ACLs (acls.go) and SCRAM
+// users (users.go), and signs in as the principal of its client settings:
+// what that principal may not describe is left out or marked "not
+// authorized", never an error page for the whole view (auth.go).
+// Beside `fjord dev` (Options.Nodes) it also shows a node panel and runs
+// a canary producer into fjord-dev-canary, keeping the panel's recent
+// actions and the producers' unavailability windows (nodes*.go).
 package console
 
 import (
@@ -60,6 +68,7 @@ type Server struct {
 	rates   *rateRing
 	lags    *lagHistory
 	events  *eventLog
+	canary  *canary // with Options.Nodes only
 	logger  *slog.Logger
 	closeMu sync.Once
 	// lastView is when a page was last served (Unix ns): the background
@@ -85,6 +94,10 @@ func New(opts Options) (*Server, error) {
 	s := &Server{opts: opts, cl: cl, adm: kadm.NewClient(cl), pages: pages,
 		rates: newRateRing(150), lags: newLagHistory(64, 60), events: newEventLog(200), logger: opts.Logger}
 	s.snaps.ttl = opts.CacheTTL
+	if opts.Nodes != nil {
+		s.canary = newCanary(opts.Nodes, cl, opts.ClientOpts, s.logger)
+		s.canary.onWindow = s.canaryEvent
+	}
 	return s, nil
 }
 
@@ -105,8 +118,9 @@ func withDefaults(o Options) Options {
 }
 
 // Serve serves HTTP on ln until ctx ends, then shuts the HTTP server down
-// (waiting briefly for requests in flight), stops the sampler and closes
-// the Kafka client. It returns nil after a shutdown by ctx.
+// (waiting briefly for requests in flight), stops the sampler and the
+// canary producer (with Options.Nodes) and closes the Kafka client. It
+// returns nil after a shutdown by ctx.
 func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer s.Close()
 	srv := &http.Server{Handler: s.Handler(), ReadHeaderTimeout: 10 * time.Second,
@@ -117,6 +131,9 @@ func (s *Server) Serve(ctx context.Context, ln net.Listener) error {
 	defer stop()
 	if s.opts.SampleInterval > 0 {
 		wg.Go(func() { s.sample(sctx, s.opts.SampleInterval) })
+	}
+	if s.canary != nil {
+		wg.Go(func() { s.canary.run(sctx) })
 	}
 	wg.Go(func() {
 		<-sctx.Done()
@@ -154,6 +171,15 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /groups/{name}", s.page(s.group))
 	mux.HandleFunc("POST /groups/{name}/reset", s.action(s.resetGroup))
 	mux.HandleFunc("GET /brokers/{id}", s.page(s.broker))
+	mux.HandleFunc("POST /nodes/{id}/{action}", s.action(s.nodeAction))
+	mux.HandleFunc("GET /api/nodes", s.nodesJSON)
+	mux.HandleFunc("GET /topics/{name}/messages/tail", s.tailHandler())
+	mux.HandleFunc("GET /acls", s.page(s.acls))
+	mux.HandleFunc("POST /acls", s.action(s.createACL))
+	mux.HandleFunc("POST /acls/delete", s.action(s.deleteACL))
+	mux.HandleFunc("GET /users", s.page(s.users))
+	mux.HandleFunc("POST /users", s.action(s.setPassword))
+	mux.HandleFunc("POST /users/delete", s.action(s.deleteCredential))
 	mux.HandleFunc("/", s.notFound)
 	return http.NewCrossOriginProtection().Handler(mux)
 }

@@ -16,10 +16,12 @@ import (
 // created or deleted, partitions changing leader, ISR or ELR. The console
 // learns of changes only by comparing what it asked for (the metadata log
 // itself is not served to clients), so a change undone between two
-// snapshots is not seen.
+// snapshots is not seen. Beside `fjord dev` the node panel adds its own:
+// an action taken from the panel ("node") and an unavailability window
+// of the canary producer ("canary"), stamped when they happened.
 type event struct {
 	At   time.Time
-	Kind string // "broker", "controller", "topic", "leader", "isr", "elr", "offline"
+	Kind string // "broker", "controller", "topic", "leader", "isr", "elr", "offline", "node", "canary"
 	Text string
 }
 
@@ -49,6 +51,21 @@ func (l *eventLog) observe(snap *snapshot) {
 		}
 	}
 	l.prev = snap
+}
+
+// add records an event that did not come from comparing snapshots, in
+// time order among the others.
+func (l *eventLog) add(e event) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	i := len(l.events)
+	for i > 0 && l.events[i-1].At.After(e.At) {
+		i--
+	}
+	l.events = slices.Insert(l.events, i, e)
+	if over := len(l.events) - l.cap; over > 0 {
+		l.events = append(l.events[:0], l.events[over:]...)
+	}
 }
 
 // recent returns up to n events, newest first.

@@ -35,8 +35,11 @@ func (s *Server) groups(ctx context.Context, _ *http.Request) (pageResult, error
 	if err != nil {
 		return pageResult{}, kafkaError("reading cluster metadata", err)
 	}
+	var warnings []string
 	listed, err := s.adm.ListGroups(ctx)
-	if err != nil {
+	if isAuthErr(err) { // Kafka lists only the groups one may describe; another cluster may refuse
+		listed, warnings = kadm.ListedGroups{}, []string{"groups: " + deniedText("list the consumer groups", err)}
+	} else if err != nil {
 		return pageResult{}, kafkaError("listing groups", err)
 	}
 	names := listed.Groups()
@@ -49,8 +52,10 @@ func (s *Server) groups(ctx context.Context, _ *http.Request) (pageResult, error
 		wg.Go(func() { fetched = s.adm.FetchManyOffsets(ctx, names...) })
 		wg.Wait()
 	}
-	var warnings []string
-	if derr != nil {
+	switch {
+	case isAuthErr(derr):
+		warnings = append(warnings, "describing groups: "+deniedText("describe some of the groups", derr))
+	case derr != nil:
 		warnings = append(warnings, "describing groups: "+derr.Error())
 	}
 	d := groupsData{}
@@ -69,6 +74,9 @@ func groupRowOf(snap *snapshot, lg kadm.ListedGroup, dg kadm.DescribedGroup, fo 
 	}
 	if fo.Err != nil {
 		row.Err = fo.Err.Error()
+		if isAuthErr(fo.Err) {
+			row.Err = deniedText("fetch its offsets", fo.Err)
+		}
 		return row
 	}
 	row.Topics = len(fo.Fetched)
@@ -166,6 +174,9 @@ func (s *Server) loadGroup(ctx context.Context, name string) (*snapshot, kadm.De
 	if err := errors.Join(derr, ferr); err != nil {
 		if errors.Is(err, kerr.GroupIDNotFound) {
 			return nil, dg, nil, notFound("the cluster has no consumer group named " + strconv.Quote(name))
+		}
+		if isAuthErr(err) {
+			return nil, dg, nil, forbidden("describe group "+name, err)
 		}
 		return nil, dg, nil, kafkaError("describing group "+name, err)
 	}

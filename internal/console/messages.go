@@ -258,6 +258,11 @@ func (s *Server) consume(ctx context.Context, topic string, from map[int32]int64
 			d.Note = "stopped after " + browseTime.String() + ": the partitions' leaders answered too slowly"
 			break
 		}
+		for _, fe := range fs.Errors() {
+			if isAuthErr(fe.Err) {
+				return forbidden("read topic "+topic, fe.Err)
+			}
+		}
 		fs.EachRecord(func(rec *kgo.Record) { d.take(rec, pending) })
 	}
 	d.sortRows()

@@ -57,18 +57,31 @@ type overviewData struct {
 	SnapTook   time.Duration
 	Timings    string
 	Events     []event
+	// Nodes is the node panel, beside `fjord dev` only.
+	Nodes *nodePanel
+	// ClusterErr is why there is no snapshot: with the node panel the
+	// overview still renders (the panel can start the stopped nodes).
+	ClusterErr string
 }
 
 const maxProblems = 20
 
 func (s *Server) overview(_ context.Context, _ *http.Request) (pageResult, error) {
 	snap, err := s.snapshot()
-	if err != nil {
+	if err != nil && s.opts.Nodes == nil {
 		return pageResult{}, kafkaError("reading cluster metadata", err)
+	}
+	if err != nil {
+		d := overviewData{ClusterErr: kafkaError("reading cluster metadata", err).Error(),
+			Events: s.events.recent(30), Nodes: s.nodePanel(nil, time.Now())}
+		return pageResult{page: "overview", title: "Overview", nav: "overview", live: true, data: d}, nil
 	}
 	d := overviewData{ClusterID: snap.meta.Cluster, Controller: snap.meta.Controller,
 		Brokers: brokerRows(snap), Health: healthOf(snap), Charts: s.charts(), Quorum: snap.quorum, SnapTook: snap.took, Timings: snap.timings,
 		Events: s.events.recent(30)}
+	if s.opts.Nodes != nil {
+		d.Nodes = s.nodePanel(snap, time.Now())
+	}
 	return pageResult{page: "overview", title: "Overview", nav: "overview", live: true, data: d, warnings: snap.warnings}, nil
 }
 

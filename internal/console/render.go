@@ -29,7 +29,7 @@ func staticFS() fs.FS {
 
 // pageNames are the page templates; each is parsed with layout.html and
 // defines "live" (the region the script refreshes) and "forms".
-var pageNames = []string{"overview", "topics", "topic", "groups", "group", "broker", "messages", "error"}
+var pageNames = []string{"overview", "topics", "topic", "groups", "group", "broker", "messages", "acls", "users", "error"}
 
 // pageSet holds one template set per page.
 type pageSet struct{ sets map[string]*template.Template }
@@ -72,6 +72,9 @@ type view struct {
 	Data     any
 	Warnings []string
 	Footer   string
+	// Principal is who the console signs in as ("User:alice"), when
+	// its client uses SASL.
+	Principal string
 }
 
 // pageResult is a page handler's output: the template to render and its data.
@@ -126,7 +129,8 @@ func kafkaError(what string, err error) error {
 
 func isInvalidInput(err error) bool {
 	for _, e := range []error{kerr.InvalidTopicException, kerr.InvalidPartitions, kerr.InvalidReplicationFactor,
-		kerr.InvalidConfig, kerr.InvalidRequest, kerr.InvalidReplicaAssignment, kerr.PolicyViolation} {
+		kerr.InvalidConfig, kerr.InvalidRequest, kerr.InvalidReplicaAssignment, kerr.PolicyViolation,
+		kerr.UnacceptableCredential} {
 		if errors.Is(err, e) {
 			return true
 		}
@@ -156,7 +160,7 @@ func (s *Server) page(fn func(context.Context, *http.Request) (pageResult, error
 // render executes res's page into a buffer and writes it with status.
 func (s *Server) render(w http.ResponseWriter, r *http.Request, t0 time.Time, status int, res pageResult) {
 	v := view{Title: res.title, Nav: res.nav, Live: res.live, Data: res.data, Warnings: res.warnings,
-		Flash: r.URL.Query().Get("ok")}
+		Flash: r.URL.Query().Get("ok"), Principal: s.principal()}
 	tmpl, name := s.pages.sets[res.page], "layout"
 	if r.URL.Query().Get("fragment") == "1" {
 		name = "live"

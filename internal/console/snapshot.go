@@ -1,6 +1,7 @@
 package console
 
 import (
+	"cmp"
 	"context"
 	"fmt"
 	"slices"
@@ -34,6 +35,9 @@ type snapshot struct {
 	quorum   *quorumInfo
 	warnings []string
 	timings  string // how long each part took, for the overview's tooltip
+
+	// configErrs are the topics whose configs were refused or failed.
+	configErrs map[string]error
 }
 
 // elrInfo is a partition's KIP-966 state from DescribeTopicPartitions.
@@ -149,7 +153,7 @@ func (s *Server) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	var mu sync.Mutex
 	warn := func(what string, err error) {
 		mu.Lock()
-		snap.warnings = append(snap.warnings, fmt.Sprintf("%s: %v", what, err))
+		snap.warnings = append(snap.warnings, snapshotWarning(what, err))
 		mu.Unlock()
 	}
 	var wg sync.WaitGroup
@@ -166,7 +170,7 @@ func (s *Server) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	timed("start offsets", func() { snap.start = listOffsets(ctx, s.adm.ListStartOffsets, names, "log start offsets", warn) })
 	timed("end offsets", func() { snap.end = listOffsets(ctx, s.adm.ListEndOffsets, names, "end offsets", warn) })
 	timed("log dirs", func() { snap.logDirs = s.describeLogDirs(ctx, warn) })
-	timed("configs", func() { snap.configs = s.topicConfigs(ctx, names, warn) })
+	timed("configs", func() { snap.configs, snap.configErrs = s.topicConfigs(ctx, names, warn) })
 	timed("ELR", func() { snap.elr = s.describeELR(ctx, names, warn) })
 	timed("quorum", func() { snap.quorum = s.describeQuorum(ctx, warn) })
 	wg.Wait()
@@ -211,21 +215,70 @@ func (s *Server) describeLogDirs(ctx context.Context, warn func(string, error)) 
 	return out
 }
 
-func (s *Server) topicConfigs(ctx context.Context, names []string, warn func(string, error)) map[string][]kadm.Config {
-	out := map[string][]kadm.Config{}
-	if len(names) == 0 {
-		return out
+// snapshotWarning words a failed part of the snapshot; a refusal says
+// "not authorized" plainly.
+func snapshotWarning(what string, err error) string {
+	if isAuthErr(err) {
+		return what + ": not authorized (" + errCode(err) + "): the console's principal may not describe them"
 	}
-	rcs, err := s.adm.DescribeTopicConfigs(ctx, names...)
+	return fmt.Sprintf("%s: %v", what, err)
+}
+
+// configsWarningPrefix begins the snapshot's warning about topic configs.
+const configsWarningPrefix = "topic configs: "
+
+// topicConfigs describes the configs of names in one DescribeConfigs
+// (kmsg, not kadm: kadm drops every topic's configs when one is refused).
+// It returns the configs and the error of each topic that has one; the
+// failures are summed up in one warning.
+func (s *Server) topicConfigs(ctx context.Context, names []string, warn func(string, error)) (map[string][]kadm.Config, map[string]error) {
+	out, errs := map[string][]kadm.Config{}, map[string]error{}
+	if len(names) == 0 {
+		return out, errs
+	}
+	req := kmsg.NewPtrDescribeConfigsRequest()
+	for _, n := range names {
+		r := kmsg.NewDescribeConfigsRequestResource()
+		r.ResourceType, r.ResourceName = kmsg.ConfigResourceTypeTopic, n
+		req.Resources = append(req.Resources, r)
+	}
+	resp, err := req.RequestWith(ctx, s.cl)
 	if err != nil {
 		warn("topic configs", err)
+		return out, errs
 	}
-	for _, rc := range rcs {
-		if rc.Err == nil {
-			out[rc.Name] = rc.Configs
+	denied := 0
+	var firstErr error
+	for _, r := range resp.Resources {
+		if err := kerr.ErrorForCode(r.ErrorCode); err != nil {
+			errs[r.ResourceName] = err
+			if isAuthErr(err) {
+				denied++
+			}
+			firstErr = cmp.Or(firstErr, err)
+			continue
 		}
+		cs := make([]kadm.Config, 0, len(r.Configs))
+		for _, c := range r.Configs {
+			cs = append(cs, kadm.Config{Key: c.Name, Value: c.Value, Sensitive: c.IsSensitive, Source: c.Source})
+		}
+		out[r.ResourceName] = cs
 	}
-	return out
+	switch {
+	case denied > 0:
+		warn("topic configs", fmt.Errorf("not authorized to describe the configs of %d of %d topics (%s)", denied, len(names), errCode(kerr.TopicAuthorizationFailed)))
+	case firstErr != nil:
+		warn("topic configs", fmt.Errorf("%d of %d topics failed, the first: %w", len(errs), len(names), firstErr))
+	}
+	return out, errs
+}
+
+// configsWarning words a topic's configs failure for its page.
+func configsWarning(topic string, err error) string {
+	if isAuthErr(err) {
+		return "configs: " + deniedText("describe the configs of topic "+topic, err)
+	}
+	return "configs: " + err.Error()
 }
 
 // describeELR pages DescribeTopicPartitions (v0, KIP-966) over every

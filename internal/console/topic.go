@@ -5,6 +5,7 @@ import (
 	"net/http"
 	"net/url"
 	"slices"
+	"strings"
 
 	"github.com/twmb/franz-go/pkg/kadm"
 )
@@ -64,7 +65,12 @@ func (s *Server) topic(_ context.Context, r *http.Request) (pageResult, error) {
 	for _, p := range td.Partitions.Sorted() {
 		d.Partitions = append(d.Partitions, partitionRowOf(snap, p, d.MinISR))
 	}
-	return pageResult{page: "topic", title: "Topic " + name, nav: "topics", live: true, data: d, warnings: snap.warnings}, nil
+	warnings := snap.warnings
+	if err := snap.configErrs[name]; err != nil {
+		warnings = slices.DeleteFunc(slices.Clone(warnings), func(w string) bool { return strings.HasPrefix(w, configsWarningPrefix) })
+		warnings = append(warnings, configsWarning(name, err))
+	}
+	return pageResult{page: "topic", title: "Topic " + name, nav: "topics", live: true, data: d, warnings: warnings}, nil
 }
 
 // findTopic returns the snapshot and the topic's details; when the cached
@@ -79,10 +85,27 @@ func (s *Server) findTopic(name string) (*snapshot, kadm.TopicDetail, error) {
 			return snap, snap.meta.Topics[name], nil
 		}
 		if attempt == 1 {
-			return nil, kadm.TopicDetail{}, notFound("the cluster has no topic named " + strconvQuote(name))
+			return nil, kadm.TopicDetail{}, s.missingTopic(name)
 		}
 		s.snaps.invalidate()
 	}
+}
+
+// missingTopic explains why the cluster lists no topic name: asked by
+// name, Metadata answers TOPIC_AUTHORIZATION_FAILED for a topic the
+// principal may not describe (whether or not it exists: Kafka does not
+// tell), a 403; otherwise it is a 404.
+func (s *Server) missingTopic(name string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), s.opts.RequestTimeout)
+	defer cancel()
+	meta, err := s.adm.Metadata(ctx, name)
+	if err == nil {
+		err = meta.Topics[name].Err
+	}
+	if isAuthErr(err) {
+		return forbidden("describe topic "+name, err)
+	}
+	return notFound("the cluster has no topic named " + strconvQuote(name))
 }
 
 func partitionRowOf(snap *snapshot, p kadm.PartitionDetail, minISR int) partitionRow {
