@@ -150,6 +150,11 @@ func (s *Server) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	}
 	snap := &snapshot{meta: meta}
 	names := meta.Topics.Names()
+	// A broker that is paused or cut off answers nothing until the
+	// deadline: the other sections give up on it sooner and say so, so a
+	// page shows the rest within seconds rather than at RequestTimeout.
+	ctx, cancel := context.WithTimeout(ctx, sectionTimeout)
+	defer cancel()
 	var mu sync.Mutex
 	warn := func(what string, err error) {
 		mu.Lock()
@@ -180,6 +185,9 @@ func (s *Server) buildSnapshot(ctx context.Context) (*snapshot, error) {
 	snap.took = snap.at.Sub(t0)
 	return snap, nil
 }
+
+// sectionTimeout bounds each part of a snapshot after its Metadata.
+const sectionTimeout = 2 * time.Second
 
 // freshMetadata makes kadm's Metadata calls ask a broker instead of
 // answering from the client's metadata cache (which may be seconds old:
