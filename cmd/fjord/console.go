@@ -91,7 +91,8 @@ func addDevConsoleFlag(cmd *cobra.Command) {
 // /metrics endpoints and, with --secure, the super user's client.properties.
 // It returns the function that stops it (and waits for it); a console
 // that cannot start is reported and the cluster runs on without it.
-func startDevConsole(o devOpts) func() {
+// nodes, if not nil, is the node panel's control of the node processes.
+func startDevConsole(o devOpts, nodes console.NodeControl) func() {
 	if strings.TrimSpace(devConsoleAddr) == "" {
 		return func() {}
 	}
@@ -99,7 +100,7 @@ func startDevConsole(o devOpts) func() {
 	if err == nil {
 		var srv *console.Server
 		var ln net.Listener
-		if srv, ln, err = listenConsole(devConsoleAddr, console.Options{ClientOpts: opts, MetricsURLs: devMetricsURLs(o)}); err == nil {
+		if srv, ln, err = listenConsole(devConsoleAddr, console.Options{ClientOpts: opts, MetricsURLs: devMetricsURLs(o), Nodes: nodes}); err == nil {
 			fmt.Printf("Fjord Console: %s\n", consoleURL(ln))
 			return serveInBackground(srv, ln)
 		}

@@ -25,7 +25,7 @@ func TestDevConsoleDisabledByEmptyAddr(t *testing.T) {
 	old := devConsoleAddr
 	defer func() { devConsoleAddr = old }()
 	devConsoleAddr = " "
-	startDevConsole(devOpts{port: 9092, nodes: 1})() // nothing to start or stop
+	startDevConsole(devOpts{port: 9092, nodes: 1}, nil)() // nothing to start or stop
 }
 
 // TestDevConsoleServesAndStops starts the dev console on a free port
@@ -40,7 +40,7 @@ func TestDevConsoleServesAndStops(t *testing.T) {
 	}
 	devConsoleAddr = ln.Addr().String()
 	ln.Close()
-	stop := startDevConsole(devOpts{port: 9092, nodes: 1})
+	stop := startDevConsole(devOpts{port: 9092, nodes: 1}, nil)
 	resp, err := http.Get("http://" + devConsoleAddr + "/static/console.css")
 	if err != nil {
 		stop()

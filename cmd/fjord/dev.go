@@ -1,44 +1,43 @@
 package main
 
 import (
+	"context"
 	"errors"
 	"fmt"
-	"log/slog"
 	"os"
 	"os/signal"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
-	"time"
 
-	"github.com/fjordlog/fjord/internal/broker"
-	"github.com/fjordlog/fjord/internal/config"
 	"github.com/spf13/cobra"
 )
 
 // devOpts are the flags of `fjord dev`.
 type devOpts struct {
-	dataDir string // absolute
-	port    int    // Kafka port of node 1
-	nodes   int
-	secure  bool // SASL_SSL everywhere, see dev_secure.go
+	dataDir  string // absolute
+	port     int    // Kafka port of node 1
+	nodes    int
+	secure   bool   // SASL_SSL everywhere, see dev_secure.go
+	logLevel string // the nodes' --log-level
 }
 
 func init() {
 	var o devOpts
-	var logLevel string
 	cmd := &cobra.Command{
 		Use:   "dev",
 		Short: "Start a local development cluster",
 		Long: "Start a local Fjord cluster for development: three nodes (each a broker\n" +
-			"and a controller) in this process, with Kafka on 127.0.0.1:9092-9094,\n" +
-			"controllers on 127.0.0.1:19092-19094, Prometheus metrics on\n" +
-			"127.0.0.1:29092-29094/metrics and data under ./fjord-data. With another\n" +
-			"--port P the ports move along (P+10000.., P+20000..; all must be below\n" +
-			"65536) and the data goes under ./fjord-data-P, as a data dir belongs to\n" +
-			"the ports (and node count) it was made with.\n" +
-			"Stop it with Ctrl-C.\n\n" +
+			"and a controller), each a `fjord server` child process of this one, with\n" +
+			"Kafka on 127.0.0.1:9092-9094, controllers on 127.0.0.1:19092-19094,\n" +
+			"Prometheus metrics on 127.0.0.1:29092-29094/metrics and data under\n" +
+			"./fjord-data. With another --port P the ports move along (P+10000..,\n" +
+			"P+20000..; all must be below 65536) and the data goes under\n" +
+			"./fjord-data-P, as a data dir belongs to the ports (and node count) it\n" +
+			"was made with.\n" +
+			"Stop it with Ctrl-C. The nodes' output goes to stderr, prefixed \"node N: \",\n" +
+			"and to <data dir>/logs/node-N/run-R.log (one file per start of the node).\n" +
+			"The console's node panel stops, kills, pauses and starts the nodes.\n\n" +
 			"With --secure every Kafka and controller listener is SASL_SSL: a CA and a\n" +
 			"server certificate are made under <data dir>/tls (once; later starts reuse\n" +
 			"them), brokers authenticate to each other with PLAIN as a generated user,\n" +
@@ -52,14 +51,14 @@ func init() {
 				return err
 			}
 			o.dataDir = abs
-			return runDev(o, newLogger(logLevel))
+			return runDev(o)
 		},
 	}
 	cmd.Flags().StringVar(&o.dataDir, "data-dir", "", "directory for the nodes' data (default ./fjord-data, or ./fjord-data-PORT with a --port other than 9092)")
 	cmd.Flags().IntVar(&o.port, "port", 9092, "Kafka port of the first node; node i uses port+i-1, its controller port+10000+i-1")
 	cmd.Flags().IntVar(&o.nodes, "nodes", 3, "number of nodes")
 	cmd.Flags().BoolVar(&o.secure, "secure", false, "SASL_SSL on every listener, an authorizer and a SCRAM super user (prints client settings)")
-	cmd.Flags().StringVar(&logLevel, "log-level", "warn", "debug, info, warn or error")
+	cmd.Flags().StringVar(&o.logLevel, "log-level", "warn", "the nodes' log level: debug, info, warn or error")
 	addDevConsoleFlag(cmd) // --console-addr, console.go
 	rootCmd.AddCommand(cmd)
 }
@@ -89,7 +88,7 @@ func devListeners(name string, port, id int) string {
 	return fmt.Sprintf("%s://127.0.0.1:%d,CONTROLLER://127.0.0.1:%d", name, port+id-1, port+10000+id-1)
 }
 
-func runDev(o devOpts, logger *slog.Logger) error {
+func runDev(o devOpts) error {
 	if o.nodes < 1 {
 		return errors.New("--nodes must be at least 1")
 	}
@@ -106,11 +105,28 @@ func runDev(o devOpts, logger *slog.Logger) error {
 			return err
 		}
 	}
-	sig := make(chan os.Signal, 1)
-	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	nodes := make([]*broker.Broker, 0, o.nodes)
-	defer func() { stopAll(nodes) }() // the nodes started by then, not the empty slice of now
-	if err := startDevNodes(o, sec, logger, &nodes); err != nil {
+	bin, err := os.Executable()
+	if err != nil {
+		return err
+	}
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
+	defer stop()
+	nodes, err := newDevNodes(bin, o, sec)
+	if err != nil {
+		return err
+	}
+	defer nodes.stopAll(devStopTimeout)
+	return serveDev(ctx, o, sec, nodes)
+}
+
+// serveDev starts the nodes, announces the cluster and serves the console
+// until ctx ends (Ctrl-C); the caller stops the nodes.
+func serveDev(ctx context.Context, o devOpts, sec *devSecurity, nodes *devNodes) error {
+	if err := nodes.startAll(ctx, sec); err != nil {
+		if ctx.Err() != nil {
+			fmt.Println("Stopping...")
+			return nil
+		}
 		return devStartHint(o.dataDir, err)
 	}
 	if err := writeDevLayout(o.dataDir, o.port, o.nodes); err != nil {
@@ -119,35 +135,9 @@ func runDev(o devOpts, logger *slog.Logger) error {
 	if err := announceDev(o, sec); err != nil {
 		return err
 	}
-	defer startDevConsole(o)() // Fjord Console beside the nodes (console.go); stops before them
-	<-sig
+	defer startDevConsole(o, nodes)() // Fjord Console beside the nodes (console.go); stops before them
+	<-ctx.Done()
 	fmt.Println("Stopping...")
-	return nil
-}
-
-// startDevNodes starts the nodes, appending each to *nodes as it starts,
-// and waits until every one is ready.
-func startDevNodes(o devOpts, sec *devSecurity, logger *slog.Logger, nodes *[]*broker.Broker) error {
-	for id := 1; id <= o.nodes; id++ {
-		props := devProps(o.dataDir, o.port, o.nodes, id)
-		if sec != nil {
-			sec.secureProps(props, o.port, id)
-		}
-		cfg, err := config.NewBroker(props)
-		if err != nil {
-			return err
-		}
-		b, err := broker.Start(cfg, logger.With("node", id))
-		if err != nil {
-			return fmt.Errorf("node %d: %w", id, err)
-		}
-		*nodes = append(*nodes, b)
-	}
-	for _, b := range *nodes {
-		if err := b.WaitReady(30 * time.Second); err != nil {
-			return err
-		}
-	}
 	return nil
 }
 
@@ -173,21 +163,4 @@ func bootstrapList(port, n int) string {
 		addrs[i] = fmt.Sprintf("127.0.0.1:%d", port+i)
 	}
 	return strings.Join(addrs, ",")
-}
-
-// stopAll stops the nodes: controlled shutdowns all at once while the
-// quorum is still whole, then closes.
-func stopAll(nodes []*broker.Broker) {
-	var wg sync.WaitGroup
-	for _, b := range nodes {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			b.ControlledShutdown(10 * time.Second)
-		}()
-	}
-	wg.Wait()
-	for _, b := range nodes {
-		_ = b.Close()
-	}
 }

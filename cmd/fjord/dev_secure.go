@@ -214,10 +214,7 @@ func (s *devSecurity) finish(bootstrap string, port int) (string, error) {
 // createAdmin upserts the admin's SCRAM credential as the broker user,
 // retrying until ctx ends: a new cluster may not be ready for it at once.
 func (s *devSecurity) createAdmin(ctx context.Context, bootstrap string) error {
-	opts, err := clientsec.Props{
-		clientsec.SecurityProtocol: clientsec.SASLSSL, clientsec.SASLMechanism: sasl.Plain,
-		clientsec.SASLUsername: devBrokerUser, clientsec.SASLPassword: s.brokerPassword, "ssl.ca.location": s.pki.CA,
-	}.Options()
+	opts, err := s.brokerClientOpts()
 	if err != nil {
 		return err
 	}
@@ -239,6 +236,15 @@ func (s *devSecurity) createAdmin(ctx context.Context, bootstrap string) error {
 		case <-time.After(500 * time.Millisecond):
 		}
 	}
+}
+
+// brokerClientOpts are a client's settings as the broker user (PLAIN
+// over SASL_SSL), which works before the super user exists.
+func (s *devSecurity) brokerClientOpts() ([]kgo.Opt, error) {
+	return clientsec.Props{
+		clientsec.SecurityProtocol: clientsec.SASLSSL, clientsec.SASLMechanism: sasl.Plain,
+		clientsec.SASLUsername: devBrokerUser, clientsec.SASLPassword: s.brokerPassword, "ssl.ca.location": s.pki.CA,
+	}.Options()
 }
 
 func upsertSCRAM(ctx context.Context, adm *kadm.Client, up kadm.UpsertSCRAM) error {

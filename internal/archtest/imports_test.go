@@ -36,7 +36,8 @@ var allowed = map[string][]string{
 	"internal/coordinator": {"internal/group", "internal/txn", "internal/partition", "internal/record"},
 	"internal/handlers": {"internal/server", "internal/metadata", "internal/config", "internal/partition",
 		"internal/controller", "internal/record", "internal/group", "internal/txn", "internal/coordinator", "internal/auth", "internal/sasl"},
-	"internal/chaos":     {"internal/tlsconf", "internal/clientsec"},
+	"internal/chaos":     {"internal/tlsconf", "internal/clientsec", "internal/nodeproc"},
+	"internal/nodeproc":  {}, // the process harness of fjord dev and chaos: standard library only
 	"internal/tlsconf":   {},
 	"internal/fakeclock": {},
 	"internal/quota":     {},
@@ -49,6 +50,9 @@ var allowed = map[string][]string{
 // protocolPackages may use Kafka protocol types (kmsg); everyone else
 // works on Fjord's own types (DESIGN.md §3, principle 3).
 var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/txn", "internal/coordinator", "internal/chaos", "internal/console", "cmd/fjord"}
+
+// stdlibOnly packages import nothing outside the standard library.
+var stdlibOnly = []string{"internal/nodeproc"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
@@ -73,6 +77,9 @@ func TestImportRules(t *testing.T) {
 
 func checkImport(t *testing.T, pkg, imp string, rule []string) {
 	t.Helper()
+	if first, _, _ := strings.Cut(imp, "/"); slices.Contains(stdlibOnly, pkg) && strings.Contains(first, ".") {
+		t.Errorf("%s imports %s; it may import only the standard library", pkg, imp)
+	}
 	if strings.HasPrefix(imp, module) {
 		dep := strings.TrimPrefix(imp, module)
 		if !slices.Contains(rule, "*") && !slices.Contains(rule, dep) {

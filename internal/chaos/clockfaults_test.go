@@ -59,11 +59,8 @@ func TestNodeEnv(t *testing.T) {
 		if err := nd.Start(); err != nil {
 			t.Fatal(err)
 		}
-		nd.mu.Lock()
-		exited := nd.exited
-		nd.mu.Unlock()
 		select {
-		case <-exited:
+		case <-nd.proc().Done():
 		case <-time.After(10 * time.Second):
 			t.Fatal("fake node did not exit")
 		}

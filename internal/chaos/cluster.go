@@ -13,9 +13,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/nodeproc"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -36,17 +36,17 @@ type Cluster struct {
 }
 
 // NodeState is what the harness last did to a node's process.
-type NodeState int
+type NodeState = nodeproc.State
 
 // The states of a node.
 const (
-	Stopped NodeState = iota // not running (never started, killed or exited)
-	Running
-	Paused // SIGSTOPped
+	Stopped = nodeproc.Stopped // not running (never started, killed or exited)
+	Running = nodeproc.Running
+	Paused  = nodeproc.Paused // SIGSTOPped
 )
 
 // Node is one node's process and its restarts, on fixed ports and a fixed
-// data dir.
+// data dir. The process itself is a nodeproc.Proc.
 type Node struct {
 	ID        int32
 	Addr      string // Kafka listener (PLAINTEXT, or SASL_SSL once Secure)
@@ -60,12 +60,9 @@ type Node struct {
 	bin string
 	net *Net // nil on loopback
 
-	mu     sync.Mutex
-	cmd    *exec.Cmd
-	exited chan struct{}
-	state  NodeState
-	runs   int
-	closed bool // by Cluster.Close: Start refuses
+	mu       sync.Mutex // guards Env
+	procOnce sync.Once
+	p        *nodeproc.Proc // made on first use, from bin, net and LogDir
 }
 
 // NewCluster prepares (does not start) n nodes on loopback under dir
@@ -177,9 +174,7 @@ func (c *Cluster) Start() error {
 // network namespaces, if any. It may be called more than once.
 func (c *Cluster) Close() {
 	for _, nd := range c.Nodes {
-		nd.mu.Lock()
-		nd.closed = true
-		nd.mu.Unlock()
+		nd.proc().Close()
 		nd.Kill()
 	}
 	if c.Net != nil {
@@ -218,122 +213,56 @@ func (c *Cluster) AllAddrs() []string {
 	return out
 }
 
-// Start runs the node's process (a new run with its own log file).
+// proc returns the node's process harness.
+func (nd *Node) proc() *nodeproc.Proc {
+	nd.procOnce.Do(func() {
+		cfg := nodeproc.Config{Name: fmt.Sprintf("node %d", nd.ID), Bin: nd.bin, LogDir: nd.LogDir}
+		if nd.net != nil {
+			cfg.Command = func(bin string, args ...string) *exec.Cmd { return nd.net.Command(nd.ID, bin, args...) }
+		}
+		nd.p = nodeproc.New(cfg)
+	})
+	return nd.p
+}
+
+// Start runs the node's process (a new run with its own log file) with
+// its Overrides and Env of now.
 func (nd *Node) Start() error {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.state != Stopped {
-		return fmt.Errorf("node %d is already running", nd.ID)
-	}
-	if nd.closed {
-		return fmt.Errorf("node %d: the cluster is closed", nd.ID)
-	}
-	nd.runs++
-	out, err := os.Create(nd.logPath(nd.runs))
-	if err != nil {
-		return err
-	}
 	args := []string{"server"}
 	for _, o := range nd.Overrides {
 		args = append(args, "--override", o)
 	}
-	cmd := exec.Command(nd.bin, args...)
-	if nd.net != nil {
-		cmd = nd.net.Command(nd.ID, nd.bin, args...)
-	}
-	cmd.Env = append(os.Environ(), nd.Env...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		return fmt.Errorf("starting node %d: %w", nd.ID, err)
-	}
-	exited := make(chan struct{})
-	nd.cmd, nd.exited, nd.state = cmd, exited, Running
-	go func() {
-		_ = cmd.Wait()
-		out.Close()
-		nd.mu.Lock()
-		if nd.cmd == cmd {
-			nd.state, nd.cmd = Stopped, nil
-		}
-		nd.mu.Unlock()
-		close(exited)
-	}()
-	return nil
-}
-
-func (nd *Node) logPath(run int) string {
-	return filepath.Join(nd.LogDir, fmt.Sprintf("run-%d.log", run))
+	nd.mu.Lock()
+	env := slices.Clone(nd.Env)
+	nd.mu.Unlock()
+	nd.proc().SetArgs(args, env)
+	return nd.proc().Start()
 }
 
 // State returns the node's state; a process that exited on its own is
 // Stopped.
-func (nd *Node) State() NodeState {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	return nd.state
-}
-
-// signal sends sig to the running process and, if wait > 0, waits that
-// long for it to exit. It reports whether the process is gone.
-func (nd *Node) signal(sig syscall.Signal, wait time.Duration) bool {
-	nd.mu.Lock()
-	cmd, exited := nd.cmd, nd.exited
-	nd.mu.Unlock()
-	if cmd == nil {
-		return true
-	}
-	_ = cmd.Process.Signal(sig)
-	if wait <= 0 {
-		return false
-	}
-	select {
-	case <-exited:
-		return true
-	case <-time.After(wait):
-		return false
-	}
-}
+func (nd *Node) State() NodeState { return nd.proc().State() }
 
 // Kill SIGKILLs the node (a paused process dies too) and waits for it.
-func (nd *Node) Kill() { nd.signal(syscall.SIGKILL, 10*time.Second) }
+func (nd *Node) Kill() { _ = nd.proc().Kill() }
 
 // Terminate sends SIGTERM (a controlled shutdown) and waits up to timeout,
 // then kills.
 func (nd *Node) Terminate(timeout time.Duration) {
-	nd.Resume()
-	if !nd.signal(syscall.SIGTERM, timeout) {
-		nd.Kill()
-	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	_ = nd.proc().Stop(ctx)
 }
 
-// Pause SIGSTOPs the node.
-func (nd *Node) Pause() {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.state == Running {
-		_ = nd.cmd.Process.Signal(syscall.SIGSTOP)
-		nd.state = Paused
-	}
-}
+// Pause SIGSTOPs the node if it runs.
+func (nd *Node) Pause() { _ = nd.proc().Pause() }
 
 // Resume SIGCONTs a paused node.
-func (nd *Node) Resume() {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.state == Paused {
-		_ = nd.cmd.Process.Signal(syscall.SIGCONT)
-		nd.state = Running
-	}
-}
+func (nd *Node) Resume() { _ = nd.proc().Resume() }
 
 // Run returns the number of the node's current (or last) process: 1 for
 // the first start, bumped by every restart.
-func (nd *Node) Run() int {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	return nd.runs
-}
+func (nd *Node) Run() int { return nd.proc().Run() }
 
 // Restart kills the node if it runs and starts it again.
 func (nd *Node) Restart() error {
@@ -342,17 +271,7 @@ func (nd *Node) Restart() error {
 }
 
 // Tail returns the last n lines of the node's current (or last) run.
-func (nd *Node) Tail(n int) string {
-	nd.mu.Lock()
-	run := nd.runs
-	nd.mu.Unlock()
-	b, err := os.ReadFile(nd.logPath(run))
-	if err != nil {
-		return fmt.Sprintf("(no log: %v)", err)
-	}
-	lines := strings.Split(strings.TrimRight(string(b), "\n"), "\n")
-	return strings.Join(lines[max(0, len(lines)-n):], "\n")
-}
+func (nd *Node) Tail(n int) string { return nd.proc().Tail(n) }
 
 // Admin returns a short-lived admin client seeded with the running nodes
 // (as the super user admin on a secure cluster); close it with the
