@@ -116,6 +116,10 @@ func (b *Broker) controlledShutdown(timeout time.Duration) {
 	timeout = min(timeout, time.Duration(b.cfg.Int("broker.session.timeout.ms"))*time.Millisecond)
 	deadline := time.Now().Add(timeout)
 	for time.Now().Before(deadline) {
+		if !b.anotherBrokerCanLead() {
+			b.logger.Info("controlled shutdown skipped: no other broker is up to take leadership")
+			return
+		}
 		res, err := b.heartbeat(controller.Heartbeat{
 			ID: b.nodeID, Epoch: epoch, MetadataOffset: b.meta.Image().Offset, WantShutDown: true,
 		})
@@ -126,4 +130,18 @@ func (b *Broker) controlledShutdown(timeout time.Duration) {
 		time.Sleep(fencedHeartbeat)
 	}
 	b.logger.Warn("controlled shutdown did not complete in time; stopping anyway", "timeout", timeout)
+}
+
+// anotherBrokerCanLead reports whether the metadata image has a broker
+// other than this one that is neither fenced nor shutting down: without
+// one, a controlled shutdown has nowhere to move leadership, and waiting
+// for it (when the others stopped first, often for a quorum that is gone
+// with them) only delays the stop by a session timeout.
+func (b *Broker) anotherBrokerCanLead() bool {
+	for id, br := range b.meta.Image().Brokers {
+		if id != b.nodeID && !br.Fenced && !br.InControlledShutdown {
+			return true
+		}
+	}
+	return false
 }
