@@ -443,66 +443,21 @@ func produceSingle(t *testing.T, c *testCluster, topic string, n int) map[int32]
 // describes it, and SIGINT stops it within a few seconds with status 0 and
 // every node's log dir closed cleanly.
 func TestDevCluster(t *testing.T) {
-	port := devPorts(t)
-	dataDir := t.TempDir()
-	outPath := filepath.Join(t.TempDir(), "dev.out")
-	out, err := os.Create(outPath)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command(fjordBin, "dev", "--data-dir", dataDir, "--port", strconv.Itoa(port))
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	exited := make(chan error, 1)
-	go func() { exited <- cmd.Wait(); out.Close() }()
-	stopped := false
-	t.Cleanup(func() {
-		if !stopped {
-			_ = cmd.Process.Kill()
-			<-exited
-		}
-		if t.Failed() {
-			b, _ := os.ReadFile(outPath)
-			t.Logf("fjord dev output (tail):\n%s", tail(string(b), 120))
-		}
-	})
-	bootstrap := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", port, port+1, port+2)
+	port, dataDir := devPorts(t), t.TempDir()
 	started := time.Now()
-	waitFor(t, readyTimeout, "fjord dev to report it is up", func() (bool, string) {
-		select {
-		case err := <-exited:
-			stopped = true
-			t.Fatalf("fjord dev exited early: %v", err)
-		default:
-		}
-		b, _ := os.ReadFile(outPath)
-		return strings.Contains(string(b), "Bootstrap: "+bootstrap), "no bootstrap line yet"
-	})
+	dev := startDev(t, port, dataDir)
 	t.Logf("fjord dev up in %v", time.Since(started).Round(time.Millisecond))
-
+	bootstrap := fmt.Sprintf("127.0.0.1:%d,127.0.0.1:%d,127.0.0.1:%d", port, port+1, port+2)
+	if !strings.Contains(dev.output(), "Bootstrap: "+bootstrap) {
+		t.Errorf("fjord dev announced no bootstrap %s:\n%s", bootstrap, tail(dev.output(), 20))
+	}
 	if kcat, err := exec.LookPath("kcat"); err != nil {
 		t.Log("kcat not installed: skipping the kcat -L check")
 	} else {
 		checkDevKcat(t, kcat, port)
 	}
 	checkDevDescribe(t, bootstrap, port)
-
-	sigAt := time.Now()
-	if err := cmd.Process.Signal(syscall.SIGINT); err != nil {
-		t.Fatal(err)
-	}
-	select {
-	case err := <-exited:
-		stopped = true
-		if err != nil {
-			t.Errorf("fjord dev exited with %v after SIGINT, want status 0", err)
-		}
-		t.Logf("fjord dev stopped %v after SIGINT", time.Since(sigAt).Round(time.Millisecond))
-	case <-time.After(10 * time.Second):
-		t.Fatal("fjord dev did not stop within 10 s of SIGINT")
-	}
+	dev.interrupt(t, 10*time.Second)
 	for id := 1; id <= 3; id++ {
 		marker := filepath.Join(dataDir, fmt.Sprintf("node-%d", id), ".kafka_cleanshutdown")
 		if _, err := os.Stat(marker); err != nil {

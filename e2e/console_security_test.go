@@ -12,15 +12,11 @@ import (
 	"bufio"
 	"context"
 	"fmt"
-	"net"
 	"net/http"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
-	"strconv"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -72,38 +68,8 @@ func startSecureConsole(t *testing.T, sc *secureCluster, props map[string]string
 	if err := os.WriteFile(path, []byte(b.String()), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePorts(t, 1)[0]))
-	cp := &consoleProc{base: "http://" + addr}
-	cp.cmd = exec.Command(fjordBin, "--command-config", path, "console", "-b", strings.Join(addrs(sc.nodes), ","), "--addr", addr)
-	cp.cmd.Stdout, cp.cmd.Stderr = &cp.out, &cp.out
-	if err := cp.cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = cp.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cp.cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("fjord console exited with %v", err)
-			}
-			if t.Failed() {
-				t.Logf("fjord console (%s) output:\n%s", props["sasl.username"], cp.out.String())
-			}
-		case <-time.After(10 * time.Second):
-			_ = cp.cmd.Process.Kill()
-			<-done
-			t.Errorf("fjord console did not stop within 10s of SIGINT")
-		}
-	})
-	consoleWait(t, 20*time.Second, "the console answers", func() string {
-		if code, body, _ := cp.get("/api/overview"); code != http.StatusOK {
-			return fmt.Sprintf("status %d: %.300s", code, body)
-		}
-		return ""
-	})
-	return cp
+	label := "fjord console (" + props["sasl.username"] + ")"
+	return runConsole(t, label, "--command-config", path, "console", "-b", strings.Join(addrs(sc.nodes), ","))
 }
 
 // waitBody polls path until it answers want and its body satisfies cond

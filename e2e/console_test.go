@@ -42,39 +42,49 @@ type consoleProc struct {
 // test ends.
 func startConsole(t *testing.T, nodes []*clusterNode, metrics []string) *consoleProc {
 	t.Helper()
+	return runConsole(t, "fjord console", "console", "-b", strings.Join(addrs(nodes), ","), "--metrics", strings.Join(metrics, ","))
+}
+
+// runConsole runs fjord with args plus --addr on a free port, waits until
+// the console answers, and stops it (SIGINT, expecting status 0) when the
+// test ends; label names it in the output logged when the test failed.
+func runConsole(t *testing.T, label string, args ...string) *consoleProc {
+	t.Helper()
 	addr := net.JoinHostPort("127.0.0.1", strconv.Itoa(freePorts(t, 1)[0]))
 	cp := &consoleProc{base: "http://" + addr}
-	cp.cmd = exec.Command(fjordBin, "console", "-b", strings.Join(addrs(nodes), ","), "--addr", addr,
-		"--metrics", strings.Join(metrics, ","))
+	cp.cmd = exec.Command(fjordBin, append(args, "--addr", addr)...)
 	cp.cmd.Stdout, cp.cmd.Stderr = &cp.out, &cp.out
 	if err := cp.cmd.Start(); err != nil {
 		t.Fatal(err)
 	}
-	t.Cleanup(func() {
-		_ = cp.cmd.Process.Signal(syscall.SIGINT)
-		done := make(chan error, 1)
-		go func() { done <- cp.cmd.Wait() }()
-		select {
-		case err := <-done:
-			if err != nil {
-				t.Errorf("fjord console exited with %v", err)
-			}
-			if t.Failed() || os.Getenv("FJORD_CONSOLE_DEBUG") != "" {
-				t.Logf("fjord console output:\n%s", cp.out.String())
-			}
-		case <-time.After(10 * time.Second):
-			_ = cp.cmd.Process.Kill()
-			<-done
-			t.Errorf("fjord console did not stop within 10s of SIGINT")
-		}
-	})
+	t.Cleanup(func() { cp.stop(t, label) })
 	consoleWait(t, 20*time.Second, "the console answers", func() string {
-		if code, _, _ := cp.get("/api/overview"); code != http.StatusOK {
-			return fmt.Sprintf("status %d", code)
+		if code, body, _ := cp.get("/api/overview"); code != http.StatusOK {
+			return fmt.Sprintf("status %d: %.300s", code, body)
 		}
 		return ""
 	})
 	return cp
+}
+
+// stop sends SIGINT and expects status 0 within 10 s.
+func (cp *consoleProc) stop(t *testing.T, label string) {
+	_ = cp.cmd.Process.Signal(syscall.SIGINT)
+	done := make(chan error, 1)
+	go func() { done <- cp.cmd.Wait() }()
+	select {
+	case err := <-done:
+		if err != nil {
+			t.Errorf("%s exited with %v", label, err)
+		}
+		if t.Failed() || os.Getenv("FJORD_CONSOLE_DEBUG") != "" {
+			t.Logf("%s output:\n%s", label, cp.out.String())
+		}
+	case <-time.After(10 * time.Second):
+		_ = cp.cmd.Process.Kill()
+		<-done
+		t.Errorf("%s did not stop within 10s of SIGINT", label)
+	}
 }
 
 var noRedirect = &http.Client{Timeout: 15 * time.Second,

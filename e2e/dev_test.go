@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math/rand/v2"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -25,7 +24,7 @@ import (
 // status 0 and no node left behind, and a second `fjord dev` on the same
 // data dir has the topic; SIGKILLed, it takes its nodes with it.
 func TestDevNodes(t *testing.T) {
-	port, dataDir := devNodesPort(t), t.TempDir()
+	port, dataDir := devPorts(t), t.TempDir()
 	dev := startDev(t, port, dataDir)
 	nodes := dev.nodePIDs(t, 3)
 	adm := devAdmin(t, port, 1, 2, 3)
@@ -57,24 +56,6 @@ func TestDevNodes(t *testing.T) {
 	}
 	dev.kill(t) // the nodes die with dev (Pdeathsig)
 	waitGone(t, nodes)
-}
-
-// devNodesPort returns a --port P from 20000-40000 whose dev ports
-// (P..P+2, P+10000.., P+20000..) are free now.
-func devNodesPort(t *testing.T) int {
-	t.Helper()
-	for range 100 {
-		p := 20000 + rand.IntN(20000)
-		var ports []int
-		for _, base := range []int{p, p + 10000, p + 20000} {
-			ports = append(ports, base, base+1, base+2)
-		}
-		if portsFree(ports...) {
-			return p
-		}
-	}
-	t.Fatal("no free port range for fjord dev")
-	return 0
 }
 
 // devProc is a running `fjord dev`.
