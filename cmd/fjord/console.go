@@ -28,10 +28,12 @@ func init() {
 		Short: "Serve Fjord Console, a web UI of the cluster (any Kafka-protocol cluster)",
 		Long: "Serve Fjord Console at --addr: the brokers, topics, partitions (leader,\n" +
 			"ISR, eligible leader replicas, offsets, sizes), consumer groups with lag,\n" +
-			"and a message browser; create and delete topics, change topic configs and\n" +
-			"reset a group's offsets. It speaks only the Kafka protocol (use\n" +
-			"--bootstrap-server and --command-config as for the other commands);\n" +
-			"--metrics adds request rates from Fjord's Prometheus endpoints.",
+			"and a message browser with a live tail; create and delete topics, change\n" +
+			"topic configs and reset a group's offsets; on a secured cluster, ACLs and\n" +
+			"SCRAM users. It speaks only the Kafka protocol (use --bootstrap-server and\n" +
+			"--command-config as for the other commands) and signs in as the principal\n" +
+			"of those settings, showing only what it may describe; --metrics adds\n" +
+			"request rates from Fjord's Prometheus endpoints.",
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
 			ctx, stop := signalContext(cmd)
