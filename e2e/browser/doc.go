@@ -12,6 +12,13 @@
 // live region report it without a reload, and saves a PNG screenshot of
 // every page it visits.
 //
+// TestDevPanel runs `fjord dev` with its console and uses the node panel
+// in the browser: it kills a node, starts it again, pauses and resumes
+// another, and checks, without a reload, the node's state, its leaders
+// moving away and back, the ISRs shrinking and recovering, and the
+// producers' unavailability windows the console's canary measured
+// (docs/console-dev.png is its screenshot after the pause).
+//
 // Environment: FJORD_SCREENSHOTS=dir keeps the screenshots there (else a
 // temporary directory, logged); FJORD_SCREENSHOT_HOLD=40s waits that long
 // before the last overview screenshot, so that its rate charts have some

@@ -98,38 +98,51 @@ func (tb *tab) do(steps ...chromedp.Action[chromedp.Void]) error {
 
 // want is a condition on the page: on the rendered text (innerText:
 // what is visible) of the first element matching the CSS selector sel,
-// nil when none matches.
+// nil when none matches; or, with attr set (inAttr), on that attribute
+// of the element, nil when it has none.
 type want struct {
 	sel  string
+	attr string
 	desc string
 	ok   func(text *string) bool
 }
 
+// inAttr makes w a condition on sel's attribute attr instead of its text.
+func (w want) inAttr(attr string) want {
+	w.attr = attr
+	return w
+}
+
 // has wants sel's text to contain text.
 func has(sel, text string) want {
-	return want{sel, fmt.Sprintf("containing %q", text), func(s *string) bool { return s != nil && strings.Contains(*s, text) }}
+	return want{sel: sel, desc: fmt.Sprintf("containing %q", text), ok: func(s *string) bool { return s != nil && strings.Contains(*s, text) }}
 }
 
 // is wants sel's text, trimmed, to be text.
 func is(sel, text string) want {
-	return want{sel, fmt.Sprintf("reading %q", text), func(s *string) bool { return s != nil && strings.TrimSpace(*s) == text }}
+	return want{sel: sel, desc: fmt.Sprintf("reading %q", text), ok: func(s *string) bool { return s != nil && strings.TrimSpace(*s) == text }}
 }
 
 // isNot wants sel to exist with a text, trimmed, other than text.
 func isNot(sel, text string) want {
-	return want{sel, fmt.Sprintf("reading other than %q", text), func(s *string) bool { return s != nil && strings.TrimSpace(*s) != text }}
+	return want{sel: sel, desc: fmt.Sprintf("reading other than %q", text), ok: func(s *string) bool { return s != nil && strings.TrimSpace(*s) != text }}
 }
 
 // gone wants no element to match sel.
 func gone(sel string) want {
-	return want{sel, "absent", func(s *string) bool { return s == nil }}
+	return want{sel: sel, desc: "absent", ok: func(s *string) bool { return s == nil }}
+}
+
+// present wants an element to match sel.
+func present(sel string) want {
+	return want{sel: sel, desc: "present", ok: func(s *string) bool { return s != nil }}
 }
 
 // sameIDs wants sel's text to list the broker ids ids ("1, 2, 3"), in
 // any order.
 func sameIDs(sel string, ids []int32) want {
 	sorted := slices.Sorted(slices.Values(ids))
-	return want{sel, fmt.Sprintf("listing %v", sorted), func(s *string) bool {
+	return want{sel: sel, desc: fmt.Sprintf("listing %v", sorted), ok: func(s *string) bool {
 		if s == nil {
 			return false
 		}
@@ -146,37 +159,46 @@ func sameIDs(sel string, ids []int32) want {
 	}}
 }
 
-// texts returns the innerText of the first element matching each
-// selector; nil for a selector that matches nothing.
-func (tb *tab) texts(sels ...string) ([]*string, error) {
-	js, err := json.Marshal(sels)
+// texts returns what each want is on: the innerText of the first
+// element matching its selector, or that element's attribute w.attr;
+// nil for a selector that matches nothing or an attribute it lacks.
+func (tb *tab) texts(wants []want) ([]*string, error) {
+	type query struct {
+		Sel  string `json:"s"`
+		Attr string `json:"a"`
+	}
+	qs := make([]query, len(wants))
+	for i, w := range wants {
+		qs[i] = query{w.sel, w.attr}
+	}
+	js, err := json.Marshal(qs)
 	if err != nil {
 		return nil, err
 	}
 	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
 	defer cancel()
 	return chromedp.Run(ctx, chromedp.Evaluate[[]*string](fmt.Sprintf(
-		`%s.map(s => { const e = document.querySelector(s); return e === null ? null : e.innerText; })`, js)))
+		`%s.map(q => { const e = document.querySelector(q.s); return e === null ? null : q.a ? e.getAttribute(q.a) : e.innerText; })`, js)))
 }
 
 // unmet returns "" when every want holds, else the first that does not
 // and what the page shows instead.
 func (tb *tab) unmet(wants []want) string {
-	sels := make([]string, len(wants))
-	for i, w := range wants {
-		sels[i] = w.sel
-	}
-	got, err := tb.texts(sels...)
+	got, err := tb.texts(wants)
 	if err != nil {
 		return err.Error() // a navigation in flight: try again
 	}
 	for i, w := range wants {
+		what := w.sel
+		if w.attr != "" {
+			what += " [" + w.attr + "]"
+		}
 		switch {
 		case w.ok(got[i]):
 		case got[i] == nil:
-			return fmt.Sprintf("want %s %s, the page has no %s", w.sel, w.desc, w.sel)
+			return fmt.Sprintf("want %s %s, the page has no %s", what, w.desc, what)
 		default:
-			return fmt.Sprintf("want %s %s, it reads %q", w.sel, w.desc, clip(*got[i]))
+			return fmt.Sprintf("want %s %s, it reads %q", what, w.desc, clip(*got[i]))
 		}
 	}
 	return ""
@@ -289,6 +311,21 @@ func (tb *tab) submit(t *testing.T, form string, fields ...field) (int64, time.T
 	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(fmt.Sprintf("#%s button[type=submit]", form))))
 	if err != nil {
 		t.Fatalf("submitting #%s: %v", form, err)
+	}
+	return resp.Status, clicked
+}
+
+// press clicks the button matching the CSS selector sel (a form's
+// submit button) and waits for the page the browser lands on; it returns
+// that page's HTTP status (after redirects) and when the click was sent.
+func (tb *tab) press(t *testing.T, sel string) (int64, time.Time) {
+	t.Helper()
+	ctx, cancel := context.WithTimeout(tb.ctx, actionTimeout)
+	defer cancel()
+	clicked := time.Now()
+	resp, err := chromedp.RunResponse(ctx, chromedp.Click(chromedp.CSS(sel)))
+	if err != nil {
+		t.Fatalf("clicking %s: %v", sel, err)
 	}
 	return resp.Status, clicked
 }

@@ -130,7 +130,9 @@ func (c *canary) topicLost() bool {
 // producerOpts are the cluster's options and an idempotent acks=all
 // producer to explicit partitions, which finds a moved leader quickly
 // (fresh metadata after 250 ms, a flat 100 ms retry backoff) and gives up
-// on a silent (paused) broker after 7 s instead of kgo's 20 s.
+// on a silent (paused) broker after 2 s instead of kgo's 20 s, so that a
+// window ends at most about 2 s after the leader moved rather than when a
+// long request to the old one times out.
 func (c *canary) producerOpts() []kgo.Opt {
 	opts := append([]kgo.Opt{kgo.ClientID("fjord-console-canary")}, c.clientOpts...)
 	return append(opts,
@@ -141,8 +143,8 @@ func (c *canary) producerOpts() []kgo.Opt {
 		kgo.RecordDeliveryTimeout(canaryDeliveryTimeout),
 		kgo.MetadataMinAge(250*time.Millisecond),
 		kgo.RetryBackoffFn(func(int) time.Duration { return 100 * time.Millisecond }),
-		kgo.ProduceRequestTimeout(5*time.Second),
-		kgo.RequestTimeoutOverhead(2*time.Second),
+		kgo.ProduceRequestTimeout(time.Second),
+		kgo.RequestTimeoutOverhead(time.Second),
 	)
 }
 
