@@ -1,6 +1,7 @@
 package main
 
 import (
+	"runtime/debug"
 	"strings"
 	"testing"
 	"time"
@@ -20,5 +21,19 @@ func TestClockSkew(t *testing.T) {
 		if _, err := clockSkew(v); err == nil || !strings.Contains(err.Error(), clockSkewEnv) {
 			t.Errorf("clockSkew(%q): err %v, want one naming %s", v, err, clockSkewEnv)
 		}
+	}
+}
+
+// A node runs the collector at serverGCPercent unless GOGC is set.
+func TestServerGC(t *testing.T) {
+	prev := debug.SetGCPercent(100)
+	defer debug.SetGCPercent(prev)
+	setServerGC("")
+	if got := debug.SetGCPercent(100); got != serverGCPercent {
+		t.Fatalf("GOGC unset: collector target %d, want %d", got, serverGCPercent)
+	}
+	setServerGC("50") // the runtime applied GOGC=50 itself; leave it
+	if got := debug.SetGCPercent(100); got != 100 {
+		t.Fatalf("GOGC set: collector target changed to %d", got)
 	}
 }
