@@ -42,7 +42,11 @@ func stateOf(in *inflight) sentState {
 // forgotten.
 func (s *session) fill(req *kmsg.FetchRequest, parts, changed []*inflight, reshaped bool, add func(*inflight)) {
 	req.SessionID, req.SessionEpoch = s.id, s.epoch
-	s.inFlight, s.forgotten = map[TopicPartition]sentState{}, nil
+	if s.inFlight == nil {
+		s.inFlight = map[TopicPartition]sentState{}
+	}
+	clear(s.inFlight) // answered copies it into sent; reused, not reallocated, each round
+	s.forgotten = nil
 	candidates := changed
 	if s.epoch == 0 || reshaped {
 		candidates = parts
