@@ -10,14 +10,10 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"reflect"
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -57,15 +53,11 @@ type clusterNode struct {
 	addr      string // PLAINTEXT listener
 	ctrlAddr  string // CONTROLLER listener
 	overrides []string
-	logs      string
+	logs      string // its process's output, one file per run
 
 	cl *kgo.Client // seeded with addr only; requests go to this node
 
-	mu      sync.Mutex
-	cmd     *exec.Cmd
-	exited  chan struct{}
-	waitErr error
-	runs    int
+	proc *serverProc // made by the first start, from overrides; nil before
 }
 
 // startCluster starts n nodes (node.id 1..n, all of them voters) with
@@ -169,113 +161,84 @@ func nodeIDs(nodes []*clusterNode) []int32 {
 }
 
 // start runs the node's process without waiting for it to serve: a
-// node of a multi-voter cluster serves only once a quorum is up.
+// node of a multi-voter cluster serves only once a quorum is up. It
+// fails the test if the node is running (or paused).
 func (nd *clusterNode) start() {
 	nd.t.Helper()
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	if nd.cmd != nil {
-		nd.t.Fatalf("node %d is already running", nd.id)
+	if nd.proc == nil {
+		nd.proc = newServerProc(nd.t, fmt.Sprintf("node %d", nd.id), nd.logs, nd.overrides)
 	}
-	nd.runs++
-	out, err := os.Create(nd.stderrPath(nd.runs))
-	if err != nil {
-		nd.t.Fatal(err)
-	}
-	args := []string{"server"}
-	for _, o := range nd.overrides {
-		args = append(args, "--override", o)
-	}
-	cmd := exec.Command(fjordBin, args...)
-	cmd.Stdout, cmd.Stderr = out, out
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		nd.t.Fatalf("starting node %d: %v", nd.id, err)
-	}
-	exited := make(chan struct{})
-	nd.cmd, nd.exited = cmd, exited
-	go func() {
-		err := cmd.Wait()
-		out.Close()
-		nd.mu.Lock()
-		nd.waitErr = err
-		nd.mu.Unlock()
-		close(exited)
-	}()
+	nd.proc.start()
 }
 
-func (nd *clusterNode) stderrPath(run int) string {
-	return filepath.Join(nd.logs, fmt.Sprintf("node-%d-run-%d.log", nd.id, run))
+// run returns the number of the node's current (or last) run, from 1.
+func (nd *clusterNode) run() int {
+	if nd.proc == nil {
+		return 0
+	}
+	return nd.proc.run()
 }
 
+// output returns the output of the node's run (from 1).
 func (nd *clusterNode) output(run int) string {
-	b, err := os.ReadFile(nd.stderrPath(run))
-	if err != nil {
-		return fmt.Sprintf("(no output: %v)", err)
+	if nd.proc == nil {
+		return "(never started)"
 	}
-	return string(b)
+	return nd.proc.output(run)
 }
 
-// checkAlive fails the test if the node's process has exited on its own.
+// checkAlive fails the test if the node's process is not running (a
+// paused one is alive), at length if it exited on its own.
 func (nd *clusterNode) checkAlive() {
 	nd.t.Helper()
-	nd.mu.Lock()
-	cmd, exited, run := nd.cmd, nd.exited, nd.runs
-	nd.mu.Unlock()
-	if cmd == nil {
+	if nd.proc == nil {
 		nd.t.Fatalf("node %d is not running", nd.id)
 	}
-	select {
-	case <-exited:
-		nd.t.Fatalf("node %d exited unexpectedly (%v); output:\n%s", nd.id, nd.exitErr(), tail(nd.output(run), 60))
-	default:
-	}
+	nd.proc.checkAlive()
 }
 
-func (nd *clusterNode) exitErr() error {
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	return nd.waitErr
-}
-
-// signal sends sig and waits up to timeout for the exit; it reports
-// whether the process exited and its exit error.
+// signal sends sig (SIGTERM or SIGKILL) and waits up to timeout for the
+// exit; it reports whether the process exited in time and its exit error
+// (see serverProc.signal).
 func (nd *clusterNode) signal(sig syscall.Signal, timeout time.Duration) (bool, error) {
-	nd.mu.Lock()
-	cmd, exited := nd.cmd, nd.exited
-	nd.mu.Unlock()
-	if cmd == nil {
+	nd.t.Helper()
+	if nd.proc == nil {
 		return true, nil
 	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-	case <-time.After(timeout):
-		return false, nil
-	}
-	nd.mu.Lock()
-	defer nd.mu.Unlock()
-	nd.cmd = nil
-	return true, nd.waitErr
+	return nd.proc.signal(sig, timeout)
 }
 
-// kill9 kills the node's process with SIGKILL.
+// kill9 kills the node's process with SIGKILL; it fails the test unless
+// the node was alive.
 func (nd *clusterNode) kill9() {
 	nd.t.Helper()
 	nd.checkAlive()
-	if ok, _ := nd.signal(syscall.SIGKILL, 10*time.Second); !ok {
-		nd.t.Fatalf("node %d did not die after SIGKILL", nd.id)
-	}
+	nd.proc.kill9()
 }
 
-// cleanup kills every node still running at the end of the test (clean
-// shutdown is TestClusterRestartAll's subject; here it would only add the
-// last node's wait for a quorum that is gone), then reports data races
-// and, if the test failed or FJORD_E2E_KEEP=1, every run's output.
+// pause stops the node's process with SIGSTOP and waits until it is
+// stopped; resume continues it with SIGCONT.
+func (nd *clusterNode) pause() {
+	nd.t.Helper()
+	nd.checkAlive()
+	nd.proc.pause()
+}
+
+func (nd *clusterNode) resume() {
+	nd.t.Helper()
+	nd.checkAlive()
+	nd.proc.resume()
+}
+
+// cleanup kills every node still running (or paused) at the end of the
+// test (clean shutdown is TestClusterRestartAll's subject; here it would
+// only add the last node's wait for a quorum that is gone), then reports
+// data races and, if the test failed or FJORD_E2E_KEEP=1, every run's
+// output.
 func (c *testCluster) cleanup() {
 	for _, nd := range c.nodes {
 		nd.cl.Close()
-		if ok, _ := nd.signal(syscall.SIGKILL, 10*time.Second); !ok {
+		if ok, _ := nd.signal(syscall.SIGKILL, 0); !ok {
 			nd.t.Errorf("node %d did not die after SIGKILL", nd.id)
 		}
 	}
@@ -285,16 +248,8 @@ func (c *testCluster) cleanup() {
 }
 
 func (nd *clusterNode) report() {
-	for run := 1; run <= nd.runs; run++ {
-		if strings.Contains(nd.output(run), "WARNING: DATA RACE") {
-			nd.t.Errorf("node %d run %d reported a data race", nd.id, run)
-		}
-	}
-	if !nd.t.Failed() && os.Getenv("FJORD_E2E_KEEP") != "1" {
-		return
-	}
-	for run := 1; run <= nd.runs; run++ {
-		nd.t.Logf("node %d (%s) run %d output (tail):\n%s", nd.id, nd.addr, run, tail(nd.output(run), 120))
+	if nd.proc != nil {
+		nd.proc.report(fmt.Sprintf("node %d (%s)", nd.id, nd.addr), 120)
 	}
 }
 

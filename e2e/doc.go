@@ -23,8 +23,10 @@
 //
 // Environment: FJORD_E2E_BIN=path runs a prebuilt binary instead of
 // building one; FJORD_E2E_RACE=1 builds the node with the race detector
-// (a node that reports a data race fails its test). A failing test prints
-// the tail of each node run's stderr.
+// (a node that reports a data race fails its test). Nodes run through
+// internal/nodeproc, the process harness the chaos suite and fjord dev use
+// too; a failing test (or FJORD_E2E_KEEP=1) prints the tail of each node
+// run's output.
 //
 // The package holds no production code: everything but this comment is
 // in _test.go files.

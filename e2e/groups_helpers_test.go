@@ -724,9 +724,7 @@ func waitUnfenced(t *testing.T, nodes []*clusterNode, timeout time.Duration) {
 	waitFor(t, timeout, "every restarted node unfenced", func() (bool, string) {
 		for _, nd := range nodes {
 			nd.checkAlive()
-			nd.mu.Lock()
-			run := nd.runs
-			nd.mu.Unlock()
+			run := nd.run()
 			if !strings.Contains(nd.output(run), `msg="broker state changed" fenced=false`) {
 				return false, fmt.Sprintf("node %d (run %d) is not unfenced yet", nd.id, run)
 			}

@@ -14,7 +14,6 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -141,14 +140,9 @@ type node struct {
 	port      int
 	addr      string
 	overrides []string
-	logs      string // directory of the stderr files, one per run
 
-	mu       sync.Mutex
-	cmd      *exec.Cmd
-	exited   chan struct{} // closed when the current run's process exits
-	waitErr  error
-	runs     int // runs so far; run i's stderr is in stderrPath(i)
-	firstRun int // the first run of the latest start (see startLog)
+	proc     *serverProc // the process and its restarts, one output file per run
+	firstRun int         // the first run of the latest start (see startLog)
 }
 
 // startNode starts a node with log dir dir (a new t.TempDir() when dir is
@@ -159,8 +153,11 @@ func startNode(t *testing.T, dir string, overrides ...string) *node {
 	if dir == "" {
 		dir = t.TempDir()
 	}
-	n := &node{t: t, dir: dir, port: freePort(t), overrides: overrides, logs: t.TempDir()}
+	n := &node{t: t, dir: dir, port: freePort(t), overrides: overrides}
 	n.addr = net.JoinHostPort("127.0.0.1", strconv.Itoa(n.port))
+	n.proc = newServerProc(t, "fjord", t.TempDir(), append([]string{
+		"node.id=1", "listeners=PLAINTEXT://" + n.addr, "log.dirs=" + n.dir,
+	}, overrides...))
 	t.Cleanup(n.cleanup)
 	n.start()
 	return n
@@ -202,20 +199,12 @@ func freePort(t *testing.T) int {
 // before it served.
 var errStoppedBySignal = errors.New("fjord shut down cleanly before serving: it got a SIGTERM or SIGINT")
 
-// stoppedBySignal reports whether a process that ended with err stopped
-// because of SIGTERM or SIGINT: it shut down cleanly (status 0, the node
-// exits so only on those signals), or the signal came before the node
-// installed its handler.
-func stoppedBySignal(err error) bool {
-	if err == nil {
-		return true
-	}
-	var ee *exec.ExitError
-	if !errors.As(err, &ee) {
-		return false
-	}
-	ws, ok := ee.Sys().(syscall.WaitStatus)
-	return ok && ws.Signaled() && (ws.Signal() == syscall.SIGTERM || ws.Signal() == syscall.SIGINT)
+// stoppedBySignal reports whether a process that ended so (serverProc's
+// lastExit) stopped because of SIGTERM or SIGINT: it shut down cleanly
+// (status 0, the node exits so only on those signals), or the signal came
+// before the node installed its handler.
+func stoppedBySignal(exit string) bool {
+	return exit == "exited" || exit == "terminated" || exit == "interrupt"
 }
 
 // start runs the process and waits until it serves. If the process is
@@ -223,67 +212,18 @@ func stoppedBySignal(err error) bool {
 // process may signal a recycled pid), it is started once more.
 func (n *node) start() {
 	n.t.Helper()
-	n.mu.Lock()
-	n.firstRun = n.runs + 1
-	n.mu.Unlock()
+	n.firstRun = n.proc.run() + 1
 	for attempt := 0; ; attempt++ {
-		err := n.waitReady(n.launch())
+		err := n.waitReady(n.proc.start())
 		if err == nil {
 			return
 		}
 		if errors.Is(err, errStoppedBySignal) && attempt == 0 {
-			n.t.Logf("fjord run %d was stopped by a signal this test did not send; starting it again", n.runs)
-			n.mu.Lock()
-			n.cmd = nil
-			n.mu.Unlock()
+			n.t.Logf("fjord run %d was stopped by a signal this test did not send; starting it again", n.proc.run())
 			continue
 		}
 		n.t.Fatalf("%v; stderr:\n%s", err, tail(n.lastStderr(), 60))
 	}
-}
-
-// launch starts the process and returns a channel closed when it exits.
-func (n *node) launch() chan struct{} {
-	n.t.Helper()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	if n.cmd != nil {
-		n.t.Fatal("start: node is already running")
-	}
-	n.runs++
-	errFile, err := os.Create(n.stderrPath(n.runs))
-	if err != nil {
-		n.t.Fatal(err)
-	}
-	args := []string{"server",
-		"--override", "node.id=1",
-		"--override", "listeners=PLAINTEXT://" + n.addr,
-		"--override", "log.dirs=" + n.dir,
-	}
-	for _, o := range n.overrides {
-		args = append(args, "--override", o)
-	}
-	cmd := exec.Command(fjordBin, args...)
-	cmd.Stdout, cmd.Stderr = errFile, errFile
-	if err := cmd.Start(); err != nil {
-		errFile.Close()
-		n.t.Fatalf("starting fjord: %v", err)
-	}
-	exited := make(chan struct{})
-	n.cmd, n.exited = cmd, exited
-	go func() {
-		err := cmd.Wait()
-		errFile.Close()
-		n.mu.Lock()
-		n.waitErr = err
-		n.mu.Unlock()
-		close(exited)
-	}()
-	return exited
-}
-
-func (n *node) stderrPath(run int) string {
-	return filepath.Join(n.logs, fmt.Sprintf("stderr-%d.log", run))
 }
 
 // waitReady waits until the node has logged that it started (broker.Start
@@ -293,7 +233,7 @@ func (n *node) stderrPath(run int) string {
 // it replayed from before the stop until it has registered again, and its
 // registration briefly takes its partitions offline. It returns an error
 // if the process exits first or after readyTimeout.
-func (n *node) waitReady(exited chan struct{}) error {
+func (n *node) waitReady(exited <-chan struct{}) error {
 	cl, err := kgo.NewClient(kgo.SeedBrokers(n.addr), kgo.DisableIdempotentWrite(),
 		kgo.DialTimeout(time.Second), kgo.RequestRetries(0), kgo.RetryTimeout(time.Second))
 	if err != nil {
@@ -311,10 +251,10 @@ func (n *node) waitReady(exited chan struct{}) error {
 		}
 		select {
 		case <-exited:
-			if stoppedBySignal(n.exitErr()) {
+			if stoppedBySignal(n.proc.lastExit()) {
 				return errStoppedBySignal
 			}
-			return fmt.Errorf("fjord exited before serving: %v", n.exitErr())
+			return fmt.Errorf("fjord exited before serving: %v", n.proc.exitErr())
 		default:
 		}
 		if time.Now().After(deadline) {
@@ -368,98 +308,46 @@ func (n *node) nodeID() int32 {
 	return id
 }
 
-func (n *node) exitErr() error {
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	return n.waitErr
-}
-
-// stderr returns the captured output of run (1-based).
-func (n *node) stderr(run int) string {
-	b, err := os.ReadFile(n.stderrPath(run))
-	if err != nil {
-		return fmt.Sprintf("(no stderr: %v)", err)
-	}
-	return string(b)
-}
-
 // startLog returns the output of the runs of the latest start or
 // restart (one, unless start had to run the process again).
 func (n *node) startLog() string {
-	n.mu.Lock()
-	first, last := n.firstRun, n.runs
-	n.mu.Unlock()
 	var b strings.Builder
-	for run := first; run <= last; run++ {
-		b.WriteString(n.stderr(run))
+	for run := n.firstRun; run <= n.proc.run(); run++ {
+		b.WriteString(n.proc.output(run))
 	}
 	return b.String()
 }
 
 // lastStderr returns the output of the current (or last) run.
-func (n *node) lastStderr() string {
-	n.mu.Lock()
-	run := n.runs
-	n.mu.Unlock()
-	return n.stderr(run)
-}
+func (n *node) lastStderr() string { return n.proc.output(n.proc.run()) }
 
-// signal sends sig and waits up to timeout for the process to exit. It
-// reports whether it exited in time, and its exit error (nil for status
-// 0).
+// signal sends sig (SIGTERM or SIGKILL) and waits up to timeout for the
+// process to exit. It reports whether it exited in time, and its exit
+// error (nil for status 0); see serverProc.signal.
 func (n *node) signal(sig syscall.Signal, timeout time.Duration) (bool, error) {
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil {
-		return true, nil
-	}
-	_ = cmd.Process.Signal(sig)
-	select {
-	case <-exited:
-	case <-time.After(timeout):
-		return false, nil
-	}
-	n.mu.Lock()
-	n.cmd = nil
-	err := n.waitErr
-	n.mu.Unlock()
-	return true, err
+	n.t.Helper()
+	return n.proc.signal(sig, timeout)
 }
 
 // checkAlive fails the test if the node's process has exited on its own.
 func (n *node) checkAlive() {
 	n.t.Helper()
-	n.mu.Lock()
-	cmd, exited := n.cmd, n.exited
-	n.mu.Unlock()
-	if cmd == nil {
-		n.t.Fatal("fjord is not running")
-	}
-	select {
-	case <-exited:
-		n.t.Fatalf("fjord exited unexpectedly (%v); stderr:\n%s", n.exitErr(), tail(n.lastStderr(), 60))
-	default:
-	}
+	n.proc.checkAlive()
 }
 
 // kill9 kills the node with SIGKILL: no clean shutdown.
 func (n *node) kill9() {
 	n.t.Helper()
-	n.checkAlive()
-	if ok, _ := n.signal(syscall.SIGKILL, stopTimeout); !ok {
-		n.t.Fatal("fjord did not die after SIGKILL")
-	}
+	n.proc.kill9()
 }
 
 // stop shuts the node down with SIGTERM and fails the test unless it
-// exits with status 0 in time (then it is killed).
+// exits with status 0 in time (else it is killed).
 func (n *node) stop() {
 	n.t.Helper()
 	n.checkAlive()
 	ok, err := n.signal(syscall.SIGTERM, stopTimeout)
 	if !ok {
-		n.kill9()
 		n.t.Fatalf("fjord did not exit within %v of SIGTERM; stderr:\n%s", stopTimeout, tail(n.lastStderr(), 60))
 	}
 	if err != nil {
@@ -474,28 +362,17 @@ func (n *node) restart() {
 	n.start()
 }
 
-// cleanup stops a node still running at the end of the test, fails the
-// test if a run reported a data race (FJORD_E2E_RACE=1), and prints every
-// run's stderr if the test failed.
+// cleanup stops a node still running at the end of the test (SIGTERM,
+// then SIGKILL), fails the test if a run reported a data race
+// (FJORD_E2E_RACE=1), and prints every run's output if the test failed.
 func (n *node) cleanup() {
 	ok, err := n.signal(syscall.SIGTERM, stopTimeout)
 	if !ok {
-		_, _ = n.signal(syscall.SIGKILL, stopTimeout)
 		n.t.Errorf("fjord did not exit within %v of SIGTERM", stopTimeout)
 	} else if err != nil {
 		n.t.Errorf("fjord exited with %v after SIGTERM", err)
 	}
-	for run := 1; run <= n.runs; run++ {
-		if strings.Contains(n.stderr(run), "WARNING: DATA RACE") {
-			n.t.Errorf("fjord run %d reported a data race", run)
-		}
-	}
-	if !n.t.Failed() {
-		return
-	}
-	for run := 1; run <= n.runs; run++ {
-		n.t.Logf("fjord %s run %d stderr (tail):\n%s", n.addr, run, tail(n.stderr(run), 150))
-	}
+	n.proc.report("fjord "+n.addr, 150)
 }
 
 // tail returns the last n lines of s.

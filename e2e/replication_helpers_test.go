@@ -3,8 +3,8 @@ package e2e
 // Helpers for the replication tests of replication_test.go (issue 4): a
 // test cluster with short replication timeouts and a /metrics endpoint per
 // node, acks=all producers that record every acknowledged record,
-// per-node log end offsets and high watermarks, segment file contents,
-// and SIGSTOP/SIGCONT of a node.
+// per-node log end offsets and high watermarks, and segment file
+// contents. (A node's pause and resume are in cluster_helpers_test.go.)
 
 import (
 	"bufio"
@@ -22,7 +22,6 @@ import (
 	"strconv"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -324,50 +323,6 @@ func rawProduce(cl *kgo.Client, tp clusterTP, timeout time.Duration, values ...[
 		return errors.New("produce response without the partition")
 	}
 	return kerr.ErrorForCode(ts[0].Partitions[0].ErrorCode)
-}
-
-// pause stops nd's process with SIGSTOP and, where /proc tells, waits
-// until it is stopped: the signal is delivered asynchronously, and a
-// request sent right after must find the process no longer running.
-func (nd *clusterNode) pause() {
-	nd.t.Helper()
-	pid := nd.sendSignal(syscall.SIGSTOP)
-	stat := fmt.Sprintf("/proc/%d/stat", pid)
-	if _, err := os.Stat(stat); err != nil {
-		return
-	}
-	waitFor(nd.t, waitTimeout, fmt.Sprintf("node %d to stop", nd.id), func() (bool, string) {
-		b, err := os.ReadFile(stat)
-		if err != nil {
-			return false, err.Error()
-		}
-		// pid (comm) state ...: comm may hold spaces, the state follows
-		// the last parenthesis.
-		s := string(b)
-		i := strings.LastIndexByte(s, ')')
-		if i < 0 || i+2 >= len(s) {
-			return false, "unreadable " + stat
-		}
-		return s[i+2] == 'T', fmt.Sprintf("process state %c", s[i+2])
-	})
-}
-
-// resume continues a paused node with SIGCONT.
-func (nd *clusterNode) resume() { nd.sendSignal(syscall.SIGCONT) }
-
-// sendSignal sends sig to the node's process and returns its pid.
-func (nd *clusterNode) sendSignal(sig syscall.Signal) int {
-	nd.t.Helper()
-	nd.mu.Lock()
-	cmd := nd.cmd
-	nd.mu.Unlock()
-	if cmd == nil {
-		nd.t.Fatalf("node %d is not running", nd.id)
-	}
-	if err := cmd.Process.Signal(sig); err != nil {
-		nd.t.Fatalf("signal %v to node %d: %v", sig, nd.id, err)
-	}
-	return cmd.Process.Pid
 }
 
 // scrape reads nd's /metrics and returns every sample by its series

@@ -338,7 +338,7 @@ func TestReplicationDivergentLeaderTruncates(t *testing.T) {
 	})
 	t.Logf("old leader %d truncated and caught up %v after resuming: all replicas end at %d, byte-identical",
 		old.id, time.Since(resumedAt).Round(time.Millisecond), end)
-	if strings.Contains(old.output(old.runs), "from=71") {
+	if strings.Contains(old.output(old.run()), "from=71") {
 		t.Logf("the zombie leader had appended the acks=all record (truncated from 71)")
 	}
 	if end != 80 {
@@ -438,7 +438,7 @@ func TestReplicationUncleanElection(t *testing.T) {
 		t.Errorf("controller %d: %s %v, was %v: want one more", ctrl, mUnclean, u, unclean0)
 	}
 	cn := rc.node(ctrl)
-	if out := cn.output(cn.runs); !strings.Contains(out, "UNCLEAN leader election") {
+	if out := cn.output(cn.run()); !strings.Contains(out, "UNCLEAN leader election") {
 		t.Errorf("controller %d logged no UNCLEAN leader election", ctrl)
 	}
 	ends := endOffsets(t, live, tp.topic)
@@ -519,7 +519,7 @@ func TestReplicationControlledShutdown(t *testing.T) {
 		t.Logf("node %d: leaderships moved %v after SIGTERM, exit %v after SIGTERM", victim.id,
 			movedAt.Sub(termAt).Round(time.Millisecond), exitAt.Sub(termAt).Round(time.Millisecond))
 	}
-	if out := victim.output(victim.runs); !strings.Contains(out, "controlled shutdown complete") {
+	if out := victim.output(victim.run()); !strings.Contains(out, "controlled shutdown complete") {
 		t.Errorf("node %d did not log a completed controlled shutdown", victim.id)
 	}
 	load.waitAcked(t, waitTimeout, 200, 0, 1, 2)

@@ -103,7 +103,7 @@ func TestRetentionDeletesOldSegments(t *testing.T) {
 		for _, topic := range topics {
 			start, end := offsets(t, adm.ListStartOffsets, topic)[0], offsets(t, adm.ListEndOffsets, topic)[0]
 			if start != starts[topic] || end != ends[topic] {
-				t.Errorf("%s: offsets [%d, %d) after restart %d, want [%d, %d)", topic, start, end, n.runs-1, starts[topic], ends[topic])
+				t.Errorf("%s: offsets [%d, %d) after restart %d, want [%d, %d)", topic, start, end, n.proc.run()-1, starts[topic], ends[topic])
 			}
 			if recs := consumeFrom(t, n, topic, kgo.NewOffset().AtStart(), end); recs[0].Offset != start {
 				t.Errorf("%s: consumer from the start begins at %d after restart, want %d", topic, recs[0].Offset, start)
