@@ -102,17 +102,6 @@ func get(t *testing.T, h http.Handler, path string) *httptest.ResponseRecorder {
 	return rec
 }
 
-func postForm(h http.Handler, path string, header ...string) *httptest.ResponseRecorder {
-	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader("action=x"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	for i := 0; i+1 < len(header); i += 2 {
-		req.Header.Set(header[i], header[i+1])
-	}
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	return rec
-}
-
 // nodeRowHTML returns the panel's row of node id.
 func nodeRowHTML(t *testing.T, page string, id int) string {
 	t.Helper()
@@ -143,7 +132,7 @@ func TestNodePanelOnlyWithNodes(t *testing.T) {
 	if rec := get(t, h, "/api/nodes"); rec.Code != http.StatusNotFound {
 		t.Errorf("GET /api/nodes without Nodes: %d, want 404", rec.Code)
 	}
-	if rec := postForm(h, "/nodes/1/kill"); rec.Code != http.StatusNotFound {
+	if rec := postForm(h, "/nodes/1/kill", "action=x"); rec.Code != http.StatusNotFound {
 		t.Errorf("POST /nodes/1/kill without Nodes: %d, want 404", rec.Code)
 	}
 }
@@ -194,7 +183,7 @@ func TestNodeActionPost(t *testing.T) {
 	f := newFakeNodes()
 	s := newNodesServer(t, f, panelSnap())
 	h := s.Handler()
-	rec := postForm(h, "/nodes/1/kill", "Sec-Fetch-Site", "same-origin")
+	rec := postForm(h, "/nodes/1/kill", "action=x", "Sec-Fetch-Site", "same-origin")
 	if rec.Code != http.StatusSeeOther {
 		t.Fatalf("POST /nodes/1/kill: %d %s", rec.Code, rec.Body.String())
 	}
@@ -231,18 +220,18 @@ func TestNodeActionRefusals(t *testing.T) {
 		"/nodes/-1/kill":   http.StatusBadRequest,
 		"/nodes/1/explode": http.StatusBadRequest,
 	} {
-		if rec := postForm(h, path); rec.Code != want {
+		if rec := postForm(h, path, "action=x"); rec.Code != want {
 			t.Errorf("POST %s: %d, want %d", path, rec.Code, want)
 		}
 	}
-	if rec := postForm(h, "/nodes/1/kill", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
+	if rec := postForm(h, "/nodes/1/kill", "action=x", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
 		t.Errorf("cross-site POST: %d, want 403", rec.Code)
 	}
 	if got := f.actions(); len(got) != 0 {
 		t.Errorf("refused posts reached Act: %v", got)
 	}
 	f.err = errors.New("node 2 is paused: resume it first")
-	rec := postForm(h, "/nodes/2/stop")
+	rec := postForm(h, "/nodes/2/stop", "action=x")
 	if rec.Code != http.StatusConflict || !strings.Contains(rec.Body.String(), ">node 2 is paused: resume it first<") ||
 		!strings.Contains(rec.Body.String(), `class="errmsg"`) {
 		t.Errorf("Act error: %d %s", rec.Code, rec.Body.String())
@@ -350,14 +339,7 @@ func TestServeWithNodesStopsWithItsContext(t *testing.T) {
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
-	select {
-	case err := <-done:
-		if err != nil {
-			t.Errorf("Serve returned %v", err)
-		}
-	case <-time.After(10 * time.Second):
-		t.Fatal("Serve did not return after its context ended")
-	}
+	awaitServe(t, done, 10*time.Second)
 }
 
 // TestEventLogAdd: the panel's events join the feed in time order.

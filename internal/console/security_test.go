@@ -60,21 +60,13 @@ func TestSecurityInputRefusedBeforeKafka(t *testing.T) {
 		{"/users/delete", "user=bob&mechanism=MD5", "mechanism must be"},
 	}
 	for _, c := range cases {
-		req := httptest.NewRequest(http.MethodPost, c.path, strings.NewReader(c.form))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
+		rec := postForm(h, c.path, c.form)
 		if rec.Code != http.StatusBadRequest || !strings.Contains(rec.Body.String(), c.want) {
 			t.Errorf("POST %s %q: status %d, want 400 saying %q; body %.300s", c.path, c.form, rec.Code, c.want, rec.Body.String())
 		}
 	}
 	// A cross-site post is refused like every other form.
-	req := httptest.NewRequest(http.MethodPost, "/users", strings.NewReader("user=bob&mechanism=SCRAM-SHA-256&password=x"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusForbidden {
+	if rec := postForm(h, "/users", "user=bob&mechanism=SCRAM-SHA-256&password=x", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
 		t.Errorf("cross-site POST /users: status %d, want 403", rec.Code)
 	}
 }

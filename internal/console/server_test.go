@@ -88,20 +88,11 @@ func TestFormsValidateBeforeKafka(t *testing.T) {
 		"/topics/t/configs":    "key=",
 		"/topics/t/configs?op": "key=a&op=explode",
 	} {
-		req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(form))
-		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-		rec := httptest.NewRecorder()
-		h.ServeHTTP(rec, req)
-		if rec.Code != http.StatusBadRequest {
+		if rec := postForm(h, path, form); rec.Code != http.StatusBadRequest {
 			t.Errorf("POST %s %q: status %d, want 400", path, form, rec.Code)
 		}
 	}
-	req := httptest.NewRequest(http.MethodPost, "/topics/t/delete", strings.NewReader("confirm=t"))
-	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
-	req.Header.Set("Sec-Fetch-Site", "cross-site")
-	rec := httptest.NewRecorder()
-	h.ServeHTTP(rec, req)
-	if rec.Code != http.StatusForbidden {
+	if rec := postForm(h, "/topics/t/delete", "confirm=t", "Sec-Fetch-Site", "cross-site"); rec.Code != http.StatusForbidden {
 		t.Errorf("cross-site POST: status %d, want 403", rec.Code)
 	}
 }
@@ -131,12 +122,32 @@ func TestServeStopsWithItsContext(t *testing.T) {
 	http.DefaultClient.CloseIdleConnections()
 	time.Sleep(150 * time.Millisecond) // a few sampler ticks
 	cancel()
+	awaitServe(t, done, 5*time.Second)
+}
+
+// awaitServe waits up to timeout for Serve's result on done, which must
+// be nil (its context ended).
+func awaitServe(t *testing.T, done <-chan error, timeout time.Duration) {
+	t.Helper()
 	select {
 	case err := <-done:
 		if err != nil {
 			t.Errorf("Serve returned %v", err)
 		}
-	case <-time.After(5 * time.Second):
+	case <-time.After(timeout):
 		t.Fatal("Serve did not return after its context ended")
 	}
+}
+
+// postForm posts the form body to path through h, with header as
+// name, value pairs, and returns the recorded answer.
+func postForm(h http.Handler, path, body string, header ...string) *httptest.ResponseRecorder {
+	req := httptest.NewRequest(http.MethodPost, path, strings.NewReader(body))
+	req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
+	for i := 0; i+1 < len(header); i += 2 {
+		req.Header.Set(header[i], header[i+1])
+	}
+	rec := httptest.NewRecorder()
+	h.ServeHTTP(rec, req)
+	return rec
 }
