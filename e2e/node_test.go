@@ -5,11 +5,9 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"io/fs"
 	"math/rand/v2"
 	"net"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -18,6 +16,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/testbin"
 	"github.com/twmb/franz-go/pkg/kadm"
 	"github.com/twmb/franz-go/pkg/kerr"
 	"github.com/twmb/franz-go/pkg/kgo"
@@ -47,89 +46,15 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	defer os.RemoveAll(tmp)
-	if err := trackSources(); err != nil {
+	if err := testbin.TrackSources(); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e:", err)
 		return 1
 	}
-	if fjordBin, err = buildFjord(tmp); err != nil {
+	if fjordBin, err = testbin.Build(tmp); err != nil {
 		fmt.Fprintln(os.Stderr, "e2e: building fjord:", err)
 		return 1
 	}
 	return m.Run()
-}
-
-// buildFjord builds ./cmd/fjord of the enclosing module into dir, or
-// returns $FJORD_E2E_BIN when set. The go command puts its own GOROOT/bin
-// first in the PATH of the tests it runs, so "go" is the toolchain running
-// this test.
-func buildFjord(dir string) (string, error) {
-	if bin := os.Getenv("FJORD_E2E_BIN"); bin != "" {
-		return filepath.Abs(bin)
-	}
-	root, err := moduleRoot()
-	if err != nil {
-		return "", err
-	}
-	bin := filepath.Join(dir, "fjord")
-	args := []string{"build", "-o", bin}
-	if os.Getenv("FJORD_E2E_RACE") == "1" {
-		args = append(args, "-race")
-	}
-	cmd := exec.Command("go", append(args, "./cmd/fjord")...)
-	cmd.Dir = root
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return "", fmt.Errorf("%v\n%s", err, out)
-	}
-	return bin, nil
-}
-
-// trackSources opens every Go source file of the module (and go.mod,
-// go.sum). The go command's test cache keys a cached result on the files
-// a test opened; without this a change to the node's code would not
-// invalidate it, since this package imports none of it.
-func trackSources() error {
-	root, err := moduleRoot()
-	if err != nil {
-		return err
-	}
-	return filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
-		if err != nil {
-			return err
-		}
-		name := d.Name()
-		if d.IsDir() {
-			if path != root && (strings.HasPrefix(name, ".") || name == "testdata") {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !strings.HasSuffix(name, ".go") && name != "go.mod" && name != "go.sum" {
-			return nil
-		}
-		f, err := os.Open(path)
-		if err != nil {
-			return err
-		}
-		return f.Close()
-	})
-}
-
-// moduleRoot walks up from the working directory to the go.mod.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory")
-		}
-		dir = parent
-	}
 }
 
 // node is one fjord process (and its restarts) on a fixed port and log

@@ -38,6 +38,7 @@ var allowed = map[string][]string{
 		"internal/controller", "internal/record", "internal/group", "internal/txn", "internal/coordinator", "internal/auth", "internal/sasl"},
 	"internal/chaos":     {"internal/tlsconf", "internal/clientsec", "internal/nodeproc"},
 	"internal/nodeproc":  {}, // the process harness of fjord dev and chaos: standard library only
+	"internal/testbin":   {}, // builds fjord for the process-level test packages: standard library only
 	"internal/tlsconf":   {},
 	"internal/fakeclock": {},
 	"internal/quota":     {},
@@ -52,7 +53,7 @@ var allowed = map[string][]string{
 var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/txn", "internal/coordinator", "internal/chaos", "internal/console", "cmd/fjord"}
 
 // stdlibOnly packages import nothing outside the standard library.
-var stdlibOnly = []string{"internal/nodeproc"}
+var stdlibOnly = []string{"internal/nodeproc", "internal/testbin"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")
