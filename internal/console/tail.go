@@ -36,6 +36,12 @@ var defaultTailLimits = tailLimits{rate: 50, maxTime: 10 * time.Minute, keepAliv
 // maxTails is how many live tails one console serves at once.
 const maxTails = 32
 
+// tailFetchBytes bounds one tail's fetch responses (a batch larger than it
+// still arrives whole, as Kafka sends the first batch regardless), so that
+// maxTails tails hold at most about maxTails times this in buffered
+// records: a tail shows at most tailLimits.rate records a second anyway.
+const tailFetchBytes = 1 << 20
+
 // tailQuery is the tail's query: the page's partition, filter and mode.
 type tailQuery struct {
 	Partition int32 // -1: every partition
@@ -93,7 +99,7 @@ func (s *Server) tail(w http.ResponseWriter, r *http.Request, slots chan struct{
 	}
 	opts := append(append([]kgo.Opt{kgo.ClientID("fjord-console")}, s.opts.ClientOpts...),
 		kgo.ConsumePartitions(map[string]map[int32]kgo.Offset{name: from}),
-		kgo.FetchMaxBytes(browseMaxBytes), kgo.FetchMaxWait(500*time.Millisecond), kgo.MaxConcurrentFetches(1))
+		kgo.FetchMaxBytes(tailFetchBytes), kgo.FetchMaxWait(500*time.Millisecond), kgo.MaxConcurrentFetches(1))
 	cl, err := kgo.NewClient(opts...)
 	if err != nil {
 		s.fail(w, r, t0, kafkaError("creating a consumer", err))
