@@ -335,7 +335,11 @@ func TestServeWithNodesStopsWithItsContext(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- s.Serve(ctx, ln) }()
 	deadline := time.Now().Add(5 * time.Second)
-	for !strings.HasPrefix(s.canary.view(time.Now(), 0, 0).Status, "waiting to create") && time.Now().Before(deadline) {
+	for !strings.HasPrefix(s.canary.view(time.Now(), 0, 0).Status, "waiting to create") {
+		if time.Now().After(deadline) {
+			cancel()
+			t.Fatalf("the canary never started waiting for the cluster: %q", s.canary.view(time.Now(), 0, 0).Status)
+		}
 		time.Sleep(20 * time.Millisecond)
 	}
 	cancel()
