@@ -303,7 +303,7 @@ func (h *Handlers) readOne(by fetchReader, topic string, known bool, tp kmsg.Fet
 	if err == nil {
 		out.AbortedTransactions = abortedTransactions(res)
 	}
-	return out, server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size}, p
+	return out, server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size, Data: res.Records.Data}, p
 }
 
 // abortedTransactions is a partition's AbortedTransactions: nil (null on
@@ -335,7 +335,7 @@ func readForFollower(out *kmsg.FetchResponseTopicPartition, p *partition.Partiti
 	if res.Diverging != nil {
 		out.DivergingEpoch.Epoch, out.DivergingEpoch.EndOffset = res.Diverging.Epoch, res.Diverging.EndOffset
 	}
-	return server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size}
+	return server.FileRecords{File: res.Records.File, Pos: res.Records.Pos, Len: res.Records.Size, Data: res.Records.Data}
 }
 
 // holdFollower reports whether the replication throttle holds back a

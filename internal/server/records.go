@@ -32,6 +32,9 @@ type FileRecords struct {
 	File *os.File
 	Pos  int64
 	Len  int
+	// Data, when not nil, holds the Len bytes already (storage.Range's
+	// Data): they are written from it, and File is not read.
+	Data []byte
 }
 
 // PartitionFile places FileRecords in a FetchResponse: they are the
@@ -56,9 +59,12 @@ type FetchResponse struct {
 // written to a client connection).
 func (r *FetchResponse) Materialize() (*kmsg.FetchResponse, error) {
 	for _, f := range r.Files {
-		b := make([]byte, f.Len)
-		if _, err := f.File.ReadAt(b, f.Pos); err != nil {
-			return nil, err
+		b := f.Data
+		if b == nil {
+			b = make([]byte, f.Len)
+			if _, err := f.File.ReadAt(b, f.Pos); err != nil {
+				return nil, err
+			}
 		}
 		r.Topics[f.Topic].Partitions[f.Partition].RecordBatches = b
 	}
@@ -154,6 +160,10 @@ func bytesLength(dst []byte, n int, flexible bool) []byte {
 // connection allows it and the payload is large, else through the write
 // buffer.
 func (c *conn) sendRecords(f FileRecords) error {
+	if f.Data != nil {
+		_, err := c.bw.Write(f.Data)
+		return err
+	}
 	if c.raw != nil && f.Len >= sendfileMin {
 		if err := c.bw.Flush(); err != nil {
 			return err

@@ -34,12 +34,20 @@ type Range struct {
 	File *os.File
 	Pos  int64
 	Size int
+	// Data, when not nil, is a copy of the range's Size bytes, taken
+	// under the log's lock because locating the range had them in
+	// memory already (a small read at the tail, the common follower and
+	// consumer fetch): the caller sends it instead of reading File again.
+	Data []byte
 }
 
-// Bytes reads the range into a new slice.
+// Bytes reads the range into a new slice (Data when the range has it).
 func (r Range) Bytes() ([]byte, error) {
 	if r.Size == 0 {
 		return nil, nil
+	}
+	if r.Data != nil {
+		return r.Data, nil
 	}
 	b := make([]byte, r.Size)
 	if _, err := r.File.ReadAt(b, r.Pos); err != nil {
@@ -106,8 +114,13 @@ func (l *Log) rangeLocked(offset int64, maxBytes int, maxOffset int64, minOneBat
 
 // rangeInSegment locates a read in one segment; found is false when no
 // batch of the segment reaches offset (the caller moves to the next one).
+// One header scanner serves both ends of the range, and when the range
+// lies in the bytes it read, they are copied into Range.Data: a read at
+// the tail then costs one read of the file, not three.
 func (l *Log) rangeInSegment(s *segment, offset int64, maxBytes int, maxOffset int64, minOne bool) (Range, bool, error) {
-	start, h, found, err := l.locate(s, offset)
+	sc := newHeaderScanner(s.f, l.scanFrom(s, offset), s.size)
+	defer sc.release()
+	start, h, found, err := l.locate(s, sc, offset)
 	if err != nil || !found {
 		return Range{}, found, err
 	}
@@ -115,22 +128,33 @@ func (l *Log) rangeInSegment(s *segment, offset int64, maxBytes int, maxOffset i
 		return Range{}, true, nil
 	}
 	limit := start + max(int64(maxBytes), int64(h.Size()))
-	end, err := l.batchesEnd(s, start, limit, maxOffset)
+	end, err := l.batchesEnd(s, sc, start, limit, maxOffset)
 	if err != nil {
 		return Range{}, true, err
 	}
-	return Range{File: s.f, Pos: start, Size: int(end - start)}, true, nil
+	r := Range{File: s.f, Pos: start, Size: int(end - start)}
+	if b, ok := sc.buffered(start, r.Size); ok && r.Size > 0 {
+		r.Data = append([]byte(nil), b...)
+	}
+	return r, true, nil
+}
+
+// scanFrom is where a walk of s's headers towards offset starts: the
+// offset index's position for it.
+func (l *Log) scanFrom(s *segment, offset int64) int64 {
+	if rel := offset - s.base; rel > 0 {
+		return s.offIdx.lookup(int32(min(rel, maxRelativeOffset)))
+	}
+	return 0
 }
 
 // batchesEnd returns the end of the whole batches from start (a batch
 // boundary) that end at or before limit and whose last offsets are below
-// maxOffset. It starts walking headers at the last offset index entry
-// that satisfies both bounds, so it reads at most about one index
-// interval of headers plus a batch.
-func (l *Log) batchesEnd(s *segment, start, limit, maxOffset int64) (int64, error) {
-	from := max(start, s.offIdx.lastWithin(limit, maxOffset-s.base))
-	sc := newHeaderScanner(s.f, from, s.size)
-	defer sc.release()
+// maxOffset. It moves sc to the last offset index entry that satisfies
+// both bounds and walks headers from there, so it reads at most about one
+// index interval of headers plus a batch (nothing when sc holds them).
+func (l *Log) batchesEnd(s *segment, sc *scanner, start, limit, maxOffset int64) (int64, error) {
+	sc.seek(max(start, s.offIdx.lastWithin(limit, maxOffset-s.base)))
 	for {
 		pos, h, _, err := sc.next()
 		switch {
@@ -144,15 +168,9 @@ func (l *Log) batchesEnd(s *segment, start, limit, maxOffset int64) (int64, erro
 	}
 }
 
-// locate finds the first batch of s whose last offset is >= offset: it
-// starts at the offset index's position for offset and walks headers.
-func (l *Log) locate(s *segment, offset int64) (int64, record.Header, bool, error) {
-	from := int64(0)
-	if rel := offset - s.base; rel > 0 {
-		from = s.offIdx.lookup(int32(min(rel, maxRelativeOffset)))
-	}
-	sc := newHeaderScanner(s.f, from, s.size)
-	defer sc.release()
+// locate finds, walking sc's headers (started by scanFrom), the first
+// batch of s whose last offset is >= offset.
+func (l *Log) locate(s *segment, sc *scanner, offset int64) (int64, record.Header, bool, error) {
 	for {
 		pos, h, _, err := sc.next()
 		if err == io.EOF {

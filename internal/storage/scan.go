@@ -102,6 +102,20 @@ func (s *scanner) next() (pos int64, h record.Header, data []byte, err error) {
 	return pos, h, data, nil
 }
 
+// seek makes pos the position of the next batch; buffered bytes stay
+// usable.
+func (s *scanner) seek(pos int64) { s.pos = pos }
+
+// buffered returns the file bytes [pos, pos+n) if the scanner holds them.
+// The slice aliases the scanner's buffer.
+func (s *scanner) buffered(pos int64, n int) ([]byte, bool) {
+	off := pos - s.bufPos
+	if s.n == 0 || off < 0 || off+int64(n) > int64(s.n) {
+		return nil, false
+	}
+	return s.buf[off : off+int64(n)], true
+}
+
 // window returns the file bytes [pos, pos+n), reading a new block when
 // they are not buffered. The caller guarantees pos+n <= s.end.
 func (s *scanner) window(pos int64, n int) ([]byte, error) {
