@@ -27,7 +27,8 @@ const idle = time.Duration(math.MaxInt64)
 var errNoAddress = errors.New("replication: leader address unknown")
 
 // fetcher fetches every partition assigned to one leader. Its goroutine
-// alone owns the connection; parts is guarded by Manager.mu.
+// alone owns the connection and the round state (ready set, stale queue,
+// session); parts, abort and gen are guarded by Manager.mu.
 type fetcher struct {
 	m      *Manager
 	o      *Options
@@ -45,16 +46,32 @@ type fetcher struct {
 	// backoff changes; the fetcher then rebuilds its ready set.
 	gen uint64
 
-	// The ready set, fetcher-owned: rebuilt when gen moved, a backoff
-	// ended, or every readyRefresh; a round re-reads the fetch state only
-	// of partitions whose state its last response changed (stale), so a
-	// round costs O(changed partitions), not O(assigned).
+	// The round state below is owned by the fetcher goroutine and read
+	// and written without a lock (rebuild happens to hold Manager.mu for
+	// the assignments it reads). The ready set is rebuilt when gen moved,
+	// a backoff ended, or every readyRefresh; between rebuilds a round
+	// with no throttle active in which no partition's state became known
+	// or unknown touches only the stale partitions, so it costs
+	// O(changed partitions), not O(assigned).
 	ready    map[TopicPartition]*inflight
-	order    []*inflight
+	order    []*inflight // the ready set, in request order
 	builtGen uint64
 	retryAt  time.Time // a backed-off partition becomes ready (zero: none)
 	builtAt  time.Time
-	partsBuf []*inflight
+	// stale queues, each once, exactly the ready partitions with in.stale
+	// set: every one after a rebuild, those a response answered
+	// (handleResponse, through markStale), and those whose last re-read
+	// failed (in.p == nil), retried every round until they recover or a
+	// rebuild drops them. reread drains it at the start of a round.
+	stale []*inflight
+	// fetching is the session's partitions: the ready partitions, in
+	// order, whose fetch state is known (in.p != nil) and that the
+	// follower throttle does not hold. It persists across rounds and is
+	// recomputed from order only after a rebuild, when a partition's
+	// state became known or unknown, or while the throttle holds or held
+	// partitions (choose).
+	fetching []*inflight
+	changed  []*inflight // the round's re-read partitions not held; reused
 
 	conn    *leaderConn // nil until dialed, and after an error
 	sess    session     // the incremental fetch session with the leader
@@ -69,7 +86,7 @@ type inflight struct {
 	a     *assignment
 	p     *partition.Partition
 	st    partition.FetchState
-	stale bool // in the ready set: st must be re-read before the next request
+	stale bool // queued in fetcher.stale: st must be re-read before the next request
 }
 
 func newFetcher(m *Manager, leader int32) *fetcher {
@@ -296,12 +313,15 @@ func (f *fetcher) arm(abort context.CancelFunc, now time.Time) bool {
 // rebuild recomputes the ready set from the assignments, keeping the
 // cached states of partitions still assigned in the same epoch, and
 // returns how long until the first backed-off one is ready (idle if none).
+// Every ready partition is queued stale, and the queue holds nothing else.
 func (f *fetcher) rebuild(now time.Time) time.Duration {
 	f.m.mu.Lock()
 	defer f.m.mu.Unlock()
 	wait := idle
 	ready := make(map[TopicPartition]*inflight, len(f.parts))
-	f.order = f.order[:0]
+	clear(f.order) // no dropped partition stays reachable from the tails
+	clear(f.stale)
+	f.order, f.stale = f.order[:0], f.stale[:0]
 	for tp, a := range f.parts {
 		switch {
 		case a.stopped:
@@ -315,6 +335,7 @@ func (f *fetcher) rebuild(now time.Time) time.Duration {
 			in.stale = true
 			ready[tp] = in
 			f.order = append(f.order, in)
+			f.stale = append(f.stale, in)
 		}
 	}
 	f.ready, f.builtGen, f.builtAt, f.retryAt = ready, f.gen, now, time.Time{}
@@ -324,9 +345,20 @@ func (f *fetcher) rebuild(now time.Time) time.Duration {
 	return wait
 }
 
+// markStale queues in, a ready partition, for a re-read of its fetch
+// state before the next request. Fetcher goroutine only.
+func (f *fetcher) markStale(in *inflight) {
+	if !in.stale {
+		in.stale = true
+		f.stale = append(f.stale, in)
+	}
+}
+
 // buildRequest builds the Fetch for the ready partitions whose replica
 // still follows our leader in the assigned epoch. A partition skipped for
-// that is looked at again after Backoff at most.
+// that is looked at again in the next round, and after Backoff at most.
+// The partitions returned are fetching: owned by the fetcher, valid until
+// the next call.
 func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []*inflight, time.Duration) {
 	now := time.Now()
 	wait := idle
@@ -337,35 +369,11 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 	if rebuilt {
 		wait = f.rebuild(now)
 	}
-	req := f.newRequest()
-	parts, changed := f.partsBuf[:0], []*inflight(nil)
-	throttling := f.o.Throttle != nil && f.o.Throttle.Active()
-	var held map[TopicPartition]bool
-	for _, in := range f.order {
-		if in.stale {
-			if f.fetchState(in) {
-				in.stale = false
-			} else {
-				in.p = nil // stays stale: looked at again next round
-			}
-			if !throttling || !f.held(in) {
-				changed = append(changed, in)
-			}
-		}
-		if in.p == nil {
-			wait = min(wait, f.o.Backoff)
-			continue
-		}
-		if throttling && f.held(in) {
-			if held == nil {
-				held = map[TopicPartition]bool{}
-			}
-			held[in.a.tp] = true
-			continue
-		}
-		parts = append(parts, in)
+	moved := f.reread()
+	if len(f.stale) > 0 { // states unknown: retried next round
+		wait = min(wait, f.o.Backoff)
 	}
-	f.partsBuf = parts
+	held := f.choose(rebuilt || moved)
 	// Partitions held back (or released) leave (or rejoin) the session, as
 	// Kafka's fetcher drops throttled partitions from its session builder.
 	reshaped := rebuilt || !maps.Equal(held, f.heldLast)
@@ -373,9 +381,81 @@ func (f *fetcher) buildRequest(abort context.CancelFunc) (*kmsg.FetchRequest, []
 	if len(held) > 0 {
 		wait = min(wait, throttleRecheck)
 	}
+	req := f.newRequest()
 	topics := map[string]int{}
-	f.sess.fill(req, parts, changed, reshaped, func(in *inflight) { f.addPartition(req, topics, in) })
-	return req, parts, wait
+	f.sess.fill(req, f.fetching, f.changed, reshaped, func(in *inflight) { f.addPartition(req, topics, in) })
+	return req, f.fetching, wait
+}
+
+// reread drains the stale queue: it re-reads each partition's fetch
+// state, lists it in changed, and queues again those whose state is
+// unknown (in.p == nil: not fetched). It reports whether a partition's
+// state became known or unknown, which changes fetching.
+func (f *fetcher) reread() (moved bool) {
+	clear(f.changed)
+	f.changed = f.changed[:0]
+	failed := f.stale[:0] // compacted in place: never ahead of the loop
+	for _, in := range f.stale {
+		known := in.p != nil
+		if f.fetchState(in) {
+			in.stale = false
+		} else {
+			in.p = nil // stays stale
+			failed = append(failed, in)
+		}
+		moved = moved || known != (in.p != nil)
+		f.changed = append(f.changed, in)
+	}
+	clear(f.stale[len(failed):])
+	f.stale = failed
+	return moved
+}
+
+// choose brings fetching up to date and returns the partitions the
+// follower throttle holds (nil: none), which it drops from changed.
+// Without a throttle active it recomputes fetching only when recompute is
+// set or the last round held partitions; else fetching stays as it was.
+func (f *fetcher) choose(recompute bool) map[TopicPartition]bool {
+	if f.o.Throttle != nil && f.o.Throttle.Active() {
+		return f.chooseThrottled()
+	}
+	if recompute || f.heldLast != nil {
+		f.refetch(func(*inflight) bool { return true })
+	}
+	return nil
+}
+
+// chooseThrottled recomputes fetching without the partitions the throttle
+// holds, and returns those; O(ready partitions), but only while the
+// throttle is active.
+func (f *fetcher) chooseThrottled() map[TopicPartition]bool {
+	var held map[TopicPartition]bool
+	f.refetch(func(in *inflight) bool {
+		if !f.held(in) {
+			return true
+		}
+		if held == nil {
+			held = map[TopicPartition]bool{}
+		}
+		held[in.a.tp] = true
+		return false
+	})
+	if held != nil {
+		f.changed = slices.DeleteFunc(f.changed, func(in *inflight) bool { return held[in.a.tp] })
+	}
+	return held
+}
+
+// refetch sets fetching to the ready partitions, in order, whose state is
+// known and that keep says to fetch.
+func (f *fetcher) refetch(keep func(*inflight) bool) {
+	clear(f.fetching)
+	f.fetching = f.fetching[:0]
+	for _, in := range f.order {
+		if in.p != nil && keep(in) {
+			f.fetching = append(f.fetching, in)
+		}
+	}
 }
 
 // throttleRecheck is how soon a fetcher whose partitions the follower

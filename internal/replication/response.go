@@ -39,7 +39,8 @@ const (
 // handleResponse applies each partition of a Fetch response, in order,
 // before the next request is sent.
 // A partition answered has its cached fetch state re-read before the
-// next request (its log or the leader's view of it changed).
+// next request (its log or the leader's view of it changed): it is
+// queued stale, so the next round looks at it and not at the others.
 func (f *fetcher) handleResponse(resp *kmsg.FetchResponse) {
 	for i := range resp.Topics {
 		t := &resp.Topics[i]
@@ -50,7 +51,7 @@ func (f *fetcher) handleResponse(resp *kmsg.FetchResponse) {
 			if !ok || in.p == nil || !f.m.current(in.a) {
 				continue // not asked for, or reassigned meanwhile
 			}
-			in.stale = true
+			f.markStale(in)
 			f.m.settle(in.a, f.handlePartition(*in, rp))
 		}
 	}
