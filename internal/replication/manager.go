@@ -7,8 +7,9 @@
 //
 // There is one fetcher goroutine per source (leader) broker. It fetches
 // every partition assigned to that leader in one long-poll Fetch (v12,
-// topic names, no fetch session), so a follower costs one connection per
-// leader, not one per partition. The partition layer does the storage
+// topic names) within an incremental fetch session (KIP-227, session.go),
+// so a follower costs one connection per leader, not one per partition,
+// and a round carries and costs only the partitions whose state changed. The partition layer does the storage
 // work and fences calls made for an old leader epoch; this package only
 // moves bytes and decides when to retry.
 //
