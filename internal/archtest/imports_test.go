@@ -24,8 +24,9 @@ var allowed = map[string][]string{
 	"internal/server":      {},
 	"internal/archtest":    {},
 	"internal/sasl":        {},
-	"internal/storage":     {"internal/record"},
-	"internal/quorum":      {"internal/storage"},
+	"internal/vfs":         {}, // the filesystem interface under storage and quorum: standard library only
+	"internal/storage":     {"internal/record", "internal/vfs"},
+	"internal/quorum":      {"internal/storage", "internal/vfs"},
 	"internal/controller":  {"internal/metadata", "internal/quorum", "internal/config"},
 	"internal/partition":   {"internal/storage", "internal/record", "internal/metadata"},
 	"internal/replication": {"internal/partition", "internal/record", "internal/metadata"},
@@ -53,7 +54,7 @@ var allowed = map[string][]string{
 var protocolPackages = []string{"internal/server", "internal/handlers", "internal/replication", "internal/ctlclient", "internal/group", "internal/txn", "internal/coordinator", "internal/chaos", "internal/console", "cmd/fjord"}
 
 // stdlibOnly packages import nothing outside the standard library.
-var stdlibOnly = []string{"internal/nodeproc", "internal/testbin"}
+var stdlibOnly = []string{"internal/nodeproc", "internal/testbin", "internal/vfs"}
 
 func TestImportRules(t *testing.T) {
 	root, err := filepath.Abs("../..")

@@ -3,7 +3,7 @@ package partition
 import (
 	"errors"
 	"fmt"
-	"os"
+	"io"
 	"sync"
 	"sync/atomic"
 
@@ -180,7 +180,7 @@ func upperBound(offset int64, r storage.Range, limit int64) int64 {
 
 // batchAt returns the base offset of the batch whose header is at pos in
 // f, if a whole header is there.
-func batchAt(f *os.File, pos int64) (int64, bool) {
+func batchAt(f io.ReaderAt, pos int64) (int64, bool) {
 	var b [record.HeaderSize]byte
 	if n, err := f.ReadAt(b[:], pos); n < len(b) && err != nil {
 		return 0, false

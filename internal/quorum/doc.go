@@ -26,6 +26,10 @@
 // live one stays a learner, following the log. A member whose controller
 // listener moves keeps the endpoint the log gives it until UpdateVoter
 // records the new one (controller.quorum.voters no longer decides).
+//
+// The WAL and snapshot files are reached through RaftConfig.FS (vfs.FS,
+// vfs.Default in production); crash_test.go runs members on
+// vfs.NewStrictMem and crashes them.
 package quorum
 
 import (

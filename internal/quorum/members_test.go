@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -196,7 +197,7 @@ func newestSnapshot(t *testing.T, dir string) raftpb.Snapshot {
 	var err error
 	for range 5 { // a newer snapshot may replace the one listed
 		var names []string
-		if names, err = readDirNames(dir); err != nil {
+		if names, err = readDirNames(vfs.Default, dir); err != nil {
 			break
 		}
 		var newest string
@@ -209,7 +210,7 @@ func newestSnapshot(t *testing.T, dir string) raftpb.Snapshot {
 			t.Fatalf("no snapshot in %s", dir)
 		}
 		var s raftpb.Snapshot
-		if s, err = readSnapshotFile(filepath.Join(dir, newest)); err == nil {
+		if s, err = readSnapshotFile(vfs.Default, filepath.Join(dir, newest)); err == nil {
 			return s
 		}
 	}

@@ -7,11 +7,11 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
-	"os"
 	"sort"
 	"sync"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/vfs"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -52,6 +52,9 @@ type RaftConfig struct {
 	// transport goroutine and must not block; the callee may probe the
 	// node and call LeaderGone (leadergone.go).
 	OnLeaderConnLost func(leader int32, term uint64)
+	// FS holds Dir's files (WAL, snapshots); nil = vfs.Default, the OS.
+	// Tests pass vfs.NewStrictMem to crash a member, or vfs.Inject.
+	FS vfs.FS
 }
 
 // LeaderState is who leads the quorum in which term. Leader is -1 when
@@ -189,6 +192,9 @@ func nodeID(id uint64) int32 {
 }
 
 func (c *RaftConfig) applyDefaults() {
+	if c.FS == nil {
+		c.FS = vfs.Default
+	}
 	if c.TickInterval <= 0 {
 		c.TickInterval = 100 * time.Millisecond
 	}
@@ -254,7 +260,7 @@ func StartRaft(cfg RaftConfig, sm StateMachine) (*Raft, error) {
 	if err := cfg.validate(); err != nil {
 		return nil, err
 	}
-	if err := os.MkdirAll(cfg.Dir, 0o755); err != nil {
+	if err := vfs.MkdirAllSynced(cfg.FS, cfg.Dir, 0o755); err != nil {
 		return nil, err
 	}
 	r := newRaft(cfg, sm)
@@ -302,11 +308,11 @@ func newRaft(cfg RaftConfig, sm StateMachine) *Raft {
 // open loads the snapshot and WAL, creates the RawNode (bootstrapping a
 // new node) and replays the committed log into the state machine.
 func (r *Raft) open() error {
-	snap, err := loadSnapshotFile(r.cfg.Dir, r.log)
+	snap, err := loadSnapshotFile(r.cfg.FS, r.cfg.Dir, r.log)
 	if err != nil {
 		return err
 	}
-	w, wc, err := openWAL(r.cfg.Dir)
+	w, wc, err := openWAL(r.cfg.FS, r.cfg.Dir)
 	if err != nil {
 		return err
 	}

@@ -14,6 +14,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // testSM records every applied (index, data) and serializes that list as
@@ -315,7 +317,7 @@ func others(all []int32, skip int32) []int32 {
 
 func walFile(t *testing.T, dir string) string {
 	t.Helper()
-	seqs, err := listWAL(dir)
+	seqs, err := listWAL(vfs.Default, dir)
 	if err != nil || len(seqs) != 1 {
 		t.Fatalf("WAL files in %s: %v %v", dir, seqs, err)
 	}

@@ -198,7 +198,7 @@ func (r *Raft) persist(rd raft.Ready) error {
 // persistSnapshot stores a snapshot received from the leader; the log it
 // replaces is dropped from the WAL.
 func (r *Raft) persistSnapshot(s raftpb.Snapshot) error {
-	if err := saveSnapshotFile(r.cfg.Dir, s); err != nil {
+	if err := saveSnapshotFile(r.cfg.FS, r.cfg.Dir, s); err != nil {
 		return err
 	}
 	if err := r.wal.rewrite(s.Metadata.Index, s.Metadata.Term, nil); err != nil {
@@ -207,7 +207,7 @@ func (r *Raft) persistSnapshot(s raftpb.Snapshot) error {
 	if err := r.storage.ApplySnapshot(s); err != nil {
 		return err
 	}
-	return removeOldSnapshots(r.cfg.Dir, s.Metadata.Index)
+	return removeOldSnapshots(r.cfg.FS, r.cfg.Dir, s.Metadata.Index)
 }
 
 // noteLeadership publishes the leader and term after the Ready that may
@@ -377,14 +377,14 @@ func (r *Raft) snapshot(index uint64) error {
 	if err != nil {
 		return err
 	}
-	if err := saveSnapshotFile(r.cfg.Dir, s); err != nil {
+	if err := saveSnapshotFile(r.cfg.FS, r.cfg.Dir, s); err != nil {
 		return err
 	}
 	if err := r.compact(index); err != nil {
 		return err
 	}
 	r.log.Debug("quorum: snapshot taken", "index", index, "bytes", len(data))
-	return removeOldSnapshots(r.cfg.Dir, index)
+	return removeOldSnapshots(r.cfg.FS, r.cfg.Dir, index)
 }
 
 // compact drops the log up to a point shortly before index, which a

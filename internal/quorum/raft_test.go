@@ -11,6 +11,8 @@ import (
 	"time"
 
 	"go.uber.org/goleak"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 func TestMain(m *testing.M) {
@@ -204,7 +206,7 @@ func TestRaftSnapshotCatchUp(t *testing.T) {
 	for i := 0; i < 120; i++ {
 		idx = c.propose(fmt.Sprintf("e-%d", i), rest...)
 	}
-	snaps, _ := listSnapshots(c.nodes[leader].dir)
+	snaps, _ := listSnapshots(vfs.Default, c.nodes[leader].dir)
 	if len(snaps) != 1 {
 		t.Fatalf("leader snapshots: %v", snaps)
 	}

@@ -11,6 +11,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fjordlog/fjord/internal/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -346,7 +347,7 @@ func TestReconfigOldDataDir(t *testing.T) {
 // data.
 func writeOldDir(t *testing.T, dir, how string) {
 	t.Helper()
-	w, _, err := openWAL(dir)
+	w, _, err := openWAL(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -355,7 +356,7 @@ func writeOldDir(t *testing.T, dir, how string) {
 	if how == "snapshot" {
 		s := raftpb.Snapshot{Data: []byte("[]"), Metadata: raftpb.SnapshotMetadata{
 			Index: 3, Term: 1, ConfState: raftpb.ConfState{Voters: []uint64{1, 2, 3}}}}
-		if err := saveSnapshotFile(dir, s); err != nil {
+		if err := saveSnapshotFile(vfs.Default, dir, s); err != nil {
 			t.Fatal(err)
 		}
 		w.hs = hs

@@ -17,25 +17,25 @@ import (
 	"fmt"
 	"hash/crc32"
 	"log/slog"
-	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 
+	"github.com/fjordlog/fjord/internal/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
 func snapName(index uint64) string { return fmt.Sprintf("snap-%020d.snap", index) }
 
 // saveSnapshotFile writes s durably.
-func saveSnapshotFile(dir string, s raftpb.Snapshot) error {
+func saveSnapshotFile(fs vfs.FS, dir string, s raftpb.Snapshot) error {
 	b, err := s.Marshal()
 	if err != nil {
 		return err
 	}
 	buf := binary.BigEndian.AppendUint32(make([]byte, 0, 4+len(b)), crc32.Checksum(b, castagnoli))
 	buf = append(buf, b...)
-	if err := writeFileDurably(filepath.Join(dir, snapName(s.Metadata.Index)), buf); err != nil {
+	if err := vfs.WriteFileAtomic(fs, dir, snapName(s.Metadata.Index), buf); err != nil {
 		return fmt.Errorf("quorum: save snapshot %d: %w", s.Metadata.Index, err)
 	}
 	return nil
@@ -43,8 +43,8 @@ func saveSnapshotFile(dir string, s raftpb.Snapshot) error {
 
 // listSnapshots returns the snapshot file names in dir, newest first, and
 // deletes leftover temporary files.
-func listSnapshots(dir string) ([]string, error) {
-	names, err := readDirNames(dir)
+func listSnapshots(fs vfs.FS, dir string) ([]string, error) {
+	names, err := readDirNames(fs, dir)
 	if err != nil {
 		return nil, err
 	}
@@ -53,8 +53,8 @@ func listSnapshots(dir string) ([]string, error) {
 		if !strings.HasPrefix(n, "snap-") {
 			continue
 		}
-		if strings.HasSuffix(n, ".tmp") {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+		if strings.HasSuffix(n, vfs.TempSuffix) {
+			if err := fs.Remove(filepath.Join(dir, n)); err != nil {
 				return nil, err
 			}
 			continue
@@ -69,13 +69,13 @@ func listSnapshots(dir string) ([]string, error) {
 
 // loadSnapshotFile returns the newest readable snapshot in dir, or an
 // empty one if there is none. An unreadable file is logged and skipped.
-func loadSnapshotFile(dir string, log *slog.Logger) (raftpb.Snapshot, error) {
-	names, err := listSnapshots(dir)
+func loadSnapshotFile(fs vfs.FS, dir string, log *slog.Logger) (raftpb.Snapshot, error) {
+	names, err := listSnapshots(fs, dir)
 	if err != nil {
 		return raftpb.Snapshot{}, err
 	}
 	for _, n := range names {
-		s, err := readSnapshotFile(filepath.Join(dir, n))
+		s, err := readSnapshotFile(fs, filepath.Join(dir, n))
 		if err == nil {
 			return s, nil
 		}
@@ -84,9 +84,9 @@ func loadSnapshotFile(dir string, log *slog.Logger) (raftpb.Snapshot, error) {
 	return raftpb.Snapshot{}, nil
 }
 
-func readSnapshotFile(path string) (raftpb.Snapshot, error) {
+func readSnapshotFile(fs vfs.FS, path string) (raftpb.Snapshot, error) {
 	var s raftpb.Snapshot
-	b, err := os.ReadFile(path)
+	b, err := vfs.ReadFile(fs, path)
 	if err != nil {
 		return s, err
 	}
@@ -103,14 +103,14 @@ func readSnapshotFile(path string) (raftpb.Snapshot, error) {
 }
 
 // removeOldSnapshots deletes the snapshot files older than index.
-func removeOldSnapshots(dir string, index uint64) error {
-	names, err := listSnapshots(dir)
+func removeOldSnapshots(fs vfs.FS, dir string, index uint64) error {
+	names, err := listSnapshots(fs, dir)
 	if err != nil {
 		return err
 	}
 	for _, n := range names {
 		if n < snapName(index) {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+			if err := fs.Remove(filepath.Join(dir, n)); err != nil {
 				return err
 			}
 		}

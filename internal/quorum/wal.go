@@ -36,6 +36,7 @@ import (
 	"sort"
 	"strings"
 
+	"github.com/fjordlog/fjord/internal/vfs"
 	"go.etcd.io/raft/v3"
 	"go.etcd.io/raft/v3/raftpb"
 )
@@ -57,8 +58,9 @@ const maxWALRecord = 64 << 20
 // wal is the append side of the write-ahead log. It is used by one
 // goroutine at a time (StartRaft, then the Raft loop).
 type wal struct {
+	fs  vfs.FS
 	dir string
-	f   *os.File
+	f   vfs.File
 	seq uint64           // sequence number of the live file
 	hs  raftpb.HardState // last hard state written
 	buf []byte
@@ -76,19 +78,19 @@ func walName(seq uint64) string { return fmt.Sprintf("wal-%016x.log", seq) }
 // openWAL opens the newest WAL file in dir (creating an empty one based at
 // index 0 if there is none), deletes older files and temporaries, cuts a
 // torn or corrupt tail, and returns what the file holds.
-func openWAL(dir string) (*wal, walContents, error) {
-	seqs, err := listWAL(dir)
+func openWAL(fs vfs.FS, dir string) (*wal, walContents, error) {
+	seqs, err := listWAL(fs, dir)
 	if err != nil {
 		return nil, walContents{}, err
 	}
-	w := &wal{dir: dir}
+	w := &wal{fs: fs, dir: dir}
 	if len(seqs) == 0 {
 		err := w.rewrite(0, 0, nil)
 		return w, walContents{}, err
 	}
 	w.seq = seqs[len(seqs)-1]
 	for _, s := range seqs[:len(seqs)-1] {
-		if err := os.Remove(filepath.Join(dir, walName(s))); err != nil {
+		if err := fs.Remove(filepath.Join(dir, walName(s))); err != nil {
 			return nil, walContents{}, err
 		}
 	}
@@ -102,15 +104,15 @@ func openWAL(dir string) (*wal, walContents, error) {
 
 // listWAL returns the sequence numbers of the WAL files in dir, ascending,
 // and deletes leftover temporary files.
-func listWAL(dir string) ([]uint64, error) {
-	names, err := readDirNames(dir)
+func listWAL(fs vfs.FS, dir string) ([]uint64, error) {
+	names, err := readDirNames(fs, dir)
 	if err != nil {
 		return nil, err
 	}
 	var seqs []uint64
 	for _, n := range names {
-		if strings.HasPrefix(n, "wal-") && strings.HasSuffix(n, ".tmp") {
-			if err := os.Remove(filepath.Join(dir, n)); err != nil {
+		if strings.HasPrefix(n, "wal-") && strings.HasSuffix(n, vfs.TempSuffix) {
+			if err := fs.Remove(filepath.Join(dir, n)); err != nil {
 				return nil, err
 			}
 			continue
@@ -124,8 +126,8 @@ func listWAL(dir string) ([]uint64, error) {
 	return seqs, nil
 }
 
-func readDirNames(dir string) ([]string, error) {
-	des, err := os.ReadDir(dir)
+func readDirNames(fs vfs.FS, dir string) ([]string, error) {
+	des, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -139,7 +141,7 @@ func readDirNames(dir string) ([]string, error) {
 // recover reads the live file, truncates its bad tail and leaves it open
 // for appending.
 func (w *wal) recover() (walContents, error) {
-	f, err := os.OpenFile(filepath.Join(w.dir, walName(w.seq)), os.O_RDWR, 0o644)
+	f, err := w.fs.OpenFile(filepath.Join(w.dir, walName(w.seq)), os.O_RDWR, 0o644)
 	if err != nil {
 		return walContents{}, err
 	}
@@ -159,7 +161,7 @@ func (w *wal) recover() (walContents, error) {
 // returns the contents and the byte length of the good prefix. An error
 // means the good records themselves are inconsistent (not a torn tail):
 // the log cannot be trusted and the node must not start.
-func readWAL(f *os.File) (walContents, int64, error) {
+func readWAL(f vfs.File) (walContents, int64, error) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		return walContents{}, 0, err
 	}
@@ -241,7 +243,7 @@ func (c *walContents) addEntry(e raftpb.Entry) error {
 	return nil
 }
 
-func cutTail(f *os.File, good int64) error {
+func cutTail(f vfs.File, good int64) error {
 	st, err := f.Stat()
 	if err != nil {
 		return err
@@ -325,10 +327,10 @@ func (w *wal) rewrite(index, term uint64, ents []raftpb.Entry) error {
 		return err
 	}
 	path := filepath.Join(w.dir, walName(seq))
-	if err := writeFileDurably(path, buf); err != nil {
+	if err := vfs.WriteFileAtomic(w.fs, w.dir, walName(seq), buf); err != nil {
 		return fmt.Errorf("quorum: WAL rewrite: %w", err)
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
+	f, err := w.fs.OpenFile(path, os.O_WRONLY|os.O_APPEND, 0o644)
 	if err != nil {
 		return err
 	}
@@ -338,7 +340,7 @@ func (w *wal) rewrite(index, term uint64, ents []raftpb.Entry) error {
 		return nil
 	}
 	old.Close()
-	return os.Remove(filepath.Join(w.dir, walName(seq-1)))
+	return w.fs.Remove(filepath.Join(w.dir, walName(seq-1)))
 }
 
 func (w *wal) close() error {
@@ -347,42 +349,5 @@ func (w *wal) close() error {
 	}
 	err := w.f.Close()
 	w.f = nil
-	return err
-}
-
-// writeFileDurably writes data to path atomically: a temporary file is
-// written and fsynced, renamed over path, and the directory fsynced.
-func writeFileDurably(path string, data []byte) error {
-	tmp := path + ".tmp"
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, path)
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(filepath.Dir(path))
-}
-
-func syncDir(dir string) error {
-	d, err := os.Open(dir)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
 	return err
 }

@@ -6,6 +6,7 @@ import (
 	"path/filepath"
 	"testing"
 
+	"github.com/fjordlog/fjord/internal/vfs"
 	"go.etcd.io/raft/v3/raftpb"
 )
 
@@ -19,7 +20,7 @@ func ents(term uint64, from, to uint64) []raftpb.Entry {
 
 func reopen(t *testing.T, dir string) walContents {
 	t.Helper()
-	w, c, err := openWAL(dir)
+	w, c, err := openWAL(vfs.Default, dir)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -41,7 +42,7 @@ func checkEnts(t *testing.T, got []raftpb.Entry, term, from, to uint64) {
 
 func TestWALReplayAndOverwrite(t *testing.T) {
 	dir := t.TempDir()
-	w, c, err := openWAL(dir)
+	w, c, err := openWAL(vfs.Default, dir)
 	if err != nil || len(c.ents) != 0 || c.baseIndex != 0 {
 		t.Fatalf("fresh WAL: %+v %v", c, err)
 	}
@@ -62,7 +63,7 @@ func TestWALTornAndCorruptTail(t *testing.T) {
 	for _, how := range []string{"torn", "corrupt"} {
 		t.Run(how, func(t *testing.T) {
 			dir := t.TempDir()
-			w, _, err := openWAL(dir)
+			w, _, err := openWAL(vfs.Default, dir)
 			must(t, err)
 			must(t, w.save(raftpb.HardState{Term: 1, Commit: 2}, ents(1, 1, 3), true))
 			must(t, w.save(raftpb.HardState{}, ents(1, 4, 4), true))
@@ -81,7 +82,7 @@ func TestWALTornAndCorruptTail(t *testing.T) {
 			if after.Size() >= before.Size()-3 {
 				t.Fatalf("file not truncated: %d -> %d", before.Size(), after.Size())
 			}
-			w, _, err = openWAL(dir)
+			w, _, err = openWAL(vfs.Default, dir)
 			must(t, err)
 			must(t, w.save(raftpb.HardState{Term: 1, Commit: 4}, ents(1, 4, 5), true))
 			w.close()
@@ -93,7 +94,7 @@ func TestWALTornAndCorruptTail(t *testing.T) {
 
 func TestWALRewrite(t *testing.T) {
 	dir := t.TempDir()
-	w, _, err := openWAL(dir)
+	w, _, err := openWAL(vfs.Default, dir)
 	must(t, err)
 	must(t, w.save(raftpb.HardState{Term: 3, Commit: 8}, ents(3, 1, 10), true))
 	must(t, w.rewrite(8, 3, ents(3, 9, 10)))
@@ -108,7 +109,7 @@ func TestWALRewrite(t *testing.T) {
 		t.Fatalf("contents %+v", c)
 	}
 	checkEnts(t, c.ents, 3, 9, 11)
-	names, _ := readDirNames(dir)
+	names, _ := readDirNames(vfs.Default, dir)
 	if len(names) != 1 {
 		t.Fatalf("files left: %v", names)
 	}
@@ -118,7 +119,7 @@ func TestWALBadBaseRefused(t *testing.T) {
 	dir := t.TempDir()
 	b := appendRecord(nil, recHardState, []byte{})
 	must(t, os.WriteFile(filepath.Join(dir, walName(1)), b, 0o644))
-	if _, _, err := openWAL(dir); err == nil {
+	if _, _, err := openWAL(vfs.Default, dir); err == nil {
 		t.Fatal("WAL without a base record accepted")
 	}
 }
@@ -139,24 +140,24 @@ func TestEntriesAfterSnapshot(t *testing.T) {
 func TestSnapshotFiles(t *testing.T) {
 	dir := t.TempDir()
 	log := slog.New(slog.DiscardHandler)
-	if s, err := loadSnapshotFile(dir, log); err != nil || s.Metadata.Index != 0 {
+	if s, err := loadSnapshotFile(vfs.Default, dir, log); err != nil || s.Metadata.Index != 0 {
 		t.Fatalf("empty dir: %+v %v", s, err)
 	}
 	for _, i := range []uint64{5, 9} {
 		s := raftpb.Snapshot{Data: []byte{byte(i)}, Metadata: raftpb.SnapshotMetadata{Index: i, Term: 1}}
-		must(t, saveSnapshotFile(dir, s))
+		must(t, saveSnapshotFile(vfs.Default, dir, s))
 	}
 	// A damaged newest snapshot falls back to the previous one.
 	p := filepath.Join(dir, snapName(9))
 	b, _ := os.ReadFile(p)
 	b[len(b)-1] ^= 1
 	must(t, os.WriteFile(p, b, 0o644))
-	s, err := loadSnapshotFile(dir, log)
+	s, err := loadSnapshotFile(vfs.Default, dir, log)
 	if err != nil || s.Metadata.Index != 5 || s.Data[0] != 5 {
 		t.Fatalf("loaded %+v %v", s, err)
 	}
-	must(t, removeOldSnapshots(dir, 9))
-	if names, _ := listSnapshots(dir); len(names) != 1 || names[0] != snapName(9) {
+	must(t, removeOldSnapshots(vfs.Default, dir, 9))
+	if names, _ := listSnapshots(vfs.Default, dir); len(names) != 1 || names[0] != snapName(9) {
 		t.Fatalf("after removal: %v", names)
 	}
 }

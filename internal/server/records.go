@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"slices"
 	"syscall"
 
@@ -29,7 +28,7 @@ import (
 // reads it (see storage.Range); the connection is then closed, as Kafka
 // closes it when a FileRecords shrinks while it is sent.
 type FileRecords struct {
-	File *os.File
+	File io.ReaderAt // an *os.File (any syscall.Conn) is sent with sendfile
 	Pos  int64
 	Len  int
 	// Data, when not nil, holds the Len bytes already (storage.Range's
@@ -164,7 +163,7 @@ func (c *conn) sendRecords(f FileRecords) error {
 		_, err := c.bw.Write(f.Data)
 		return err
 	}
-	if c.raw != nil && f.Len >= sendfileMin {
+	if _, ok := f.File.(syscall.Conn); ok && c.raw != nil && f.Len >= sendfileMin {
 		if err := c.bw.Flush(); err != nil {
 			return err
 		}
@@ -199,7 +198,7 @@ func (c *conn) copyRecords(f FileRecords) error {
 // The file is held open (Control) while it is read, so a concurrent close
 // never lets the descriptor be reused under the copy.
 func sendFile(dst syscall.RawConn, f FileRecords) error {
-	src, err := f.File.SyscallConn()
+	src, err := f.File.(syscall.Conn).SyscallConn()
 	if err != nil {
 		return err
 	}

@@ -211,7 +211,7 @@ func (l *Log) roll(base int64) error {
 	if err := old.persistIndexes(0, false); err != nil {
 		return l.fail("roll", err)
 	}
-	s, err := createSegment(l.dir, base, l.cfg)
+	s, err := createSegment(l.fs, l.dir, base, l.cfg)
 	if err != nil {
 		return l.fail("roll", err)
 	}

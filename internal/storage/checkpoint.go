@@ -10,59 +10,18 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // checkpointVersion is the version line of every checkpoint file.
 const checkpointVersion = 0
 
-// writeFileAtomic replaces dir/name with data: write to a temporary file,
-// fsync it, rename it over the old file and fsync the directory, so a crash
-// leaves either the old or the new file, never a mix.
-func writeFileAtomic(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	f, err := os.OpenFile(tmp, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o644)
-	if err != nil {
-		return err
-	}
-	_, err = f.Write(data)
-	if err == nil {
-		err = f.Sync()
-	}
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
-	}
-	if err != nil {
-		os.Remove(tmp)
-		return err
-	}
-	return syncDir(dir)
-}
-
-// syncDir fsyncs a directory so that file creations, renames and removals
-// in it are durable.
-func syncDir(dir string) error { return syncPath(dir) }
-
-// syncPath opens a file or directory and fsyncs it.
-func syncPath(path string) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return err
-	}
-	err = f.Sync()
-	if cerr := f.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
-
 // readCheckpointLines reads a checkpoint file: a version line (0), a count
 // line, then count lines of fields fields each. A missing file yields no
 // lines and no error.
-func readCheckpointLines(path string, fields int) ([][]string, error) {
-	data, err := os.ReadFile(path)
+func readCheckpointLines(fs vfs.FS, path string, fields int) ([][]string, error) {
+	data, err := vfs.ReadFile(fs, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return nil, nil
 	}
@@ -119,8 +78,8 @@ func formatCheckpoint(lines []string) []byte {
 
 // readOffsetCheckpoint reads a per-log-dir "<topic> <partition> <offset>"
 // checkpoint.
-func readOffsetCheckpoint(path string) (map[TopicPartition]int64, error) {
-	lines, err := readCheckpointLines(path, 3)
+func readOffsetCheckpoint(fs vfs.FS, path string) (map[TopicPartition]int64, error) {
+	lines, err := readCheckpointLines(fs, path, 3)
 	if err != nil {
 		return nil, err
 	}
@@ -137,8 +96,8 @@ func readOffsetCheckpoint(path string) (map[TopicPartition]int64, error) {
 }
 
 // writeOffsetCheckpoint atomically writes a per-log-dir offset checkpoint.
-func writeOffsetCheckpoint(dir, name string, offsets map[TopicPartition]int64) error {
-	return writeFileAtomic(dir, name, formatOffsets(offsets))
+func writeOffsetCheckpoint(fs vfs.FS, dir, name string, offsets map[TopicPartition]int64) error {
+	return vfs.WriteFileAtomic(fs, dir, name, formatOffsets(offsets))
 }
 
 // formatOffsets renders a per-log-dir offset checkpoint, its lines
@@ -162,14 +121,14 @@ type checkpointCache map[string]string
 
 // write writes offsets to dir/name unless the file already holds them
 // from an earlier write through this cache.
-func (c checkpointCache) write(dir, name string, offsets map[TopicPartition]int64) error {
+func (c checkpointCache) write(fs vfs.FS, dir, name string, offsets map[TopicPartition]int64) error {
 	data := formatOffsets(offsets)
 	path := filepath.Join(dir, name)
 	if last, ok := c[path]; ok && last == string(data) {
 		return nil
 	}
 	delete(c, path) // a failed write leaves the file's contents unknown
-	if err := writeFileAtomic(dir, name, data); err != nil {
+	if err := vfs.WriteFileAtomic(fs, dir, name, data); err != nil {
 		return err
 	}
 	c[path] = string(data)

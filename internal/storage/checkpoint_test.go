@@ -5,6 +5,8 @@ import (
 	"path/filepath"
 	"reflect"
 	"testing"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 func TestOffsetCheckpointRoundTrip(t *testing.T) {
@@ -15,8 +17,8 @@ func TestOffsetCheckpointRoundTrip(t *testing.T) {
 		{"my-topic.v2", 3}:         1 << 40,
 		{"__consumer_offsets", 49}: 7,
 	}
-	must(t, writeOffsetCheckpoint(dir, recoveryPointFile, want))
-	got, err := readOffsetCheckpoint(filepath.Join(dir, recoveryPointFile))
+	must(t, writeOffsetCheckpoint(vfs.Default, dir, recoveryPointFile, want))
+	got, err := readOffsetCheckpoint(vfs.Default, filepath.Join(dir, recoveryPointFile))
 	must(t, err)
 	if !reflect.DeepEqual(got, want) {
 		t.Fatalf("got %v, want %v", got, want)
@@ -24,7 +26,7 @@ func TestOffsetCheckpointRoundTrip(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(dir, recoveryPointFile+".tmp")); !os.IsNotExist(err) {
 		t.Fatal("temporary file left behind")
 	}
-	none, err := readOffsetCheckpoint(filepath.Join(dir, "missing"))
+	none, err := readOffsetCheckpoint(vfs.Default, filepath.Join(dir, "missing"))
 	if err != nil || len(none) != 0 {
 		t.Fatalf("missing file: %v %v", none, err)
 	}
@@ -32,7 +34,7 @@ func TestOffsetCheckpointRoundTrip(t *testing.T) {
 
 func TestOffsetCheckpointFormat(t *testing.T) {
 	dir := t.TempDir()
-	must(t, writeOffsetCheckpoint(dir, "cp", map[TopicPartition]int64{{"a", 1}: 5}))
+	must(t, writeOffsetCheckpoint(vfs.Default, dir, "cp", map[TopicPartition]int64{{"a", 1}: 5}))
 	data, err := os.ReadFile(filepath.Join(dir, "cp"))
 	must(t, err)
 	if string(data) != "0\n1\na 1 5\n" {
@@ -52,7 +54,7 @@ func TestOffsetCheckpointMalformed(t *testing.T) {
 	} {
 		path := filepath.Join(t.TempDir(), "cp")
 		must(t, os.WriteFile(path, []byte(content), 0o644))
-		if _, err := readOffsetCheckpoint(path); err == nil {
+		if _, err := readOffsetCheckpoint(vfs.Default, path); err == nil {
 			t.Errorf("accepted %q", content)
 		}
 	}

@@ -351,16 +351,16 @@ func (c *cleaner) endTxn(h record.Header, data []byte) {
 // clean writes t's cleaned copy and swaps it in, unless nothing changed.
 func (c *cleaner) clean(t cleanTarget) error {
 	dir, base := c.log.dir, t.s.base
-	f, err := os.OpenFile(segmentPath(dir, base, logSuffix)+cleanedSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := c.log.fs.OpenFile(segmentPath(dir, base, logSuffix)+cleanedSuffix, os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
-	ns := newSegment(dir, base, f, c.plan.cfg)
+	ns := newSegment(c.log.fs, dir, base, f, c.plan.cfg)
 	installed := false
 	defer func() {
 		if !installed {
 			f.Close()
-			removeCleanedFiles(dir, base)
+			removeCleanedFiles(c.log.fs, dir, base)
 		}
 	}()
 	tally, changed, err := c.copyKept(t, ns)
@@ -471,7 +471,7 @@ func (c *cleaner) finishCleaned(ns *segment, modTime time.Time) error {
 	if err := ns.sync(); err != nil {
 		return err
 	}
-	if err := os.Chtimes(ns.path(logSuffix)+cleanedSuffix, time.Time{}, modTime); err != nil {
+	if err := ns.fs.Chtimes(ns.path(logSuffix)+cleanedSuffix, time.Time{}, modTime); err != nil {
 		return err
 	}
 	if _, err := ns.rebuild(c.plan.cfg.IndexIntervalBytes, ns.base, false); err != nil {
@@ -479,10 +479,10 @@ func (c *cleaner) finishCleaned(ns *segment, modTime time.Time) error {
 	}
 	ns.sealTimeIndex()
 	ns.offIdx.stale, ns.timeIdx.stale = true, true // clear leftovers of the same name
-	if err := ns.offIdx.persist(ns.path(indexSuffix)+cleanedSuffix, 0, true); err != nil {
+	if err := ns.offIdx.persist(ns.fs, ns.path(indexSuffix)+cleanedSuffix, 0, true); err != nil {
 		return err
 	}
-	return ns.timeIdx.persist(ns.path(timeIndexSuffix)+cleanedSuffix, 0, true)
+	return ns.timeIdx.persist(ns.fs, ns.path(timeIndexSuffix)+cleanedSuffix, 0, true)
 }
 
 // cleanOutcome is what installCleaned did.
@@ -520,7 +520,7 @@ func (l *Log) installCleaned(t, last cleanTarget, ns *segment) (cleanOutcome, er
 		}
 		return segmentDeleted, syncDirOrFail(l, "compact: delete empty segment")
 	}
-	if err := commitCleaned(l.dir, t.s.base); err != nil {
+	if err := commitCleaned(l.fs, l.dir, t.s.base); err != nil {
 		return segmentKept, l.fail("compact: swap segment", err)
 	}
 	ns.txn = t.s.txn // same base offset: the .txnindex file stays as it is
@@ -532,7 +532,7 @@ func (l *Log) installCleaned(t, last cleanTarget, ns *segment) (cleanOutcome, er
 }
 
 func syncDirOrFail(l *Log, op string) error {
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return l.fail(op, err)
 	}
 	return nil

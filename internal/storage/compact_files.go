@@ -7,6 +7,8 @@ import (
 	"path/filepath"
 	"slices"
 	"strings"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // cleanedSuffixes are the files of a cleaned segment in commit order: the
@@ -18,30 +20,30 @@ var cleanedSuffixes = []string{indexSuffix, timeIndexSuffix, logSuffix}
 // directory is fsynced, every <name>.swap is renamed over <name>, and the
 // directory is fsynced again. finishCleanerSwaps completes an interrupted
 // commit.
-func commitCleaned(dir string, base int64) error {
+func commitCleaned(fs vfs.FS, dir string, base int64) error {
 	for _, suffix := range cleanedSuffixes {
 		p := segmentPath(dir, base, suffix)
-		if err := os.Rename(p+cleanedSuffix, p+swapSuffix); err != nil {
+		if err := fs.Rename(p+cleanedSuffix, p+swapSuffix); err != nil {
 			return err
 		}
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fs.SyncDir(dir); err != nil {
 		return err
 	}
 	for _, suffix := range cleanedSuffixes {
 		p := segmentPath(dir, base, suffix)
-		if err := os.Rename(p+swapSuffix, p); err != nil {
+		if err := fs.Rename(p+swapSuffix, p); err != nil {
 			return err
 		}
 	}
-	return syncDir(dir)
+	return fs.SyncDir(dir)
 }
 
 // removeCleanedFiles deletes the *.cleaned files of base (best effort:
 // Open deletes whatever is left).
-func removeCleanedFiles(dir string, base int64) {
+func removeCleanedFiles(fs vfs.FS, dir string, base int64) {
 	for _, suffix := range cleanedSuffixes {
-		os.Remove(segmentPath(dir, base, suffix) + cleanedSuffix)
+		fs.Remove(segmentPath(dir, base, suffix) + cleanedSuffix)
 	}
 }
 
@@ -51,8 +53,8 @@ func removeCleanedFiles(dir string, base int64) {
 // <base>.*.swap is renamed over its final name, the .log last; any other
 // *.swap (a commit interrupted before its .log was renamed) is deleted.
 // It is idempotent, so a crash during it is repaired by the next Open.
-func finishCleanerSwaps(dir string, logger *slog.Logger) error {
-	entries, err := os.ReadDir(dir)
+func finishCleanerSwaps(fs vfs.FS, dir string, logger *slog.Logger) error {
+	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return err
 	}
@@ -64,7 +66,7 @@ func finishCleanerSwaps(dir string, logger *slog.Logger) error {
 		switch {
 		case strings.HasSuffix(name, cleanedSuffix):
 			logger.Info("storage: deleting unfinished compaction output", "file", name)
-			if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+			if err := fs.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 				return err
 			}
 			changed = true
@@ -80,28 +82,28 @@ func finishCleanerSwaps(dir string, logger *slog.Logger) error {
 		return boolCmp(strings.HasSuffix(a, logSuffix+swapSuffix), strings.HasSuffix(b, logSuffix+swapSuffix))
 	})
 	for _, name := range swaps {
-		if err := finishSwap(dir, name, committed, logger); err != nil {
+		if err := finishSwap(fs, dir, name, committed, logger); err != nil {
 			return err
 		}
 		changed = true
 	}
 	if changed {
-		return syncDir(dir)
+		return fs.SyncDir(dir)
 	}
 	return nil
 }
 
 // finishSwap renames a *.swap file of a committed swap over its final
 // name, and deletes any other.
-func finishSwap(dir, name string, committed map[int64]bool, logger *slog.Logger) error {
+func finishSwap(fs vfs.FS, dir, name string, committed map[int64]bool, logger *slog.Logger) error {
 	final := strings.TrimSuffix(name, swapSuffix)
 	base, _, ok := parseSegmentName(final)
 	if ok && committed[base] {
 		logger.Info("storage: completing interrupted compaction swap", "file", final)
-		return os.Rename(filepath.Join(dir, name), filepath.Join(dir, final))
+		return fs.Rename(filepath.Join(dir, name), filepath.Join(dir, final))
 	}
 	logger.Info("storage: deleting uncommitted compaction swap file", "file", name)
-	if err := os.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := fs.Remove(filepath.Join(dir, name)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil

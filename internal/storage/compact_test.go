@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 func compactConfig() Config {
@@ -798,7 +799,7 @@ func TestManagerPersistsCleanerCheckpoint(t *testing.T) {
 		t.Fatalf("Compact: %+v, %v", st, err)
 	}
 	must(t, m.Close(nil))
-	cp, err := readOffsetCheckpoint(filepath.Join(d, cleanerOffsetFile))
+	cp, err := readOffsetCheckpoint(vfs.Default, filepath.Join(d, cleanerOffsetFile))
 	if err != nil || cp[tp] != st.CleanedTo {
 		t.Fatalf("%s = %v, %v; want %d", cleanerOffsetFile, cp, err, st.CleanedTo)
 	}

@@ -5,6 +5,8 @@ import (
 	"log/slog"
 	"math"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Config holds the topic-level settings a log obeys. Field comments give the
@@ -143,4 +145,8 @@ type Options struct {
 	// durable (the Manager writes its dir's log-start-offset-checkpoint);
 	// Log.PersistLogStart calls it with no lock of the log's held.
 	PersistLogStart func() error
+	// FS is the filesystem the log's files live on; nil = vfs.Default
+	// (the OS). Tests pass an in-memory one (vfs.NewStrictMem) to crash
+	// the log, or vfs.Inject to fail its IO.
+	FS vfs.FS
 }

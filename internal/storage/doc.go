@@ -36,4 +36,12 @@
 // partition new to the node lazily (lazy.go): no directory or file exists
 // until the first batch is written, so creating thousands of partitions
 // costs no disk work and an idle partition no file descriptor.
+//
+// Every file is reached through a vfs.FS (Options.FS, OpenManagerFS),
+// vfs.Default in production. Segment files are *os.File there, so a
+// Range's File can be sent with sendfile(2); tests run the log on
+// vfs.NewStrictMem to crash it (crash_test.go) and on vfs.Inject to fail
+// its IO (inject_test.go). A directory the log creates is fsynced into its
+// parent (vfs.MkdirAllSynced), so a crash cannot take a log directory, and
+// the synced batches in it, away.
 package storage

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"path/filepath"
 	"strconv"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // leaderEpochFile is the per-partition epoch cache checkpoint.
@@ -18,14 +20,15 @@ type epochEntry struct {
 // epochCache is the KIP-101 leader epoch history: entries with strictly
 // increasing epochs and start offsets. The Log's mutex guards it.
 type epochCache struct {
+	fs      vfs.FS
 	dir     string
 	entries []epochEntry
 }
 
 // loadEpochCache reads dir's leader-epoch-checkpoint (none: empty cache).
-func loadEpochCache(dir string) (*epochCache, error) {
-	c := &epochCache{dir: dir}
-	lines, err := readCheckpointLines(filepath.Join(dir, leaderEpochFile), 2)
+func loadEpochCache(fs vfs.FS, dir string) (*epochCache, error) {
+	c := &epochCache{fs: fs, dir: dir}
+	lines, err := readCheckpointLines(fs, filepath.Join(dir, leaderEpochFile), 2)
 	if err != nil {
 		return nil, err
 	}
@@ -46,7 +49,7 @@ func (c *epochCache) persist() error {
 	for i, e := range c.entries {
 		lines[i] = fmt.Sprintf("%d %d", e.epoch, e.start)
 	}
-	return writeFileAtomic(c.dir, leaderEpochFile, formatCheckpoint(lines))
+	return vfs.WriteFileAtomic(c.fs, c.dir, leaderEpochFile, formatCheckpoint(lines))
 }
 
 func (c *epochCache) latest() (epochEntry, bool) {

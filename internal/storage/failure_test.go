@@ -7,6 +7,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // failure waits briefly for the Manager's reported failure.
@@ -144,7 +146,7 @@ func TestLoadTopicIDMismatchIsNotReported(t *testing.T) {
 	must(t, err)
 	must(t, m.Remove(tp))
 	must(t, os.MkdirAll(filepath.Join(d, tp.String()), 0o755))
-	must(t, writePartitionMetadata(filepath.Join(d, tp.String()), [16]byte{2}))
+	must(t, writePartitionMetadata(vfs.Default, filepath.Join(d, tp.String()), [16]byte{2}))
 	if _, err := m.Load(tp, [16]byte{3}, smallConfig()); err == nil {
 		t.Fatal("Load of another topic's directory succeeded")
 	}

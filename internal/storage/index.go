@@ -6,6 +6,8 @@ import (
 	"fmt"
 	"os"
 	"sort"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Index entry sizes, as in Kafka's files.
@@ -51,8 +53,8 @@ func (x *indexBuf) dirty() bool { return x.synced < len(x.b) || x.stale }
 // it writes the unsynced tail, sizes the file to prealloc bytes (the active
 // segment's preallocation) or trims it to the entries (prealloc 0), and
 // fsyncs when sync is set.
-func (x *indexBuf) persist(path string, prealloc int64, sync bool) error {
-	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
+func (x *indexBuf) persist(fs vfs.FS, path string, prealloc int64, sync bool) error {
+	f, err := fs.OpenFile(path, os.O_RDWR|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
@@ -63,7 +65,7 @@ func (x *indexBuf) persist(path string, prealloc int64, sync bool) error {
 	return err
 }
 
-func (x *indexBuf) writeTo(f *os.File, prealloc int64, sync bool) error {
+func (x *indexBuf) writeTo(f vfs.File, prealloc int64, sync bool) error {
 	if x.stale {
 		// Zero whatever the file held past the entries we still trust.
 		if err := f.Truncate(int64(x.synced)); err != nil {
@@ -92,8 +94,8 @@ func (x *indexBuf) writeTo(f *os.File, prealloc int64, sync bool) error {
 // unused part of a preallocated file) are ignored; increasing reports
 // whether entry i may follow entry i-1. Any other inconsistency, and a
 // missing file, is an error.
-func (x *indexBuf) load(path string, increasing func(b []byte, i int) bool) error {
-	data, err := os.ReadFile(path)
+func (x *indexBuf) load(fs vfs.FS, path string, increasing func(b []byte, i int) bool) error {
+	data, err := vfs.ReadFile(fs, path)
 	if err != nil {
 		return err
 	}

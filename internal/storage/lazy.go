@@ -2,7 +2,8 @@ package storage
 
 import (
 	"fmt"
-	"os"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // A lazily opened log (Options.Lazy) of a partition new to this node has no
@@ -20,8 +21,8 @@ import (
 // initUnborn sets l up as an empty log at start with no files.
 func (l *Log) initUnborn(start int64) {
 	l.unborn = true
-	l.segs = []*segment{newSegment(l.dir, start, nil, l.cfg)}
-	l.epochs = &epochCache{dir: l.dir}
+	l.segs = []*segment{newSegment(l.fs, l.dir, start, nil, l.cfg)}
+	l.epochs = &epochCache{fs: l.fs, dir: l.dir}
 	l.leo.Store(start)
 	l.logStart.Store(start)
 	l.recoveryPoint.Store(start)
@@ -35,7 +36,7 @@ func (l *Log) materialize() error {
 	if !l.unborn {
 		return nil
 	}
-	if err := os.MkdirAll(l.dir, 0o755); err != nil {
+	if err := vfs.MkdirAllSynced(l.fs, l.dir, 0o755); err != nil {
 		return l.fail("create", err)
 	}
 	if l.onCreate != nil {
@@ -50,7 +51,7 @@ func (l *Log) materialize() error {
 	if len(l.epochs.entries) > 0 {
 		return l.persistEpochs("create")
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return l.fail("create", err)
 	}
 	return nil

@@ -8,23 +8,25 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // load builds the in-memory state from dir; see Open.
 func (l *Log) load(opts Options) error {
 	var err error
-	if l.epochs, err = loadEpochCache(l.dir); err != nil {
+	if l.epochs, err = loadEpochCache(l.fs, l.dir); err != nil {
 		return err
 	}
-	if err := finishCleanerSwaps(l.dir, l.logger); err != nil {
+	if err := finishCleanerSwaps(l.fs, l.dir, l.logger); err != nil {
 		return err
 	}
-	bases, err := listSegments(l.dir)
+	bases, err := listSegments(l.fs, l.dir)
 	if err != nil {
 		return err
 	}
 	for _, base := range bases {
-		s, err := openSegment(l.dir, base, l.cfg)
+		s, err := openSegment(l.fs, l.dir, base, l.cfg)
 		if err != nil {
 			return err
 		}
@@ -74,14 +76,14 @@ func (l *Log) loadSnapshotList() error {
 		return err
 	}
 	if len(l.snaps) != n {
-		return syncDir(l.dir)
+		return l.fs.SyncDir(l.dir)
 	}
 	return nil
 }
 
 // loadEmpty creates the first segment of a new log at start.
 func (l *Log) loadEmpty(start int64) error {
-	s, err := createSegment(l.dir, start, l.cfg)
+	s, err := createSegment(l.fs, l.dir, start, l.cfg)
 	if err != nil {
 		return err
 	}
@@ -98,8 +100,8 @@ func (l *Log) loadEmpty(start int64) error {
 // listSegments returns the base offsets of dir's .log files, in order, and
 // removes leftovers: temporary and *.deleted files, and index files whose
 // .log is gone.
-func listSegments(dir string) ([]int64, error) {
-	entries, err := os.ReadDir(dir)
+func listSegments(fs vfs.FS, dir string) ([]int64, error) {
+	entries, err := fs.ReadDir(dir)
 	if err != nil {
 		return nil, err
 	}
@@ -117,15 +119,15 @@ func listSegments(dir string) ([]int64, error) {
 			orphans = append(orphans, name) // kept only if its .log exists
 		}
 	}
-	return keepSegments(dir, logs, orphans)
+	return keepSegments(fs, dir, logs, orphans)
 }
 
-func keepSegments(dir string, logs map[int64]bool, candidates []string) ([]int64, error) {
+func keepSegments(fs vfs.FS, dir string, logs map[int64]bool, candidates []string) ([]int64, error) {
 	for _, name := range candidates {
 		if base, _, ok := parseSegmentName(name); ok && logs[base] {
 			continue
 		}
-		if err := os.Remove(filepath.Join(dir, name)); err != nil {
+		if err := fs.Remove(filepath.Join(dir, name)); err != nil {
 			return nil, err
 		}
 	}
@@ -202,10 +204,10 @@ func (l *Log) loadIndexes(i int) error {
 // offset, and no entry may point past the segment's offsets.
 func (l *Log) tryLoadIndexes(i int) error {
 	s := l.segs[i]
-	if err := s.offIdx.load(s.path(indexSuffix), offsetEntriesIncreasing); err != nil {
+	if err := s.offIdx.load(s.fs, s.path(indexSuffix), offsetEntriesIncreasing); err != nil {
 		return err
 	}
-	if err := s.timeIdx.load(s.path(timeIndexSuffix), timeEntriesIncreasing); err != nil {
+	if err := s.timeIdx.load(s.fs, s.path(timeIndexSuffix), timeEntriesIncreasing); err != nil {
 		return err
 	}
 	limit := int64(maxRelativeOffset)

@@ -9,6 +9,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Log is one partition's replica log.
@@ -20,6 +22,7 @@ import (
 // getters, Size, Err and the epoch queries may be called from any
 // goroutine concurrently with them.
 type Log struct {
+	fs     vfs.FS // Options.FS
 	dir    string
 	logger *slog.Logger
 	now    func() time.Time
@@ -76,7 +79,7 @@ type Log struct {
 // segment base); when it lies beyond the recovered end the log restarts
 // empty there.
 func Open(dir string, opts Options) (*Log, error) {
-	l := &Log{dir: dir, logger: opts.Logger, now: opts.Now, cfg: opts.Config.normalized(), onFailure: opts.OnFailure,
+	l := &Log{fs: opts.FS, dir: dir, logger: opts.Logger, now: opts.Now, cfg: opts.Config.normalized(), onFailure: opts.OnFailure,
 		persistStart: opts.PersistLogStart}
 	if l.logger == nil {
 		l.logger = slog.Default()
@@ -85,15 +88,18 @@ func Open(dir string, opts Options) (*Log, error) {
 	if l.now == nil {
 		l.now = time.Now
 	}
+	if l.fs == nil {
+		l.fs = vfs.Default
+	}
 	l.lastFlush = l.nowMs()
 	if opts.Lazy {
-		if _, err := os.Stat(dir); errors.Is(err, os.ErrNotExist) {
+		if _, err := l.fs.Stat(dir); errors.Is(err, os.ErrNotExist) {
 			l.onCreate = opts.OnCreate
 			l.initUnborn(max(opts.LogStartOffset, 0))
 			return l, nil
 		}
 	}
-	if err := os.MkdirAll(dir, 0o755); err != nil {
+	if err := vfs.MkdirAllSynced(l.fs, dir, 0o755); err != nil {
 		return nil, fmt.Errorf("storage: open %s: %w", dir, err)
 	}
 	if err := l.load(opts); err != nil {
@@ -237,7 +243,7 @@ func (l *Log) flushLocked() error {
 			return l.fail("flush", err)
 		}
 	}
-	if err := syncDir(l.dir); err != nil {
+	if err := l.fs.SyncDir(l.dir); err != nil {
 		return l.fail("flush", err)
 	}
 	l.recoveryPoint.Store(l.LogEndOffset())
@@ -334,7 +340,7 @@ func (l *Log) Delete() error {
 	if !l.closed {
 		l.closeFiles()
 	}
-	if err := os.RemoveAll(l.dir); err != nil {
+	if err := l.fs.RemoveAll(l.dir); err != nil {
 		return fmt.Errorf("storage: delete %s: %w", l.dir, err)
 	}
 	return nil

@@ -486,10 +486,10 @@ func TestFlushPolicies(t *testing.T) {
 func TestSyncToGroupCommit(t *testing.T) {
 	var flushes atomic.Int32
 	gate := make(chan struct{})
-	rolledSync = func(dir string, segs []rolledSegment) []error {
+	rolledSync = func(l *Log, segs []rolledSegment) []error {
 		flushes.Add(1)
 		<-gate
-		return syncRolled(dir, segs)
+		return syncRolled(l, segs)
 	}
 	t.Cleanup(func() { rolledSync = syncRolled })
 	cfg := bigSegments()

@@ -88,7 +88,7 @@ func (m *Manager) checkpointLogStart(d *logDir) error {
 	}
 	offsets := d.only(d.logStart)
 	m.mu.Unlock()
-	if err := m.written.write(d.path, logStartFile, offsets); err != nil {
+	if err := m.written.write(m.fs, d.path, logStartFile, offsets); err != nil {
 		err = fmt.Errorf("storage: checkpoint %s: %w", filepath.Join(d.path, logStartFile), err)
 		m.fail(err)
 		return err

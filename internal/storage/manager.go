@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Per-log-dir files.
@@ -56,6 +58,7 @@ type logDir struct {
 // Close close logs under Manager.mu; Load opens them without it); a Log never calls the
 // Manager.
 type Manager struct {
+	fs     vfs.FS
 	logger *slog.Logger
 	now    func() time.Time
 
@@ -81,13 +84,20 @@ type Manager struct {
 // an interrupted Remove left behind. A malformed checkpoint file is an
 // error (fail-stop, as in Kafka).
 func OpenManager(dirs []string, logger *slog.Logger, now func() time.Time) (*Manager, error) {
+	return OpenManagerFS(vfs.Default, dirs, logger, now)
+}
+
+// OpenManagerFS is OpenManager on the filesystem fs: every file of the log
+// dirs and of the logs it opens is read and written through fs (tests
+// pass vfs.NewStrictMem or vfs.Inject).
+func OpenManagerFS(fs vfs.FS, dirs []string, logger *slog.Logger, now func() time.Time) (*Manager, error) {
 	if logger == nil {
 		logger = slog.Default()
 	}
 	if now == nil {
 		now = time.Now
 	}
-	m := &Manager{logger: logger, now: now, written: checkpointCache{}, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{},
+	m := &Manager{fs: fs, logger: logger, now: now, written: checkpointCache{}, logs: map[TopicPartition]*Log{}, where: map[TopicPartition]*logDir{},
 		loading: map[TopicPartition]chan struct{}{}, failed: make(chan error, 1)}
 	for _, path := range dirs {
 		d, err := m.openDir(path)
@@ -100,15 +110,15 @@ func OpenManager(dirs []string, logger *slog.Logger, now func() time.Time) (*Man
 }
 
 func (m *Manager) openDir(path string) (*logDir, error) {
-	if err := os.MkdirAll(path, 0o755); err != nil {
+	if err := vfs.MkdirAllSynced(m.fs, path, 0o755); err != nil {
 		return nil, err
 	}
 	d := &logDir{path: path, parts: map[TopicPartition]bool{}}
 	var err error
-	if d.clean, err = takeMarker(path); err != nil {
+	if d.clean, err = takeMarker(m.fs, path); err != nil {
 		return nil, err
 	}
-	if err := d.readCheckpoints(); err != nil {
+	if err := d.readCheckpoints(m.fs); err != nil {
 		return nil, err
 	}
 	if err := m.scanPartitions(d); err != nil {
@@ -134,36 +144,36 @@ func (m *Manager) CleanShutdown() bool {
 
 // takeMarker reports whether the clean-shutdown marker exists and removes
 // it, so that a crash from now on is seen as unclean.
-func takeMarker(dir string) (bool, error) {
-	err := os.Remove(filepath.Join(dir, cleanShutdownFile))
+func takeMarker(fs vfs.FS, dir string) (bool, error) {
+	err := fs.Remove(filepath.Join(dir, cleanShutdownFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return false, nil
 	}
 	if err != nil {
 		return false, err
 	}
-	return true, syncDir(dir)
+	return true, fs.SyncDir(dir)
 }
 
-func (d *logDir) readCheckpoints() error {
+func (d *logDir) readCheckpoints(fs vfs.FS) error {
 	var err error
-	if d.recovery, err = readOffsetCheckpoint(filepath.Join(d.path, recoveryPointFile)); err != nil {
+	if d.recovery, err = readOffsetCheckpoint(fs, filepath.Join(d.path, recoveryPointFile)); err != nil {
 		return err
 	}
-	if d.logStart, err = readOffsetCheckpoint(filepath.Join(d.path, logStartFile)); err != nil {
+	if d.logStart, err = readOffsetCheckpoint(fs, filepath.Join(d.path, logStartFile)); err != nil {
 		return err
 	}
-	if d.hw, err = readOffsetCheckpoint(filepath.Join(d.path, replicationOffsetFile)); err != nil {
+	if d.hw, err = readOffsetCheckpoint(fs, filepath.Join(d.path, replicationOffsetFile)); err != nil {
 		return err
 	}
-	d.cleaner, err = readOffsetCheckpoint(filepath.Join(d.path, cleanerOffsetFile))
+	d.cleaner, err = readOffsetCheckpoint(fs, filepath.Join(d.path, cleanerOffsetFile))
 	return err
 }
 
 // scanPartitions records the partition directories of d and removes the
 // leftovers of interrupted deletes.
 func (m *Manager) scanPartitions(d *logDir) error {
-	entries, err := os.ReadDir(d.path)
+	entries, err := m.fs.ReadDir(d.path)
 	if err != nil {
 		return err
 	}
@@ -173,7 +183,7 @@ func (m *Manager) scanPartitions(d *logDir) error {
 		}
 		if strings.HasSuffix(e.Name(), deleteDirSuffix) {
 			m.logger.Info("storage: removing partially deleted log", "dir", e.Name())
-			if err := os.RemoveAll(filepath.Join(d.path, e.Name())); err != nil {
+			if err := m.fs.RemoveAll(filepath.Join(d.path, e.Name())); err != nil {
 				return err
 			}
 			continue
@@ -310,11 +320,12 @@ func (m *Manager) waitLoads() {
 // open opens the log at path and records its topic id; it runs without
 // m.mu.
 func (m *Manager) open(path string, topicID [16]byte, opts Options) (*Log, error) {
-	if err := checkPartitionMetadata(path, topicID); err != nil {
+	if err := checkPartitionMetadata(m.fs, path, topicID); err != nil {
 		return nil, err
 	}
 	opts.Lazy = true
-	opts.OnCreate = func(dir string) error { return writePartitionMetadata(dir, topicID) }
+	opts.FS = m.fs
+	opts.OnCreate = func(dir string) error { return writePartitionMetadata(m.fs, dir, topicID) }
 	l, err := Open(path, opts)
 	if err != nil {
 		return nil, m.failIO(err)
@@ -322,7 +333,7 @@ func (m *Manager) open(path string, topicID [16]byte, opts Options) (*Log, error
 	if l.Unborn() {
 		return l, nil
 	}
-	if err := writePartitionMetadata(path, topicID); err != nil {
+	if err := writePartitionMetadata(m.fs, path, topicID); err != nil {
 		l.Close()
 		return nil, m.failIO(fmt.Errorf("storage: %s: %w", path, err))
 	}
@@ -342,8 +353,8 @@ func (m *Manager) leastLoaded() *logDir {
 
 // checkPartitionMetadata fails when dir's partition.metadata names another
 // (non-zero) topic id than topicID.
-func checkPartitionMetadata(dir string, topicID [16]byte) error {
-	data, err := os.ReadFile(filepath.Join(dir, partitionMetadataFile))
+func checkPartitionMetadata(fs vfs.FS, dir string, topicID [16]byte) error {
+	data, err := vfs.ReadFile(fs, filepath.Join(dir, partitionMetadataFile))
 	if errors.Is(err, os.ErrNotExist) {
 		return nil
 	}
@@ -381,12 +392,12 @@ func parsePartitionMetadata(data []byte) ([16]byte, error) {
 func encodeTopicID(id [16]byte) string { return base64.RawURLEncoding.EncodeToString(id[:]) }
 
 // writePartitionMetadata writes partition.metadata unless it exists.
-func writePartitionMetadata(dir string, topicID [16]byte) error {
-	if _, err := os.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
+func writePartitionMetadata(fs vfs.FS, dir string, topicID [16]byte) error {
+	if _, err := fs.Stat(filepath.Join(dir, partitionMetadataFile)); err == nil {
 		return nil
 	}
 	data := fmt.Sprintf("version: 0\ntopic_id: %s\n", encodeTopicID(topicID))
-	return writeFileAtomic(dir, partitionMetadataFile, []byte(data))
+	return vfs.WriteFileAtomic(fs, dir, partitionMetadataFile, []byte(data))
 }
 
 // Remove closes tp's log (if loaded) and deletes its directory: it is
@@ -416,24 +427,24 @@ func (m *Manager) Remove(tp TopicPartition) error {
 	delete(d.logStart, tp)
 	delete(d.hw, tp)
 	delete(d.cleaner, tp)
-	return removePartitionDir(d.path, tp)
+	return removePartitionDir(m.fs, d.path, tp)
 }
 
-func removePartitionDir(dir string, tp TopicPartition) error {
+func removePartitionDir(fs vfs.FS, dir string, tp TopicPartition) error {
 	var suffix [16]byte
 	rand.Read(suffix[:])
 	from := filepath.Join(dir, tp.String())
 	to := filepath.Join(dir, fmt.Sprintf("%s.%s%s", tp, hex.EncodeToString(suffix[:]), deleteDirSuffix))
-	if err := os.Rename(from, to); err != nil {
+	if err := fs.Rename(from, to); err != nil {
 		if errors.Is(err, os.ErrNotExist) {
 			return nil
 		}
 		return fmt.Errorf("storage: remove %s: %w", tp, err)
 	}
-	if err := syncDir(dir); err != nil {
+	if err := fs.SyncDir(dir); err != nil {
 		return fmt.Errorf("storage: remove %s: %w", tp, err)
 	}
-	if err := os.RemoveAll(to); err != nil {
+	if err := fs.RemoveAll(to); err != nil {
 		return fmt.Errorf("storage: remove %s: %w", tp, err)
 	}
 	return nil
@@ -536,7 +547,7 @@ func (d *logDir) checkpointFiles() []checkpointFile {
 // that changed since they were last written; checkpointMu must be held.
 func (m *Manager) writeCheckpointFiles(dir string, files []checkpointFile) error {
 	for _, f := range files {
-		if err := m.written.write(dir, f.name, f.offsets); err != nil {
+		if err := m.written.write(m.fs, dir, f.name, f.offsets); err != nil {
 			return err
 		}
 	}
@@ -579,7 +590,7 @@ func (m *Manager) Close(hws map[TopicPartition]int64) error {
 		if failed[d] || !m.allRecovered(d) {
 			continue
 		}
-		if err := writeFileAtomic(d.path, cleanShutdownFile, nil); err != nil {
+		if err := vfs.WriteFileAtomic(m.fs, d.path, cleanShutdownFile, nil); err != nil {
 			errs = append(errs, fmt.Errorf("storage: clean-shutdown marker in %s: %w", d.path, err))
 		}
 	}

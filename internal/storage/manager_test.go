@@ -9,6 +9,8 @@ import (
 	"sync"
 	"syscall"
 	"testing"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 func openManager(t *testing.T, dirs ...string) *Manager {
@@ -98,7 +100,7 @@ func TestManagerRecoveryUsesCheckpoints(t *testing.T) {
 	}
 	// Crash: no Close, no marker.
 	crashLog(l)
-	got, err := readOffsetCheckpoint(filepath.Join(d, recoveryPointFile))
+	got, err := readOffsetCheckpoint(vfs.Default, filepath.Join(d, recoveryPointFile))
 	must(t, err)
 	if got[tp] != rp {
 		t.Fatalf("recovery checkpoint %d, want %d", got[tp], rp)
@@ -111,7 +113,7 @@ func TestManagerRecoveryUsesCheckpoints(t *testing.T) {
 	}
 	must(t, m.Close(nil))
 	// Checkpointing without hws keeps the last known high watermark.
-	hw, err := readOffsetCheckpoint(filepath.Join(d, replicationOffsetFile))
+	hw, err := readOffsetCheckpoint(vfs.Default, filepath.Join(d, replicationOffsetFile))
 	must(t, err)
 	if hw[tp] != 50 {
 		t.Fatalf("hw checkpoint %d after Close(nil)", hw[tp])
@@ -131,7 +133,7 @@ func TestManagerRemove(t *testing.T) {
 		t.Fatalf("partition still present: %v %v", m.Existing(), dirsIn(t, d))
 	}
 	must(t, m.Checkpoint(nil))
-	cp, err := readOffsetCheckpoint(filepath.Join(d, replicationOffsetFile))
+	cp, err := readOffsetCheckpoint(vfs.Default, filepath.Join(d, replicationOffsetFile))
 	must(t, err)
 	if len(cp) != 0 {
 		t.Fatalf("removed partition still checkpointed: %v", cp)
@@ -309,7 +311,7 @@ func TestCheckpointSkipsUnchangedFiles(t *testing.T) {
 			t.Errorf("%s rewritten: %v", name, changed)
 		}
 	}
-	hw, err := readOffsetCheckpoint(filepath.Join(d, replicationOffsetFile))
+	hw, err := readOffsetCheckpoint(vfs.Default, filepath.Join(d, replicationOffsetFile))
 	must(t, err)
 	if hw[tp] != 7 {
 		t.Fatalf("hw checkpoint %d, want 7", hw[tp])

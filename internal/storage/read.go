@@ -4,9 +4,9 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 
 	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // ReadInfo is the result of a Read.
@@ -31,7 +31,7 @@ type ReadInfo struct {
 //
 // Appends never change bytes inside a Range. The zero Range is empty.
 type Range struct {
-	File *os.File
+	File vfs.File
 	Pos  int64
 	Size int
 	// Data, when not nil, is a copy of the range's Size bytes, taken

@@ -72,7 +72,7 @@ func (l *Log) truncateSegments(offset int64) error {
 	if err := a.persistIndexes(l.cfg.SegmentIndexBytes, false); err != nil {
 		return err
 	}
-	return syncDir(l.dir)
+	return l.fs.SyncDir(l.dir)
 }
 
 // TruncateFullyAndStartAt deletes every segment and restarts the log empty
@@ -113,7 +113,7 @@ func (l *Log) restartAt(offset int64) error {
 	if err := l.loadEmpty(offset); err != nil {
 		return err
 	}
-	return syncDir(l.dir)
+	return l.fs.SyncDir(l.dir)
 }
 
 // SetLogStartOffset raises the log start offset (DeleteRecords, or a
@@ -176,7 +176,7 @@ func (l *Log) deleteOldest(del func(int) bool, limit int64) (int, error) {
 		if err := l.pruneSnapshots(); err != nil {
 			return n, err
 		}
-		if err := syncDir(l.dir); err != nil {
+		if err := l.fs.SyncDir(l.dir); err != nil {
 			return n, l.fail("delete segment", err)
 		}
 	}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"os"
 	"slices"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Flushing rolled segments off the append path (issue 12): a roll only
@@ -26,7 +28,7 @@ import (
 // aborted-transaction index state taken under l.mu.
 type rolledSegment struct {
 	s           *segment
-	f           *os.File
+	f           vfs.File
 	size        int64
 	txns        int  // entries in its .txnindex
 	txnUnsynced bool // the .txnindex needs an fsync
@@ -48,22 +50,23 @@ func (l *Log) flushRolledAsync(base int64) {
 	l.flushes.Add(1)
 	go func() {
 		defer l.flushes.Done()
-		l.finishRolledFlush(base, reshapes, segs, rolledSync(l.dir, segs))
+		l.finishRolledFlush(base, reshapes, segs, rolledSync(l, segs))
 	}()
 }
 
 // rolledSync is syncRolled; tests replace it to hold a flush.
 var rolledSync = syncRolled
 
-// syncRolled fsyncs each segment's .log and index files, then the
+// syncRolled fsyncs each segment's .log and index files, then l's
 // directory; errs[i] is segment i's error, errs[len(segs)] the
-// directory's.
-func syncRolled(dir string, segs []rolledSegment) []error {
+// directory's. It runs without l.mu: it reads only l.fs and l.dir, which
+// never change.
+func syncRolled(l *Log, segs []rolledSegment) []error {
 	errs := make([]error, len(segs)+1)
 	for i, r := range segs {
 		errs[i] = syncSegmentFiles(r)
 	}
-	errs[len(segs)] = syncDir(dir)
+	errs[len(segs)] = l.fs.SyncDir(l.dir)
 	return errs
 }
 
@@ -74,12 +77,12 @@ func syncSegmentFiles(r rolledSegment) error {
 		return err
 	}
 	for _, suffix := range []string{indexSuffix, timeIndexSuffix} {
-		if err := syncPath(r.s.path(suffix)); err != nil {
+		if err := vfs.SyncFile(r.s.fs, r.s.path(suffix)); err != nil {
 			return err
 		}
 	}
 	if r.txnUnsynced {
-		return syncTxnFile(r.s.path(txnIndexSuffix))
+		return syncTxnFile(r.s.fs, r.s.path(txnIndexSuffix))
 	}
 	return nil
 }

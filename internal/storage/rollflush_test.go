@@ -8,9 +8,9 @@ import (
 // function is called; it restores the real flush at the end of the test.
 func holdRolledFlushes(t *testing.T) (release func()) {
 	gate := make(chan struct{})
-	rolledSync = func(dir string, segs []rolledSegment) []error {
+	rolledSync = func(l *Log, segs []rolledSegment) []error {
 		<-gate
-		return syncRolled(dir, segs)
+		return syncRolled(l, segs)
 	}
 	var released bool
 	release = func() {

@@ -8,6 +8,7 @@ import (
 	"path/filepath"
 
 	"github.com/fjordlog/fjord/internal/record"
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // File name suffixes of a segment.
@@ -26,9 +27,10 @@ func segmentPath(dir string, base int64, suffix string) string {
 // transactions. The owning Log's mutex guards every field: appenders hold
 // it exclusively, readers shared.
 type segment struct {
+	fs   vfs.FS
 	dir  string
 	base int64
-	f    *os.File
+	f    vfs.File // nil while the log is unborn
 
 	size     int64 // bytes of whole batches in the file
 	next     int64 // offset after the last batch; base when empty
@@ -43,9 +45,9 @@ type segment struct {
 	txn     txnIndex // aborted transactions (txnindex.go)
 }
 
-func newSegment(dir string, base int64, f *os.File, cfg Config) *segment {
+func newSegment(fs vfs.FS, dir string, base int64, f vfs.File, cfg Config) *segment {
 	return &segment{
-		dir: dir, base: base, f: f, next: base, maxTs: -1, maxTsOff: base, rollBase: -1,
+		fs: fs, dir: dir, base: base, f: f, next: base, maxTs: -1, maxTsOff: base, rollBase: -1,
 		offIdx:  newOffsetIndex(cfg.SegmentIndexBytes),
 		timeIdx: newTimeIndex(cfg.SegmentIndexBytes),
 	}
@@ -53,8 +55,8 @@ func newSegment(dir string, base int64, f *os.File, cfg Config) *segment {
 
 // createSegment creates an empty segment at base with preallocated index
 // files, replacing any files of that name.
-func createSegment(dir string, base int64, cfg Config) (*segment, error) {
-	s := newSegment(dir, base, nil, cfg)
+func createSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error) {
+	s := newSegment(fs, dir, base, nil, cfg)
 	if err := s.createFiles(cfg); err != nil {
 		return nil, err
 	}
@@ -69,7 +71,7 @@ func (s *segment) createFiles(cfg Config) error {
 	if err := s.removeTxnFile(); err != nil {
 		return err
 	}
-	f, err := os.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
+	f, err := s.fs.OpenFile(s.path(logSuffix), os.O_RDWR|os.O_CREATE|os.O_TRUNC, 0o644)
 	if err != nil {
 		return err
 	}
@@ -83,8 +85,8 @@ func (s *segment) createFiles(cfg Config) error {
 }
 
 // openSegment opens an existing .log file; its indexes still need loading.
-func openSegment(dir string, base int64, cfg Config) (*segment, error) {
-	f, err := os.OpenFile(segmentPath(dir, base, logSuffix), os.O_RDWR, 0)
+func openSegment(fs vfs.FS, dir string, base int64, cfg Config) (*segment, error) {
+	f, err := fs.OpenFile(segmentPath(dir, base, logSuffix), os.O_RDWR, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -93,7 +95,7 @@ func openSegment(dir string, base int64, cfg Config) (*segment, error) {
 		f.Close()
 		return nil, err
 	}
-	s := newSegment(dir, base, f, cfg)
+	s := newSegment(fs, dir, base, f, cfg)
 	s.size = st.Size()
 	return s, nil
 }
@@ -143,10 +145,10 @@ func (s *segment) sealTimeIndex() {
 
 // persistIndexes writes both index files (see indexBuf.persist).
 func (s *segment) persistIndexes(prealloc int64, sync bool) error {
-	if err := s.offIdx.persist(s.path(indexSuffix), prealloc, sync); err != nil {
+	if err := s.offIdx.persist(s.fs, s.path(indexSuffix), prealloc, sync); err != nil {
 		return err
 	}
-	return s.timeIdx.persist(s.path(timeIndexSuffix), prealloc, sync)
+	return s.timeIdx.persist(s.fs, s.path(timeIndexSuffix), prealloc, sync)
 }
 
 // sync fsyncs the .log file when it has unsynced bytes.
@@ -168,7 +170,7 @@ func (s *segment) remove() error {
 		err = s.f.Close()
 	}
 	for _, suffix := range []string{logSuffix, indexSuffix, timeIndexSuffix, txnIndexSuffix} {
-		if rerr := os.Remove(s.path(suffix)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
+		if rerr := s.fs.Remove(s.path(suffix)); rerr != nil && !errors.Is(rerr, os.ErrNotExist) && err == nil {
 			err = rerr
 		}
 	}

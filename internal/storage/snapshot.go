@@ -8,6 +8,8 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Producer-state snapshots (issue 12). The partition above keeps its
@@ -51,7 +53,7 @@ func (l *Log) SaveSnapshot(offset int64, data []byte) error {
 	if l.unborn || offset > l.LogEndOffset() || offset < l.segs[0].base {
 		return nil
 	}
-	if err := writeFileNoSync(l.dir, SnapshotFileName(offset), data); err != nil {
+	if err := writeFileNoSync(l.fs, l.dir, SnapshotFileName(offset), data); err != nil {
 		return l.fail("snapshot", err)
 	}
 	if i, found := slices.BinarySearch(l.snaps, offset); !found {
@@ -69,26 +71,26 @@ func (l *Log) Snapshots() []int64 {
 
 // ReadSnapshot returns the bytes of the snapshot at offset.
 func (l *Log) ReadSnapshot(offset int64) ([]byte, error) {
-	return os.ReadFile(filepath.Join(l.dir, SnapshotFileName(offset)))
+	return vfs.ReadFile(l.fs, filepath.Join(l.dir, SnapshotFileName(offset)))
 }
 
 // writeFileNoSync replaces dir/name with data through a temporary file
 // and a rename, without fsync.
-func writeFileNoSync(dir, name string, data []byte) error {
-	tmp := filepath.Join(dir, name+".tmp")
-	err := os.WriteFile(tmp, data, 0o644)
+func writeFileNoSync(fs vfs.FS, dir, name string, data []byte) error {
+	tmp := filepath.Join(dir, name+vfs.TempSuffix)
+	err := vfs.WriteFile(fs, tmp, data, 0o644)
 	if err == nil {
-		err = os.Rename(tmp, filepath.Join(dir, name))
+		err = fs.Rename(tmp, filepath.Join(dir, name))
 	}
 	if err != nil {
-		os.Remove(tmp)
+		fs.Remove(tmp)
 	}
 	return err
 }
 
 // loadSnapshots lists dir's snapshot files, oldest first.
 func (l *Log) loadSnapshots() error {
-	entries, err := os.ReadDir(l.dir)
+	entries, err := l.fs.ReadDir(l.dir)
 	if err != nil {
 		return err
 	}
@@ -157,7 +159,7 @@ func (l *Log) removeSnapshots(drop func(int64) bool, from int) error {
 			kept = append(kept, off)
 			continue
 		}
-		if err := os.Remove(filepath.Join(l.dir, SnapshotFileName(off))); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := l.fs.Remove(filepath.Join(l.dir, SnapshotFileName(off))); err != nil && !errors.Is(err, os.ErrNotExist) {
 			errs = append(errs, err)
 			kept = append(kept, off)
 		}

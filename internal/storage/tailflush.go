@@ -58,7 +58,7 @@ func (l *Log) FlushTail() error {
 	l.flushes.Add(1)
 	l.mu.Unlock()
 	defer l.flushes.Done()
-	l.finishRolledFlush(end, reshapes, segs, rolledSync(l.dir, segs))
+	l.finishRolledFlush(end, reshapes, segs, rolledSync(l, segs))
 	return l.Err()
 }
 
@@ -114,10 +114,10 @@ func (l *Log) recoverAbove(i int, rp int64) (bool, error) {
 // indexes, next and maxTs describe exactly the batches below rp. It
 // returns the position of the first batch at or after rp.
 func (s *segment) trustBelow(rp, interval int64) (int64, error) {
-	if err := s.offIdx.load(s.path(indexSuffix), offsetEntriesIncreasing); err != nil {
+	if err := s.offIdx.load(s.fs, s.path(indexSuffix), offsetEntriesIncreasing); err != nil {
 		return 0, err
 	}
-	if err := s.timeIdx.load(s.path(timeIndexSuffix), timeEntriesIncreasing); err != nil {
+	if err := s.timeIdx.load(s.fs, s.path(timeIndexSuffix), timeEntriesIncreasing); err != nil {
 		return 0, err
 	}
 	n := sort.Search(s.offIdx.count(), func(i int) bool {

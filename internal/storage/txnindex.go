@@ -5,6 +5,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+
+	"github.com/fjordlog/fjord/internal/vfs"
 )
 
 // Aborted-transaction indexes (Kafka's .txnindex files). Each segment may
@@ -139,7 +141,7 @@ func (x *txnIndex) collect(out []AbortedTxn, fetchOffset, upperBound int64) ([]A
 // appendTxn writes t at the end of the segment's .txnindex (creating it)
 // without fsync, then records it in memory.
 func (s *segment) appendTxn(t AbortedTxn) error {
-	f, err := os.OpenFile(s.path(txnIndexSuffix), os.O_WRONLY|os.O_CREATE, 0o644)
+	f, err := s.fs.OpenFile(s.path(txnIndexSuffix), os.O_WRONLY|os.O_CREATE, 0o644)
 	if err != nil {
 		return err
 	}
@@ -160,7 +162,7 @@ func (s *segment) syncTxns() error {
 	if !s.txn.unsynced {
 		return nil
 	}
-	if err := syncTxnFile(s.path(txnIndexSuffix)); err != nil {
+	if err := syncTxnFile(s.fs, s.path(txnIndexSuffix)); err != nil {
 		return err
 	}
 	s.txn.unsynced = false
@@ -169,8 +171,8 @@ func (s *segment) syncTxns() error {
 
 // syncTxnFile fsyncs a .txnindex file; a file that no longer exists (a
 // truncation removed it) needs nothing.
-func syncTxnFile(path string) error {
-	if err := syncPath(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+func syncTxnFile(fs vfs.FS, path string) error {
+	if err := vfs.SyncFile(fs, path); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -184,7 +186,7 @@ func (s *segment) truncateTxns(offset int64) error {
 	if n == len(s.txn.entries) {
 		return nil
 	}
-	if err := cutTxnFile(s.path(txnIndexSuffix), n); err != nil {
+	if err := cutTxnFile(s.fs, s.path(txnIndexSuffix), n); err != nil {
 		return err
 	}
 	s.txn.entries = s.txn.entries[:n:n]
@@ -194,14 +196,14 @@ func (s *segment) truncateTxns(offset int64) error {
 
 // cutTxnFile keeps the first n entries of the file at path, fsynced, or
 // removes it when n is 0.
-func cutTxnFile(path string, n int) error {
+func cutTxnFile(fs vfs.FS, path string, n int) error {
 	if n == 0 {
-		if err := os.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
+		if err := fs.Remove(path); err != nil && !errors.Is(err, os.ErrNotExist) {
 			return err
 		}
 		return nil
 	}
-	f, err := os.OpenFile(path, os.O_WRONLY, 0)
+	f, err := fs.OpenFile(path, os.O_WRONLY, 0)
 	if err != nil {
 		return err
 	}
@@ -218,7 +220,7 @@ func cutTxnFile(path string, n int) error {
 // removeTxnFile deletes a leftover .txnindex of the segment's name (see
 // createFiles).
 func (s *segment) removeTxnFile() error {
-	if err := os.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
+	if err := s.fs.Remove(s.path(txnIndexSuffix)); err != nil && !errors.Is(err, os.ErrNotExist) {
 		return err
 	}
 	return nil
@@ -230,7 +232,7 @@ func (s *segment) removeTxnFile() error {
 // removed, whose directory entry the caller fsyncs).
 func (s *segment) loadTxns(end int64) (dropped, removed bool, err error) {
 	path := s.path(txnIndexSuffix)
-	data, err := os.ReadFile(path)
+	data, err := vfs.ReadFile(s.fs, path)
 	if errors.Is(err, os.ErrNotExist) {
 		return false, false, nil
 	}
@@ -242,7 +244,7 @@ func (s *segment) loadTxns(end int64) (dropped, removed bool, err error) {
 	if n*txnEntrySize == len(data) {
 		return false, false, nil
 	}
-	return true, n == 0, cutTxnFile(path, n)
+	return true, n == 0, cutTxnFile(s.fs, path, n)
 }
 
 // validTxnPrefix decodes the entries of data up to the first one that is
@@ -277,7 +279,7 @@ func (l *Log) loadTxnIndexes() error {
 		removedAny = removedAny || removed
 	}
 	if removedAny {
-		return syncDir(l.dir)
+		return l.fs.SyncDir(l.dir)
 	}
 	return nil
 }
