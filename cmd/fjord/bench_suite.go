@@ -65,6 +65,10 @@ type benchSuiteOpts struct {
 	binary   string
 	keep     bool
 	configs  []string // node properties key=value of every server it starts
+	// dropCaches writes back and drops the kernel's page cache before
+	// each produce row (Linux, root), so every row starts from the same
+	// memory state.
+	dropCaches bool
 }
 
 // newBenchSuiteCmd builds `fjord bench suite`.
@@ -98,6 +102,9 @@ func newBenchSuiteCmd() *cobra.Command {
 	f.BoolVar(&o.jsonOut, "json", false, "print the report as one JSON document on stdout (the table goes to stderr)")
 	f.StringVar(&o.binary, "binary", "", "the fjord binary to start (default: this one)")
 	f.BoolVar(&o.keep, "keep", false, "keep the nodes' data dirs and logs (the path is printed)")
+	f.BoolVar(&o.dropCaches, "drop-caches", false, "sync and drop the page cache before each produce row (Linux, root): on a VM\n"+
+		"the cost of growing the page cache varies with what memory the kernel has free, up to\n"+
+		"several times the CPU per GB, so RF=1 and RF=3 rows compare fairly only from one state")
 	f.StringArrayVar(&o.configs, "config", nil, "node property key=value passed to every server it starts (repeatable)")
 	return cmd
 }
@@ -330,6 +337,11 @@ func (s *suite) step(name string, measure func() (suiteRow, error)) error {
 		return nil
 	}
 	s.logf("%s ...", name)
+	if s.o.dropCaches && strings.HasPrefix(name, "produce") {
+		if err := dropPageCacheFn(); err != nil {
+			return fmt.Errorf("%s: --drop-caches: %w", name, err)
+		}
+	}
 	row, err := measure()
 	if err != nil {
 		return fmt.Errorf("%s: %w", name, err)
@@ -742,4 +754,15 @@ func sleepUntil(t time.Time) {
 		ts := syscall.NsecToTimespec(d.Nanoseconds())
 		_ = syscall.Nanosleep(&ts, nil)
 	}
+}
+
+// dropPageCacheFn is dropPageCache; tests replace it.
+var dropPageCacheFn = dropPageCache
+
+// dropPageCache writes dirty pages back and drops the clean page cache,
+// dentries and inodes (/proc/sys/vm/drop_caches), as benchmark harnesses
+// do between runs.
+func dropPageCache() error {
+	syscall.Sync()
+	return os.WriteFile("/proc/sys/vm/drop_caches", []byte("3\n"), 0)
 }

@@ -5,6 +5,8 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -132,6 +134,33 @@ func TestSuiteRowLines(t *testing.T) {
 
 // TestSuiteRatioNeedsBothRows checks that produce-rf3's ratios are set
 // only from known produce-1node figures.
+// --drop-caches drops the page cache before each produce row only, and
+// a failure to drop it fails the row.
+func TestSuiteDropCaches(t *testing.T) {
+	var dropped []string
+	s, err := newSuite(benchSuiteOpts{rows: "produce-1node,latency-rf3,produce-rf3", records: 1, duration: time.Second, dropCaches: true}, io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var current string
+	saved := dropPageCacheFn
+	defer func() { dropPageCacheFn = saved }()
+	dropPageCacheFn = func() error { dropped = append(dropped, current); return nil }
+	for _, name := range []string{rowProduce1, rowLatencyRF3, rowProduceRF3} {
+		current = name
+		if err := s.step(name, func() (suiteRow, error) { return suiteRow{}, nil }); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if !slices.Equal(dropped, []string{rowProduce1, rowProduceRF3}) {
+		t.Fatalf("dropped the page cache before %v, want the produce rows", dropped)
+	}
+	dropPageCacheFn = func() error { return os.ErrPermission }
+	if err := s.step(rowProduce1, func() (suiteRow, error) { return suiteRow{}, nil }); !errors.Is(err, os.ErrPermission) {
+		t.Fatalf("step with a failing drop: %v", err)
+	}
+}
+
 func TestSuiteRatioNeedsBothRows(t *testing.T) {
 	r := suiteRow{MBPerSec: 40}
 	r.setRatio(nil)
