@@ -11,6 +11,7 @@ import (
 
 	"github.com/fjordlog/fjord/internal/fakeclock"
 	"github.com/fjordlog/fjord/internal/record"
+	"go.uber.org/goleak"
 )
 
 // makeBatch encodes a valid, uncompressed v2 batch of n records at base
@@ -163,3 +164,8 @@ func crashLog(l *Log) {
 	l.mu.Unlock()
 	l.flushes.Wait()
 }
+
+// TestMain fails the package's tests if any goroutine a log started (the
+// background flushes of rolled segments and tails) outlives the tests:
+// every one must end with its log (DESIGN.md §9).
+func TestMain(m *testing.M) { goleak.VerifyTestMain(m) }
