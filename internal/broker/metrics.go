@@ -130,7 +130,7 @@ func containsID(ids []int32, id int32) bool {
 }
 
 // serveMetrics starts the /metrics endpoint (and Go's /debug/pprof
-// profiles) when metrics.http.listener is set.
+// profiles and execution trace) when metrics.http.listener is set.
 func (b *Broker) serveMetrics() error {
 	addr := b.cfg.String("metrics.http.listener")
 	if addr == "" {
@@ -144,6 +144,7 @@ func (b *Broker) serveMetrics() error {
 	mux.Handle("/metrics", promhttp.HandlerFor(b.metrics.reg, promhttp.HandlerOpts{}))
 	mux.HandleFunc("/debug/pprof/", pprof.Index)
 	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace) // the execution tracer: scheduling and syscall latency
 	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	b.metricsAddr = ln.Addr().String()
 	b.wg.Add(2)

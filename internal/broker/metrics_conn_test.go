@@ -1,6 +1,7 @@
 package broker
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"net/http"
@@ -27,6 +28,21 @@ func TestMetricsConnectionCount(t *testing.T) {
 			t.Fatalf("connection metrics missing or wrong:\n%s", grepLines(body, "connection"))
 		}
 		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+// The metrics listener also serves Go's execution trace, as the
+// standard /debug/pprof handlers do.
+func TestMetricsServesTrace(t *testing.T) {
+	n := startNode(t, map[string]string{"metrics.http.listener": "127.0.0.1:0"})
+	resp, err := http.Get("http://" + n.metricsAddr + "/debug/pprof/trace?seconds=0.1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer resp.Body.Close()
+	b, err := io.ReadAll(resp.Body)
+	if err != nil || resp.StatusCode != http.StatusOK || !bytes.HasPrefix(b, []byte("go 1.")) {
+		t.Fatalf("trace: status %d, %d bytes starting %q, %v", resp.StatusCode, len(b), b[:min(len(b), 16)], err)
 	}
 }
 
