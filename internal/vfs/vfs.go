@@ -85,17 +85,7 @@ func (osFS) Chtimes(name string, atime, mtime time.Time) error {
 	return os.Chtimes(name, atime, mtime)
 }
 
-func (osFS) SyncDir(name string) error {
-	d, err := os.Open(name)
-	if err != nil {
-		return err
-	}
-	err = d.Sync()
-	if cerr := d.Close(); err == nil {
-		err = cerr
-	}
-	return err
-}
+func (fs osFS) SyncDir(name string) error { return SyncFile(fs, name) }
 
 // OSFile returns the *os.File under f when f is one (a File of Default),
 // for what only the OS can do with it (sendfile(2)). Files of other
